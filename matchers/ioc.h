@@ -1,0 +1,143 @@
+/*
+ * ioc.h - the indicator model: types, refanging, type detection,
+ * normalisation, and the IOC set that every feed parser fills.
+ *
+ * Sits between the feed parsers (matchers/feed.c, later CSV/MISP/STIX) and
+ * the database compiler (matchers/db.c). A set is built single-threaded at
+ * config time and is read-only afterwards: scanning threads may read it
+ * concurrently without locks. Strings handed to iocs_iocset_add() are
+ * copied; pointers returned by iocs_iocset_get() stay valid until the set
+ * is freed.
+ *
+ * What a hit means for each type is in ../shared/DESIGN.md ("What a hit
+ * means, per IOC type"); this module only decides what an IOC *is*.
+ */
+#ifndef IOCS_IOC_H
+#define IOCS_IOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest IOC value accepted, in bytes, after refanging. */
+#define IOCS_IOC_MAX 2048
+/* Shortest plain string IOC: shorter ones would alert on almost every line. */
+#define IOCS_STRING_MIN 4
+
+enum iocs_type {
+    IOCS_IPV4,
+    IOCS_IPV6,
+    IOCS_CIDR4,
+    IOCS_CIDR6,
+    IOCS_DOMAIN,
+    IOCS_URL,
+    IOCS_EMAIL,
+    IOCS_MD5,
+    IOCS_SHA1,
+    IOCS_SHA256,
+    IOCS_SHA512,
+    IOCS_FILENAME,
+    IOCS_STRING,
+    IOCS_REGEX,
+    IOCS_TYPE_COUNT
+};
+
+/* Short name as used on the command line and in feeds: "ipv4", "ipv6",
+ * "cidr" (both families), "domain", "url", "email", "md5", "sha1", "sha256",
+ * "sha512", "filename", "string", "regex". Never NULL. */
+const char *iocs_type_name(enum iocs_type t);
+
+/* ECS/STIX name for threat.indicator.type: ipv4-addr, ipv6-addr (also for
+ * both CIDR families... cidr4 is ipv4-addr), domain-name, url, email-addr,
+ * file (hashes and file names), artifact (strings and regex). Never NULL. */
+const char *iocs_type_ecs(enum iocs_type t);
+
+/*
+ * Parse a type name written in a feed: our short names, the ECS/STIX names
+ * above, and the common MISP/Zeek spellings (ip-src, ip-dst, hostname,
+ * domain, Intel::ADDR, Intel::DOMAIN, ...). Case-insensitive. Returns 0 and
+ * sets *out, or -EINVAL when the name is unknown. "cidr" yields IOCS_CIDR4;
+ * callers fix the family from the value with iocs_ioc_normalise().
+ */
+int iocs_type_parse(const char *s, size_t n, enum iocs_type *out);
+
+/*
+ * Refang a defanged value: hxxp -> http, hxxps -> https, [.] (.) [dot]
+ * (dot) -> ".", [:] -> ":", [@] [at] -> "@" (case-insensitive brackets
+ * content). Also trims surrounding ASCII whitespace. Writes at most
+ * cap - 1 bytes plus a NUL to out; out and in may not overlap. Returns the
+ * refanged length, or -E2BIG if it does not fit in cap.
+ */
+int iocs_refang(char *out, size_t cap, const char *in, size_t n);
+
+/*
+ * Detect the type of a refanged value, first rule that fits (DESIGN.md):
+ * cidr (v4 or v6); ipv4 (no octet with a leading zero); ipv6; url
+ * (scheme://...); email; md5/sha1/sha256/sha512 by hex length; filename
+ * (contains '\', starts with '/', or ends in a known executable, script,
+ * document or archive extension); domain (dot-separated labels and an
+ * alphabetic top-level label); otherwise string. Never returns IOCS_REGEX.
+ */
+enum iocs_type iocs_type_detect(const char *v, size_t n);
+
+/*
+ * Normalise a refanged value of type *t in place of its canonical form:
+ *   ipv4     dotted quad as given (validated: 4 octets, <= 255, no leading 0)
+ *   ipv6     RFC 5952 canonical text (lower case, longest zero run as ::)
+ *   cidr4/6  network address and prefix, host bits cleared ("10.0.0.0/8");
+ *            *t is set to the family actually found
+ *   domain, email, hashes    ASCII lower case; a trailing '.' removed
+ *   url      scheme and host lower case, the rest unchanged
+ *   filename, string, regex  unchanged
+ * Writes out (NUL-terminated, at most cap bytes) and *outlen. Returns 0, or
+ * -EINVAL with *why set to a static reason ("octet over 255", "prefix
+ * length over 32", "shorter than 4 bytes", "contains a control character",
+ * ...), or -E2BIG when out is too small.
+ */
+int iocs_ioc_normalise(enum iocs_type *t, const char *in, size_t n, char *out,
+                       size_t cap, size_t *outlen, const char **why);
+
+/* One indicator, as the database and the events see it. */
+struct iocs_ioc {
+    enum iocs_type type;
+    int severity;            /* ECS event.severity; 0 when the feed says none */
+    const char *value;       /* normalised value, NUL-terminated */
+    size_t len;              /* strlen(value) */
+    const char *feed;        /* feed name: file base name, or "builtin" */
+    const char *provider;    /* who published it, or NULL */
+    const char *description; /* free text, or NULL */
+    const char *reference;   /* "file:line" or a URL naming the source, or NULL */
+};
+
+struct iocs_iocset;
+
+/* Make an empty set. Returns 0 or -ENOMEM. */
+int iocs_iocset_new(struct iocs_iocset **out);
+
+/* Release s and every string it holds. NULL is accepted and ignored. */
+void iocs_iocset_free(struct iocs_iocset *s);
+
+/*
+ * Add one IOC, copying every string. ioc->value must already be normalised
+ * (iocs_ioc_normalise()). A second IOC with the same type and value is not
+ * added again: the first is kept and 0 is returned with *dup (if non-NULL)
+ * set to true. Returns 0, or -ENOMEM, or -EINVAL for an empty value.
+ */
+int iocs_iocset_add(struct iocs_iocset *s, const struct iocs_ioc *ioc,
+                    bool *dup);
+
+/* Number of IOCs in s. */
+size_t iocs_iocset_count(const struct iocs_iocset *s);
+
+/* The i-th IOC (0 <= i < count), in the order they were first added. */
+const struct iocs_ioc *iocs_iocset_get(const struct iocs_iocset *s, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_IOC_H */

@@ -1,0 +1,45 @@
+/*
+ * decode.h - msgpack event stream -> JSON lines (`iocstream decode`).
+ *
+ * Reads a stream of msgpack objects (any shape, not only our events) and
+ * writes one JSON object per line. The output is valid JSON for any input
+ * bytes: strings are escaped per RFC 8259; control characters become
+ * \u00XX; a byte that is not part of a valid UTF-8 sequence becomes \u00XX
+ * (its Latin-1 code point), so `| jq` always works and no byte is lost
+ * silently. bin objects are written as strings the same way. Timestamp
+ * extensions (type -1) become RFC 3339 strings in UTC with nanoseconds
+ * ("2026-11-22T03:56:57.123456789Z"); other extensions become
+ * {"ext": type, "data": "<hex>"}. Map keys that are not strings are
+ * written as their JSON text in a string.
+ */
+#ifndef IOCS_DECODE_H
+#define IOCS_DECODE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Decode everything readable from in_fd to out, one line per object.
+ * Returns the number of objects written (>= 0), or a negative errno:
+ * -EBADMSG when the stream is malformed or ends inside an object (errbuf
+ * then names the byte offset), or an errno from read/write.
+ */
+long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen);
+
+/*
+ * Decode exactly one msgpack object from buf[0..n) into a NUL-terminated
+ * JSON text in out (cap bytes). Returns the JSON length, -EBADMSG when buf
+ * does not hold exactly one object, or -E2BIG when out is too small. For
+ * tests and the fuzz target.
+ */
+long iocs_decode_one(const char *buf, size_t n, char *out, size_t cap);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_DECODE_H */

@@ -1,0 +1,105 @@
+/*
+ * emit.h - hits -> events -> bytes for the output sink.
+ *
+ * Last stage. The scanner hands over one struct iocs_event per (line, IOC);
+ * this module packs it as one msgpack map in the ECS shape of
+ * ../shared/DESIGN.md ("Events") or writes it as one JSON line, into a
+ * buffer that is made once and reused, and writes the buffer to the output
+ * file descriptor when it fills and on flush. Nothing is allocated per
+ * event once the buffer has grown to its working size (hard cap:
+ * IOCS_EMIT_BUF_MAX; an event larger than that is an error).
+ *
+ * Event map (msgpack), keys in this order:
+ *   "@timestamp": ts ext(-1)
+ *   "event": {"kind":"alert","category":["threat"],"type":["indicator"],
+ *             "created": ts ext(-1), "severity": int, "original": str}
+ *   "log": {"file": {"path": str}, "offset": uint}
+ *   "threat": {"feed": {"name": str},
+ *              "enrichments": [{"indicator": {"type": str, "name": str,
+ *                                 [typed field], ["provider": str],
+ *                                 ["description": str], ["reference": str]},
+ *                               "matched": {"atomic": str,
+ *                                 "field": "event.original",
+ *                                 "type": "indicator_match_rule",
+ *                                 "id": str}}]}
+ *   "iocstream": {"line": uint, "match": {"start": uint, "end": uint},
+ *                 "count": uint, "db": str, "truncated": bool,
+ *                 "line_length": uint}
+ * The typed field follows ECS threat.indicator.*: "ip" (ipv4, ipv6, cidr),
+ * "url": {"domain"} (domain), "url": {"full"} (url), "email": {"address"},
+ * "file": {"hash": {"md5"|"sha1"|"sha256"|"sha512"}}, "file": {"name"}
+ * (file names; "path" when the value holds '/' or '\').
+ *
+ * Not thread-safe: one emitter per output.
+ */
+#ifndef IOCS_EMIT_H
+#define IOCS_EMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "matchers/ioc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOCS_EMIT_BUF_MAX (64u << 20)
+
+/* One hit of one IOC in one line. Pointers are valid during the call. */
+struct iocs_event {
+    const struct iocs_ioc *ioc;
+    uint32_t ioc_id;               /* index in the IOC set */
+    const char *path;              /* source name; "-" for stdin */
+    uint64_t offset;               /* byte offset of the line start */
+    uint64_t line;                 /* 1-based line number */
+    const unsigned char *original; /* the line, cut to --max-line */
+    size_t original_len;
+    uint64_t line_len;             /* full line length ('\r\n' excluded) */
+    const unsigned char *atomic;   /* leftmost valid match, as in the log */
+    size_t atomic_len;
+    uint64_t start, end;           /* atomic's byte range in the line */
+    uint32_t count;                /* valid occurrences in the line */
+    struct timespec timestamp;     /* @timestamp */
+    struct timespec created;       /* scan time */
+};
+
+enum iocs_format {
+    IOCS_FORMAT_MSGPACK,
+    IOCS_FORMAT_JSON,
+};
+
+struct iocs_emitter;
+
+/*
+ * Make an emitter writing to fd (not closed by the emitter) in format fmt;
+ * db_id is the IOC set hash copied into every event ("iocstream.db").
+ * Returns 0, -EINVAL or -ENOMEM.
+ */
+int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
+                     const char *db_id);
+
+/* Flush and release e. NULL is accepted and ignored. Returns nothing: call
+ * iocs_emitter_flush() first to learn about write errors. */
+void iocs_emitter_free(struct iocs_emitter *e);
+
+/*
+ * Encode one event. Returns 0, -ENOMEM (buffer cap), -EIO (msgpack
+ * failure), or a negative errno from write(2) when the buffer had to be
+ * written out (EPIPE included: the reader of the output went away).
+ */
+int iocs_emitter_event(struct iocs_emitter *e, const struct iocs_event *ev);
+
+/* Write out everything buffered. Returns 0 or a negative errno. */
+int iocs_emitter_flush(struct iocs_emitter *e);
+
+/* Events encoded so far. */
+uint64_t iocs_emitter_count(const struct iocs_emitter *e);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_EMIT_H */

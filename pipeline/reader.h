@@ -1,0 +1,96 @@
+/*
+ * reader.h - streams the bytes of many sources, in turn, through a fixed
+ * ring of slabs.
+ *
+ * First stage of the pipeline. Sources (files, "-" for stdin, pipes) are
+ * read one after another; each source's slabs come out in file order. With
+ * io_uring (the default) several reads are in flight at once, into distinct
+ * slabs of the ring; completions may arrive out of order but slabs are
+ * handed out in order. Where io_uring is unavailable (old kernel, seccomp,
+ * or opts.no_uring) the same interface is served with read(2), and
+ * iocs_reader_uring() says so: the caller reports it once.
+ *
+ * Memory: nslabs * (headroom + slab_size) bytes, allocated in
+ * iocs_reader_new() and never grown. Every slab has `headroom` writable
+ * bytes before data[0], so the framer can prepend the tail of the previous
+ * slab without copying the new bytes.
+ *
+ * One thread drives a reader; slabs may be released from the same thread
+ * only, in any order.
+ */
+#ifndef IOCS_READER_H
+#define IOCS_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iocs_reader_opts {
+    size_t slab_size; /* bytes read into one slab; >= 1 (tests use tiny ones) */
+    size_t headroom;  /* writable bytes before each slab's data */
+    unsigned nslabs;  /* slabs in the ring, >= 2 */
+    unsigned depth;   /* reads in flight at most, 1..nslabs */
+    bool no_uring;    /* use read(2) even where io_uring works */
+};
+
+/* Defaults: 1 MiB slabs, 8 slabs, 4 reads in flight. */
+#define IOCS_READER_SLAB_DEFAULT (1u << 20)
+#define IOCS_READER_NSLABS_DEFAULT 8
+#define IOCS_READER_DEPTH_DEFAULT 4
+
+struct iocs_slab {
+    uint32_t source;     /* index into the paths given to iocs_reader_new() */
+    uint64_t offset;     /* byte offset in the source of data[0] */
+    unsigned char *data; /* len bytes read; data - headroom is writable */
+    size_t len;
+    size_t headroom;     /* writable bytes before data */
+    bool first;          /* first slab of this source */
+    bool last;           /* last slab of this source (len may be 0) */
+    int err;             /* < 0: the source failed (open or read); the
+                            slab is then also the last of its source and
+                            len holds the bytes read before the failure */
+};
+
+struct iocs_reader;
+
+/*
+ * Make a reader over paths[0..npaths) ("-" is stdin). The paths array and
+ * its strings must outlive the reader. Opening happens lazily, in order;
+ * open errors come back as a slab with err set. Returns 0, -EINVAL (bad
+ * opts) or -ENOMEM.
+ */
+int iocs_reader_new(struct iocs_reader **out,
+                    const struct iocs_reader_opts *opts,
+                    const char *const *paths, size_t npaths);
+
+/* Release r, closing open files. NULL is accepted and ignored. */
+void iocs_reader_free(struct iocs_reader *r);
+
+/*
+ * Hand out the next slab in order. Returns 1 with *out set, 0 when every
+ * source is done, or a negative errno for a failure of the reader itself
+ * (not of one source). Blocks until the slab is read. The slab stays valid
+ * until iocs_reader_release(); a caller holding all nslabs slabs gets
+ * -EBUSY.
+ */
+int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out);
+
+/* Give a slab back for reuse. */
+void iocs_reader_release(struct iocs_reader *r, struct iocs_slab *s);
+
+/* Whether reads go through io_uring (false after a fallback to read()). */
+bool iocs_reader_uring(const struct iocs_reader *r);
+
+/* Why io_uring is not used (negative errno from io_uring_queue_init, or
+ * 0 when it is used or was turned off by opts.no_uring). */
+int iocs_reader_uring_err(const struct iocs_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_READER_H */

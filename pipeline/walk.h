@@ -1,0 +1,49 @@
+/*
+ * walk.h - turn the PATH arguments of `iocstream scan` into the ordered list
+ * of sources the reader reads.
+ *
+ * A file is taken as it is; a directory is walked recursively and its
+ * regular files are added in byte-wise sorted order of their full paths;
+ * "-" is standard input. Symbolic links met while walking are skipped
+ * unless follow_symlinks is set (links named on the command line are always
+ * followed, as grep -r does). Special files met while walking (FIFOs,
+ * sockets, devices) are skipped. Config-time only.
+ */
+#ifndef IOCS_WALK_H
+#define IOCS_WALK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct iocs_pathlist {
+    char **v;   /* owned; each owned */
+    size_t len;
+    size_t cap;
+};
+
+/* Called for each path that cannot be walked (stat or opendir failed);
+ * err is a negative errno. The walk goes on with the others. */
+typedef void (*iocs_walk_err_fn)(void *ctx, const char *path, int err);
+
+/*
+ * Append the sources for one argument to list (zero it first). Returns 0,
+ * or -ENOMEM. Unreadable paths go to on_err (if non-NULL) and are also
+ * appended as they are, so the reader reports them in order and the exit
+ * status says error; *nerr (if non-NULL) is incremented for each.
+ */
+int iocs_walk_add(struct iocs_pathlist *list, const char *arg,
+                  bool follow_symlinks, iocs_walk_err_fn on_err, void *ctx,
+                  size_t *nerr);
+
+/* Release every path and the array; leaves list zeroed. */
+void iocs_pathlist_fini(struct iocs_pathlist *list);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_WALK_H */
