@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 #include <strings.h>
 
 #include "matchers/ioc.h"
@@ -100,15 +101,8 @@ int iocs_type_parse(const char *s, size_t n, enum iocs_type *out)
 {
     for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
         const char *a = aliases[i].name;
-        size_t k = 0;
 
-        while (k < n && a[k] && (s[k] | 0x20) == (a[k] | 0x20) &&
-               (s[k] != '\0'))
-            k++;
-        /* '|0x20' folds letters; the other characters in the table never
-         * collide under it with a different character of a feed name, but
-         * compare them exactly to be sure. */
-        if (k == n && a[k] == '\0' && strncasecmp(s, a, n) == 0) {
+        if (strlen(a) == n && strncasecmp(s, a, n) == 0) {
             *out = aliases[i].type;
             return 0;
         }
