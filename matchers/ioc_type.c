@@ -10,13 +10,13 @@
 #include "matchers/ioc.h"
 
 static const char *const short_names[IOCS_TYPE_COUNT] = {
-    [IOCS_IPV4] = "ipv4",         [IOCS_IPV6] = "ipv6",
-    [IOCS_CIDR4] = "cidr",        [IOCS_CIDR6] = "cidr",
-    [IOCS_DOMAIN] = "domain",     [IOCS_URL] = "url",
-    [IOCS_EMAIL] = "email",       [IOCS_MD5] = "md5",
-    [IOCS_SHA1] = "sha1",         [IOCS_SHA256] = "sha256",
-    [IOCS_SHA512] = "sha512",     [IOCS_FILENAME] = "filename",
-    [IOCS_STRING] = "string",     [IOCS_REGEX] = "regex",
+    [IOCS_IPV4] = "ipv4",     [IOCS_IPV6] = "ipv6",
+    [IOCS_CIDR4] = "cidr",    [IOCS_CIDR6] = "cidr",
+    [IOCS_DOMAIN] = "domain", [IOCS_URL] = "url",
+    [IOCS_EMAIL] = "email",   [IOCS_MD5] = "md5",
+    [IOCS_SHA1] = "sha1",     [IOCS_SHA256] = "sha256",
+    [IOCS_SHA512] = "sha512", [IOCS_FILENAME] = "filename",
+    [IOCS_STRING] = "string", [IOCS_REGEX] = "regex",
 };
 
 static const char *const ecs_names[IOCS_TYPE_COUNT] = {

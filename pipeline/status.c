@@ -27,7 +27,8 @@ const char *iocs_strerror(int err)
         break;
     }
     if (err < 0)
-        return strerror(-err); /* glibc's strerror is thread-safe for known codes */
+        return strerror(
+            -err); /* glibc's strerror is thread-safe for known codes */
     return "unknown error";
 }
 

@@ -1,0 +1,515 @@
+/*
+ * db.c - compile an IOC set into one Hyperscan block-mode database and the
+ * pattern table the scanner reads matches through.
+ *
+ * Config-time code: allocation is fine here. The result is immutable.
+ */
+#include "matchers/db.h"
+
+#include <errno.h>
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/status.h"
+
+/* The two token triggers for CIDR lookups. A v4 trigger fires once per
+ * dotted quad, just after the first digit of its last octet; a v6 trigger
+ * fires after every second ':' of a "h:h:" run. The scanner widens each to
+ * the maximal token around it. */
+#define TOKEN4_RE "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]"
+#define TOKEN6_RE "[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:"
+/* Overlap for long lines: the longest pattern (at least the longest IP
+ * token run, 64, plus its trigger) plus the scanner's right-context margin
+ * (66) and a few bytes of left context. See scanner.h. */
+#define OVERLAP_MIN_PATTERN 80
+#define OVERLAP_MARGIN 80
+
+struct iocs_db {
+    hs_database_t *hs;
+    const struct iocs_iocset *set;
+    struct iocs_cidrset *cidrs;
+    struct iocs_pat *pats;
+    size_t npats;
+    size_t overlap;
+    size_t size;
+    char id[17];
+};
+
+/* Growable arrays of what hs_compile_multi() takes. */
+struct build {
+    char **exprs;
+    unsigned *flags;
+    unsigned *ids;
+    struct iocs_pat *pats;
+    size_t len, cap;
+    size_t maxlen;
+};
+
+static void build_fini(struct build *b)
+{
+    for (size_t i = 0; i < b->len; i++)
+        free(b->exprs[i]);
+    free(b->exprs);
+    free(b->flags);
+    free(b->ids);
+    free(b->pats);
+    memset(b, 0, sizeof(*b));
+}
+
+static int build_grow(struct build *b)
+{
+    size_t cap = b->cap ? b->cap * 2 : 256;
+    void *p;
+
+    p = realloc(b->exprs, cap * sizeof(*b->exprs));
+    if (!p)
+        return -ENOMEM;
+    b->exprs = p;
+    p = realloc(b->flags, cap * sizeof(*b->flags));
+    if (!p)
+        return -ENOMEM;
+    b->flags = p;
+    p = realloc(b->ids, cap * sizeof(*b->ids));
+    if (!p)
+        return -ENOMEM;
+    b->ids = p;
+    p = realloc(b->pats, cap * sizeof(*b->pats));
+    if (!p)
+        return -ENOMEM;
+    b->pats = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Append one expression (taking ownership of expr). */
+static int build_add(struct build *b, char *expr, unsigned flags,
+                     struct iocs_pat pat)
+{
+    int err;
+
+    if (!expr)
+        return -ENOMEM;
+    if (b->len == b->cap) {
+        err = build_grow(b);
+        if (err) {
+            free(expr);
+            return err;
+        }
+    }
+    b->exprs[b->len] = expr;
+    b->flags[b->len] = flags;
+    b->ids[b->len] = (unsigned)b->len;
+    b->pats[b->len] = pat;
+    b->len++;
+    if (pat.len > b->maxlen)
+        b->maxlen = pat.len;
+    return 0;
+}
+
+static int is_alnum(unsigned char c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/*
+ * Escape bytes p[0..n) so Hyperscan reads them literally: letters and
+ * digits as they are, every other byte as \xHH. Appends to out at *pos.
+ */
+static void escape_into(char *out, size_t *pos, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        if (is_alnum(c)) {
+            out[(*pos)++] = (char)c;
+        } else {
+            out[(*pos)++] = '\\';
+            out[(*pos)++] = 'x';
+            out[(*pos)++] = hex[c >> 4];
+            out[(*pos)++] = hex[c & 15];
+        }
+    }
+    out[*pos] = '\0';
+}
+
+static char *escape(const char *p, size_t n)
+{
+    char *out = malloc(4 * n + 1);
+    size_t pos = 0;
+
+    if (out)
+        escape_into(out, &pos, p, n);
+    return out;
+}
+
+static int add_literal(struct build *b, uint32_t ioc, const char *v, size_t n,
+                       int caseless, enum iocs_edge left, enum iocs_edge right)
+{
+    struct iocs_pat pat = {.ioc = ioc,
+                           .len = (uint16_t)n,
+                           .kind = IOCS_PAT_LITERAL,
+                           .left = (uint8_t)left,
+                           .right = (uint8_t)right};
+
+    if (n == 0 || n > UINT16_MAX)
+        return -EINVAL;
+    return build_add(b, escape(v, n), caseless ? HS_FLAG_CASELESS : 0, pat);
+}
+
+/* IPv6: the canonical text, and the expanded spellings with and without
+ * leading zeros in each group. */
+static int add_ipv6(struct build *b, uint32_t ioc, const struct iocs_ioc *x)
+{
+    uint8_t a[16];
+    char full[40], bare[40];
+    int err;
+
+    err = add_literal(b, ioc, x->value, x->len, 1, IOCS_EDGE_IPV6,
+                      IOCS_EDGE_IPV6);
+    if (err)
+        return err;
+    if (iocs_ip6_parse(x->value, x->len, a) < 0)
+        return -EINVAL;
+    for (int g = 0, pf = 0, pb = 0; g < 8; g++) {
+        unsigned v = (unsigned)a[2 * g] << 8 | a[2 * g + 1];
+
+        pf += snprintf(full + pf, sizeof(full) - (size_t)pf, "%s%04x",
+                       g ? ":" : "", v);
+        pb += snprintf(bare + pb, sizeof(bare) - (size_t)pb, "%s%x",
+                       g ? ":" : "", v);
+    }
+    err = add_literal(b, ioc, full, strlen(full), 1, IOCS_EDGE_IPV6,
+                      IOCS_EDGE_IPV6);
+    if (err)
+        return err;
+    if (strcmp(bare, x->value) != 0)
+        err = add_literal(b, ioc, bare, strlen(bare), 1, IOCS_EDGE_IPV6,
+                          IOCS_EDGE_IPV6);
+    return err;
+}
+
+/* A file name; a Windows path also in its JSON-escaped spelling. */
+static int add_filename(struct build *b, uint32_t ioc, const struct iocs_ioc *x)
+{
+    size_t nb = 0, n = 0;
+    char *esc;
+    int err;
+
+    err = add_literal(b, ioc, x->value, x->len, 1, IOCS_EDGE_FILE,
+                      IOCS_EDGE_DOMAIN);
+    if (err)
+        return err;
+    for (size_t i = 0; i < x->len; i++)
+        nb += x->value[i] == '\\';
+    if (nb == 0)
+        return 0;
+    esc = malloc(x->len + nb + 1);
+    if (!esc)
+        return -ENOMEM;
+    for (size_t i = 0; i < x->len; i++) {
+        esc[n++] = x->value[i];
+        if (x->value[i] == '\\')
+            esc[n++] = '\\';
+    }
+    err = add_literal(b, ioc, esc, n, 1, IOCS_EDGE_FILE, IOCS_EDGE_DOMAIN);
+    free(esc);
+    return err;
+}
+
+/*
+ * A URL is matched without its scheme, as host[:port]/path?query: the host
+ * folded, the rest byte-exact; with no path it is matched as its host, with
+ * a domain's boundaries on both sides.
+ */
+static int add_url(struct build *b, uint32_t ioc, const struct iocs_ioc *x)
+{
+    const char *v = x->value, *end = x->value + x->len, *host, *rest;
+    struct iocs_pat pat = {.ioc = ioc,
+                           .kind = IOCS_PAT_LITERAL,
+                           .left = IOCS_EDGE_DOMAIN,
+                           .right = IOCS_EDGE_NONE};
+    size_t pos = 0;
+    char *expr;
+
+    host = strstr(v, "://");
+    host = host ? host + 3 : v;
+    rest = host;
+    while (rest < end && *rest != '/' && *rest != '?' && *rest != '#')
+        rest++;
+    if (rest == host)
+        return -EINVAL;
+    if (rest == end || (rest + 1 == end && *rest == '/'))
+        return add_literal(b, ioc, host, (size_t)(rest - host), 1,
+                           IOCS_EDGE_DOMAIN, IOCS_EDGE_DOMAIN);
+    if ((size_t)(end - host) > UINT16_MAX)
+        return -EINVAL;
+    expr = malloc(4 * (size_t)(end - host) + 16);
+    if (!expr)
+        return -ENOMEM;
+    memcpy(expr, "(?i:", 4);
+    pos = 4;
+    escape_into(expr, &pos, host, (size_t)(rest - host));
+    expr[pos++] = ')';
+    escape_into(expr, &pos, rest, (size_t)(end - rest));
+    pat.len = (uint16_t)(end - host);
+    return build_add(b, expr, 0, pat);
+}
+
+static int add_cidr(struct iocs_db *db, uint32_t ioc, const struct iocs_ioc *x)
+{
+    uint8_t a[16];
+    unsigned prefix;
+    int family, err;
+
+    if (iocs_cidr_parse(x->value, x->len, &family, a, &prefix) < 0)
+        return -EINVAL;
+    if (!db->cidrs) {
+        err = iocs_cidrset_new(&db->cidrs);
+        if (err)
+            return err;
+    }
+    return iocs_cidrset_add(db->cidrs, family, a, prefix, ioc);
+}
+
+static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
+                   const struct iocs_ioc *x)
+{
+    switch (x->type) {
+    case IOCS_IPV4:
+        return add_literal(b, i, x->value, x->len, 0, IOCS_EDGE_IPV4,
+                           IOCS_EDGE_IPV4);
+    case IOCS_IPV6:
+        return add_ipv6(b, i, x);
+    case IOCS_CIDR4:
+    case IOCS_CIDR6:
+        return add_cidr(db, i, x);
+    case IOCS_DOMAIN:
+        return add_literal(b, i, x->value, x->len, 1, IOCS_EDGE_DOMAIN,
+                           IOCS_EDGE_DOMAIN);
+    case IOCS_URL:
+        return add_url(b, i, x);
+    case IOCS_EMAIL:
+        return add_literal(b, i, x->value, x->len, 1, IOCS_EDGE_EMAIL,
+                           IOCS_EDGE_DOMAIN);
+    case IOCS_MD5:
+    case IOCS_SHA1:
+    case IOCS_SHA256:
+    case IOCS_SHA512:
+        return add_literal(b, i, x->value, x->len, 1, IOCS_EDGE_HEX,
+                           IOCS_EDGE_HEX);
+    case IOCS_FILENAME:
+        return add_filename(b, i, x);
+    case IOCS_STRING:
+        return add_literal(b, i, x->value, x->len, 0, IOCS_EDGE_NONE,
+                           IOCS_EDGE_NONE);
+    case IOCS_REGEX:
+    case IOCS_TYPE_COUNT:
+        break;
+    }
+    return -EINVAL;
+}
+
+/* FNV-1a, 64 bits: names the IOC set; not a security boundary. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void make_id(struct iocs_db *db)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    const char *ver = hs_version();
+
+    h = fnv(h, ver, strlen(ver));
+    for (size_t i = 0; i < iocs_iocset_count(db->set); i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(db->set, i);
+        unsigned char t = (unsigned char)x->type;
+
+        h = fnv(h, &t, 1);
+        h = fnv(h, x->value, x->len + 1);
+    }
+    snprintf(db->id, sizeof(db->id), "%016llx", (unsigned long long)h);
+}
+
+static int compile_hs(struct iocs_db *db, struct build *b, char *errbuf,
+                      size_t errlen)
+{
+    hs_compile_error_t *cerr = NULL;
+    hs_error_t rc;
+
+    rc =
+        hs_compile_multi((const char *const *)b->exprs, b->flags, b->ids,
+                         (unsigned)b->len, HS_MODE_BLOCK, NULL, &db->hs, &cerr);
+    if (rc == HS_SUCCESS) {
+        hs_database_size(db->hs, &db->size);
+        return 0;
+    }
+    if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < b->len &&
+        b->pats[cerr->expression].kind != IOCS_PAT_TOKEN4 &&
+        b->pats[cerr->expression].kind != IOCS_PAT_TOKEN6) {
+        const struct iocs_ioc *x =
+            iocs_iocset_get(db->set, b->pats[cerr->expression].ioc);
+
+        iocs_seterr(errbuf, errlen, -EINVAL, "%s: %s IOC '%s': %s",
+                    x->reference ? x->reference : x->feed,
+                    iocs_type_name(x->type), x->value, cerr->message);
+    } else {
+        iocs_seterr(errbuf, errlen, -EINVAL, "Hyperscan: %s",
+                    cerr ? cerr->message : "compile failed");
+    }
+    hs_free_compile_error(cerr);
+    return rc == HS_NOMEM ? -ENOMEM : -EINVAL;
+}
+
+int iocs_db_compile(struct iocs_db **out, const struct iocs_iocset *set,
+                    char *errbuf, size_t errlen)
+{
+    struct build b = {0};
+    struct iocs_db *db;
+    size_t n = iocs_iocset_count(set);
+    int err;
+
+    db = calloc(1, sizeof(*db));
+    if (!db)
+        return -ENOMEM;
+    db->set = set;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+
+        err = add_ioc(db, &b, (uint32_t)i, x);
+        if (err) {
+            iocs_seterr(errbuf, errlen, err, "%s: %s IOC '%s': %s",
+                        x->reference ? x->reference : x->feed,
+                        iocs_type_name(x->type), x->value,
+                        err == -ENOMEM ? "out of memory"
+                                       : "cannot be compiled");
+            goto fail;
+        }
+    }
+    if (db->cidrs && iocs_cidrset_has(db->cidrs, 4)) {
+        err = build_add(&b, strdup(TOKEN4_RE), 0,
+                        (struct iocs_pat){.kind = IOCS_PAT_TOKEN4});
+        if (err)
+            goto fail;
+    }
+    if (db->cidrs && iocs_cidrset_has(db->cidrs, 6)) {
+        err = build_add(&b, strdup(TOKEN6_RE), 0,
+                        (struct iocs_pat){.kind = IOCS_PAT_TOKEN6});
+        if (err)
+            goto fail;
+    }
+    if (b.len == 0) {
+        err = iocs_seterr(errbuf, errlen, -EINVAL, "no indicators to match");
+        goto fail;
+    }
+    err = compile_hs(db, &b, errbuf, errlen);
+    if (err)
+        goto fail;
+
+    db->pats = b.pats;
+    db->npats = b.len;
+    b.pats = NULL;
+    db->overlap =
+        (b.maxlen > OVERLAP_MIN_PATTERN ? b.maxlen : OVERLAP_MIN_PATTERN) +
+        OVERLAP_MARGIN;
+    make_id(db);
+    build_fini(&b);
+    *out = db;
+    return 0;
+
+fail:
+    build_fini(&b);
+    iocs_db_free(db);
+    return err;
+}
+
+void iocs_db_free(struct iocs_db *db)
+{
+    if (!db)
+        return;
+    hs_free_database(db->hs);
+    iocs_cidrset_free(db->cidrs);
+    free(db->pats);
+    free(db);
+}
+
+int iocs_db_scratch_new(const struct iocs_db *db, struct hs_scratch **out)
+{
+    hs_scratch_t *s = NULL;
+
+    if (hs_alloc_scratch(db->hs, &s) != HS_SUCCESS)
+        return -ENOMEM;
+    *out = s;
+    return 0;
+}
+
+void iocs_db_scratch_free(struct hs_scratch *s)
+{
+    hs_free_scratch(s);
+}
+
+int iocs_db_scan(const struct iocs_db *db, struct hs_scratch *scratch,
+                 const unsigned char *p, size_t len,
+                 int (*on_match)(unsigned int id, unsigned long long from,
+                                 unsigned long long to, unsigned int flags,
+                                 void *ctx),
+                 void *ctx)
+{
+    hs_error_t rc;
+
+    if (len > UINT32_MAX)
+        return -EINVAL;
+    rc = hs_scan(db->hs, (const char *)p, (unsigned)len, 0, scratch, on_match,
+                 ctx);
+    if (rc == HS_SUCCESS)
+        return 0;
+    if (rc == HS_SCAN_TERMINATED)
+        return 1;
+    return -EIO;
+}
+
+const struct iocs_pat *iocs_db_pat(const struct iocs_db *db, unsigned int id)
+{
+    return &db->pats[id];
+}
+
+const struct iocs_iocset *iocs_db_set(const struct iocs_db *db)
+{
+    return db->set;
+}
+
+const struct iocs_cidrset *iocs_db_cidrs(const struct iocs_db *db)
+{
+    return db->cidrs;
+}
+
+const char *iocs_db_id(const struct iocs_db *db)
+{
+    return db->id;
+}
+
+size_t iocs_db_overlap(const struct iocs_db *db)
+{
+    return db->overlap;
+}
+
+size_t iocs_db_patterns(const struct iocs_db *db)
+{
+    return db->npats;
+}
+
+size_t iocs_db_size(const struct iocs_db *db)
+{
+    return db->size;
+}

@@ -1,0 +1,56 @@
+/*
+ * verify.h - what makes a literal match a hit: the bytes next to it.
+ *
+ * Hyperscan finds every occurrence of every IOC's text; this module decides
+ * whether the neighbouring bytes say it is the whole token (DESIGN.md, "What
+ * a hit means, per IOC type"), and cuts IP tokens out of a line for CIDR
+ * lookups. Pure functions over a line's bytes: no allocation, no state,
+ * safe from any thread. Case folding is ASCII; bytes >= 0x80 are never
+ * letters or digits.
+ *
+ * Positions are indexes into p; [lb, hb) is the line (its '\n' and a '\r'
+ * before it excluded). A neighbour outside [lb, hb) is the line's edge,
+ * which no rule forbids.
+ */
+#ifndef IOCS_VERIFY_H
+#define IOCS_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "matchers/db.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest run of token characters considered around a trigger. */
+#define IOCS_TOKEN_MAX 64
+
+/* Whether the match p[start..end) has allowed neighbours on both sides. */
+bool iocs_verify_edges(const unsigned char *p, size_t lb, size_t hb,
+                       size_t start, size_t end, enum iocs_edge left,
+                       enum iocs_edge right);
+
+/*
+ * Widen an IPv4 trigger ending at e to the maximal run of digits and '.'
+ * around it (at most IOCS_TOKEN_MAX bytes each way), drop trailing dots,
+ * and parse it. Returns 0 with [*ts, *te) and addr filled when the run is
+ * exactly one address, else -EINVAL.
+ */
+int iocs_token4(const unsigned char *p, size_t lb, size_t hb, size_t e,
+                size_t *ts, size_t *te, uint8_t addr[4]);
+
+/*
+ * The same for an IPv6 trigger: the maximal run of hex digits and ':' that
+ * holds at least two ':' and parses as an address in any spelling.
+ */
+int iocs_token6(const unsigned char *p, size_t lb, size_t hb, size_t e,
+                size_t *ts, size_t *te, uint8_t addr[16]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_VERIFY_H */

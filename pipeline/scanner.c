@@ -1,0 +1,642 @@
+/*
+ * scanner.c - hs_scan per unit, then verify and group the hits by line.
+ *
+ * Coordinates: positions are indexes into the unit's bytes unless named
+ * *_abs (byte offsets in the source). A block is the part of the unit one
+ * hs_scan covers: the whole unit, unless the hit array filled up. Each block
+ * "claims" the hits whose end lies in (claim_lo, claim_hi]; blocks are
+ * processed left to right and their claims tile the unit, so every match
+ * end is processed exactly once and in order.
+ */
+#include "pipeline/scanner.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "matchers/verify.h"
+
+#define RC IOCS_SCAN_RIGHT_CTX
+#define HITS_DEFAULT (1u << 16)
+#define LHITS_INIT 1024u
+#define LHITS_MAX (1u << 20)  /* valid hits in one line, after compaction */
+#define ARENA_MAX (64u << 20) /* atomics of one long line, copied */
+#define CIDR_IDS 64
+
+/* A raw match, as recorded inside hs_scan(). */
+struct rawhit {
+    uint32_t pat;
+    uint32_t end; /* block-relative */
+};
+
+/* A valid hit in the current line: an IOC at [start, end) of the line. */
+struct linehit {
+    uint32_t ioc;
+    uint32_t count;      /* 1, or more after compaction */
+    uint64_t start, end; /* relative to the line start */
+    const unsigned char *atomic;
+    size_t alen;
+};
+
+struct hits {
+    struct rawhit *v;
+    size_t len, cap;
+};
+
+struct iocs_scanner {
+    const struct iocs_db *db;
+    const struct iocs_iocset *set;
+    const struct iocs_cidrset *cidrs;
+    struct hs_scratch *scratch;
+    size_t max_line;
+    size_t overlap;
+
+    struct hits hits;
+
+    /* The line being gathered (possibly spanning units). */
+    struct linehit *lh;
+    size_t lh_len, lh_cap;
+    unsigned char *arena; /* atomics of an open long line */
+    size_t arena_len, arena_cap;
+    unsigned char *prefix; /* first max_line bytes of an open long line */
+    size_t prefix_len;
+
+    /* Source state between units. */
+    uint64_t line_no;        /* number of the line at the unit's start */
+    bool open;               /* a line continues from an earlier unit */
+    uint64_t line_start_abs; /* start of the open line */
+    uint64_t tok_abs[2];     /* last IPv4, IPv6 token start looked up, + 1 */
+
+    /* Per unit. */
+    const struct iocs_unit *u;
+    const char *path;
+    iocs_event_fn fn;
+    void *ctx;
+    struct timespec now;
+    size_t ls, le;  /* current line in the unit: [ls, le), le at '\n' or n */
+    bool ls_true;   /* ls is the line's real start (else the line is open) */
+    size_t counted; /* newlines before this index are in line_no */
+
+    struct iocs_scan_stats st;
+};
+
+/* ---- newline counting ---- */
+
+static size_t count_nl_plain(const unsigned char *p, size_t n)
+{
+    size_t c = 0;
+
+    for (size_t i = 0; i < n; i++)
+        c += p[i] == '\n';
+    return c;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static size_t
+count_nl_avx2(const unsigned char *p, size_t n)
+{
+    const __m256i nl = _mm256_set1_epi8('\n');
+    size_t i = 0, c = 0;
+
+    for (; i + 128 <= n; i += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(p + i));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(p + i + 32));
+        __m256i d = _mm256_loadu_si256((const __m256i *)(p + i + 64));
+        __m256i e = _mm256_loadu_si256((const __m256i *)(p + i + 96));
+
+        c += (size_t)__builtin_popcount(
+            (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, nl)));
+        c += (size_t)__builtin_popcount(
+            (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, nl)));
+        c += (size_t)__builtin_popcount(
+            (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(d, nl)));
+        c += (size_t)__builtin_popcount(
+            (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(e, nl)));
+    }
+    return c + count_nl_plain(p + i, n - i);
+}
+#endif
+
+size_t iocs_count_newlines(const unsigned char *p, size_t n)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    static int avx2 = -1;
+
+    if (avx2 < 0)
+        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    if (avx2)
+        return count_nl_avx2(p, n);
+#endif
+    return count_nl_plain(p, n);
+}
+
+/* ---- setup ---- */
+
+int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
+                     const struct iocs_scanner_opts *opts)
+{
+    struct iocs_scanner *s;
+    int err;
+
+    if (!opts || opts->max_line == 0)
+        return -EINVAL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->db = db;
+    s->set = iocs_db_set(db);
+    s->cidrs = iocs_db_cidrs(db);
+    s->max_line = opts->max_line;
+    s->overlap = iocs_db_overlap(db);
+    err = iocs_db_scratch_new(db, &s->scratch);
+    if (err)
+        goto fail;
+    s->hits.cap = opts->max_hits ? opts->max_hits : HITS_DEFAULT;
+    s->hits.v = malloc(s->hits.cap * sizeof(*s->hits.v));
+    s->lh_cap = LHITS_INIT;
+    s->lh = malloc(s->lh_cap * sizeof(*s->lh));
+    s->prefix = malloc(s->max_line);
+    if (!s->hits.v || !s->lh || !s->prefix) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    *out = s;
+    return 0;
+
+fail:
+    iocs_scanner_free(s);
+    return err;
+}
+
+void iocs_scanner_free(struct iocs_scanner *s)
+{
+    if (!s)
+        return;
+    iocs_db_scratch_free(s->scratch);
+    free(s->hits.v);
+    free(s->lh);
+    free(s->arena);
+    free(s->prefix);
+    free(s);
+}
+
+void iocs_scanner_stats(const struct iocs_scanner *s,
+                        struct iocs_scan_stats *out)
+{
+    *out = s->st;
+}
+
+/* ---- the line being gathered ---- */
+
+static int by_ioc_start(const void *a, const void *b)
+{
+    const struct linehit *x = a, *y = b;
+
+    if (x->ioc != y->ioc)
+        return x->ioc < y->ioc ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return 0;
+}
+
+static int by_start(const void *a, const void *b)
+{
+    const struct linehit *x = a, *y = b;
+
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    if (x->ioc != y->ioc)
+        return x->ioc < y->ioc ? -1 : 1;
+    return 0;
+}
+
+/* Fold the line's hits into one entry per IOC: summed count (the same
+ * start seen twice counts once), the leftmost occurrence kept. */
+static void compact(struct iocs_scanner *s)
+{
+    size_t w = 0;
+
+    if (s->lh_len < 2)
+        return;
+    qsort(s->lh, s->lh_len, sizeof(*s->lh), by_ioc_start);
+    for (size_t r = 1; r < s->lh_len; r++) {
+        struct linehit *a = &s->lh[w], *b = &s->lh[r];
+
+        if (a->ioc == b->ioc) {
+            if (a->start != b->start)
+                a->count += b->count;
+        } else {
+            s->lh[++w] = *b;
+        }
+    }
+    s->lh_len = w + 1;
+}
+
+static int add_linehit(struct iocs_scanner *s, uint32_t ioc, uint64_t start,
+                       uint64_t end, const unsigned char *atomic)
+{
+    if (s->lh_len == s->lh_cap) {
+        compact(s);
+        if (s->lh_len * 2 > s->lh_cap) {
+            struct linehit *v;
+
+            if (s->lh_cap >= LHITS_MAX) {
+                s->st.lost++;
+                return 0;
+            }
+            v = realloc(s->lh, 2 * s->lh_cap * sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            s->lh = v;
+            s->lh_cap *= 2;
+        }
+    }
+    s->lh[s->lh_len++] = (struct linehit){.ioc = ioc,
+                                          .count = 1,
+                                          .start = start,
+                                          .end = end,
+                                          .atomic = atomic,
+                                          .alen = (size_t)(end - start)};
+    return 0;
+}
+
+/* An open line is about to lose its unit: copy what still points into it
+ * (atomics, and the line's first max_line bytes). */
+static int spill(struct iocs_scanner *s, const unsigned char *p, size_t n)
+{
+    const struct iocs_unit *u = s->u;
+    uint64_t from, to;
+
+    compact(s);
+    for (size_t i = 0; i < s->lh_len; i++) {
+        struct linehit *h = &s->lh[i];
+
+        if (h->atomic < p || h->atomic >= p + n)
+            continue; /* already copied */
+        if (s->arena_len + h->alen > s->arena_cap) {
+            size_t cap = s->arena_cap ? s->arena_cap : 4096;
+            unsigned char *a;
+
+            while (cap < s->arena_len + h->alen)
+                cap *= 2;
+            if (cap > ARENA_MAX)
+                return -ENOMEM;
+            a = realloc(s->arena, cap);
+            if (!a)
+                return -ENOMEM;
+            /* Re-point copied atomics into the moved arena. */
+            for (size_t j = 0; j < s->lh_len; j++)
+                if (s->lh[j].atomic >= s->arena &&
+                    s->lh[j].atomic < s->arena + s->arena_len)
+                    s->lh[j].atomic = a + (s->lh[j].atomic - s->arena);
+            s->arena = a;
+            s->arena_cap = cap;
+        }
+        memcpy(s->arena + s->arena_len, h->atomic, h->alen);
+        h->atomic = s->arena + s->arena_len;
+        s->arena_len += h->alen;
+    }
+    from = s->line_start_abs + s->prefix_len;
+    if (from < u->offset)
+        from = u->offset;
+    to = s->line_start_abs + s->max_line;
+    if (to > u->offset + n)
+        to = u->offset + n;
+    if (from < to) {
+        memcpy(s->prefix + s->prefix_len, p + (from - u->offset), to - from);
+        s->prefix_len += (size_t)(to - from);
+    }
+    return 0;
+}
+
+/* The current line [ls, le) is complete: emit one event per IOC. */
+static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
+{
+    const struct iocs_unit *u = s->u;
+    struct iocs_event ev;
+    uint64_t start_abs, len;
+    int err;
+
+    if (s->lh_len == 0)
+        return 0;
+    if (le > 0 && p[le - 1] == '\r' && le < u->len)
+        le--;
+    start_abs = s->ls_true ? u->offset + s->ls : s->line_start_abs;
+    len = u->offset + le - start_abs;
+    compact(s);
+    if (s->lh_len > 1)
+        qsort(s->lh, s->lh_len, sizeof(*s->lh), by_start);
+
+    memset(&ev, 0, sizeof(ev));
+    ev.path = s->path;
+    ev.offset = start_abs;
+    ev.line = s->line_no;
+    ev.line_len = len;
+    if (s->ls_true) {
+        ev.original = p + s->ls;
+        ev.original_len = len < s->max_line ? (size_t)len : s->max_line;
+    } else {
+        size_t want = len < s->max_line ? (size_t)len : s->max_line;
+
+        /* Top up the saved prefix from this unit. */
+        if (s->prefix_len < want) {
+            uint64_t from = start_abs + s->prefix_len;
+
+            memcpy(s->prefix + s->prefix_len, p + (from - u->offset),
+                   want - s->prefix_len);
+            s->prefix_len = want;
+        }
+        ev.original = s->prefix;
+        ev.original_len = want;
+    }
+    ev.timestamp = s->now;
+    ev.created = s->now;
+    for (size_t i = 0; i < s->lh_len; i++) {
+        const struct linehit *h = &s->lh[i];
+
+        ev.ioc = iocs_iocset_get(s->set, h->ioc);
+        ev.ioc_id = h->ioc;
+        ev.atomic = h->atomic;
+        ev.atomic_len = h->alen;
+        ev.start = h->start;
+        ev.end = h->end;
+        ev.count = h->count;
+        err = s->fn(s->ctx, &ev);
+        if (err)
+            return err;
+        s->st.events++;
+    }
+    s->lh_len = 0;
+    s->arena_len = 0;
+    return 0;
+}
+
+/* Move the current line forward to the one holding position i (the last
+ * byte of a match), closing the lines passed. */
+static int seek_line(struct iocs_scanner *s, const unsigned char *p, size_t n,
+                     size_t i)
+{
+    const unsigned char *nl;
+    size_t ls;
+    int err;
+
+    if (i < s->le)
+        return 0;
+    err = close_line(s, p, s->le);
+    if (err)
+        return err;
+    nl = memrchr(p + s->le, '\n', i - s->le);
+    ls = (size_t)(nl - p) + 1; /* p[s->le] is '\n', so nl is found */
+    s->line_no += iocs_count_newlines(p + s->counted, ls - s->counted);
+    s->counted = ls;
+    s->ls = ls;
+    s->ls_true = true;
+    nl = memchr(p + i, '\n', n - i);
+    s->le = nl ? (size_t)(nl - p) : n;
+    return 0;
+}
+
+/* ---- hits ---- */
+
+static int on_match(unsigned int id, unsigned long long from,
+                    unsigned long long to, unsigned int flags, void *ctx)
+{
+    struct hits *h = ctx;
+
+    (void)from;
+    (void)flags;
+    if (h->len == h->cap)
+        return 1; /* stop; the caller splits the block */
+    h->v[h->len++] = (struct rawhit){.pat = id, .end = (uint32_t)to};
+    return 0;
+}
+
+static int by_end(const void *a, const void *b)
+{
+    const struct rawhit *x = a, *y = b;
+
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return x->pat < y->pat ? -1 : x->pat > y->pat;
+}
+
+/* The line's content bounds for verification: [lb, hb). */
+static void line_bounds(const struct iocs_scanner *s, const unsigned char *p,
+                        size_t *lb, size_t *hb)
+{
+    size_t he = s->le;
+
+    if (he > 0 && he < s->u->len && p[he - 1] == '\r')
+        he--;
+    *lb = s->ls;
+    *hb = he;
+}
+
+static int token_hit(struct iocs_scanner *s, const unsigned char *p,
+                     const struct iocs_pat *pat, size_t e)
+{
+    uint8_t addr[16];
+    uint32_t ids[CIDR_IDS];
+    size_t lb, hb, ts, te, k;
+    int family = pat->kind == IOCS_PAT_TOKEN4 ? 4 : 6;
+    uint64_t line_abs;
+    int err;
+
+    line_bounds(s, p, &lb, &hb);
+    if (family == 4)
+        err = iocs_token4(p, lb, hb, e, &ts, &te, addr);
+    else
+        err = iocs_token6(p, lb, hb, e, &ts, &te, addr);
+    if (err)
+        return 0;
+    if (s->u->offset + ts + 1 == s->tok_abs[family == 6])
+        return 0; /* this token was looked up already */
+    s->tok_abs[family == 6] = s->u->offset + ts + 1;
+    k = iocs_cidrset_lookup(s->cidrs, family, addr, ids, CIDR_IDS);
+    if (k > CIDR_IDS) {
+        s->st.lost += k - CIDR_IDS;
+        k = CIDR_IDS;
+    }
+    line_abs = s->ls_true ? s->u->offset + s->ls : s->line_start_abs;
+    for (size_t j = 0; j < k; j++) {
+        err = add_linehit(s, ids[j], s->u->offset + ts - line_abs,
+                          s->u->offset + te - line_abs, p + ts);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+static int literal_hit(struct iocs_scanner *s, const unsigned char *p,
+                       const struct iocs_pat *pat, size_t e)
+{
+    size_t lb, hb, start = e - pat->len;
+    uint64_t line_abs;
+
+    line_bounds(s, p, &lb, &hb);
+    if (!iocs_verify_edges(p, lb, hb, start, e, (enum iocs_edge)pat->left,
+                           (enum iocs_edge)pat->right))
+        return 0;
+    line_abs = s->ls_true ? s->u->offset + s->ls : s->line_start_abs;
+    return add_linehit(s, pat->ioc, s->u->offset + start - line_abs,
+                       s->u->offset + e - line_abs, p + start);
+}
+
+/* Process the block's recorded hits whose end is in (lo, hi]. */
+static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
+                size_t base, size_t lo, size_t hi)
+{
+    struct hits *h = &s->hits;
+    int err;
+
+    for (size_t i = 1; i < h->len; i++) {
+        if (h->v[i].end < h->v[i - 1].end) {
+            qsort(h->v, h->len, sizeof(*h->v), by_end);
+            break;
+        }
+    }
+    for (size_t i = 0; i < h->len; i++) {
+        const struct iocs_pat *pat = iocs_db_pat(s->db, h->v[i].pat);
+        size_t e = base + h->v[i].end;
+
+        if (e <= lo || e > hi)
+            continue;
+        if (e == 0)
+            continue; /* an empty match; no pattern allows it */
+        err = seek_line(s, p, n, e - 1);
+        if (err)
+            return err;
+        if (pat->kind == IOCS_PAT_LITERAL)
+            err = literal_hit(s, p, pat, e);
+        else
+            err = token_hit(s, p, pat, e);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* Scan p[bs, be) and process the hits ending in (lo, hi]; split the block
+ * when the hit array fills up. */
+static int scan_block(struct iocs_scanner *s, const unsigned char *p, size_t n,
+                      size_t bs, size_t be, size_t lo, size_t hi)
+{
+    const unsigned char *nl;
+    size_t mid;
+    int rc;
+
+    if (hi <= lo || be <= bs)
+        return 0;
+    s->hits.len = 0;
+    rc = iocs_db_scan(s->db, s->scratch, p + bs, be - bs, on_match, &s->hits);
+    if (rc < 0)
+        return rc;
+    s->st.matches += s->hits.len;
+    if (rc == 0)
+        return walk(s, p, n, bs, lo, hi);
+
+    /* The hit array filled: scan the halves. */
+    s->st.splits++;
+    s->st.matches -= s->hits.len;
+    mid = bs + (be - bs) / 2;
+    nl = memrchr(p + bs, '\n', mid - bs);
+    if (!nl)
+        nl = memchr(p + mid, '\n', be - mid);
+    if (nl && (size_t)(nl - p) + 1 < be) {
+        size_t cut = (size_t)(nl - p) + 1;
+
+        rc = scan_block(s, p, n, bs, cut, lo, cut < hi ? cut : hi);
+        if (rc)
+            return rc;
+        return scan_block(s, p, n, cut, be, cut > lo ? cut : lo, hi);
+    }
+    if (be - bs <= 2 * s->overlap) {
+        /* Too small to split inside the line: keep what was recorded. */
+        s->st.lost++;
+        s->st.matches += s->hits.len;
+        return walk(s, p, n, bs, lo, hi);
+    }
+    rc = scan_block(s, p, n, bs, mid, lo, mid - RC < hi ? mid - RC : hi);
+    if (rc)
+        return rc;
+    return scan_block(s, p, n, mid - s->overlap, be,
+                      mid - RC > lo ? mid - RC : lo, hi);
+}
+
+int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
+                      const char *path, iocs_event_fn fn, void *ctx)
+{
+    const unsigned char *p = u->ptr, *nl;
+    size_t n = u->len, lo, hi;
+    int err;
+
+    if (u->first) {
+        s->line_no = 1;
+        s->open = false;
+        s->lh_len = 0;
+        s->arena_len = 0;
+        s->prefix_len = 0;
+        s->tok_abs[0] = s->tok_abs[1] = 0;
+    }
+    s->u = u;
+    s->path = path;
+    s->fn = fn;
+    s->ctx = ctx;
+    clock_gettime(CLOCK_REALTIME, &s->now);
+    s->st.bytes += n - u->rescan;
+
+    /* The first line of the unit: its real start, or the open line. */
+    s->ls = 0;
+    s->ls_true = !s->open || u->offset == s->line_start_abs;
+    if (s->ls_true && !s->open)
+        s->line_start_abs = u->offset;
+    s->counted = 0;
+    nl = memchr(p, '\n', n);
+    s->le = nl ? (size_t)(nl - p) : n;
+
+    /* The previous piece judged the hits ending up to RC bytes before its
+     * end, which is rescan - RC here. */
+    lo = u->rescan > RC ? u->rescan - RC : 0;
+    hi = u->ends_line ? n : (n > RC ? n - RC : 0);
+    err = scan_block(s, p, n, 0, n, lo, hi);
+    if (err)
+        return err;
+
+    /* The unit's end: close the current line if it ends here. */
+    if (s->le < n || u->ends_line) {
+        err = close_line(s, p, s->le);
+        if (err)
+            return err;
+    }
+    s->line_no += iocs_count_newlines(p + s->counted, n - s->counted);
+    if (!u->ends_line) {
+        /* The last line goes on into the next unit. */
+        nl = memrchr(p, '\n', n);
+        if (nl) {
+            s->line_start_abs = u->offset + (size_t)(nl - p) + 1;
+            s->prefix_len = 0;
+            s->ls = (size_t)(nl - p) + 1;
+            s->ls_true = true;
+        } else if (s->ls_true) {
+            s->line_start_abs = u->offset;
+        }
+        s->open = true;
+        err = spill(s, p, n);
+        if (err)
+            return err;
+    } else {
+        s->open = false;
+        s->prefix_len = 0;
+    }
+    if (u->last) {
+        s->st.lines += s->line_no - 1;
+        if (n > 0 && p[n - 1] != '\n')
+            s->st.lines++;
+        s->open = false;
+    }
+    return 0;
+}

@@ -1,0 +1,99 @@
+/*
+ * scanner.h - one worker's scan of the framer's units: hs_scan per unit,
+ * boundary verification, CIDR token lookups, one event per (line, IOC).
+ *
+ * Third stage. One hs_scan covers a whole unit (megabytes), never one line.
+ * Hyperscan's callback only records (pattern, end offset) into a fixed hit
+ * array; afterwards the hits are walked in end order, lines are found only
+ * around them (memchr/memrchr from the match), each hit is checked against
+ * its IOC type's boundary rule, and valid hits are grouped per line and IOC
+ * into events: count of valid occurrences, the leftmost one as `atomic`.
+ * Newlines between hits are counted (vectorised) to number the lines.
+ *
+ * Exactly-once across units: a unit that does not end its line (a piece of
+ * a long line) leaves the hits ending in its last IOCS_SCAN_RIGHT_CTX bytes
+ * to the next unit, which rescans the overlap and skips the hits that end
+ * inside the overlap minus that margin. A hit array that fills up splits
+ * the unit at a line end (or, inside one line, with the same overlap rule)
+ * and scans the halves, so hits are never dropped.
+ *
+ * State about the current source (line number, a long line still open) is
+ * kept between units, so units of one source must come in order, and a
+ * source's units must end with its `last` unit. Nothing is allocated per
+ * line or event: the hit arrays, the line buffers and the prefix of a long
+ * line are made in iocs_scanner_new() and grow only up to fixed caps.
+ *
+ * A scanner is used by one thread at a time; the database may be shared.
+ */
+#ifndef IOCS_SCANNER_H
+#define IOCS_SCANNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "matchers/db.h"
+#include "pipeline/emit.h"
+#include "pipeline/framer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes of right context a hit needs before it can be judged; also the
+ * deferral margin at the end of a long-line piece. 2 for the literal rules,
+ * 66 for an IP token (up to 64 bytes of token beyond the trigger). */
+#define IOCS_SCAN_RIGHT_CTX 66
+
+/* Default cap on event.original. */
+#define IOCS_MAX_LINE_DEFAULT 4096
+
+struct iocs_scanner_opts {
+    size_t max_line; /* event.original cap in bytes, >= 1 */
+    size_t max_hits; /* raw hits per hs_scan before splitting; 0: default */
+};
+
+/* Receives each event; returns 0 to go on or a negative errno to stop the
+ * scan (iocs_scanner_unit() then returns it). */
+typedef int (*iocs_event_fn)(void *ctx, const struct iocs_event *ev);
+
+struct iocs_scan_stats {
+    uint64_t bytes;   /* new bytes scanned (rescanned overlap excluded) */
+    uint64_t lines;   /* lines seen, a final unterminated one included */
+    uint64_t matches; /* raw Hyperscan matches */
+    uint64_t events;  /* events handed to the callback */
+    uint64_t splits;  /* scans split because the hit array filled */
+    uint64_t lost;    /* hits dropped: a split could not go smaller */
+};
+
+struct iocs_scanner;
+
+/*
+ * Make a scanner over db (which must outlive it). Returns 0, -EINVAL (bad
+ * opts) or -ENOMEM.
+ */
+int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
+                     const struct iocs_scanner_opts *opts);
+
+/* Release s. NULL is accepted and ignored. */
+void iocs_scanner_free(struct iocs_scanner *s);
+
+/*
+ * Scan one unit of the source named path and hand each event to fn, in
+ * line order, and within a line in order of the leftmost match. Returns 0,
+ * -EIO for a Hyperscan failure, or what fn returned.
+ */
+int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
+                      const char *path, iocs_event_fn fn, void *ctx);
+
+/* Totals since the scanner was made. */
+void iocs_scanner_stats(const struct iocs_scanner *s,
+                        struct iocs_scan_stats *out);
+
+/* Count '\n' bytes in p[0..n), vectorised where the CPU allows. */
+size_t iocs_count_newlines(const unsigned char *p, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_SCANNER_H */
