@@ -1,0 +1,669 @@
+/*
+ * test_scanner.c - reader -> framer -> scanner against a slow oracle.
+ *
+ * Random logs full of indicators, near misses, CRLF, empty lines and lines
+ * longer than a slab are scanned at many slab sizes and with a tiny hit
+ * array (forcing split scans). Every event (line, IOC, count, leftmost
+ * match, offset, original) must equal what a brute-force per-line search
+ * finds with the same boundary rules, whatever the slab size.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "matchers/cidr.h"
+#include "matchers/db.h"
+#include "matchers/ioc.h"
+#include "matchers/verify.h"
+#include "pipeline/framer.h"
+#include "pipeline/reader.h"
+#include "pipeline/scanner.h"
+
+/* The IOCs under test: type, value, and the spellings the oracle searches
+ * (host_len > 0: the first host_len bytes folded, the rest exact). */
+struct tioc {
+    enum iocs_type type;
+    const char *value;
+    const char *spell[3];
+    size_t host_len;
+    bool fold;
+    enum iocs_edge left, right;
+};
+
+static const struct tioc tiocs[] = {
+    {IOCS_IPV4,
+     "192.81.209.168",
+     {"192.81.209.168"},
+     0,
+     false,
+     IOCS_EDGE_IPV4,
+     IOCS_EDGE_IPV4},
+    {IOCS_IPV6,
+     "2604:a880:400:d1::7716:1",
+     {"2604:a880:400:d1::7716:1", "2604:a880:0400:00d1:0000:0000:7716:0001",
+      "2604:a880:400:d1:0:0:7716:1"},
+     0,
+     true,
+     IOCS_EDGE_IPV6,
+     IOCS_EDGE_IPV6},
+    {IOCS_DOMAIN,
+     "evil.example",
+     {"evil.example"},
+     0,
+     true,
+     IOCS_EDGE_DOMAIN,
+     IOCS_EDGE_DOMAIN},
+    {IOCS_URL,
+     "http://bad.example/x.php?id=1",
+     {"bad.example/x.php?id=1"},
+     11,
+     false,
+     IOCS_EDGE_DOMAIN,
+     IOCS_EDGE_NONE},
+    {IOCS_SHA256,
+     "8b448f47e36909f3a921b4ff803cf3a61985d8a10f0fe594b405b92ed0fc21f1",
+     {"8b448f47e36909f3a921b4ff803cf3a61985d8a10f0fe594b405b92ed0fc21f1"},
+     0,
+     true,
+     IOCS_EDGE_HEX,
+     IOCS_EDGE_HEX},
+    {IOCS_FILENAME,
+     "C:\\Windows\\Temp\\x.dll",
+     {"C:\\Windows\\Temp\\x.dll", "C:\\\\Windows\\\\Temp\\\\x.dll"},
+     0,
+     true,
+     IOCS_EDGE_FILE,
+     IOCS_EDGE_DOMAIN},
+    {IOCS_STRING,
+     "ingredi support desk customer thin",
+     {"ingredi support desk customer thin"},
+     0,
+     false,
+     IOCS_EDGE_NONE,
+     IOCS_EDGE_NONE},
+    {IOCS_EMAIL,
+     "a@evil.example",
+     {"a@evil.example"},
+     0,
+     true,
+     IOCS_EDGE_EMAIL,
+     IOCS_EDGE_DOMAIN},
+    {IOCS_CIDR4,
+     "10.20.0.0/16",
+     {NULL},
+     0,
+     false,
+     IOCS_EDGE_NONE,
+     IOCS_EDGE_NONE},
+    {IOCS_CIDR6,
+     "2001:db8:abcd::/48",
+     {NULL},
+     0,
+     false,
+     IOCS_EDGE_NONE,
+     IOCS_EDGE_NONE},
+};
+#define NTIOCS (sizeof(tiocs) / sizeof(tiocs[0]))
+
+/* Fragments the generator strings together. */
+static const char *const frags[] = {
+    "192.81.209.168",
+    "192.81.209.1689",
+    "1192.81.209.168",
+    "192.81.209.168.7",
+    "2604:a880:400:d1::7716:1",
+    "2604:A880:400:D1::7716:1",
+    "2604:a880:0400:00d1:0000:0000:7716:0001",
+    "2604:a880:400:d1:0:0:7716:1",
+    "2604:a880:400:d1::7716:12",
+    "evil.example",
+    "EVIL.Example",
+    "a.evil.example",
+    "evil.example.au",
+    "xevil.example",
+    "http://bad.example/x.php?id=1",
+    "BAD.EXAMPLE/x.php?id=12",
+    "bad.example/X.php?id=1",
+    "8b448f47e36909f3a921b4ff803cf3a61985d8a10f0fe594b405b92ed0fc21f1",
+    "8B448F47E36909F3A921B4FF803CF3A61985D8A10F0FE594B405B92ED0FC21F1",
+    "08b448f47e36909f3a921b4ff803cf3a61985d8a10f0fe594b405b92ed0fc21f1",
+    "C:\\Windows\\Temp\\x.dll",
+    "c:\\\\windows\\\\temp\\\\X.DLL",
+    "C:\\Windows\\Temp\\x.dll2",
+    "ingredi support desk customer thin",
+    "a@evil.example",
+    "ba@evil.example",
+    "10.20.3.4",
+    "10.21.3.4",
+    "10.20.255.255",
+    "x10.20.1.1",
+    "10.20.1.1.1",
+    "2001:db8:abcd::1",
+    "2001:DB8:ABCD:0:0:0:0:ff",
+    "2001:db8:abce::1",
+    "12:34:56",
+    "::",
+    " ",
+    " ",
+    " ",
+    ",",
+    ".",
+    ":",
+    "/",
+    "\\",
+    "\"",
+    "=",
+    "\r",
+    "\t",
+    "-",
+    "_",
+    "word",
+    "GET",
+    "src=",
+    "dst=",
+    "\xc3\xa9",
+    "\xff",
+    "\0",
+};
+#define NFRAGS (sizeof(frags) / sizeof(frags[0]))
+
+struct ev {
+    uint64_t line, offset, start, end, line_len;
+    uint32_t ioc, count;
+    char atomic[128];
+    size_t alen;
+    char original[64];
+    size_t olen;
+};
+
+struct evs {
+    struct ev *v;
+    size_t len, cap;
+};
+
+static void push(struct evs *e, const struct ev *x)
+{
+    if (e->len == e->cap) {
+        e->cap = e->cap ? 2 * e->cap : 256;
+        e->v = realloc(e->v, e->cap * sizeof(*e->v));
+        assert_non_null(e->v);
+    }
+    e->v[e->len++] = *x;
+}
+
+static int collect(void *ctx, const struct iocs_event *ev)
+{
+    struct ev x = {.line = ev->line,
+                   .offset = ev->offset,
+                   .start = ev->start,
+                   .end = ev->end,
+                   .line_len = ev->line_len,
+                   .ioc = ev->ioc_id,
+                   .count = ev->count};
+
+    assert_true(ev->atomic_len < sizeof(x.atomic));
+    memcpy(x.atomic, ev->atomic, ev->atomic_len);
+    x.alen = ev->atomic_len;
+    x.olen = ev->original_len;
+    assert_true(x.olen <= sizeof(x.original));
+    memcpy(x.original, ev->original, x.olen);
+    push(ctx, &x);
+    return 0;
+}
+
+/* ---- the oracle ---- */
+
+static bool spelled_at(const struct tioc *t, const char *sp, const char *p,
+                       size_t n, size_t i)
+{
+    size_t k = strlen(sp);
+
+    if (i + k > n)
+        return false;
+    if (t->host_len)
+        return strncasecmp(p + i, sp, t->host_len) == 0 &&
+               memcmp(p + i + t->host_len, sp + t->host_len, k - t->host_len) ==
+                   0;
+    if (t->fold)
+        return strncasecmp(p + i, sp, k) == 0;
+    return memcmp(p + i, sp, k) == 0;
+}
+
+static bool in_cidr(const struct tioc *t, const char *tok, size_t n)
+{
+    uint8_t a[16], net[16];
+    unsigned prefix;
+    int fam;
+
+    assert_int_equal(
+        iocs_cidr_parse(t->value, strlen(t->value), &fam, net, &prefix), 0);
+    if (fam == 4 ? iocs_ip4_parse(tok, n, a) : iocs_ip6_parse(tok, n, a))
+        return false;
+    for (unsigned b = 0; b < prefix; b++)
+        if (((a[b / 8] ^ net[b / 8]) >> (7 - b % 8)) & 1)
+            return false;
+    return true;
+}
+
+/* Every maximal token run of the family in line[0..n): call back with it. */
+static void oracle_cidr(const struct tioc *t, uint32_t id, const char *p,
+                        size_t n, uint64_t lineno, uint64_t off,
+                        struct evs *out, const char *orig, size_t olen,
+                        uint64_t line_len)
+{
+    int fam = t->type == IOCS_CIDR4 ? 4 : 6;
+    struct ev x = {0};
+    size_t i = 0;
+
+    while (i < n) {
+        size_t s = i, e;
+        bool in;
+
+        if (fam == 4)
+            while (i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.'))
+                i++;
+        else
+            while (i < n &&
+                   (strchr("0123456789abcdefABCDEF:", p[i]) && p[i] != '\0'))
+                i++;
+        if (i == s) {
+            i++;
+            continue;
+        }
+        e = i;
+        if (fam == 4)
+            while (e > s && p[e - 1] == '.')
+                e--;
+        in = e - s <= IOCS_TOKEN_MAX && in_cidr(t, p + s, e - s);
+        if (!in)
+            continue;
+        if (x.count++ == 0) {
+            x.start = s;
+            x.end = e;
+        }
+    }
+    if (!x.count)
+        return;
+    x.line = lineno;
+    x.offset = off;
+    x.ioc = id;
+    x.line_len = line_len;
+    x.alen = x.end - x.start;
+    memcpy(x.atomic, p + x.start, x.alen);
+    x.olen = olen;
+    memcpy(x.original, orig, olen);
+    push(out, &x);
+}
+
+static int by_line_start(const void *a, const void *b)
+{
+    const struct ev *x = a, *y = b;
+
+    if (x->line != y->line)
+        return x->line < y->line ? -1 : 1;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->ioc < y->ioc ? -1 : x->ioc > y->ioc;
+}
+
+static void oracle(const char *p, size_t n, size_t max_line, struct evs *out)
+{
+    uint64_t lineno = 1;
+    size_t ls = 0;
+
+    while (ls < n) {
+        const char *nl = memchr(p + ls, '\n', n - ls);
+        size_t le = nl ? (size_t)(nl - p) : n, len;
+        const char *line = p + ls;
+        size_t olen;
+
+        len = le - ls;
+        if (nl && len > 0 && line[len - 1] == '\r')
+            len--;
+        olen = len < max_line ? len : max_line;
+        for (uint32_t id = 0; id < NTIOCS; id++) {
+            const struct tioc *t = &tiocs[id];
+            struct ev x = {0};
+
+            if (!t->spell[0]) {
+                oracle_cidr(t, id, line, len, lineno, ls, out, line, olen, len);
+                continue;
+            }
+            for (size_t i = 0; i < len; i++) {
+                for (size_t k = 0; k < 3 && t->spell[k]; k++) {
+                    size_t e = i + strlen(t->spell[k]);
+
+                    if (!spelled_at(t, t->spell[k], line, len, i) ||
+                        !iocs_verify_edges((const unsigned char *)line, 0, len,
+                                           i, e, t->left, t->right))
+                        continue;
+                    if (x.count++ == 0) {
+                        x.start = i;
+                        x.end = e;
+                    }
+                    break; /* one occurrence per start */
+                }
+            }
+            if (!x.count)
+                continue;
+            x.line = lineno;
+            x.offset = ls;
+            x.ioc = id;
+            x.line_len = len;
+            x.alen = x.end - x.start;
+            memcpy(x.atomic, line + x.start, x.alen);
+            x.olen = olen;
+            memcpy(x.original, line, olen);
+            push(out, &x);
+        }
+        lineno++;
+        ls = le + 1;
+    }
+    qsort(out->v, out->len, sizeof(*out->v), by_line_start);
+}
+
+/* ---- fixtures ---- */
+
+struct fix {
+    struct iocs_iocset *set;
+    struct iocs_db *db;
+};
+
+static int setup(void **state)
+{
+    struct fix *f = calloc(1, sizeof(*f));
+    char errbuf[256];
+
+    if (!f || iocs_iocset_new(&f->set) < 0)
+        return -1;
+    for (size_t i = 0; i < NTIOCS; i++) {
+        char norm[IOCS_IOC_MAX + 1];
+        enum iocs_type t = tiocs[i].type;
+        const char *why;
+        size_t len;
+        bool dup;
+
+        if (iocs_ioc_normalise(&t, tiocs[i].value, strlen(tiocs[i].value), norm,
+                               sizeof(norm), &len, &why) < 0)
+            return -1;
+        struct iocs_ioc ioc = {
+            .type = t, .value = norm, .len = len, .feed = "test"};
+        if (iocs_iocset_add(f->set, &ioc, &dup) < 0 || dup)
+            return -1;
+    }
+    if (iocs_db_compile(&f->db, f->set, errbuf, sizeof(errbuf)) < 0) {
+        fprintf(stderr, "compile: %s\n", errbuf);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fix *f = *state;
+
+    iocs_db_free(f->db);
+    iocs_iocset_free(f->set);
+    free(f);
+    return 0;
+}
+
+/* Random log text: fragments, newlines, and some very long lines. */
+static char *gen(unsigned seed, size_t n, size_t *outlen)
+{
+    char *buf = malloc(n + 64);
+    size_t len = 0;
+
+    assert_non_null(buf);
+    srand(seed);
+    while (len < n) {
+        int r = rand() % 100;
+
+        if (r < 8) {
+            buf[len++] = '\n';
+        } else if (r < 9 && len + 2 < n) {
+            buf[len++] = '\r';
+            buf[len++] = '\n';
+        } else {
+            const char *f = frags[(size_t)rand() % NFRAGS];
+            size_t k = f[0] ? strlen(f) : 1;
+
+            if (len + k > n)
+                break;
+            memcpy(buf + len, f, k);
+            len += k;
+        }
+        /* Now and then a line with no newline for a long stretch. */
+        if (rand() % 4000 == 0) {
+            size_t stop = len + 3000 + (size_t)rand() % 5000;
+
+            while (len < stop && len < n) {
+                const char *f = frags[(size_t)rand() % NFRAGS];
+                size_t k = f[0] ? strlen(f) : 1;
+
+                if (len + k > n || strchr(f, '\n'))
+                    break;
+                memcpy(buf + len, f, k);
+                len += k;
+            }
+        }
+    }
+    *outlen = len;
+    return buf;
+}
+
+static void scan_file(const struct iocs_db *db, const char *path, size_t slab,
+                      size_t max_hits, size_t max_line, bool no_uring,
+                      struct evs *out, struct iocs_scan_stats *st)
+{
+    const char *paths[] = {path};
+    struct iocs_reader_opts ro = {
+        .slab_size = slab, .nslabs = 4, .depth = 2, .no_uring = no_uring};
+    struct iocs_scanner_opts so = {.max_line = max_line, .max_hits = max_hits};
+    size_t overlap = iocs_db_overlap(db);
+    struct iocs_reader *r;
+    struct iocs_framer *f;
+    struct iocs_scanner *sc;
+    struct iocs_slab *s;
+
+    ro.headroom = slab > overlap ? slab : overlap;
+    assert_int_equal(iocs_reader_new(&r, &ro, paths, 1), 0);
+    assert_int_equal(iocs_framer_new(&f, slab, overlap), 0);
+    assert_int_equal(iocs_scanner_new(&sc, db, &so), 0);
+    while (iocs_reader_next(r, &s) == 1) {
+        struct iocs_unit u;
+        int rc;
+
+        assert_int_equal(s->err, 0);
+        rc = iocs_framer_frame(f, s, &u);
+        assert_true(rc >= 0);
+        if (rc > 0)
+            assert_int_equal(iocs_scanner_unit(sc, &u, path, collect, out), 0);
+        iocs_reader_release(r, s);
+    }
+    iocs_scanner_stats(sc, st);
+    iocs_scanner_free(sc);
+    iocs_framer_free(f);
+    iocs_reader_free(r);
+}
+
+static void compare(const struct evs *got, const struct evs *want)
+{
+    size_t n = got->len < want->len ? got->len : want->len;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct ev *g = &got->v[i], *w = &want->v[i];
+
+        if (g->line != w->line || g->ioc != w->ioc || g->count != w->count ||
+            g->start != w->start || g->end != w->end ||
+            g->offset != w->offset || g->line_len != w->line_len ||
+            g->alen != w->alen || memcmp(g->atomic, w->atomic, g->alen) ||
+            g->olen != w->olen || memcmp(g->original, w->original, g->olen))
+            fail_msg(
+                "event %zu: got line %llu ioc %u count %u [%llu,%llu) "
+                "off %llu len %llu; want line %llu ioc %u count %u "
+                "[%llu,%llu) off %llu len %llu",
+                i, (unsigned long long)g->line, g->ioc, g->count,
+                (unsigned long long)g->start, (unsigned long long)g->end,
+                (unsigned long long)g->offset, (unsigned long long)g->line_len,
+                (unsigned long long)w->line, w->ioc, w->count,
+                (unsigned long long)w->start, (unsigned long long)w->end,
+                (unsigned long long)w->offset, (unsigned long long)w->line_len);
+    }
+    assert_int_equal(got->len, want->len);
+}
+
+static char *write_tmp(const char *buf, size_t n)
+{
+    char *path = strdup("/tmp/iocs_scanner_XXXXXX");
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+    return path;
+}
+
+/* The same events at every slab size, equal to the oracle's. */
+static void test_scanner_matches_oracle_any_slab(void **state)
+{
+    static const size_t slabs[] = {1, 2, 7, 64, 333, 4096, 65536, 1 << 20};
+    struct fix *f = *state;
+    struct evs want = {0};
+    size_t n;
+    char *buf = gen(42, 400000, &n), *path = write_tmp(buf, n);
+
+    oracle(buf, n, 64, &want);
+    assert_true(want.len > 1000);
+    for (size_t i = 0; i < sizeof(slabs) / sizeof(slabs[0]); i++) {
+        struct evs got = {0};
+        struct iocs_scan_stats st;
+
+        scan_file(f->db, path, slabs[i], 0, 64, i % 2, &got, &st);
+        compare(&got, &want);
+        assert_int_equal(st.bytes, n);
+        assert_int_equal(st.lost, 0);
+        free(got.v);
+    }
+    unlink(path);
+    free(path);
+    free(buf);
+    free(want.v);
+}
+
+/* A hit array of 3 forces split scans; nothing is lost or doubled. */
+static void test_scanner_split_scans(void **state)
+{
+    static const size_t slabs[] = {100, 4096, 1 << 20};
+    struct fix *f = *state;
+    struct evs want = {0};
+    size_t n;
+    char *buf = gen(7, 200000, &n), *path = write_tmp(buf, n);
+
+    oracle(buf, n, 64, &want);
+    for (size_t i = 0; i < sizeof(slabs) / sizeof(slabs[0]); i++) {
+        struct evs got = {0};
+        struct iocs_scan_stats st;
+
+        scan_file(f->db, path, slabs[i], 3, 64, false, &got, &st);
+        compare(&got, &want);
+        assert_true(st.splits > 0);
+        free(got.v);
+    }
+    unlink(path);
+    free(path);
+    free(buf);
+    free(want.v);
+}
+
+/* Line counting and the edges of a file: empty, no final newline, CRLF. */
+static void test_scanner_lines_and_edges(void **state)
+{
+    static const struct {
+        const char *text;
+        uint64_t lines;
+        uint64_t hit_line; /* 0: no event */
+    } t[] = {
+        {"", 0, 0},
+        {"\n", 1, 0},
+        {"\n\n192.81.209.168", 3, 3},
+        {"192.81.209.168\r\n", 1, 1},
+        {"a\r192.81.209.168\n", 1, 1},
+        {"x\n\n\nevil.example\n\n", 5, 4},
+    };
+    struct fix *f = *state;
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char *path = write_tmp(t[i].text, strlen(t[i].text));
+
+        for (size_t slab = 1; slab < 40; slab += 13) {
+            struct evs got = {0};
+            struct iocs_scan_stats st;
+
+            scan_file(f->db, path, slab, 0, 4096, true, &got, &st);
+            assert_int_equal(st.lines, t[i].lines);
+            assert_int_equal(got.len, t[i].hit_line ? 1 : 0);
+            if (t[i].hit_line)
+                assert_int_equal(got.v[0].line, t[i].hit_line);
+            free(got.v);
+        }
+        unlink(path);
+        free(path);
+    }
+}
+
+/* A 300 kB line: IOCs at its start, middle and end are found once, the
+ * original is cut to max_line, the line length is whole. */
+static void test_scanner_long_line(void **state)
+{
+    struct fix *f = *state;
+    size_t n = 300000;
+    char *buf = malloc(n + 1), *path;
+
+    memset(buf, 'a', n);
+    memcpy(buf, "evil.example ", 13);
+    memcpy(buf + n / 2, " 192.81.209.168 ", 16);
+    memcpy(buf + n - 14, " evil.example\n", 14);
+    path = write_tmp(buf, n);
+    for (size_t slab = 1000; slab <= (1 << 20); slab *= 7) {
+        struct evs got = {0};
+        struct iocs_scan_stats st;
+
+        scan_file(f->db, path, slab, 0, 32, false, &got, &st);
+        assert_int_equal(got.len, 2);
+        assert_int_equal(got.v[0].ioc, 2); /* evil.example, leftmost first */
+        assert_int_equal(got.v[0].count, 2);
+        assert_int_equal(got.v[0].start, 0);
+        assert_int_equal(got.v[0].line_len, n - 1);
+        assert_int_equal(got.v[0].olen, 32);
+        assert_memory_equal(got.v[0].original, buf, 32);
+        assert_int_equal(got.v[1].ioc, 0);
+        assert_int_equal(got.v[1].start, n / 2 + 1);
+        free(got.v);
+    }
+    unlink(path);
+    free(path);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scanner_matches_oracle_any_slab),
+        cmocka_unit_test(test_scanner_split_scans),
+        cmocka_unit_test(test_scanner_lines_and_edges),
+        cmocka_unit_test(test_scanner_long_line),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
