@@ -11,6 +11,7 @@
 #include "matchers/ioc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -121,7 +122,7 @@ int iocs_refang(char *out, size_t cap, const char *in, size_t n)
         len += tolen;
         i += from;
     }
-    if (len > INT32_MAX)
+    if (len > INT_MAX)
         return -E2BIG;
     out[len] = '\0';
     return (int)len;
@@ -189,7 +190,9 @@ static bool is_email(const char *v, size_t n)
     for (size_t i = 0; i < local; i++) {
         unsigned char c = (unsigned char)v[i];
 
-        if (!is_alpha(c) && !is_digit(c) && !strchr(".!#$%&'*+/=?^_`{|}~-", c))
+        /* strchr() finds the terminator too: a NUL is never allowed. */
+        if (!is_alpha(c) && !is_digit(c) &&
+            (!c || !strchr(".!#$%&'*+/=?^_`{|}~-", c)))
             return false;
     }
     return is_domain(at + 1, n - local - 1);
@@ -370,10 +373,10 @@ static int norm_cidr(enum iocs_type *t, const char *in, size_t n, char *tmp,
         *why = "not a CIDR range";
         return -EINVAL;
     }
-    if (family == 4)
+    if (family == 4) {
         *len = (size_t)snprintf(tmp, IOCS_IP6_TEXT_MAX + 8, "%u.%u.%u.%u/%u",
                                 a[0], a[1], a[2], a[3], prefix);
-    else {
+    } else {
         int fl = iocs_ip6_format(a, tmp);
 
         *len = (size_t)fl + (size_t)snprintf(tmp + fl, 8, "/%u", prefix);
@@ -427,11 +430,10 @@ static const char *norm_folded(enum iocs_type t, char *v, size_t *n)
 
     for (size_t i = 0; i < *n; i++)
         v[i] = lower(v[i]);
-    if (t == IOCS_MD5 || t == IOCS_SHA1 || t == IOCS_SHA256 || t == IOCS_SHA512)
-        return *n == hexlen[t] && is_hexstr(v, *n) ? NULL : hash_why(t);
-
     if (*n > 0 && v[*n - 1] == '.')
         (*n)--;
+    if (t == IOCS_MD5 || t == IOCS_SHA1 || t == IOCS_SHA256 || t == IOCS_SHA512)
+        return *n == hexlen[t] && is_hexstr(v, *n) ? NULL : hash_why(t);
     if (t == IOCS_EMAIL) {
         const char *at = memrchr(v, '@', *n);
 

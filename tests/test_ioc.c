@@ -290,6 +290,19 @@ static void test_ioc_normalise_limits(void **state)
     assert_int_equal(
         iocs_ioc_normalise(&t, "0:0:0:0:0:0:0:1", 15, out, 3, &len, &why),
         -E2BIG);
+    /* In place: out may be in. */
+    t = IOCS_IPV6;
+    strcpy(out, "2604:A880:0400:00D1:0:0:7716:0001");
+    assert_int_equal(
+        iocs_ioc_normalise(&t, out, strlen(out), out, sizeof(out), &len, &why),
+        0);
+    assert_string_equal(out, "2604:a880:400:d1::7716:1");
+    t = IOCS_URL;
+    strcpy(out, "HTTP://EVIL.example/A");
+    assert_int_equal(
+        iocs_ioc_normalise(&t, out, strlen(out), out, sizeof(out), &len, &why),
+        0);
+    assert_string_equal(out, "http://evil.example/A");
     free(big);
 }
 
