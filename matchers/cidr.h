@@ -59,9 +59,10 @@ int iocs_cidrset_new(struct iocs_cidrset **out);
 void iocs_cidrset_free(struct iocs_cidrset *s);
 
 /*
- * Add the range addr/prefix of family 4 or 6 with identifier id. The same
- * range may be added with several ids. Returns 0, -EINVAL (bad family or
- * prefix) or -ENOMEM.
+ * Add the range addr/prefix of family 4 or 6 with identifier id (bits of
+ * addr past prefix are ignored). The same range may be added with several
+ * ids; adding the same range with the same id again changes nothing.
+ * Returns 0, -EINVAL (bad family or prefix) or -ENOMEM.
  */
 int iocs_cidrset_add(struct iocs_cidrset *s, int family, const uint8_t *addr,
                      unsigned prefix, uint32_t id);
@@ -72,8 +73,10 @@ int iocs_cidrset_has(const struct iocs_cidrset *s, int family);
 
 /*
  * Find every range containing addr (4 or 16 bytes by family). Writes up to
- * cap ids, shortest prefix first, to ids and returns how many ranges
- * matched in all (which may exceed cap). Allocation-free.
+ * cap ids, shortest prefix first (ids of one range in the order they were
+ * added), to ids and returns how many ids matched in all (which may exceed
+ * cap; ids may be NULL when cap is 0). Allocation-free; at most 33 or 129
+ * trie nodes are visited.
  */
 size_t iocs_cidrset_lookup(const struct iocs_cidrset *s, int family,
                            const uint8_t *addr, uint32_t *ids, size_t cap);

@@ -30,11 +30,12 @@ struct iocs_feed_report {
 };
 
 /*
- * Load buf[0..n) as the feed named name (used in messages and as
- * iocs_ioc.feed; reference is set to "name:line"). Adds what parses to set
- * and adds the counts to *rep. Returns 0 when the buffer was read (even if
- * lines were rejected: see rep->rejected), -ENOMEM, or -EINVAL when the
- * whole feed is unusable (binary data: a NUL byte).
+ * Load buf[0..n) as the feed named name (used in messages, in references
+ * "name:line", and, without its directories, as iocs_ioc.feed; NULL reads
+ * as "-"). Adds what parses to set and adds the counts to *rep (rep and
+ * reject may be NULL). Returns 0 when the buffer was read (even if lines
+ * were rejected: see rep->rejected), -ENOMEM, or -EINVAL when the whole
+ * feed is unusable (binary data: a NUL byte; nothing is added then).
  */
 int iocs_feed_load_mem(struct iocs_iocset *set, const char *name,
                        const char *buf, size_t n, iocs_reject_fn reject,

@@ -66,11 +66,13 @@ const char *iocs_type_ecs(enum iocs_type t);
 int iocs_type_parse(const char *s, size_t n, enum iocs_type *out);
 
 /*
- * Refang a defanged value: hxxp -> http, hxxps -> https, [.] (.) [dot]
- * (dot) -> ".", [:] -> ":", [@] [at] -> "@" (case-insensitive brackets
- * content). Also trims surrounding ASCII whitespace. Writes at most
- * cap - 1 bytes plus a NUL to out; out and in may not overlap. Returns the
- * refanged length, or -E2BIG if it does not fit in cap.
+ * Refang a defanged value: hxxp -> http, hxxps -> https, [.] (.) {.} [dot]
+ * (dot) {dot} -> ".", [:] -> ":", [://] -> "://", [@] [at] (at) -> "@"
+ * (case-insensitive). "hxxp" is refanged only where a scheme can be: when
+ * followed (after an optional 's') by ':', '[', whitespace or the end.
+ * Also trims surrounding ASCII whitespace. Writes at most cap - 1 bytes
+ * plus a NUL to out; out and in may not overlap. Returns the refanged
+ * length, or -E2BIG if it does not fit in cap.
  */
 int iocs_refang(char *out, size_t cap, const char *in, size_t n);
 
@@ -89,14 +91,22 @@ enum iocs_type iocs_type_detect(const char *v, size_t n);
  *   ipv4     dotted quad as given (validated: 4 octets, <= 255, no leading 0)
  *   ipv6     RFC 5952 canonical text (lower case, longest zero run as ::)
  *   cidr4/6  network address and prefix, host bits cleared ("10.0.0.0/8");
- *            *t is set to the family actually found
- *   domain, email, hashes    ASCII lower case; a trailing '.' removed
- *   url      scheme and host lower case, the rest unchanged
+ *            *t is set to the family actually found; a bare address is a
+ *            host route ("1.2.3.4" -> "1.2.3.4/32")
+ *   domain, email, hashes    ASCII lower case; a trailing '.' removed;
+ *            hashes must be hex of their type's length, domains must have
+ *            no empty label, emails need local@domain
+ *   url      scheme and host lower case (the host ends at the first '/',
+ *            '?', '#' or the end; a port stays, userinfo is not folded),
+ *            the rest unchanged; a URL without a scheme is accepted
  *   filename, string, regex  unchanged
- * Writes out (NUL-terminated, at most cap bytes) and *outlen. Returns 0, or
- * -EINVAL with *why set to a static reason ("octet over 255", "prefix
- * length over 32", "shorter than 4 bytes", "contains a control character",
- * ...), or -E2BIG when out is too small.
+ * Every type: not empty, at most IOCS_IOC_MAX bytes, no control character
+ * (a TAB is allowed in strings and regex); strings at least
+ * IOCS_STRING_MIN bytes. Writes out (NUL-terminated, at most cap bytes;
+ * out may be the same buffer as in) and *outlen, and updates *t only on
+ * success. Returns 0, or -EINVAL with *why set to a static reason ("octet
+ * over 255", "prefix length over 32", "shorter than 4 bytes", "contains a
+ * control character", ...), or -E2BIG when out is too small.
  */
 int iocs_ioc_normalise(enum iocs_type *t, const char *in, size_t n, char *out,
                        size_t cap, size_t *outlen, const char **why);
@@ -110,7 +120,7 @@ struct iocs_ioc {
     const char *feed;        /* feed name: file base name, or "builtin" */
     const char *provider;    /* who published it, or NULL */
     const char *description; /* free text, or NULL */
-    const char *reference;   /* "file:line" or a URL naming the source, or NULL */
+    const char *reference;   /* "file:line" or a source URL, or NULL */
 };
 
 struct iocs_iocset;

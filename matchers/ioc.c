@@ -1,0 +1,770 @@
+/*
+ * ioc.c - the indicator model: refanging, type detection, normalisation,
+ * and the de-duplicating IOC set.
+ *
+ * Everything here runs at config time. The set keeps its IOCs in fixed-size
+ * pages that never move, so a pointer from iocs_iocset_get() stays valid
+ * while more IOCs are added, and its strings in an arena of chunks freed
+ * all at once. Duplicates are found through an open-addressing hash table
+ * on (type, value) that doubles when half full.
+ */
+#include "matchers/ioc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "matchers/cidr.h"
+
+static bool is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+           c == '\f';
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Defanged spellings and what they stand for, matched case-insensitively. */
+static const struct {
+    const char *from;
+    const char *to;
+} fangs[] = {
+    {"[://]", "://"}, {"[dot]", "."}, {"(dot)", "."}, {"{dot}", "."},
+    {"[.]", "."},     {"(.)", "."},   {"{.}", "."},   {"[:]", ":"},
+    {"[at]", "@"},    {"(at)", "@"},  {"[@]", "@"},
+};
+
+/*
+ * Whether "hxxp" at in[i] is a defanged scheme: followed, after an optional
+ * 's', by ':' or '[' ("hxxp://", "hxxps[:]//", "hxxp[://]"), by whitespace
+ * or by the end of the value. "hxxpd.example" is left alone.
+ */
+static bool is_hxxp(const char *in, size_t n, size_t i)
+{
+    size_t j = i + 4;
+
+    if (n - i < 4 || strncasecmp(in + i, "hxxp", 4) != 0)
+        return false;
+    if (j < n && (in[j] == 's' || in[j] == 'S'))
+        j++;
+    return j == n || in[j] == ':' || in[j] == '[' ||
+           is_space((unsigned char)in[j]);
+}
+
+int iocs_refang(char *out, size_t cap, const char *in, size_t n)
+{
+    size_t len = 0, i = 0;
+
+    if (cap == 0)
+        return -E2BIG;
+    while (n > 0 && is_space((unsigned char)in[n - 1]))
+        n--;
+    while (i < n && is_space((unsigned char)in[i]))
+        i++;
+
+    while (i < n) {
+        const char *to = NULL;
+        size_t from = 1, tolen;
+
+        if ((in[i] == 'h' || in[i] == 'H') && is_hxxp(in, n, i)) {
+            /* Keep the writer's case: "HXXP" becomes "HTTP". */
+            if (len + 4 >= cap)
+                return -E2BIG;
+            out[len++] = in[i];
+            out[len++] = in[i + 1] == 'X' ? 'T' : 't';
+            out[len++] = in[i + 2] == 'X' ? 'T' : 't';
+            out[len++] = in[i + 3];
+            i += 4;
+            continue;
+        }
+        if (in[i] == '[' || in[i] == '(' || in[i] == '{') {
+            for (size_t k = 0; k < sizeof(fangs) / sizeof(fangs[0]); k++) {
+                size_t fl = strlen(fangs[k].from);
+
+                if (n - i >= fl &&
+                    strncasecmp(in + i, fangs[k].from, fl) == 0) {
+                    to = fangs[k].to;
+                    from = fl;
+                    break;
+                }
+            }
+        }
+        tolen = to ? strlen(to) : 1;
+        if (len + tolen >= cap)
+            return -E2BIG;
+        if (to)
+            memcpy(out + len, to, tolen);
+        else
+            out[len] = in[i];
+        len += tolen;
+        i += from;
+    }
+    if (len > INT_MAX)
+        return -E2BIG;
+    out[len] = '\0';
+    return (int)len;
+}
+
+/*
+ * Whether v[0..n) is a domain name: at least two dot-separated labels of
+ * letters, digits, '-' and '_', each 1-63 bytes, the last one alphabetic and
+ * at least two letters long. One trailing dot (a rooted name) is allowed.
+ */
+static bool is_domain(const char *v, size_t n)
+{
+    size_t labels = 0, start = 0;
+
+    if (n > 0 && v[n - 1] == '.')
+        n--;
+    if (n == 0 || n > 253)
+        return false;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char c = i < n ? (unsigned char)v[i] : '.';
+
+        if (c == '.') {
+            if (i == start || i - start > 63)
+                return false;
+            labels++;
+            if (i == n) {
+                if (i - start < 2)
+                    return false;
+                for (size_t k = start; k < n; k++)
+                    if (!is_alpha((unsigned char)v[k]))
+                        return false;
+            }
+            start = i + 1;
+        } else if (!is_alpha(c) && !is_digit(c) && c != '-' && c != '_') {
+            return false;
+        }
+    }
+    return labels >= 2;
+}
+
+/* Length of a URL scheme followed by "://" at v, or 0 if there is none. */
+static size_t scheme_len(const char *v, size_t n)
+{
+    size_t i = 0;
+
+    if (n == 0 || !is_alpha((unsigned char)v[0]))
+        return 0;
+    while (i < n &&
+           (is_alpha((unsigned char)v[i]) || is_digit((unsigned char)v[i]) ||
+            v[i] == '+' || v[i] == '-' || v[i] == '.'))
+        i++;
+    if (n - i < 3 || memcmp(v + i, "://", 3) != 0)
+        return 0;
+    return i;
+}
+
+static bool is_email(const char *v, size_t n)
+{
+    const char *at = memrchr(v, '@', n);
+    size_t local;
+
+    if (!at || at == v)
+        return false;
+    local = (size_t)(at - v);
+    for (size_t i = 0; i < local; i++) {
+        unsigned char c = (unsigned char)v[i];
+
+        /* strchr() finds the terminator too: a NUL is never allowed. */
+        if (!is_alpha(c) && !is_digit(c) &&
+            (!c || !strchr(".!#$%&'*+/=?^_`{|}~-", c)))
+            return false;
+    }
+    return is_domain(at + 1, n - local - 1);
+}
+
+static bool is_hexstr(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!is_hex((unsigned char)v[i]))
+            return false;
+    return true;
+}
+
+/*
+ * File extensions that make a value a file name. Deliberately absent: "com"
+ * (every .com domain would be a file), "dat" and "txt" (too generic).
+ */
+static const char *const extensions[] = {
+    "exe", "dll", "sys", "ps1", "psm1", "bat",  "cmd", "vbs",  "vbe",  "js",
+    "jse", "wsf", "hta", "scr", "msi",  "lnk",  "jar", "sh",   "so",   "elf",
+    "py",  "cpl", "ocx", "doc", "docx", "docm", "xls", "xlsx", "xlsm", "pdf",
+    "zip", "rar", "7z",  "iso", "tar",  "gz",   "tgz", "bin",
+};
+
+static bool has_file_extension(const char *v, size_t n)
+{
+    const char *dot = memrchr(v, '.', n);
+    size_t el;
+
+    if (!dot || dot == v)
+        return false;
+    el = n - (size_t)(dot - v) - 1;
+    for (size_t k = 0; k < sizeof(extensions) / sizeof(extensions[0]); k++)
+        if (strlen(extensions[k]) == el &&
+            strncasecmp(dot + 1, extensions[k], el) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Whether v looks like "address/digits": then it is a CIDR even when the
+ * prefix is out of range, so that normalisation can say what is wrong.
+ */
+static bool looks_cidr(const char *v, size_t n)
+{
+    const char *slash = memrchr(v, '/', n);
+    size_t alen, plen;
+    uint8_t a[16];
+
+    if (!slash)
+        return false;
+    alen = (size_t)(slash - v);
+    plen = n - alen - 1;
+    if (plen == 0 || plen > 3)
+        return false;
+    for (size_t i = 1; i <= plen; i++)
+        if (!is_digit((unsigned char)slash[i]))
+            return false;
+    return iocs_ip4_parse(v, alen, a) == 0 || iocs_ip6_parse(v, alen, a) == 0;
+}
+
+enum iocs_type iocs_type_detect(const char *v, size_t n)
+{
+    uint8_t a[16];
+
+    if (looks_cidr(v, n))
+        return memchr(v, ':', n) ? IOCS_CIDR6 : IOCS_CIDR4;
+    if (iocs_ip4_parse(v, n, a) == 0)
+        return IOCS_IPV4;
+    if (iocs_ip6_parse(v, n, a) == 0)
+        return IOCS_IPV6;
+    if (scheme_len(v, n) > 0 && n > scheme_len(v, n) + 3)
+        return IOCS_URL;
+    if (is_email(v, n))
+        return IOCS_EMAIL;
+    if (is_hexstr(v, n)) {
+        switch (n) {
+        case 32:
+            return IOCS_MD5;
+        case 40:
+            return IOCS_SHA1;
+        case 64:
+            return IOCS_SHA256;
+        case 128:
+            return IOCS_SHA512;
+        default:
+            break;
+        }
+    }
+    if (memchr(v, '\\', n) || (n > 0 && v[0] == '/') ||
+        has_file_extension(v, n))
+        return IOCS_FILENAME;
+    if (is_domain(v, n))
+        return IOCS_DOMAIN;
+    return IOCS_STRING;
+}
+
+/* Why v[0..n) is not a strict dotted quad, or NULL when it is one. */
+static const char *ip4_why(const char *v, size_t n)
+{
+    size_t octets = 0, start = 0;
+    uint8_t a[4];
+
+    if (iocs_ip4_parse(v, n, a) == 0)
+        return NULL;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned val = 0;
+
+        if (i < n && v[i] != '.') {
+            if (!is_digit((unsigned char)v[i]))
+                return "not a dotted quad";
+            continue;
+        }
+        if (i == start || i - start > 3)
+            return "not a dotted quad";
+        for (size_t k = start; k < i; k++)
+            val = val * 10 + (unsigned)(v[k] - '0');
+        if (val > 255)
+            return "octet over 255";
+        if (v[start] == '0' && i - start > 1)
+            return "octet with a leading zero";
+        octets++;
+        start = i + 1;
+    }
+    return octets == 4 ? "not a dotted quad" : "not four octets";
+}
+
+/* Copy the normalised form of a CIDR into out; see iocs_ioc_normalise(). */
+static int norm_cidr(enum iocs_type *t, const char *in, size_t n, char *tmp,
+                     size_t *len, const char **why)
+{
+    const char *slash = memrchr(in, '/', n);
+    size_t alen = slash ? (size_t)(slash - in) : n;
+    unsigned prefix = 0, max;
+    uint8_t a[16] = {0};
+    int family;
+
+    if (iocs_ip4_parse(in, alen, a) == 0) {
+        family = 4;
+        max = 32;
+    } else if (iocs_ip6_parse(in, alen, a) == 0) {
+        family = 6;
+        max = 128;
+    } else {
+        const char *r = ip4_why(in, alen);
+
+        /* Name the IPv4 problem only when it looks like IPv4 at all. */
+        *why = memchr(in, ':', alen) || strcmp(r, "not a dotted quad") == 0
+                   ? "not an IP address"
+                   : r;
+        return -EINVAL;
+    }
+    if (slash) {
+        size_t plen = n - alen - 1;
+
+        if (plen == 0 || plen > 3 || (slash[1] == '0' && plen > 1)) {
+            *why = "bad prefix length";
+            return -EINVAL;
+        }
+        for (size_t i = 1; i <= plen; i++) {
+            if (!is_digit((unsigned char)slash[i])) {
+                *why = "bad prefix length";
+                return -EINVAL;
+            }
+            prefix = prefix * 10 + (unsigned)(slash[i] - '0');
+        }
+        if (prefix > max) {
+            *why = family == 4 ? "prefix length over 32"
+                               : "prefix length over 128";
+            return -EINVAL;
+        }
+    } else {
+        prefix = max; /* A bare address in a CIDR column is a host route. */
+    }
+
+    /* The value is valid now: let the parser clear the host bits. */
+    if (slash && iocs_cidr_parse(in, n, &family, a, &prefix)) {
+        *why = "not a CIDR range";
+        return -EINVAL;
+    }
+    if (family == 4) {
+        *len = (size_t)snprintf(tmp, IOCS_IP6_TEXT_MAX + 8, "%u.%u.%u.%u/%u",
+                                a[0], a[1], a[2], a[3], prefix);
+    } else {
+        int fl = iocs_ip6_format(a, tmp);
+
+        *len = (size_t)fl + (size_t)snprintf(tmp + fl, 8, "/%u", prefix);
+    }
+    *t = family == 4 ? IOCS_CIDR4 : IOCS_CIDR6;
+    return 0;
+}
+
+/* Lower-case the scheme and the host of a URL in place. */
+static const char *norm_url(char *v, size_t n)
+{
+    size_t sl = scheme_len(v, n), start = sl ? sl + 3 : 0, end = start;
+    size_t host = start;
+
+    for (size_t i = 0; i < sl; i++)
+        v[i] = lower(v[i]);
+    while (end < n && v[end] != '/' && v[end] != '?' && v[end] != '#')
+        end++;
+    /* Credentials before an '@' are not part of the host. */
+    for (size_t i = start; i < end; i++)
+        if (v[i] == '@')
+            host = i + 1;
+    if (host == end)
+        return "URL without a host";
+    for (size_t i = host; i < end; i++)
+        v[i] = lower(v[i]);
+    return NULL;
+}
+
+static const char *hash_why(enum iocs_type t)
+{
+    switch (t) {
+    case IOCS_MD5:
+        return "md5 is not 32 hex digits";
+    case IOCS_SHA1:
+        return "sha1 is not 40 hex digits";
+    case IOCS_SHA256:
+        return "sha256 is not 64 hex digits";
+    default:
+        return "sha512 is not 128 hex digits";
+    }
+}
+
+/* Lower-case a domain, email or hash in place and check its shape. */
+static const char *norm_folded(enum iocs_type t, char *v, size_t *n)
+{
+    static const size_t hexlen[] = {[IOCS_MD5] = 32,
+                                    [IOCS_SHA1] = 40,
+                                    [IOCS_SHA256] = 64,
+                                    [IOCS_SHA512] = 128};
+
+    for (size_t i = 0; i < *n; i++)
+        v[i] = lower(v[i]);
+    if (*n > 0 && v[*n - 1] == '.')
+        (*n)--;
+    if (t == IOCS_MD5 || t == IOCS_SHA1 || t == IOCS_SHA256 || t == IOCS_SHA512)
+        return *n == hexlen[t] && is_hexstr(v, *n) ? NULL : hash_why(t);
+    if (t == IOCS_EMAIL) {
+        const char *at = memrchr(v, '@', *n);
+
+        if (!at || at == v || at == v + *n - 1 || memchr(v, ' ', *n))
+            return "not an email address";
+        return NULL;
+    }
+    /* A stated domain may be a bare host name or IDN bytes, but it must
+     * have no empty label and nothing that cannot be in a name. */
+    if (*n == 0 || v[0] == '.' || memmem(v, *n, "..", 2))
+        return "empty label in a domain name";
+    for (size_t i = 0; i < *n; i++)
+        if (strchr(" /\\@:?#[](){}<>\"'", v[i]))
+            return "not a domain name";
+    return NULL;
+}
+
+int iocs_ioc_normalise(enum iocs_type *t, const char *in, size_t n, char *out,
+                       size_t cap, size_t *outlen, const char **why)
+{
+    char tmp[IOCS_IP6_TEXT_MAX + 8];
+    enum iocs_type type = *t;
+    const char *r = NULL;
+    size_t len = n;
+    uint8_t a[16];
+
+    *why = "empty value";
+    if (n == 0)
+        return -EINVAL;
+    if (n > IOCS_IOC_MAX) {
+        *why = "longer than 2048 bytes";
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        bool tab_ok = type == IOCS_STRING || type == IOCS_REGEX;
+
+        if ((c < 0x20 && !(c == '\t' && tab_ok)) || c == 0x7f) {
+            *why = "contains a control character";
+            return -EINVAL;
+        }
+    }
+
+    switch (type) {
+    case IOCS_IPV4:
+        r = ip4_why(in, n);
+        break;
+    case IOCS_IPV6:
+        if (iocs_ip6_parse(in, n, a)) {
+            r = "not an IPv6 address";
+            break;
+        }
+        len = (size_t)iocs_ip6_format(a, tmp);
+        in = tmp;
+        break;
+    case IOCS_CIDR4:
+    case IOCS_CIDR6:
+        if (norm_cidr(&type, in, n, tmp, &len, &r))
+            break;
+        in = tmp;
+        break;
+    case IOCS_STRING:
+        if (n < IOCS_STRING_MIN)
+            r = "shorter than 4 bytes";
+        break;
+    case IOCS_DOMAIN:
+    case IOCS_URL:
+    case IOCS_EMAIL:
+    case IOCS_MD5:
+    case IOCS_SHA1:
+    case IOCS_SHA256:
+    case IOCS_SHA512:
+    case IOCS_FILENAME:
+    case IOCS_REGEX:
+        break;
+    default:
+        r = "unknown type";
+        break;
+    }
+    if (r) {
+        *why = r;
+        return -EINVAL;
+    }
+    if (len + 1 > cap)
+        return -E2BIG;
+    memmove(out, in, len);
+    out[len] = '\0';
+
+    /* Case folding works in out, which now holds the value. */
+    if (type == IOCS_URL)
+        r = norm_url(out, len);
+    else if (type == IOCS_DOMAIN || type == IOCS_EMAIL || type == IOCS_MD5 ||
+             type == IOCS_SHA1 || type == IOCS_SHA256 || type == IOCS_SHA512)
+        r = norm_folded(type, out, &len);
+    if (r) {
+        *why = r;
+        return -EINVAL;
+    }
+    out[len] = '\0';
+    *outlen = len;
+    *t = type;
+    return 0;
+}
+
+/* IOCs live in pages of this many, which never move once allocated. */
+#define PAGE_SHIFT 12
+#define PAGE_IOCS ((size_t)1 << PAGE_SHIFT)
+/* Strings are copied into chunks of at least this many bytes. */
+#define CHUNK_BYTES ((size_t)64 * 1024)
+
+struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    char data[];
+};
+
+/* One hash table slot: index + 1 of the IOC (0 = empty) and its hash. */
+struct slot {
+    uint32_t idx;
+    uint32_t hash;
+};
+
+struct iocs_iocset {
+    struct iocs_ioc **pages;
+    size_t npages, count;
+    struct slot *slots;
+    size_t nslots; /* a power of two */
+    struct chunk *chunks;
+    const char *last_feed; /* feeds repeat: the previous copy is reused */
+};
+
+int iocs_iocset_new(struct iocs_iocset **out)
+{
+    struct iocs_iocset *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return -ENOMEM;
+    s->nslots = 1024;
+    s->slots = calloc(s->nslots, sizeof(*s->slots));
+    if (!s->slots) {
+        free(s);
+        return -ENOMEM;
+    }
+    *out = s;
+    return 0;
+}
+
+void iocs_iocset_free(struct iocs_iocset *s)
+{
+    struct chunk *c, *next;
+
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->npages; i++)
+        free(s->pages[i]);
+    free(s->pages);
+    free(s->slots);
+    for (c = s->chunks; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(s);
+}
+
+/* FNV-1a over the type and the value, folded to 32 bits. */
+static uint32_t hash_ioc(enum iocs_type t, const char *v, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)t;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)v[i];
+        h *= 0x100000001b3ULL;
+    }
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+static struct iocs_ioc *at(const struct iocs_iocset *s, size_t i)
+{
+    return &s->pages[i >> PAGE_SHIFT][i & (PAGE_IOCS - 1)];
+}
+
+/* Copy n bytes of v and a NUL into the arena. NULL on allocation failure. */
+static char *arena_copy(struct iocs_iocset *s, const char *v, size_t n)
+{
+    struct chunk *c = s->chunks;
+    char *p;
+
+    if (!c || c->cap - c->used < n + 1) {
+        size_t cap = n + 1 > CHUNK_BYTES ? n + 1 : CHUNK_BYTES;
+
+        c = malloc(sizeof(*c) + cap);
+        if (!c)
+            return NULL;
+        c->used = 0;
+        c->cap = cap;
+        /* A big string gets a chunk of its own, behind the current one, so
+         * the current one's free space is not lost. */
+        if (s->chunks && cap > CHUNK_BYTES) {
+            c->next = s->chunks->next;
+            s->chunks->next = c;
+        } else {
+            c->next = s->chunks;
+            s->chunks = c;
+        }
+    }
+    p = c->data + c->used;
+    memcpy(p, v, n);
+    p[n] = '\0';
+    c->used += n + 1;
+    return p;
+}
+
+/* Copy an optional string. Returns 0, or -ENOMEM. */
+static int copy_opt(struct iocs_iocset *s, const char *v, const char **out)
+{
+    *out = NULL;
+    if (!v)
+        return 0;
+    *out = arena_copy(s, v, strlen(v));
+    return *out ? 0 : -ENOMEM;
+}
+
+static int rehash(struct iocs_iocset *s)
+{
+    size_t nslots = s->nslots * 2;
+    struct slot *slots = calloc(nslots, sizeof(*slots));
+
+    if (!slots)
+        return -ENOMEM;
+    for (size_t i = 0; i < s->nslots; i++) {
+        size_t j;
+
+        if (!s->slots[i].idx)
+            continue;
+        for (j = s->slots[i].hash & (nslots - 1); slots[j].idx;
+             j = (j + 1) & (nslots - 1))
+            ;
+        slots[j] = s->slots[i];
+    }
+    free(s->slots);
+    s->slots = slots;
+    s->nslots = nslots;
+    return 0;
+}
+
+int iocs_iocset_add(struct iocs_iocset *s, const struct iocs_ioc *ioc,
+                    bool *dup)
+{
+    struct iocs_ioc copy = *ioc;
+    uint32_t h;
+    size_t j;
+    int err;
+
+    if (!ioc->value || ioc->len == 0)
+        return -EINVAL;
+    if (s->count >= UINT32_MAX - 1)
+        return -ENOMEM;
+
+    h = hash_ioc(ioc->type, ioc->value, ioc->len);
+    for (j = h & (s->nslots - 1); s->slots[j].idx;
+         j = (j + 1) & (s->nslots - 1)) {
+        const struct iocs_ioc *o = at(s, s->slots[j].idx - 1);
+
+        if (s->slots[j].hash == h && o->type == ioc->type &&
+            o->len == ioc->len && memcmp(o->value, ioc->value, ioc->len) == 0) {
+            if (dup)
+                *dup = true;
+            return 0;
+        }
+    }
+
+    /* Take every resource before changing anything visible. */
+    if (s->count % PAGE_IOCS == 0) {
+        size_t np = s->count / PAGE_IOCS;
+        struct iocs_ioc **pages = realloc(s->pages, (np + 1) * sizeof(*pages));
+
+        if (!pages)
+            return -ENOMEM;
+        s->pages = pages;
+        if (np == s->npages) {
+            pages[np] = malloc(PAGE_IOCS * sizeof(**pages));
+            if (!pages[np])
+                return -ENOMEM;
+            s->npages++;
+        }
+    }
+    copy.value = arena_copy(s, ioc->value, ioc->len);
+    if (!copy.value)
+        return -ENOMEM;
+    if (ioc->feed && s->last_feed && strcmp(ioc->feed, s->last_feed) == 0) {
+        copy.feed = s->last_feed;
+    } else {
+        err = copy_opt(s, ioc->feed, &copy.feed);
+        if (err)
+            return err;
+        if (copy.feed)
+            s->last_feed = copy.feed;
+    }
+    err = copy_opt(s, ioc->provider, &copy.provider);
+    if (!err)
+        err = copy_opt(s, ioc->description, &copy.description);
+    if (!err)
+        err = copy_opt(s, ioc->reference, &copy.reference);
+    if (err)
+        return err;
+    if ((s->count + 1) * 2 > s->nslots) {
+        err = rehash(s);
+        if (err)
+            return err;
+        /* The table moved: find the free slot again. */
+        for (j = h & (s->nslots - 1); s->slots[j].idx;
+             j = (j + 1) & (s->nslots - 1))
+            ;
+    }
+
+    *at(s, s->count) = copy;
+    s->slots[j] = (struct slot){.idx = (uint32_t)(s->count + 1), .hash = h};
+    s->count++;
+    if (dup)
+        *dup = false;
+    return 0;
+}
+
+size_t iocs_iocset_count(const struct iocs_iocset *s)
+{
+    return s ? s->count : 0;
+}
+
+const struct iocs_ioc *iocs_iocset_get(const struct iocs_iocset *s, size_t i)
+{
+    if (!s || i >= s->count)
+        return NULL;
+    return at(s, i);
+}

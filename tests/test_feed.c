@@ -1,0 +1,300 @@
+/*
+ * test_feed.c - plain IOC lists into a set: comments, CRLF, BOM, defanged
+ * values, rejected lines and the shared corpus.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h> /* cmocka 1.x wants stdarg, stddef, stdint, setjmp first */
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "matchers/feed.h"
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What the reject callback saw. */
+struct rejects {
+    size_t n;
+    size_t line[16];
+    char why[16][64];
+    char file[64];
+};
+
+static void on_reject(void *ctx, const char *file, size_t line, const char *why)
+{
+    struct rejects *r = ctx;
+
+    if (r->n < ARRAY_LEN(r->line)) {
+        r->line[r->n] = line;
+        snprintf(r->why[r->n], sizeof(r->why[0]), "%s", why);
+    }
+    snprintf(r->file, sizeof(r->file), "%s", file);
+    r->n++;
+}
+
+static int setup(void **state)
+{
+    struct iocs_iocset *s;
+
+    if (iocs_iocset_new(&s) < 0)
+        return -1;
+    *state = s;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    iocs_iocset_free(*state);
+    return 0;
+}
+
+static int load(struct iocs_iocset *s, const char *text, struct rejects *r,
+                struct iocs_feed_report *rep)
+{
+    return iocs_feed_load_mem(s, "feeds/test.txt", text, strlen(text),
+                              on_reject, r, rep);
+}
+
+static const struct {
+    const char *value;
+    enum iocs_type type;
+    const char *reference;
+} plain_want[] = {
+    {"192.81.209.168", IOCS_IPV4, "feeds/test.txt:3"},
+    {"2604:a880:400:d1::7716:1", IOCS_IPV6, "feeds/test.txt:4"},
+    {"evil.example", IOCS_DOMAIN, "feeds/test.txt:6"},
+    {"http://evil.example/a.php", IOCS_URL, "feeds/test.txt:7"},
+    {"10.0.0.0/8", IOCS_CIDR4, "feeds/test.txt:8"},
+    {"d41d8cd98f00b204e9800998ecf8427e", IOCS_MD5, "feeds/test.txt:9"},
+    {"mimikatz.exe", IOCS_FILENAME, "feeds/test.txt:10"},
+    {"a@evil.example", IOCS_EMAIL, "feeds/test.txt:11"},
+    {"ingredi support desk", IOCS_STRING, "feeds/test.txt:12"},
+};
+
+/* Comments, blank lines, CRLF, a BOM and defanged values. */
+static void test_feed_plain_list(void **state)
+{
+    struct iocs_iocset *s = *state;
+    struct iocs_feed_report rep = {0};
+    struct rejects r = {0};
+    const char *text = "\xef\xbb\xbf# BeyondTrust incident\r\n"
+                       "\r\n"
+                       "192[.]81[.]209[.]168\r\n"
+                       "2604:A880:0400:00D1:0:0:7716:0001\n"
+                       "   # indented comment\n"
+                       "  EVIL[.]example  \n"
+                       "hxxp://Evil[.]Example/a.php\n"
+                       "10.1.2.3/8\n"
+                       "D41D8CD98F00B204E9800998ECF8427E\n"
+                       "mimikatz.exe\n"
+                       "a[@]evil[.]example\n"
+                       "ingredi support desk\n"
+                       "evil.example\n"
+                       "\t\n"
+                       "192.81.209.168"; /* no final newline */
+
+    assert_int_equal(load(s, text, &r, &rep), 0);
+    assert_int_equal(r.n, 0);
+    assert_int_equal(rep.lines, 15);
+    assert_int_equal(rep.loaded, ARRAY_LEN(plain_want));
+    assert_int_equal(rep.duplicates, 2);
+    assert_int_equal(rep.rejected, 0);
+    assert_int_equal(iocs_iocset_count(s), ARRAY_LEN(plain_want));
+    for (size_t i = 0; i < ARRAY_LEN(plain_want); i++) {
+        const struct iocs_ioc *ioc = iocs_iocset_get(s, i);
+
+        assert_string_equal(ioc->value, plain_want[i].value);
+        assert_int_equal(ioc->type, plain_want[i].type);
+        assert_string_equal(ioc->reference, plain_want[i].reference);
+        assert_string_equal(ioc->feed, "test.txt");
+        assert_int_equal(ioc->severity, 0);
+    }
+}
+
+/* The counts add to what the report already holds. */
+static void test_feed_report_accumulates(void **state)
+{
+    struct iocs_iocset *s = *state;
+    struct iocs_feed_report rep = {0};
+
+    assert_int_equal(load(s, "evil.example\n", NULL, &rep), 0);
+    assert_int_equal(load(s, "evil.example\nbad.example\n", NULL, &rep), 0);
+    assert_int_equal(rep.lines, 3);
+    assert_int_equal(rep.loaded, 2);
+    assert_int_equal(rep.duplicates, 1);
+    /* No report and no callback are fine too. */
+    assert_int_equal(
+        iocs_feed_load_mem(s, NULL, "x.example", 9, NULL, NULL, NULL), 0);
+    assert_int_equal(iocs_iocset_count(s), 3);
+}
+
+static const struct {
+    size_t line;
+    const char *why;
+} reject_want[] = {
+    {2, "shorter than 4 bytes"},         {4, "prefix length over 32"},
+    {5, "contains a control character"}, {7, "longer than 2048 bytes"},
+    {8, "prefix length over 128"},
+};
+
+/* Rejected lines reach the callback with their number and reason. */
+static void test_feed_rejects(void **state)
+{
+    struct iocs_iocset *s = *state;
+    struct iocs_feed_report rep = {0};
+    struct rejects r = {0};
+    char *text = malloc(4096);
+    size_t n = 0;
+
+    assert_non_null(text);
+    n += (size_t)sprintf(text + n, "good.example\n");
+    n += (size_t)sprintf(text + n, "abc\n");
+    n += (size_t)sprintf(text + n, "# comment\n");
+    n += (size_t)sprintf(text + n, "10.0.0.0/33\r\n");
+    n += (size_t)sprintf(text + n, "bell\a.example\n");
+    n += (size_t)sprintf(text + n, "1.2.3.4\n");
+    memset(text + n, 'a', 2100);
+    n += 2100;
+    n += (size_t)sprintf(text + n, "\n2001:db8::/129");
+
+    assert_int_equal(
+        iocs_feed_load_mem(s, "feeds/test.txt", text, n, on_reject, &r, &rep),
+        0);
+    assert_int_equal(rep.lines, 8);
+    assert_int_equal(rep.loaded, 2);
+    assert_int_equal(rep.rejected, ARRAY_LEN(reject_want));
+    assert_int_equal(r.n, ARRAY_LEN(reject_want));
+    assert_string_equal(r.file, "feeds/test.txt");
+    for (size_t i = 0; i < ARRAY_LEN(reject_want); i++) {
+        assert_int_equal(r.line[i], reject_want[i].line);
+        assert_string_equal(r.why[i], reject_want[i].why);
+    }
+    free(text);
+}
+
+/* A NUL byte makes the whole feed unusable: nothing is added. */
+static void test_feed_nul_byte(void **state)
+{
+    struct iocs_iocset *s = *state;
+    struct iocs_feed_report rep = {0};
+    static const char text[] = "evil.example\nbad\0.example\n";
+
+    assert_int_equal(iocs_feed_load_mem(s, "bin", text, sizeof(text) - 1,
+                                        on_reject, NULL, &rep),
+                     -EINVAL);
+    assert_int_equal(iocs_iocset_count(s), 0);
+    assert_int_equal(rep.loaded, 0);
+}
+
+/* Empty buffers, a lone BOM and only comments load nothing, fine. */
+static void test_feed_empty(void **state)
+{
+    struct iocs_iocset *s = *state;
+    struct iocs_feed_report rep = {0};
+
+    assert_int_equal(load(s, "", NULL, &rep), 0);
+    assert_int_equal(load(s, "\xef\xbb\xbf", NULL, &rep), 0);
+    assert_int_equal(load(s, "#a\n\n#b\n", NULL, &rep), 0);
+    assert_int_equal(rep.lines, 3);
+    assert_int_equal(rep.loaded, 0);
+    assert_int_equal(iocs_iocset_count(s), 0);
+}
+
+/* Loading a missing file gives the open error. */
+static void test_feed_missing_file(void **state)
+{
+    struct iocs_feed_report rep = {0};
+
+    assert_int_equal(iocs_feed_load_file(*state, "/nonexistent/iocs.txt",
+                                         on_reject, NULL, &rep),
+                     -ENOENT);
+}
+
+/* Find ../shared next to the source tree, or /work/shared. */
+static int shared_dir(char *out, size_t cap)
+{
+    const char *src = getenv("IOCS_SOURCE_DIR");
+    struct stat st;
+
+    if (src) {
+        snprintf(out, cap, "%s/../shared", src);
+        if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+            return 0;
+    }
+    snprintf(out, cap, "/work/shared");
+    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    return -ENOENT;
+}
+
+static void load_corpus_file(struct iocs_iocset *s, const char *path)
+{
+    struct iocs_feed_report rep = {0};
+    struct rejects r = {0};
+    int err = iocs_feed_load_file(s, path, on_reject, &r, &rep);
+
+    if (err)
+        fail_msg("%s: %d", path, err);
+    assert_true(rep.lines > 0);
+    assert_true(rep.loaded > 0);
+    assert_int_equal(rep.rejected, r.n);
+    print_message("%s: %zu lines, %zu loaded, %zu duplicates, %zu rejected\n",
+                  path, rep.lines, rep.loaded, rep.duplicates, rep.rejected);
+}
+
+/* Every plain-text feed of the shared corpus loads. */
+static void test_feed_corpus(void **state)
+{
+    struct iocs_iocset *s = *state;
+    char dir[4096], path[4096 + 512];
+    struct dirent *de;
+    size_t before;
+    DIR *d;
+
+    if (shared_dir(dir, sizeof(dir)))
+        skip();
+    snprintf(path, sizeof(path), "%s/corpus/iocs/talos", dir);
+    d = opendir(path);
+    if (!d)
+        skip();
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+
+        if (l < 4 || strcmp(de->d_name + l - 4, ".txt") != 0)
+            continue;
+        snprintf(path, sizeof(path), "%s/corpus/iocs/talos/%s", dir,
+                 de->d_name);
+        load_corpus_file(s, path);
+    }
+    closedir(d);
+
+    before = iocs_iocset_count(s);
+    snprintf(path, sizeof(path), "%s/corpus/iocs/signature-base/c2-iocs.txt",
+             dir);
+    load_corpus_file(s, path);
+    assert_true(iocs_iocset_count(s) > before);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_feed_plain_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_report_accumulates, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_feed_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_nul_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_missing_file, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_feed_corpus, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
