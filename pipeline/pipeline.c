@@ -126,6 +126,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     struct iocs_framer *f = NULL;
     struct iocs_scanner *sc = NULL;
     size_t overlap = iocs_db_overlap(db);
+    uint64_t line0 = 1, nl = 0;
     int status = 0, err;
 
     ro.slab_size = o->slab_size;
@@ -171,8 +172,13 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
             status = 2;
         }
         err = iocs_framer_frame(f, s, &u);
-        if (err > 0)
-            err = iocs_scanner_unit(sc, &u, list->v[u.source], on_event, em);
+        if (err > 0) {
+            if (u.first)
+                line0 = 1;
+            err = iocs_scanner_unit(sc, &u, list->v[u.source], line0, on_event,
+                                    em, &nl);
+            line0 += nl;
+        }
         iocs_reader_release(r, s);
         if (err < 0) {
             if (err != -EPIPE)

@@ -568,14 +568,16 @@ static int scan_block(struct iocs_scanner *s, const unsigned char *p, size_t n,
 }
 
 int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
-                      const char *path, iocs_event_fn fn, void *ctx)
+                      const char *path, uint64_t line0, iocs_event_fn fn,
+                      void *ctx, uint64_t *newlines)
 {
     const unsigned char *p = u->ptr, *nl;
     size_t n = u->len, lo, hi;
     int err;
 
-    if (u->first) {
-        s->line_no = 1;
+    s->line_no = line0;
+    if (u->rescan == 0) {
+        /* Not a continuation: no line is open. */
         s->open = false;
         s->lh_len = 0;
         s->arena_len = 0;
@@ -632,8 +634,9 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
         s->open = false;
         s->prefix_len = 0;
     }
+    *newlines = s->line_no - line0;
+    s->st.lines += *newlines;
     if (u->last) {
-        s->st.lines += s->line_no - 1;
         if (n > 0 && p[n - 1] != '\n')
             s->st.lines++;
         s->open = false;

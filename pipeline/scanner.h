@@ -17,9 +17,11 @@
  * the unit at a line end (or, inside one line, with the same overlap rule)
  * and scans the halves, so hits are never dropped.
  *
- * State about the current source (line number, a long line still open) is
- * kept between units, so units of one source must come in order, and a
- * source's units must end with its `last` unit. Nothing is allocated per
+ * A line still open at the end of a unit (a long line) is kept in the
+ * scanner: the units that continue it must come to the same scanner, next
+ * and in order. Other units are independent: the caller says which line
+ * number a unit starts at, and learns how many newlines it held, so units
+ * of many sources may be spread over many scanners. Nothing is allocated per
  * line or event: the hit arrays, the line buffers and the prefix of a long
  * line are made in iocs_scanner_new() and grow only up to fixed caps.
  *
@@ -78,12 +80,16 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
 void iocs_scanner_free(struct iocs_scanner *s);
 
 /*
- * Scan one unit of the source named path and hand each event to fn, in
- * line order, and within a line in order of the leftmost match. Returns 0,
- * -EIO for a Hyperscan failure, or what fn returned.
+ * Scan one unit of the source named path, whose first byte lies in line
+ * number line0 (1 for a source's first unit; then the previous unit's line0
+ * plus its *newlines), and hand each event to fn, in line order, and within
+ * a line in order of the leftmost match. Sets *newlines to the number of
+ * '\n' in the unit. Returns 0, -EIO for a Hyperscan failure, or what fn
+ * returned.
  */
 int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
-                      const char *path, iocs_event_fn fn, void *ctx);
+                      const char *path, uint64_t line0, iocs_event_fn fn,
+                      void *ctx, uint64_t *newlines);
 
 /* Totals since the scanner was made. */
 void iocs_scanner_stats(const struct iocs_scanner *s,

@@ -476,6 +476,7 @@ static void scan_file(const struct iocs_db *db, const char *path, size_t slab,
     struct iocs_framer *f;
     struct iocs_scanner *sc;
     struct iocs_slab *s;
+    uint64_t line0 = 1, nl;
 
     ro.headroom = slab > overlap ? slab : overlap;
     assert_int_equal(iocs_reader_new(&r, &ro, paths, 1), 0);
