@@ -4,14 +4,21 @@
  * Second stage. For one source at a time, the framer prepends the tail
  * carried from the previous slab (into the slab's headroom) and cuts the
  * result after its last '\n'; what follows is carried to the next slab.
- * Units therefore hold whole lines, except in two cases:
+ * Units therefore hold whole lines, except in three cases:
  *   - the last line of a source with no final newline: emitted as the last
  *     unit of the source, ends_line set;
- *   - a line longer than the slab (no '\n' in headroom-carry + new bytes):
- *     the whole buffer is emitted as a piece with ends_line clear, and only
- *     its last `overlap` bytes are carried; the next unit starts with those
- *     bytes again, with `rescan` saying how many. Callers must not report a
+ *   - a line longer than the slab (no '\n' in carry + new bytes, and more
+ *     of them than the carry holds, max(carry_cap, overlap)): the whole
+ *     buffer is emitted as a piece with ends_line clear, and only its last
+ *     `overlap` bytes are carried; the next unit starts with those bytes
+ *     again, with `rescan` saying how many. Callers must not report a
  *     match again that ended inside the rescanned bytes (see scanner.h).
+ *     A partial line that still fits the carry (a short pipe read, or a
+ *     line that starts a slab and fills it) is carried whole instead, so
+ *     the slab yields no unit.
+ *   - the last slab of a source that failed (s->err < 0): every byte left
+ *     is emitted as its last unit, ends_line set (the data ends there);
+ *     the caller learns of the failure from the slab.
  * With overlap >= the longest pattern plus its context bytes, every match
  * lies whole inside at least one unit, whatever the slab size.
  *
@@ -51,8 +58,7 @@ struct iocs_framer;
  * (the slab size): the reader's headroom must be >= max(carry_cap,
  * overlap). Returns 0, -EINVAL or -ENOMEM.
  */
-int iocs_framer_new(struct iocs_framer **out, size_t carry_cap,
-                    size_t overlap);
+int iocs_framer_new(struct iocs_framer **out, size_t carry_cap, size_t overlap);
 
 /* Release f. NULL is accepted and ignored. */
 void iocs_framer_free(struct iocs_framer *f);
@@ -63,9 +69,10 @@ void iocs_framer_free(struct iocs_framer *f);
  * s->first, which cannot happen after a proper last slab). Fills *u and
  * returns 1 when there is a unit to scan, 0 when the slab produced none
  * (its bytes are all carried, or it is an empty non-last slab), or -EINVAL
- * if s->headroom is too small. A last slab always yields a unit (len 0 when
- * nothing is left), so the caller always sees u->last for every source. u points into s: the slab must stay held
- * while u is used.
+ * if s->headroom is too small, s->len > carry_cap, or s is not first and
+ * no source is under way. A last slab always yields a unit (len 0 when
+ * nothing is left), so the caller always sees u->last for every source. u
+ * points into s: the slab must stay held while u is used.
  */
 int iocs_framer_frame(struct iocs_framer *f, struct iocs_slab *s,
                       struct iocs_unit *u);

@@ -10,6 +10,13 @@
  * or opts.no_uring) the same interface is served with read(2), and
  * iocs_reader_uring() says so: the caller reports it once.
  *
+ * A regular file gives full slabs but the last; its end is found by a read
+ * that returns 0, so a file whose size is a multiple of slab_size (or an
+ * empty one) ends with an empty last slab. A pipe or terminal gives each
+ * read as it comes (len may be short, never 0 but for the last slab). A
+ * regular file on stdin is read from its current position, which is
+ * offset 0.
+ *
  * Memory: nslabs * (headroom + slab_size) bytes, allocated in
  * iocs_reader_new() and never grown. Every slab has `headroom` writable
  * bytes before data[0], so the framer can prepend the tail of the previous
@@ -47,12 +54,12 @@ struct iocs_slab {
     uint64_t offset;     /* byte offset in the source of data[0] */
     unsigned char *data; /* len bytes read; data - headroom is writable */
     size_t len;
-    size_t headroom;     /* writable bytes before data */
-    bool first;          /* first slab of this source */
-    bool last;           /* last slab of this source (len may be 0) */
-    int err;             /* < 0: the source failed (open or read); the
-                            slab is then also the last of its source and
-                            len holds the bytes read before the failure */
+    size_t headroom; /* writable bytes before data */
+    bool first;      /* first slab of this source */
+    bool last;       /* last slab of this source (len may be 0) */
+    int err;         /* < 0: the source failed (open or read); the
+                        slab is then also the last of its source and
+                        len holds the bytes read before the failure */
 };
 
 struct iocs_reader;

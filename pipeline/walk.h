@@ -6,8 +6,10 @@
  * regular files are added in byte-wise sorted order of their full paths;
  * "-" is standard input. Symbolic links met while walking are skipped
  * unless follow_symlinks is set (links named on the command line are always
- * followed, as grep -r does). Special files met while walking (FIFOs,
- * sockets, devices) are skipped. Config-time only.
+ * followed, as grep -r does); when they are followed, a dangling link and a
+ * link back to a directory being walked (a loop) are skipped silently. Special
+ * files met while walking (FIFOs, sockets, devices) are skipped. Config-time
+ * only.
  */
 #ifndef IOCS_WALK_H
 #define IOCS_WALK_H
@@ -20,7 +22,7 @@ extern "C" {
 #endif
 
 struct iocs_pathlist {
-    char **v;   /* owned; each owned */
+    char **v; /* owned; each owned */
     size_t len;
     size_t cap;
 };
