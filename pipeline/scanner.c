@@ -20,6 +20,7 @@
 
 #define RC IOCS_SCAN_RIGHT_CTX
 #define HITS_DEFAULT (1u << 16)
+#define HITS_MAX (1u << 24) /* 128 MiB of raw hits for one small block */
 #define LHITS_INIT 1024u
 #define LHITS_MAX (1u << 20)  /* valid hits in one line, after compaction */
 #define ARENA_MAX (64u << 20) /* atomics of one long line, copied */
@@ -554,8 +555,18 @@ static int scan_block(struct iocs_scanner *s, const unsigned char *p, size_t n,
             return rc;
         return scan_block(s, p, n, cut, be, cut > lo ? cut : lo, hi);
     }
-    if (be - bs <= 2 * s->overlap) {
-        /* Too small to split inside the line: keep what was recorded. */
+    if (be - bs <= 2 * s->overlap + 64) {
+        /* Too small to split inside the line: a bigger hit array, up to a
+         * hard cap; past it, keep what was recorded and count the loss. */
+        if (s->hits.cap < HITS_MAX) {
+            struct rawhit *v = realloc(s->hits.v, 2 * s->hits.cap * sizeof(*v));
+
+            if (!v)
+                return -ENOMEM;
+            s->hits.v = v;
+            s->hits.cap *= 2;
+            return scan_block(s, p, n, bs, be, lo, hi);
+        }
         s->st.lost++;
         s->st.matches += s->hits.len;
         return walk(s, p, n, bs, lo, hi);

@@ -489,8 +489,11 @@ static void scan_file(const struct iocs_db *db, const char *path, size_t slab,
         assert_int_equal(s->err, 0);
         rc = iocs_framer_frame(f, s, &u);
         assert_true(rc >= 0);
-        if (rc > 0)
-            assert_int_equal(iocs_scanner_unit(sc, &u, path, collect, out), 0);
+        if (rc > 0) {
+            assert_int_equal(
+                iocs_scanner_unit(sc, &u, path, line0, collect, out, &nl), 0);
+            line0 += nl;
+        }
         iocs_reader_release(r, s);
     }
     iocs_scanner_stats(sc, st);
