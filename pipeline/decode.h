@@ -9,8 +9,17 @@
  * silently. bin objects are written as strings the same way. Timestamp
  * extensions (type -1) become RFC 3339 strings in UTC with nanoseconds
  * ("2026-11-22T03:56:57.123456789Z"); other extensions become
- * {"ext": type, "data": "<hex>"}. Map keys that are not strings are
- * written as their JSON text in a string.
+ * {"ext": type, "data": "<hex>"} (so does a type -1 ext whose body is not
+ * a valid timestamp). Map keys that are not strings are written as their
+ * JSON text in a string ({1: 2} -> {"1":2}); such a key may take at most
+ * 1 MiB as JSON. Integers are exact; floats are printed with the fewest
+ * digits that read back to the same value (at most %.17g, %.9g for
+ * float32), NaN and infinities as null. Arrays and maps may nest 32 deep
+ * (msgpack-c's parse stack; an empty one counts as a level too); deeper
+ * input is -EBADMSG, never a stack overflow. Counts in headers are checked
+ * against the bytes present before anything is allocated for them.
+ * Output is compact (no spaces), the same bytes as the emitter's
+ * IOCS_FORMAT_JSON for our events. Assumes the "C" numeric locale.
  */
 #ifndef IOCS_DECODE_H
 #define IOCS_DECODE_H
@@ -26,7 +35,10 @@ extern "C" {
  * Decode everything readable from in_fd to out, one line per object.
  * Returns the number of objects written (>= 0), or a negative errno:
  * -EBADMSG when the stream is malformed or ends inside an object (errbuf
- * then names the byte offset), or an errno from read/write.
+ * then names the byte offset; the objects before it are written), -ENOMEM,
+ * or an errno from read/write. in_fd is read until end of file (a pipe is
+ * fine; objects may span reads); an object is printed as soon as its last
+ * byte has been read. out is flushed before returning.
  */
 long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen);
 

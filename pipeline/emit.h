@@ -57,13 +57,13 @@ struct iocs_event {
     uint64_t line;                 /* 1-based line number */
     const unsigned char *original; /* the line, cut to --max-line */
     size_t original_len;
-    uint64_t line_len;             /* full line length ('\r\n' excluded) */
-    const unsigned char *atomic;   /* leftmost valid match, as in the log */
+    uint64_t line_len;           /* full line length ('\r\n' excluded) */
+    const unsigned char *atomic; /* leftmost valid match, as in the log */
     size_t atomic_len;
-    uint64_t start, end;           /* atomic's byte range in the line */
-    uint32_t count;                /* valid occurrences in the line */
-    struct timespec timestamp;     /* @timestamp */
-    struct timespec created;       /* scan time */
+    uint64_t start, end;       /* atomic's byte range in the line */
+    uint32_t count;            /* valid occurrences in the line */
+    struct timespec timestamp; /* @timestamp */
+    struct timespec created;   /* scan time */
 };
 
 enum iocs_format {
@@ -86,9 +86,15 @@ int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
 void iocs_emitter_free(struct iocs_emitter *e);
 
 /*
- * Encode one event. Returns 0, -ENOMEM (buffer cap), -EIO (msgpack
- * failure), or a negative errno from write(2) when the buffer had to be
- * written out (EPIPE included: the reader of the output went away).
+ * Encode one event. Returns 0, -EINVAL (NULL ioc, ioc->value, ioc->feed or
+ * path), -ENOMEM (the event alone is over IOCS_EMIT_BUF_MAX, or out of
+ * memory; nothing of it is kept), -EIO (msgpack failure), or a negative
+ * errno from write(2) when the buffer had to be written out (EPIPE
+ * included: the reader of the output went away; ignore SIGPIPE to get it).
+ * On a write error the event is already encoded and counted; the bytes
+ * not written stay buffered and the next flush retries them. fd should be
+ * blocking: -EAGAIN from a non-blocking fd is passed through as well.
+ * The buffer is written out once it holds 256 KiB, in whole events.
  */
 int iocs_emitter_event(struct iocs_emitter *e, const struct iocs_event *ev);
 

@@ -1,0 +1,644 @@
+/*
+ * test_emit.c - events -> msgpack / JSON lines (pipeline/emit.h): the ECS
+ * map key for key for every IOC type, timestamp forms, optional keys, the
+ * JSON mode against the decoder byte for byte, many events across the
+ * flush threshold, the buffer cap, and a reader that went away.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h> /* cmocka 1.x wants stdarg, stddef, stdint, setjmp first */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include "pipeline/decode.h"
+#include "pipeline/emit.h"
+
+/* Per test: a memfd the emitter writes to. */
+static int setup(void **state)
+{
+    int *fd = malloc(sizeof(*fd));
+
+    if (!fd)
+        return -1;
+    *fd = memfd_create("test_emit", 0);
+    if (*fd < 0) {
+        free(fd);
+        return -1;
+    }
+    *state = fd;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    int *fd = *state;
+
+    close(*fd);
+    free(fd);
+    return 0;
+}
+
+/* Everything written to fd so far, NUL-terminated; *n its length. */
+static char *slurp(int fd, size_t *n)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    char *p;
+
+    assert_true(end >= 0);
+    p = malloc((size_t)end + 1);
+    assert_non_null(p);
+    assert_int_equal(pread(fd, p, (size_t)end, 0), end);
+    p[end] = '\0';
+    *n = (size_t)end;
+    return p;
+}
+
+static const unsigned char line[] = "Nov 22 03:56:57 vpn sshd[1]: from "
+                                    "192.81.209.168 port 22";
+
+static struct iocs_ioc make_ioc(enum iocs_type t, const char *value)
+{
+    return (struct iocs_ioc){
+        .type = t,
+        .severity = 73,
+        .value = value,
+        .len = strlen(value),
+        .feed = "beyondtrust.csv",
+    };
+}
+
+static struct iocs_event make_event(const struct iocs_ioc *ioc)
+{
+    return (struct iocs_event){
+        .ioc = ioc,
+        .ioc_id = 4242,
+        .path = "/var/log/auth.log",
+        .offset = 123456789012ull,
+        .line = 77,
+        .original = line,
+        .original_len = sizeof(line) - 1,
+        .line_len = sizeof(line) - 1,
+        .atomic = line + 34,
+        .atomic_len = 14,
+        .start = 34,
+        .end = 48,
+        .count = 2,
+        .timestamp = {.tv_sec = 1795000000, .tv_nsec = 123456789},
+        .created = {.tv_sec = 1795000001, .tv_nsec = 0},
+    };
+}
+
+/* The value of key number i of map m, asserting the key's name. */
+static const msgpack_object *at(const msgpack_object *m, uint32_t i,
+                                const char *key)
+{
+    const msgpack_object_kv *kv;
+
+    assert_int_equal(m->type, MSGPACK_OBJECT_MAP);
+    assert_true(i < m->via.map.size);
+    kv = &m->via.map.ptr[i];
+    assert_int_equal(kv->key.type, MSGPACK_OBJECT_STR);
+    if (kv->key.via.str.size != strlen(key) ||
+        memcmp(kv->key.via.str.ptr, key, kv->key.via.str.size) != 0)
+        fail_msg("key %u: want %s, got %.*s", i, key, (int)kv->key.via.str.size,
+                 kv->key.via.str.ptr);
+    return &kv->val;
+}
+
+static void assert_str(const msgpack_object *o, const void *s, size_t n)
+{
+    assert_int_equal(o->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(o->via.str.size, n);
+    assert_memory_equal(o->via.str.ptr, s, n);
+}
+
+static void assert_cstr(const msgpack_object *o, const char *s)
+{
+    assert_str(o, s, strlen(s));
+}
+
+static void assert_uint(const msgpack_object *o, uint64_t v)
+{
+    assert_int_equal(o->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+    assert_int_equal(o->via.u64, v);
+}
+
+static void assert_ts(const msgpack_object *o, int64_t sec, uint32_t nsec)
+{
+    msgpack_timestamp ts;
+
+    assert_int_equal(o->type, MSGPACK_OBJECT_EXT);
+    assert_int_equal(o->via.ext.type, -1);
+    assert_true(msgpack_object_to_timestamp(o, &ts));
+    assert_int_equal(ts.tv_sec, sec);
+    assert_int_equal(ts.tv_nsec, nsec);
+}
+
+/* Unpack the one object at buf[0..n) into u (the caller destroys it). */
+static void unpack_one(msgpack_unpacked *u, const char *buf, size_t n)
+{
+    size_t off = 0;
+
+    msgpack_unpacked_init(u);
+    assert_int_equal(msgpack_unpack_next(u, buf, n, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, n);
+}
+
+/* Assert the whole event map of ev, key for key, in emit.h's order, up to
+ * the indicator (returned for the caller's per-type checks). */
+static const msgpack_object *assert_event(const msgpack_object *m,
+                                          const struct iocs_event *ev,
+                                          bool truncated)
+{
+    const msgpack_object *o, *e, *enr, *ind, *mt;
+
+    assert_int_equal(m->via.map.size, 5);
+    assert_ts(at(m, 0, "@timestamp"), ev->timestamp.tv_sec,
+              (uint32_t)ev->timestamp.tv_nsec);
+
+    e = at(m, 1, "event");
+    assert_int_equal(e->via.map.size, 6);
+    assert_cstr(at(e, 0, "kind"), "alert");
+    o = at(e, 1, "category");
+    assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(o->via.array.size, 1);
+    assert_cstr(&o->via.array.ptr[0], "threat");
+    o = at(e, 2, "type");
+    assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(o->via.array.size, 1);
+    assert_cstr(&o->via.array.ptr[0], "indicator");
+    assert_ts(at(e, 3, "created"), ev->created.tv_sec,
+              (uint32_t)ev->created.tv_nsec);
+    o = at(e, 4, "severity");
+    assert_int_equal(o->via.i64, ev->ioc->severity);
+    assert_str(at(e, 5, "original"), ev->original, ev->original_len);
+
+    e = at(m, 2, "log");
+    assert_int_equal(e->via.map.size, 2);
+    o = at(e, 0, "file");
+    assert_int_equal(o->via.map.size, 1);
+    assert_cstr(at(o, 0, "path"), ev->path);
+    assert_uint(at(e, 1, "offset"), ev->offset);
+
+    e = at(m, 3, "threat");
+    assert_int_equal(e->via.map.size, 2);
+    o = at(e, 0, "feed");
+    assert_int_equal(o->via.map.size, 1);
+    assert_cstr(at(o, 0, "name"), ev->ioc->feed);
+    o = at(e, 1, "enrichments");
+    assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
+    assert_int_equal(o->via.array.size, 1);
+    enr = &o->via.array.ptr[0];
+    assert_int_equal(enr->via.map.size, 2);
+    ind = at(enr, 0, "indicator");
+    mt = at(enr, 1, "matched");
+    assert_int_equal(mt->via.map.size, 4);
+    assert_str(at(mt, 0, "atomic"), ev->atomic, ev->atomic_len);
+    assert_cstr(at(mt, 1, "field"), "event.original");
+    assert_cstr(at(mt, 2, "type"), "indicator_match_rule");
+    assert_cstr(at(mt, 3, "id"), "4242");
+
+    e = at(m, 4, "iocstream");
+    assert_int_equal(e->via.map.size, 6);
+    assert_uint(at(e, 0, "line"), ev->line);
+    o = at(e, 1, "match");
+    assert_int_equal(o->via.map.size, 2);
+    assert_uint(at(o, 0, "start"), ev->start);
+    assert_uint(at(o, 1, "end"), ev->end);
+    assert_uint(at(e, 2, "count"), ev->count);
+    assert_cstr(at(e, 3, "db"), "db-hash-1");
+    o = at(e, 4, "truncated");
+    assert_int_equal(o->type, MSGPACK_OBJECT_BOOLEAN);
+    assert_int_equal(o->via.boolean, truncated);
+    assert_uint(at(e, 5, "line_length"), ev->line_len);
+    return ind;
+}
+
+/* One row per IOC type: its ECS type and where the typed value goes. */
+struct type_case {
+    enum iocs_type type;
+    const char *value;
+    const char *ecs;
+    const char *path[3]; /* keys down to the value; path[0] NULL: none */
+};
+
+static const struct type_case type_cases[] = {
+    {IOCS_IPV4, "192.81.209.168", "ipv4-addr", {"ip"}},
+    {IOCS_IPV6, "2604:a880:400:d1::7716:1", "ipv6-addr", {"ip"}},
+    {IOCS_CIDR4, "10.0.0.0/8", "ipv4-addr", {"ip"}},
+    {IOCS_CIDR6, "2604:a880:400:d1::/64", "ipv6-addr", {"ip"}},
+    {IOCS_DOMAIN, "evil.example", "domain-name", {"url", "domain"}},
+    {IOCS_URL, "http://evil.example/x.php", "url", {"url", "full"}},
+    {IOCS_EMAIL, "a@evil.example", "email-addr", {"email", "address"}},
+    {IOCS_MD5,
+     "d41d8cd98f00b204e9800998ecf8427e",
+     "file",
+     {"file", "hash", "md5"}},
+    {IOCS_SHA1,
+     "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+     "file",
+     {"file", "hash", "sha1"}},
+    {IOCS_SHA256,
+     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+     "file",
+     {"file", "hash", "sha256"}},
+    {IOCS_SHA512,
+     "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c"
+     "5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e",
+     "file",
+     {"file", "hash", "sha512"}},
+    {IOCS_FILENAME, "mimikatz.exe", "file", {"file", "name"}},
+    {IOCS_FILENAME, "C:\\Windows\\Temp\\x.dll", "file", {"file", "path"}},
+    {IOCS_FILENAME, "/tmp/.x/kworker", "file", {"file", "path"}},
+    {IOCS_STRING, "BeyondTrust-RS", "artifact", {NULL}},
+    {IOCS_REGEX, "evil[0-9]+", "artifact", {NULL}},
+};
+
+/* Every IOC type: the whole map, with the typed field where ECS puts it. */
+static void test_emit_every_type(void **state)
+{
+    int fd = *(int *)*state;
+    struct iocs_emitter *e;
+    size_t n, ntypes = sizeof(type_cases) / sizeof(type_cases[0]);
+    msgpack_unpacker mpac;
+    msgpack_unpacked u;
+    char *buf;
+
+    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
+                     0);
+    for (size_t i = 0; i < ntypes; i++) {
+        struct iocs_ioc ioc = make_ioc(type_cases[i].type, type_cases[i].value);
+        struct iocs_event ev = make_event(&ioc);
+
+        assert_int_equal(iocs_emitter_event(e, &ev), 0);
+    }
+    assert_int_equal(iocs_emitter_count(e), ntypes);
+    assert_int_equal(iocs_emitter_flush(e), 0);
+    iocs_emitter_free(e);
+
+    buf = slurp(fd, &n);
+    assert_true(msgpack_unpacker_init(&mpac, 1024));
+    assert_true(msgpack_unpacker_reserve_buffer(&mpac, n));
+    memcpy(msgpack_unpacker_buffer(&mpac), buf, n);
+    msgpack_unpacker_buffer_consumed(&mpac, n);
+    msgpack_unpacked_init(&u);
+    for (size_t i = 0; i < ntypes; i++) {
+        const struct type_case *c = &type_cases[i];
+        struct iocs_ioc ioc = make_ioc(c->type, c->value);
+        struct iocs_event ev = make_event(&ioc);
+        const msgpack_object *ind, *o;
+        size_t depth;
+
+        print_message("type case %zu: %s\n", i, c->value);
+        assert_int_equal(msgpack_unpacker_next(&mpac, &u),
+                         MSGPACK_UNPACK_SUCCESS);
+        ind = assert_event(&u.data, &ev, false);
+        assert_int_equal(ind->via.map.size, c->path[0] ? 3 : 2);
+        assert_cstr(at(ind, 0, "type"), c->ecs);
+        assert_cstr(at(ind, 1, "name"), c->value);
+        if (!c->path[0])
+            continue;
+        o = at(ind, 2, c->path[0]);
+        for (depth = 1; depth < 3 && c->path[depth]; depth++) {
+            assert_int_equal(o->via.map.size, 1);
+            o = at(o, 0, c->path[depth]);
+        }
+        assert_cstr(o, c->value);
+    }
+    assert_int_equal(msgpack_unpacker_next(&mpac, &u), MSGPACK_UNPACK_CONTINUE);
+    msgpack_unpacked_destroy(&u);
+    msgpack_unpacker_destroy(&mpac);
+    free(buf);
+}
+
+/* provider, description and reference appear, in that order, only when
+ * set; a cut line is marked truncated with its full length. */
+static void test_emit_optional_keys_and_truncated(void **state)
+{
+    int fd = *(int *)*state;
+    struct iocs_ioc ioc = make_ioc(IOCS_DOMAIN, "evil.example");
+    struct iocs_event ev = make_event(&ioc);
+    const msgpack_object *ind;
+    struct iocs_emitter *e;
+    msgpack_unpacked u;
+    char *buf;
+    size_t n;
+
+    ioc.provider = "CISA";
+    ioc.description = "BeyondTrust \"RS\" C2\n";
+    ioc.reference = "feeds/bt.csv:12";
+    ioc.severity = -3;
+    ev.line_len = 100000;
+    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
+                     0);
+    assert_int_equal(iocs_emitter_event(e, &ev), 0);
+    iocs_emitter_free(e); /* free flushes */
+
+    buf = slurp(fd, &n);
+    unpack_one(&u, buf, n);
+    ind = assert_event(&u.data, &ev, true);
+    assert_int_equal(ind->via.map.size, 6);
+    assert_cstr(at(ind, 3, "provider"), "CISA");
+    assert_cstr(at(ind, 4, "description"), ioc.description);
+    assert_cstr(at(ind, 5, "reference"), "feeds/bt.csv:12");
+    assert_int_equal(u.data.via.map.ptr[1].val.via.map.ptr[4].val.type,
+                     MSGPACK_OBJECT_NEGATIVE_INTEGER);
+    msgpack_unpacked_destroy(&u);
+    free(buf);
+}
+
+/* Timestamps take the smallest msgpack form that holds them: 32-bit for
+ * whole seconds below 2^32, 64-bit with nanoseconds below 2^34 seconds,
+ * 96-bit before 1970 or past 2^34; an unnormalised timespec is folded. */
+static void test_emit_timestamp_forms(void **state)
+{
+    static const struct {
+        struct timespec in;
+        int64_t sec;
+        uint32_t nsec;
+        uint32_t size;
+    } cases[] = {
+        {{1795000000, 0}, 1795000000, 0, 4},
+        {{4294967295, 0}, 4294967295, 0, 4},
+        {{4294967296, 0}, 4294967296, 0, 8},
+        {{1795000000, 1}, 1795000000, 1, 8},
+        {{17179869183, 999999999}, 17179869183, 999999999, 8},
+        {{17179869184, 0}, 17179869184, 0, 12},
+        {{-1, 500000000}, -1, 500000000, 12},
+        {{10, 2500000000}, 12, 500000000, 8},
+        {{10, -1}, 9, 999999999, 8},
+    };
+    int fd = *(int *)*state;
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct iocs_event ev = make_event(&ioc);
+        struct iocs_emitter *e;
+        msgpack_unpacked u;
+        const msgpack_object *ts;
+        char *buf;
+        size_t n;
+
+        assert_int_equal(ftruncate(fd, 0), 0);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        ev.timestamp = cases[i].in;
+        assert_int_equal(
+            iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
+        assert_int_equal(iocs_emitter_event(e, &ev), 0);
+        assert_int_equal(iocs_emitter_flush(e), 0);
+        iocs_emitter_free(e);
+        buf = slurp(fd, &n);
+        unpack_one(&u, buf, n);
+        ts = at(&u.data, 0, "@timestamp");
+        assert_int_equal(ts->via.ext.size, cases[i].size);
+        assert_ts(ts, cases[i].sec, cases[i].nsec);
+        msgpack_unpacked_destroy(&u);
+        free(buf);
+    }
+}
+
+/* Decoding the msgpack form gives the JSON form byte for byte, even for a
+ * line full of bytes that need escaping. */
+static void test_emit_json_matches_decoder(void **state)
+{
+    static const unsigned char nasty[] = "GET /\"x\"\\y\t\x01\x7f \xff\xc0\xaf "
+                                         "\xed\xa0\x80 caf\xc3\xa9 "
+                                         "\xf0\x9f\x98\x80 evil.example\r";
+    int fd = *(int *)*state, jfd = memfd_create("json", 0);
+    struct iocs_emitter *em, *ej;
+    char *mp, *js, *dec = NULL, err[128];
+    size_t mn, jn, dn = 0;
+    FILE *out;
+    long got;
+
+    assert_true(jfd >= 0);
+    assert_int_equal(iocs_emitter_new(&em, fd, IOCS_FORMAT_MSGPACK, "db\"1"),
+                     0);
+    assert_int_equal(iocs_emitter_new(&ej, jfd, IOCS_FORMAT_JSON, "db\"1"), 0);
+    for (size_t i = 0; i < sizeof(type_cases) / sizeof(type_cases[0]); i++) {
+        struct iocs_ioc ioc = make_ioc(type_cases[i].type, type_cases[i].value);
+        struct iocs_event ev = make_event(&ioc);
+
+        if (i % 2) {
+            ioc.provider = "prov\xff";
+            ioc.reference = "https://example.org/r";
+            ev.original = nasty;
+            ev.original_len = sizeof(nasty) - 1;
+            ev.line_len = 1000;
+            ev.atomic = nasty + sizeof(nasty) - 14;
+            ev.atomic_len = 12;
+            ev.timestamp.tv_sec = -86400 * 365;
+            ev.timestamp.tv_nsec = 7;
+        }
+        if (i % 3 == 0)
+            ioc.description = "desc\n\"x\"";
+        ev.ioc_id = (uint32_t)i * 1000003u;
+        assert_int_equal(iocs_emitter_event(em, &ev), 0);
+        assert_int_equal(iocs_emitter_event(ej, &ev), 0);
+    }
+    iocs_emitter_free(em);
+    iocs_emitter_free(ej);
+
+    mp = slurp(fd, &mn);
+    js = slurp(jfd, &jn);
+    out = open_memstream(&dec, &dn);
+    assert_non_null(out);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    got = iocs_decode_stream(fd, out, err, sizeof(err));
+    fclose(out);
+    assert_int_equal(got, sizeof(type_cases) / sizeof(type_cases[0]));
+    assert_int_equal(dn, jn);
+    assert_string_equal(dec, js);
+    /* Spot checks of the JSON itself. */
+    assert_non_null(strstr(js, "\"@timestamp\":\"2026-11-18T11:06:40."
+                               "123456789Z\""));
+    assert_non_null(strstr(js, "\"@timestamp\":\"1969-01-01T00:00:00."
+                               "000000007Z\""));
+    assert_non_null(strstr(js, "\\u00ff\\u00c0\\u00af \\u00ed\\u00a0\\u0080 "
+                               "caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    assert_non_null(strstr(js, "\"truncated\":true"));
+    assert_non_null(strstr(js, "\"db\":\"db\\\"1\""));
+    free(mp);
+    free(js);
+    free(dec);
+    close(jfd);
+}
+
+/* Many events (several flushes' worth) arrive complete and in order. */
+static void test_emit_many_events_in_order(void **state)
+{
+    enum { N = 50000 };
+    int fd = *(int *)*state;
+    struct iocs_ioc ioc = make_ioc(IOCS_URL, "http://evil.example/x.php");
+    struct iocs_emitter *e;
+    msgpack_unpacker mpac;
+    msgpack_unpacked u;
+    size_t n, seen = 0;
+    char *buf;
+
+    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
+                     0);
+    for (uint64_t i = 1; i <= N; i++) {
+        struct iocs_event ev = make_event(&ioc);
+
+        ev.line = i;
+        assert_int_equal(iocs_emitter_event(e, &ev), 0);
+    }
+    /* Most of it went out before the final flush. */
+    assert_true(lseek(fd, 0, SEEK_END) > (off_t)(N * 300));
+    assert_int_equal(iocs_emitter_count(e), N);
+    assert_int_equal(iocs_emitter_flush(e), 0);
+    iocs_emitter_free(e);
+
+    buf = slurp(fd, &n);
+    assert_true(msgpack_unpacker_init(&mpac, 1024));
+    msgpack_unpacked_init(&u);
+    /* Feed the unpacker in odd-sized pieces, as a reader would. */
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off < 4099 ? n - off : 4099;
+
+        assert_true(msgpack_unpacker_reserve_buffer(&mpac, k));
+        memcpy(msgpack_unpacker_buffer(&mpac), buf + off, k);
+        msgpack_unpacker_buffer_consumed(&mpac, k);
+        off += k;
+        while (msgpack_unpacker_next(&mpac, &u) == MSGPACK_UNPACK_SUCCESS) {
+            const msgpack_object *is = at(&u.data, 4, "iocstream");
+
+            seen++;
+            assert_uint(at(is, 0, "line"), seen);
+        }
+    }
+    assert_int_equal(seen, N);
+    msgpack_unpacked_destroy(&u);
+    msgpack_unpacker_destroy(&mpac);
+    free(buf);
+}
+
+/* An event over IOCS_EMIT_BUF_MAX is -ENOMEM and leaves no trace; events
+ * around it are intact. */
+static void test_emit_event_over_cap(void **state)
+{
+    int fd = *(int *)*state;
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc), big = ev;
+    unsigned char *huge = malloc(IOCS_EMIT_BUF_MAX);
+    struct iocs_emitter *e;
+    msgpack_unpacker mpac;
+    msgpack_unpacked u;
+    char *buf;
+    size_t n;
+
+    assert_non_null(huge);
+    memset(huge, 'a', IOCS_EMIT_BUF_MAX);
+    big.original = huge;
+    big.original_len = IOCS_EMIT_BUF_MAX;
+    big.line_len = IOCS_EMIT_BUF_MAX;
+    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
+                     0);
+    ev.line = 1;
+    assert_int_equal(iocs_emitter_event(e, &ev), 0);
+    assert_int_equal(iocs_emitter_event(e, &big), -ENOMEM);
+    /* Big, but under the cap alone: the buffer is written out to fit it. */
+    big.original_len = IOCS_EMIT_BUF_MAX - 4096;
+    big.line = 2;
+    assert_int_equal(iocs_emitter_event(e, &big), 0);
+    ev.line = 3;
+    assert_int_equal(iocs_emitter_event(e, &ev), 0);
+    assert_int_equal(iocs_emitter_count(e), 3);
+    assert_int_equal(iocs_emitter_flush(e), 0);
+    iocs_emitter_free(e);
+    free(huge);
+
+    buf = slurp(fd, &n);
+    assert_true(msgpack_unpacker_init(&mpac, 1024));
+    assert_true(msgpack_unpacker_reserve_buffer(&mpac, n));
+    memcpy(msgpack_unpacker_buffer(&mpac), buf, n);
+    msgpack_unpacker_buffer_consumed(&mpac, n);
+    msgpack_unpacked_init(&u);
+    for (uint64_t i = 1; i <= 3; i++) {
+        assert_int_equal(msgpack_unpacker_next(&mpac, &u),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_uint(at(at(&u.data, 4, "iocstream"), 0, "line"), i);
+    }
+    assert_int_equal(msgpack_unpacker_next(&mpac, &u), MSGPACK_UNPACK_CONTINUE);
+    msgpack_unpacked_destroy(&u);
+    msgpack_unpacker_destroy(&mpac);
+    free(buf);
+}
+
+/* A reader that went away is -EPIPE (SIGPIPE is ignored in main()), from
+ * the event that crossed the threshold and from flush; free is safe. */
+static void test_emit_closed_pipe_is_epipe(void **state)
+{
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc);
+    struct iocs_emitter *e;
+    int fds[2], err = 0;
+
+    (void)state;
+    assert_int_equal(pipe(fds), 0);
+    close(fds[0]);
+    assert_int_equal(iocs_emitter_new(&e, fds[1], IOCS_FORMAT_JSON, "db"), 0);
+    for (int i = 0; i < 100000 && !err; i++)
+        err = iocs_emitter_event(e, &ev);
+    assert_int_equal(err, -EPIPE);
+    assert_int_equal(iocs_emitter_flush(e), -EPIPE);
+    iocs_emitter_free(e);
+    close(fds[1]);
+}
+
+/* Bad arguments are -EINVAL, not a crash. */
+static void test_emit_rejects_bad_arguments(void **state)
+{
+    int fd = *(int *)*state;
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc);
+    struct iocs_emitter *e;
+
+    assert_int_equal(iocs_emitter_new(&e, -1, IOCS_FORMAT_JSON, "db"), -EINVAL);
+    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_JSON, NULL), -EINVAL);
+    assert_int_equal(iocs_emitter_new(&e, fd, (enum iocs_format)7, "db"),
+                     -EINVAL);
+    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_JSON, "db"), 0);
+    ev.path = NULL;
+    assert_int_equal(iocs_emitter_event(e, &ev), -EINVAL);
+    assert_int_equal(iocs_emitter_count(e), 0);
+    iocs_emitter_free(e);
+    iocs_emitter_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_emit_every_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emit_optional_keys_and_truncated,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emit_timestamp_forms, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emit_json_matches_decoder, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emit_many_events_in_order, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emit_event_over_cap, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emit_closed_pipe_is_epipe, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emit_rejects_bad_arguments, setup,
+                                        teardown),
+    };
+
+    signal(SIGPIPE, SIG_IGN);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
