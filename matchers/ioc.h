@@ -121,6 +121,17 @@ struct iocs_ioc {
     const char *provider;    /* who published it, or NULL */
     const char *description; /* free text, or NULL */
     const char *reference;   /* "file:line" or a source URL, or NULL */
+    const char *source;      /* the feed's own source column, or NULL */
+    const char *tags;        /* comma-separated tags, or NULL */
+    int confidence;          /* 0..100, or -1 when the feed says none */
+    int64_t expires;         /* Unix seconds after which it is ignored; 0:
+                                never */
+    unsigned hs_flags;       /* IOCS_REGEX: Hyperscan flags (HS_FLAG_*) */
+    const char *rule_id;     /* IOCS_REGEX: the rule's id, or NULL */
+    /* The same (type, value) as read from other feeds or lines, each with
+     * its own metadata, in the order they were added; NULL when none.
+     * Set by iocs_iocset_add(); ignored on input. */
+    const struct iocs_ioc *also;
 };
 
 struct iocs_iocset;
@@ -134,8 +145,10 @@ void iocs_iocset_free(struct iocs_iocset *s);
 /*
  * Add one IOC, copying every string. ioc->value must already be normalised
  * (iocs_ioc_normalise()). A second IOC with the same type and value is not
- * added again: the first is kept and 0 is returned with *dup (if non-NULL)
- * set to true. Returns 0, or -ENOMEM, or -EINVAL for an empty value.
+ * added again: its metadata is appended to the first one's `also` chain
+ * (unless an identical record is already there) and 0 is returned with
+ * *dup (if non-NULL) set to true. Returns 0, or -ENOMEM, or -EINVAL for an
+ * empty value.
  */
 int iocs_iocset_add(struct iocs_iocset *s, const struct iocs_ioc *ioc,
                     bool *dup);
