@@ -8,18 +8,19 @@
 
 #include <errno.h>
 #include <hs/hs.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/status.h"
 
-/* The two token triggers for CIDR lookups. A v4 trigger fires once per
- * dotted quad, just after the first digit of its last octet; a v6 trigger
- * fires after every second ':' of a "h:h:" run. The scanner widens each to
- * the maximal token around it. */
-#define TOKEN4_RE "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]"
-#define TOKEN6_RE "[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:"
+/* The IPv6 token trigger, only for ranges shorter than /16 (whose
+ * addresses share no whole group): three ':' of one run, or "::" (so
+ * "12:34:56" times never fire it). The scanner widens it to the maximal
+ * token around it. Other ranges need no trigger: each becomes the literal
+ * leading text of the addresses it holds (add_cidr4(), add_cidr6()). */
+#define TOKEN6_RE ":[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:|::"
 /* Overlap for long lines: the longest pattern (at least the longest IP
  * token run, 64, plus its trigger) plus the scanner's right-context margin
  * (66) and a few bytes of left context. See scanner.h. */
@@ -34,6 +35,7 @@ struct iocs_db {
     size_t npats;
     size_t overlap;
     size_t size;
+    bool token6; /* an IPv6 range shorter than /16 needs the trigger */
     char id[17];
 };
 
@@ -45,7 +47,47 @@ struct build {
     struct iocs_pat *pats;
     size_t len, cap;
     size_t maxlen;
+    /* IPv4 range literals added so far, as (octets << 32 | value) + 1, in
+     * an open-addressing table; 0 marks a free slot. */
+    uint64_t *seen;
+    size_t nseen, seen_cap;
 };
+
+/* Add key to b->seen. Returns 1 if it was new, 0 if present, or -ENOMEM. */
+static int seen_add(struct build *b, uint64_t key)
+{
+    size_t mask, i;
+
+    key++;
+    if (2 * (b->nseen + 1) > b->seen_cap) {
+        size_t cap = b->seen_cap ? 2 * b->seen_cap : 1024;
+        uint64_t *t = calloc(cap, sizeof(*t));
+
+        if (!t)
+            return -ENOMEM;
+        for (size_t j = 0; j < b->seen_cap; j++) {
+            if (!b->seen[j])
+                continue;
+            i = (size_t)(b->seen[j] * 0x9e3779b97f4a7c15ull) & (cap - 1);
+            while (t[i])
+                i = (i + 1) & (cap - 1);
+            t[i] = b->seen[j];
+        }
+        free(b->seen);
+        b->seen = t;
+        b->seen_cap = cap;
+    }
+    mask = b->seen_cap - 1;
+    i = (size_t)(key * 0x9e3779b97f4a7c15ull) & mask;
+    while (b->seen[i]) {
+        if (b->seen[i] == key)
+            return 0;
+        i = (i + 1) & mask;
+    }
+    b->seen[i] = key;
+    b->nseen++;
+    return 1;
+}
 
 static void build_fini(struct build *b)
 {
@@ -55,6 +97,7 @@ static void build_fini(struct build *b)
     free(b->flags);
     free(b->ids);
     free(b->pats);
+    free(b->seen);
     memset(b, 0, sizeof(*b));
 }
 
@@ -259,7 +302,136 @@ static int add_url(struct build *b, uint32_t ioc, const struct iocs_ioc *x)
     return build_add(b, expr, 0, pat);
 }
 
-static int add_cidr(struct iocs_db *db, uint32_t ioc, const struct iocs_ioc *x)
+/*
+ * An IPv4 range a.b.c.d/p becomes the text of its first ceil(p/8) octets,
+ * for every value those octets take in the range: "10.20." for
+ * 10.20.0.0/16, "10.16." ... "10.31." for 10.16.0.0/12, the whole address
+ * for a prefix over 24. Only addresses that may be in some range fire; the
+ * scanner reads the token from the literal's start and asks the prefix set
+ * which ranges hold it. Literals already added (another range with the same
+ * leading octets) are not added twice: one lookup finds every range.
+ */
+static int add_cidr4(struct build *b, const uint8_t a[4], unsigned prefix)
+{
+    unsigned k = prefix ? (prefix + 7) / 8 : 1, spare = 8 * k - prefix;
+    uint32_t base = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+                    (uint32_t)a[2] << 8 | a[3];
+    int err;
+
+    for (uint32_t v = 0; v < (1u << spare); v++) {
+        uint32_t addr = base | v << (32 - 8 * k);
+        char text[20];
+        int n = 0;
+
+        for (unsigned o = 0; o < k; o++)
+            n += snprintf(text + n, sizeof(text) - (size_t)n, "%s%u",
+                          o ? "." : "", (addr >> (24 - 8 * o)) & 255);
+        if (k < 4)
+            text[n++] = '.';
+        text[n] = '\0';
+        err = seen_add(b, (uint64_t)k << 32 | addr >> (32 - 8 * k));
+        if (err < 0)
+            return err;
+        if (err == 0)
+            continue; /* another range added this literal */
+        err = build_add(b, escape(text, (size_t)n), 0,
+                        (struct iocs_pat){.len = (uint16_t)n,
+                                          .kind = IOCS_PAT_CIDR4,
+                                          .left = IOCS_EDGE_IPV4,
+                                          .right = k == 4 ? IOCS_EDGE_IPV4
+                                                          : IOCS_EDGE_NONE});
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
+/* One IPv6 prefix literal, de-duplicated through b->seen by its text. */
+static int add_prefix6(struct build *b, const char *text, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    int err;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)text[i]) * 0x100000001b3ull;
+    err = seen_add(b, h | 1ull << 63); /* apart from IPv4 keys */
+    if (err <= 0)
+        return err;
+    return build_add(b, escape(text, n), HS_FLAG_CASELESS,
+                     (struct iocs_pat){.len = (uint16_t)n,
+                                       .kind = IOCS_PAT_CIDR6,
+                                       .left = IOCS_EDGE_IPV6,
+                                       .right = IOCS_EDGE_NONE});
+}
+
+/* Write groups g[0..k) as the start of an address: each "%x" or "%04x",
+ * ':' after each; the zero groups [zi, zj) (zi < zj) become "::". */
+static size_t spell6(char *out, const unsigned *g, unsigned k, bool pad,
+                     unsigned zi, unsigned zj)
+{
+    size_t n = 0;
+
+    for (unsigned i = 0; i < k; i++) {
+        if (i == zi && zi < zj) {
+            n += (size_t)sprintf(out + n, i == 0 ? "::" : ":");
+            i = zj - 1;
+            continue;
+        }
+        n += (size_t)sprintf(out + n, pad ? "%04x:" : "%x:", g[i]);
+    }
+    return n; /* a text ending in "::" continues past the prefix */
+}
+
+/*
+ * An IPv6 range's addresses share their first k = prefix / 16 groups (one
+ * more when at most 16 values of it are in range). Their text starts with
+ * those groups, unpadded or zero-padded, any case (the literal is caseless),
+ * or with a run of zero groups among them written "::". Each spelling is a
+ * literal where the scanner reads a token and looks it up. A mixed padding
+ * within one address is not covered.
+ */
+static int add_cidr6(struct build *b, const uint8_t a[16], unsigned prefix,
+                     bool *generic)
+{
+    unsigned k = prefix / 16, spare = 0, g[8];
+    char text[8 * 5 + 3];
+    int err;
+
+    if (prefix % 16 >= 12) {
+        k++;
+        spare = 16 * k - prefix;
+    }
+    if (k == 0) {
+        *generic = true; /* the trigger finds these */
+        return 0;
+    }
+    for (unsigned i = 0; i < 8; i++)
+        g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+    for (unsigned v = 0; v < (1u << spare); v++) {
+        g[k - 1] = (g[k - 1] & ~((1u << spare) - 1)) | v;
+        for (int pad = 0; pad < 2; pad++) {
+            err = add_prefix6(b, text, spell6(text, g, k, pad, k, k));
+            if (err < 0)
+                return err;
+            /* Each maximal run of zero groups written as "::". */
+            for (unsigned i = 0; i < k; i++) {
+                unsigned j = i;
+
+                if (g[i] != 0 || (i > 0 && g[i - 1] == 0))
+                    continue;
+                while (j < k && g[j] == 0)
+                    j++;
+                err = add_prefix6(b, text, spell6(text, g, k, pad, i, j));
+                if (err < 0)
+                    return err;
+            }
+        }
+    }
+    return 0;
+}
+
+static int add_cidr(struct iocs_db *db, struct build *b, uint32_t ioc,
+                    const struct iocs_ioc *x)
 {
     uint8_t a[16];
     unsigned prefix;
@@ -272,7 +444,12 @@ static int add_cidr(struct iocs_db *db, uint32_t ioc, const struct iocs_ioc *x)
         if (err)
             return err;
     }
-    return iocs_cidrset_add(db->cidrs, family, a, prefix, ioc);
+    err = iocs_cidrset_add(db->cidrs, family, a, prefix, ioc);
+    if (err)
+        return err;
+    if (family == 6)
+        return add_cidr6(b, a, prefix, &db->token6);
+    return add_cidr4(b, a, prefix);
 }
 
 static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
@@ -286,7 +463,7 @@ static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
         return add_ipv6(b, i, x);
     case IOCS_CIDR4:
     case IOCS_CIDR6:
-        return add_cidr(db, i, x);
+        return add_cidr(db, b, i, x);
     case IOCS_DOMAIN:
         return add_literal(b, i, x->value, x->len, 1, IOCS_EDGE_DOMAIN,
                            IOCS_EDGE_DOMAIN);
@@ -355,8 +532,7 @@ static int compile_hs(struct iocs_db *db, struct build *b, char *errbuf,
         return 0;
     }
     if (cerr && cerr->expression >= 0 && (size_t)cerr->expression < b->len &&
-        b->pats[cerr->expression].kind != IOCS_PAT_TOKEN4 &&
-        b->pats[cerr->expression].kind != IOCS_PAT_TOKEN6) {
+        b->pats[cerr->expression].kind == IOCS_PAT_LITERAL) {
         const struct iocs_ioc *x =
             iocs_iocset_get(db->set, b->pats[cerr->expression].ioc);
 
@@ -397,13 +573,7 @@ int iocs_db_compile(struct iocs_db **out, const struct iocs_iocset *set,
             goto fail;
         }
     }
-    if (db->cidrs && iocs_cidrset_has(db->cidrs, 4)) {
-        err = build_add(&b, strdup(TOKEN4_RE), 0,
-                        (struct iocs_pat){.kind = IOCS_PAT_TOKEN4});
-        if (err)
-            goto fail;
-    }
-    if (db->cidrs && iocs_cidrset_has(db->cidrs, 6)) {
+    if (db->token6) {
         err = build_add(&b, strdup(TOKEN6_RE), 0,
                         (struct iocs_pat){.kind = IOCS_PAT_TOKEN6});
         if (err)

@@ -9,9 +9,10 @@
  * JSON-escaped; a URL without its scheme, host folded), each escaped byte by
  * byte so any value compiles. Pattern ids index a table that gives the IOC,
  * the literal's length (a match starts at end - len: no SOM flags) and the
- * boundary rule to check around it. CIDR IOCs are not patterns: when any is
- * loaded, two token triggers (a dotted-quad shape, a "h:h:" shape) find IP
- * tokens, and the scanner looks each token up in the prefix set.
+ * boundary rule to check around it. A CIDR IOC goes into a prefix set; an
+ * IPv4 range also becomes literals of the leading octets its addresses
+ * share (where a token may start), and IPv6 ranges share one trigger for
+ * IPv6-looking runs; the scanner cuts the token there and looks it up.
  *
  * The database keeps a pointer to the set; the set must outlive it.
  */
@@ -41,8 +42,9 @@ enum iocs_edge {
 
 enum iocs_pat_kind {
     IOCS_PAT_LITERAL, /* a spelling of IOC `ioc` */
-    IOCS_PAT_TOKEN4,  /* IPv4 token trigger, for CIDR lookups */
-    IOCS_PAT_TOKEN6,  /* IPv6 token trigger, for CIDR lookups */
+    IOCS_PAT_CIDR4,   /* leading octets of IPv4 ranges: a token starts here */
+    IOCS_PAT_CIDR6,   /* leading groups of IPv6 ranges: a token starts here */
+    IOCS_PAT_TOKEN6,  /* IPv6 token trigger, for ranges shorter than /16 */
     IOCS_PAT_REGEX,   /* a regex rule; start found by the scanner */
 };
 

@@ -133,18 +133,38 @@ static bool widen(const unsigned char *p, size_t lb, size_t hb, size_t e,
     return true;
 }
 
-int iocs_token4(const unsigned char *p, size_t lb, size_t hb, size_t e,
-                size_t *ts, size_t *te, uint8_t addr[4])
+int iocs_token4_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
+                   size_t *te, uint8_t addr[4])
 {
-    size_t s, t;
+    size_t t = s, lim = hb - s > IOCS_TOKEN_MAX ? s + IOCS_TOKEN_MAX : hb;
 
-    if (!widen(p, lb, hb, e, C_DIGIT, '.', &s, &t))
+    if (s > lb && ((cls[p[s - 1]] & C_DIGIT) || p[s - 1] == '.'))
         return -EINVAL;
+    while (t < lim && ((cls[p[t]] & C_DIGIT) || p[t] == '.'))
+        t++;
+    if (t == lim && t < hb && ((cls[p[t]] & C_DIGIT) || p[t] == '.'))
+        return -EINVAL; /* a run too long to be an address */
     while (t > s && p[t - 1] == '.')
         t--;
     if (iocs_ip4_parse((const char *)p + s, t - s, addr) < 0)
         return -EINVAL;
-    *ts = s;
+    *te = t;
+    return 0;
+}
+
+int iocs_token6_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
+                   size_t *te, uint8_t addr[16])
+{
+    size_t t = s, lim = hb - s > IOCS_TOKEN_MAX ? s + IOCS_TOKEN_MAX : hb;
+
+    if (s > lb && ((cls[p[s - 1]] & C_HEX) || p[s - 1] == ':'))
+        return -EINVAL;
+    while (t < lim && ((cls[p[t]] & C_HEX) || p[t] == ':'))
+        t++;
+    if (t == lim && t < hb && ((cls[p[t]] & C_HEX) || p[t] == ':'))
+        return -EINVAL; /* a run too long to be an address */
+    if (iocs_ip6_parse((const char *)p + s, t - s, addr) < 0)
+        return -EINVAL;
     *te = t;
     return 0;
 }

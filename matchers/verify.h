@@ -34,17 +34,29 @@ bool iocs_verify_edges(const unsigned char *p, size_t lb, size_t hb,
                        enum iocs_edge right);
 
 /*
- * Widen an IPv4 trigger ending at e to the maximal run of digits and '.'
- * around it (at most IOCS_TOKEN_MAX bytes each way), drop trailing dots,
- * and parse it. Returns 0 with [*ts, *te) and addr filled when the run is
- * exactly one address, else -EINVAL.
+ * Read an IPv4 token starting at s (where a range literal matched): the
+ * byte before s must not be a digit or '.', and the maximal run of digits
+ * and '.' from s (at most IOCS_TOKEN_MAX bytes), trailing dots dropped,
+ * must be exactly one address. Returns 0 with *te and addr filled, else
+ * -EINVAL.
  */
-int iocs_token4(const unsigned char *p, size_t lb, size_t hb, size_t e,
-                size_t *ts, size_t *te, uint8_t addr[4]);
+int iocs_token4_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
+                   size_t *te, uint8_t addr[4]);
 
 /*
- * The same for an IPv6 trigger: the maximal run of hex digits and ':' that
- * holds at least two ':' and parses as an address in any spelling.
+ * Read an IPv6 token starting at s (where a range literal matched): the
+ * byte before s must not be a hex digit or ':', and the maximal run of hex
+ * digits and ':' from s (at most IOCS_TOKEN_MAX bytes) must parse as an
+ * address. Returns 0 with *te and addr filled, else -EINVAL.
+ */
+int iocs_token6_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
+                   size_t *te, uint8_t addr[16]);
+
+/*
+ * Widen an IPv6 trigger ending at e to the maximal run of hex digits and
+ * ':' around it (at most IOCS_TOKEN_MAX bytes each way) and parse it as an
+ * address in any spelling. Returns 0 with [*ts, *te) and addr filled, else
+ * -EINVAL.
  */
 int iocs_token6(const unsigned char *p, size_t lb, size_t hb, size_t e,
                 size_t *ts, size_t *te, uint8_t addr[16]);

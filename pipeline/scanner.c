@@ -437,21 +437,28 @@ static void line_bounds(const struct iocs_scanner *s, const unsigned char *p,
     *hb = he;
 }
 
+/* An IP token for the CIDR IOCs: an IPv4 one starting where a range
+ * literal matched, or an IPv6 one around a trigger. */
 static int token_hit(struct iocs_scanner *s, const unsigned char *p,
                      const struct iocs_pat *pat, size_t e)
 {
     uint8_t addr[16];
     uint32_t ids[CIDR_IDS];
     size_t lb, hb, ts, te, k;
-    int family = pat->kind == IOCS_PAT_TOKEN4 ? 4 : 6;
+    int family = pat->kind == IOCS_PAT_CIDR4 ? 4 : 6;
     uint64_t line_abs;
     int err;
 
     line_bounds(s, p, &lb, &hb);
-    if (family == 4)
-        err = iocs_token4(p, lb, hb, e, &ts, &te, addr);
-    else
+    if (pat->kind == IOCS_PAT_CIDR4) {
+        ts = e - pat->len;
+        err = iocs_token4_at(p, lb, hb, ts, &te, addr);
+    } else if (pat->kind == IOCS_PAT_CIDR6) {
+        ts = e - pat->len;
+        err = iocs_token6_at(p, lb, hb, ts, &te, addr);
+    } else {
         err = iocs_token6(p, lb, hb, e, &ts, &te, addr);
+    }
     if (err)
         return 0;
     if (s->u->offset + ts + 1 == s->tok_abs[family == 6])

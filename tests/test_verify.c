@@ -199,36 +199,34 @@ static void test_verify_line_bounds(void **state)
 
 struct tok_case {
     const char *line;
-    size_t trigger_end; /* a position inside the token */
+    size_t trigger_end; /* v4: the token's start; v6: a trigger's end */
     const char *want;   /* NULL: no token */
 };
 
 static void test_verify_token4(void **state)
 {
     static const struct tok_case t[] = {
-        {"src=10.1.2.3 x", 11, "10.1.2.3"},
-        {"src=10.1.2.245,", 12, "10.1.2.245"},
-        {"at 10.1.2.3.", 11, "10.1.2.3"},
-        {"v 1.2.3.4.5", 9, NULL},
-        {"v 1.2.3.256", 9, NULL},
-        {"v 01.2.3.4", 9, NULL},
-        {"x10.1.2.3y", 8, "10.1.2.3"},
+        {"src=10.1.2.3 x", 4, "10.1.2.3"}, {"src=10.1.2.245,", 4, "10.1.2.245"},
+        {"at 10.1.2.3.", 3, "10.1.2.3"},   {"v 1.2.3.4.5", 2, NULL},
+        {"v 1.2.3.256", 2, NULL},          {"v 01.2.3.4", 2, NULL},
+        {"v 11.2.3.4", 3, NULL}, /* a digit on the left */
+        {"v .1.2.3.4", 3, NULL}, /* a '.' on the left */
+        {"x10.1.2.3y", 1, "10.1.2.3"},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         const unsigned char *p = (const unsigned char *)t[i].line;
+        size_t s = t[i].trigger_end, te;
         uint8_t a[4];
-        size_t ts, te;
-        int rc =
-            iocs_token4(p, 0, strlen(t[i].line), t[i].trigger_end, &ts, &te, a);
+        int rc = iocs_token4_at(p, 0, strlen(t[i].line), s, &te, a);
 
         if (!t[i].want) {
             assert_int_equal(rc, -EINVAL);
             continue;
         }
         assert_int_equal(rc, 0);
-        assert_int_equal(te - ts, strlen(t[i].want));
-        assert_memory_equal(p + ts, t[i].want, te - ts);
+        assert_int_equal(te - s, strlen(t[i].want));
+        assert_memory_equal(p + s, t[i].want, te - s);
     }
 }
 
@@ -265,13 +263,14 @@ static void test_verify_token_too_long(void **state)
 {
     char line[200];
     uint8_t a[4];
-    size_t ts, te;
+    size_t te;
 
     (void)state;
     memset(line, '1', sizeof(line));
-    memcpy(line + 150, ".2.3.4", 6);
+    memcpy(line, "1.2.3.4", 7);
+    line[7] = '.';
     assert_int_equal(
-        iocs_token4((const unsigned char *)line, 0, 156, 155, &ts, &te, a),
+        iocs_token4_at((const unsigned char *)line, 0, 200, 0, &te, a),
         -EINVAL);
 }
 
