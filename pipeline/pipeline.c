@@ -125,6 +125,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     struct iocs_reader *r = NULL;
     struct iocs_framer *f = NULL;
     struct iocs_scanner *sc = NULL;
+    struct iocs_linestate *ls = NULL;
     size_t overlap = iocs_db_overlap(db);
     uint64_t line0 = 1, nl = 0;
     int status = 0, err;
@@ -141,6 +142,8 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
         err = iocs_framer_new(&f, o->slab_size, overlap);
     if (!err)
         err = iocs_scanner_new(&sc, db, &so);
+    if (!err)
+        err = iocs_linestate_new(&ls, so.max_line);
     if (err) {
         fprintf(stderr, "iocstream: cannot start the scan: %s\n",
                 iocs_strerror(err));
@@ -175,8 +178,8 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
         if (err > 0) {
             if (u.first)
                 line0 = 1;
-            err = iocs_scanner_unit(sc, &u, list->v[u.source], line0, on_event,
-                                    em, &nl);
+            err = iocs_scanner_unit(sc, &u, list->v[u.source], line0, ls,
+                                    on_event, em, &nl);
             line0 += nl;
         }
         iocs_reader_release(r, s);
@@ -192,6 +195,7 @@ out:
     if (sc)
         iocs_scanner_stats(sc, st);
     iocs_scanner_free(sc);
+    iocs_linestate_free(ls);
     iocs_framer_free(f);
     iocs_reader_free(r);
     return status;

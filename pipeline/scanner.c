@@ -41,6 +41,20 @@ struct linehit {
     size_t alen;
 };
 
+/* A line that may span units: its hits so far, copies of what they point
+ * to, and its first max_line bytes. */
+struct iocs_linestate {
+    struct linehit *lh;
+    size_t lh_len, lh_cap;
+    unsigned char *arena; /* atomics of an open long line */
+    size_t arena_len, arena_cap;
+    unsigned char *prefix; /* first max_line bytes of an open long line */
+    size_t prefix_len;
+    bool open;               /* the line goes on in the next unit */
+    uint64_t line_start_abs; /* start of the open line */
+    uint64_t tok_abs[2];     /* last IPv4, IPv6 token start looked up, + 1 */
+};
+
 struct hits {
     struct rawhit *v;
     size_t len, cap;
@@ -56,19 +70,10 @@ struct iocs_scanner {
 
     struct hits hits;
 
-    /* The line being gathered (possibly spanning units). */
-    struct linehit *lh;
-    size_t lh_len, lh_cap;
-    unsigned char *arena; /* atomics of an open long line */
-    size_t arena_len, arena_cap;
-    unsigned char *prefix; /* first max_line bytes of an open long line */
-    size_t prefix_len;
-
-    /* Source state between units. */
-    uint64_t line_no;        /* number of the line at the unit's start */
-    bool open;               /* a line continues from an earlier unit */
-    uint64_t line_start_abs; /* start of the open line */
-    uint64_t tok_abs[2];     /* last IPv4, IPv6 token start looked up, + 1 */
+    /* The line being gathered; swapped with the caller's iocs_linestate
+     * when a unit ends inside a line or continues one. */
+    struct iocs_linestate line;
+    uint64_t line_no; /* number of the current line */
 
     /* Per unit. */
     const struct iocs_unit *u;
@@ -137,6 +142,48 @@ size_t iocs_count_newlines(const unsigned char *p, size_t n)
 
 /* ---- setup ---- */
 
+static int linestate_init(struct iocs_linestate *l, size_t max_line)
+{
+    memset(l, 0, sizeof(*l));
+    l->lh_cap = LHITS_INIT;
+    l->lh = malloc(l->lh_cap * sizeof(*l->lh));
+    l->prefix = malloc(max_line);
+    return l->lh && l->prefix ? 0 : -ENOMEM;
+}
+
+static void linestate_fini(struct iocs_linestate *l)
+{
+    free(l->lh);
+    free(l->arena);
+    free(l->prefix);
+    memset(l, 0, sizeof(*l));
+}
+
+int iocs_linestate_new(struct iocs_linestate **out, size_t max_line)
+{
+    struct iocs_linestate *l;
+
+    if (max_line == 0)
+        return -EINVAL;
+    l = malloc(sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    if (linestate_init(l, max_line) < 0) {
+        iocs_linestate_free(l);
+        return -ENOMEM;
+    }
+    *out = l;
+    return 0;
+}
+
+void iocs_linestate_free(struct iocs_linestate *l)
+{
+    if (!l)
+        return;
+    linestate_fini(l);
+    free(l);
+}
+
 int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
                      const struct iocs_scanner_opts *opts)
 {
@@ -158,10 +205,7 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
         goto fail;
     s->hits.cap = opts->max_hits ? opts->max_hits : HITS_DEFAULT;
     s->hits.v = malloc(s->hits.cap * sizeof(*s->hits.v));
-    s->lh_cap = LHITS_INIT;
-    s->lh = malloc(s->lh_cap * sizeof(*s->lh));
-    s->prefix = malloc(s->max_line);
-    if (!s->hits.v || !s->lh || !s->prefix) {
+    if (!s->hits.v || linestate_init(&s->line, s->max_line) < 0) {
         err = -ENOMEM;
         goto fail;
     }
@@ -179,9 +223,7 @@ void iocs_scanner_free(struct iocs_scanner *s)
         return;
     iocs_db_scratch_free(s->scratch);
     free(s->hits.v);
-    free(s->lh);
-    free(s->arena);
-    free(s->prefix);
+    linestate_fini(&s->line);
     free(s);
 }
 
@@ -221,47 +263,48 @@ static void compact(struct iocs_scanner *s)
 {
     size_t w = 0;
 
-    if (s->lh_len < 2)
+    if (s->line.lh_len < 2)
         return;
-    qsort(s->lh, s->lh_len, sizeof(*s->lh), by_ioc_start);
-    for (size_t r = 1; r < s->lh_len; r++) {
-        struct linehit *a = &s->lh[w], *b = &s->lh[r];
+    qsort(s->line.lh, s->line.lh_len, sizeof(*s->line.lh), by_ioc_start);
+    for (size_t r = 1; r < s->line.lh_len; r++) {
+        struct linehit *a = &s->line.lh[w], *b = &s->line.lh[r];
 
         if (a->ioc == b->ioc) {
             if (a->start != b->start)
                 a->count += b->count;
         } else {
-            s->lh[++w] = *b;
+            s->line.lh[++w] = *b;
         }
     }
-    s->lh_len = w + 1;
+    s->line.lh_len = w + 1;
 }
 
 static int add_linehit(struct iocs_scanner *s, uint32_t ioc, uint64_t start,
                        uint64_t end, const unsigned char *atomic)
 {
-    if (s->lh_len == s->lh_cap) {
+    if (s->line.lh_len == s->line.lh_cap) {
         compact(s);
-        if (s->lh_len * 2 > s->lh_cap) {
+        if (s->line.lh_len * 2 > s->line.lh_cap) {
             struct linehit *v;
 
-            if (s->lh_cap >= LHITS_MAX) {
+            if (s->line.lh_cap >= LHITS_MAX) {
                 s->st.lost++;
                 return 0;
             }
-            v = realloc(s->lh, 2 * s->lh_cap * sizeof(*v));
+            v = realloc(s->line.lh, 2 * s->line.lh_cap * sizeof(*v));
             if (!v)
                 return -ENOMEM;
-            s->lh = v;
-            s->lh_cap *= 2;
+            s->line.lh = v;
+            s->line.lh_cap *= 2;
         }
     }
-    s->lh[s->lh_len++] = (struct linehit){.ioc = ioc,
-                                          .count = 1,
-                                          .start = start,
-                                          .end = end,
-                                          .atomic = atomic,
-                                          .alen = (size_t)(end - start)};
+    s->line.lh[s->line.lh_len++] =
+        (struct linehit){.ioc = ioc,
+                         .count = 1,
+                         .start = start,
+                         .end = end,
+                         .atomic = atomic,
+                         .alen = (size_t)(end - start)};
     return 0;
 }
 
@@ -273,43 +316,45 @@ static int spill(struct iocs_scanner *s, const unsigned char *p, size_t n)
     uint64_t from, to;
 
     compact(s);
-    for (size_t i = 0; i < s->lh_len; i++) {
-        struct linehit *h = &s->lh[i];
+    for (size_t i = 0; i < s->line.lh_len; i++) {
+        struct linehit *h = &s->line.lh[i];
 
         if (h->atomic < p || h->atomic >= p + n)
             continue; /* already copied */
-        if (s->arena_len + h->alen > s->arena_cap) {
-            size_t cap = s->arena_cap ? s->arena_cap : 4096;
+        if (s->line.arena_len + h->alen > s->line.arena_cap) {
+            size_t cap = s->line.arena_cap ? s->line.arena_cap : 4096;
             unsigned char *a;
 
-            while (cap < s->arena_len + h->alen)
+            while (cap < s->line.arena_len + h->alen)
                 cap *= 2;
             if (cap > ARENA_MAX)
                 return -ENOMEM;
-            a = realloc(s->arena, cap);
+            a = realloc(s->line.arena, cap);
             if (!a)
                 return -ENOMEM;
             /* Re-point copied atomics into the moved arena. */
-            for (size_t j = 0; j < s->lh_len; j++)
-                if (s->lh[j].atomic >= s->arena &&
-                    s->lh[j].atomic < s->arena + s->arena_len)
-                    s->lh[j].atomic = a + (s->lh[j].atomic - s->arena);
-            s->arena = a;
-            s->arena_cap = cap;
+            for (size_t j = 0; j < s->line.lh_len; j++)
+                if (s->line.lh[j].atomic >= s->line.arena &&
+                    s->line.lh[j].atomic < s->line.arena + s->line.arena_len)
+                    s->line.lh[j].atomic =
+                        a + (s->line.lh[j].atomic - s->line.arena);
+            s->line.arena = a;
+            s->line.arena_cap = cap;
         }
-        memcpy(s->arena + s->arena_len, h->atomic, h->alen);
-        h->atomic = s->arena + s->arena_len;
-        s->arena_len += h->alen;
+        memcpy(s->line.arena + s->line.arena_len, h->atomic, h->alen);
+        h->atomic = s->line.arena + s->line.arena_len;
+        s->line.arena_len += h->alen;
     }
-    from = s->line_start_abs + s->prefix_len;
+    from = s->line.line_start_abs + s->line.prefix_len;
     if (from < u->offset)
         from = u->offset;
-    to = s->line_start_abs + s->max_line;
+    to = s->line.line_start_abs + s->max_line;
     if (to > u->offset + n)
         to = u->offset + n;
     if (from < to) {
-        memcpy(s->prefix + s->prefix_len, p + (from - u->offset), to - from);
-        s->prefix_len += (size_t)(to - from);
+        memcpy(s->line.prefix + s->line.prefix_len, p + (from - u->offset),
+               to - from);
+        s->line.prefix_len += (size_t)(to - from);
     }
     return 0;
 }
@@ -322,15 +367,15 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
     uint64_t start_abs, len;
     int err;
 
-    if (s->lh_len == 0)
+    if (s->line.lh_len == 0)
         return 0;
     if (le > 0 && p[le - 1] == '\r' && le < u->len)
         le--;
-    start_abs = s->ls_true ? u->offset + s->ls : s->line_start_abs;
+    start_abs = s->ls_true ? u->offset + s->ls : s->line.line_start_abs;
     len = u->offset + le - start_abs;
     compact(s);
-    if (s->lh_len > 1)
-        qsort(s->lh, s->lh_len, sizeof(*s->lh), by_start);
+    if (s->line.lh_len > 1)
+        qsort(s->line.lh, s->line.lh_len, sizeof(*s->line.lh), by_start);
 
     memset(&ev, 0, sizeof(ev));
     ev.path = s->path;
@@ -344,20 +389,20 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
         size_t want = len < s->max_line ? (size_t)len : s->max_line;
 
         /* Top up the saved prefix from this unit. */
-        if (s->prefix_len < want) {
-            uint64_t from = start_abs + s->prefix_len;
+        if (s->line.prefix_len < want) {
+            uint64_t from = start_abs + s->line.prefix_len;
 
-            memcpy(s->prefix + s->prefix_len, p + (from - u->offset),
-                   want - s->prefix_len);
-            s->prefix_len = want;
+            memcpy(s->line.prefix + s->line.prefix_len, p + (from - u->offset),
+                   want - s->line.prefix_len);
+            s->line.prefix_len = want;
         }
-        ev.original = s->prefix;
+        ev.original = s->line.prefix;
         ev.original_len = want;
     }
     ev.timestamp = s->now;
     ev.created = s->now;
-    for (size_t i = 0; i < s->lh_len; i++) {
-        const struct linehit *h = &s->lh[i];
+    for (size_t i = 0; i < s->line.lh_len; i++) {
+        const struct linehit *h = &s->line.lh[i];
 
         ev.ioc = iocs_iocset_get(s->set, h->ioc);
         ev.ioc_id = h->ioc;
@@ -371,8 +416,8 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
             return err;
         s->st.events++;
     }
-    s->lh_len = 0;
-    s->arena_len = 0;
+    s->line.lh_len = 0;
+    s->line.arena_len = 0;
     return 0;
 }
 
@@ -461,15 +506,15 @@ static int token_hit(struct iocs_scanner *s, const unsigned char *p,
     }
     if (err)
         return 0;
-    if (s->u->offset + ts + 1 == s->tok_abs[family == 6])
+    if (s->u->offset + ts + 1 == s->line.tok_abs[family == 6])
         return 0; /* this token was looked up already */
-    s->tok_abs[family == 6] = s->u->offset + ts + 1;
+    s->line.tok_abs[family == 6] = s->u->offset + ts + 1;
     k = iocs_cidrset_lookup(s->cidrs, family, addr, ids, CIDR_IDS);
     if (k > CIDR_IDS) {
         s->st.lost += k - CIDR_IDS;
         k = CIDR_IDS;
     }
-    line_abs = s->ls_true ? s->u->offset + s->ls : s->line_start_abs;
+    line_abs = s->ls_true ? s->u->offset + s->ls : s->line.line_start_abs;
     for (size_t j = 0; j < k; j++) {
         err = add_linehit(s, ids[j], s->u->offset + ts - line_abs,
                           s->u->offset + te - line_abs, p + ts);
@@ -489,7 +534,7 @@ static int literal_hit(struct iocs_scanner *s, const unsigned char *p,
     if (!iocs_verify_edges(p, lb, hb, start, e, (enum iocs_edge)pat->left,
                            (enum iocs_edge)pat->right))
         return 0;
-    line_abs = s->ls_true ? s->u->offset + s->ls : s->line_start_abs;
+    line_abs = s->ls_true ? s->u->offset + s->ls : s->line.line_start_abs;
     return add_linehit(s, pat->ioc, s->u->offset + start - line_abs,
                        s->u->offset + e - line_abs, p + start);
 }
@@ -586,21 +631,28 @@ static int scan_block(struct iocs_scanner *s, const unsigned char *p, size_t n,
 }
 
 int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
-                      const char *path, uint64_t line0, iocs_event_fn fn,
-                      void *ctx, uint64_t *newlines)
+                      const char *path, uint64_t line0,
+                      struct iocs_linestate *ls, iocs_event_fn fn, void *ctx,
+                      uint64_t *newlines)
 {
     const unsigned char *p = u->ptr, *nl;
     size_t n = u->len, lo, hi;
     int err;
 
     s->line_no = line0;
-    if (u->rescan == 0) {
-        /* Not a continuation: no line is open. */
-        s->open = false;
-        s->lh_len = 0;
-        s->arena_len = 0;
-        s->prefix_len = 0;
-        s->tok_abs[0] = s->tok_abs[1] = 0;
+    if (u->rescan > 0 && ls->open) {
+        /* A continuation: take the open line over. */
+        struct iocs_linestate t = s->line;
+
+        s->line = *ls;
+        *ls = t;
+        ls->open = false;
+    } else {
+        s->line.open = false;
+        s->line.lh_len = 0;
+        s->line.arena_len = 0;
+        s->line.prefix_len = 0;
+        s->line.tok_abs[0] = s->line.tok_abs[1] = 0;
     }
     s->u = u;
     s->path = path;
@@ -611,9 +663,9 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
 
     /* The first line of the unit: its real start, or the open line. */
     s->ls = 0;
-    s->ls_true = !s->open || u->offset == s->line_start_abs;
-    if (s->ls_true && !s->open)
-        s->line_start_abs = u->offset;
+    s->ls_true = !s->line.open || u->offset == s->line.line_start_abs;
+    if (s->ls_true && !s->line.open)
+        s->line.line_start_abs = u->offset;
     s->counted = 0;
     nl = memchr(p, '\n', n);
     s->le = nl ? (size_t)(nl - p) : n;
@@ -637,27 +689,27 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
         /* The last line goes on into the next unit. */
         nl = memrchr(p, '\n', n);
         if (nl) {
-            s->line_start_abs = u->offset + (size_t)(nl - p) + 1;
-            s->prefix_len = 0;
+            s->line.line_start_abs = u->offset + (size_t)(nl - p) + 1;
+            s->line.prefix_len = 0;
             s->ls = (size_t)(nl - p) + 1;
             s->ls_true = true;
         } else if (s->ls_true) {
-            s->line_start_abs = u->offset;
+            s->line.line_start_abs = u->offset;
         }
-        s->open = true;
+        s->line.open = true;
         err = spill(s, p, n);
         if (err)
             return err;
-    } else {
-        s->open = false;
-        s->prefix_len = 0;
+        /* Hand the open line to whoever scans the next unit. */
+        struct iocs_linestate t = *ls;
+
+        *ls = s->line;
+        s->line = t;
+        s->line.open = false;
     }
     *newlines = s->line_no - line0;
     s->st.lines += *newlines;
-    if (u->last) {
-        if (n > 0 && p[n - 1] != '\n')
-            s->st.lines++;
-        s->open = false;
-    }
+    if (u->last && n > 0 && p[n - 1] != '\n')
+        s->st.lines++;
     return 0;
 }

@@ -17,11 +17,13 @@
  * the unit at a line end (or, inside one line, with the same overlap rule)
  * and scans the halves, so hits are never dropped.
  *
- * A line still open at the end of a unit (a long line) is kept in the
- * scanner: the units that continue it must come to the same scanner, next
- * and in order. Other units are independent: the caller says which line
- * number a unit starts at, and learns how many newlines it held, so units
- * of many sources may be spread over many scanners. Nothing is allocated per
+ * A line still open at the end of a unit (a long line) is handed over in a
+ * struct iocs_linestate the caller keeps: the unit that continues it may
+ * go to any scanner, as long as the previous unit is done. Other units are
+ * independent: the caller says which line number a unit starts at, and
+ * learns how many newlines it held, so units of many sources may be spread
+ * over many scanners. Sources are read one after another, so one linestate
+ * serves a whole run. Nothing is allocated per
  * line or event: the hit arrays, the line buffers and the prefix of a long
  * line are made in iocs_scanner_new() and grow only up to fixed caps.
  *
@@ -68,6 +70,14 @@ struct iocs_scan_stats {
 };
 
 struct iocs_scanner;
+struct iocs_linestate;
+
+/* Make the state of a line that spans units (one per run). Returns 0,
+ * -EINVAL or -ENOMEM. */
+int iocs_linestate_new(struct iocs_linestate **out, size_t max_line);
+
+/* Release l. NULL is accepted and ignored. */
+void iocs_linestate_free(struct iocs_linestate *l);
 
 /*
  * Make a scanner over db (which must outlive it). Returns 0, -EINVAL (bad
@@ -83,13 +93,16 @@ void iocs_scanner_free(struct iocs_scanner *s);
  * Scan one unit of the source named path, whose first byte lies in line
  * number line0 (1 for a source's first unit; then the previous unit's line0
  * plus its *newlines), and hand each event to fn, in line order, and within
- * a line in order of the leftmost match. Sets *newlines to the number of
- * '\n' in the unit. Returns 0, -EIO for a Hyperscan failure, or what fn
+ * a line in order of the leftmost match. ls carries a line that the
+ * previous unit left open into this one, and this unit's open last line
+ * into the next (made with the same max_line). Sets *newlines to the number
+ * of '\n' in the unit. Returns 0, -EIO for a Hyperscan failure, or what fn
  * returned.
  */
 int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
-                      const char *path, uint64_t line0, iocs_event_fn fn,
-                      void *ctx, uint64_t *newlines);
+                      const char *path, uint64_t line0,
+                      struct iocs_linestate *ls, iocs_event_fn fn, void *ctx,
+                      uint64_t *newlines);
 
 /* Totals since the scanner was made. */
 void iocs_scanner_stats(const struct iocs_scanner *s,
