@@ -53,8 +53,7 @@ int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
     struct iocs_emitter *e;
     int err;
 
-    if (fd < 0 || !db_id ||
-        (fmt != IOCS_FORMAT_MSGPACK && fmt != IOCS_FORMAT_JSON))
+    if (!db_id || (fmt != IOCS_FORMAT_MSGPACK && fmt != IOCS_FORMAT_JSON))
         return -EINVAL;
     e = calloc(1, sizeof(*e));
     if (!e)
@@ -90,13 +89,13 @@ void iocs_emitter_free(struct iocs_emitter *e)
     free(e);
 }
 
-int iocs_emitter_flush(struct iocs_emitter *e)
+static int write_out(struct iocs_emitter *e, int fd)
 {
     size_t off = 0;
     int err = 0;
 
     while (off < e->buf.len) {
-        ssize_t n = write(e->fd, e->buf.p + off, e->buf.len - off);
+        ssize_t n = write(fd, e->buf.p + off, e->buf.len - off);
 
         if (n < 0) {
             if (errno == EINTR)
@@ -111,6 +110,18 @@ int iocs_emitter_flush(struct iocs_emitter *e)
     memmove(e->buf.p, e->buf.p + off, e->buf.len - off);
     e->buf.len -= off;
     return err;
+}
+
+int iocs_emitter_flush(struct iocs_emitter *e)
+{
+    if (e->fd < 0)
+        return 0; /* buffer mode: iocs_emitter_drain() writes */
+    return write_out(e, e->fd);
+}
+
+int iocs_emitter_drain(struct iocs_emitter *e, int fd)
+{
+    return write_out(e, fd);
 }
 
 uint64_t iocs_emitter_count(const struct iocs_emitter *e)
@@ -472,7 +483,7 @@ int iocs_emitter_event(struct iocs_emitter *e, const struct iocs_event *ev)
         (!ev->original && ev->original_len) || (!ev->atomic && ev->atomic_len))
         return -EINVAL;
     err = encode(e, ev);
-    if (err == -ENOMEM && e->buf.len > 0) {
+    if (err == -ENOMEM && e->buf.len > 0 && e->fd >= 0) {
         /* It may fit alone: write out the events before it and retry. */
         err = iocs_emitter_flush(e);
         if (err)
@@ -482,7 +493,7 @@ int iocs_emitter_event(struct iocs_emitter *e, const struct iocs_event *ev)
     if (err)
         return err;
     e->count++;
-    if (e->buf.len >= EMIT_FLUSH_AT)
+    if (e->buf.len >= EMIT_FLUSH_AT && e->fd >= 0)
         return iocs_emitter_flush(e);
     return 0;
 }

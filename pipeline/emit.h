@@ -74,7 +74,8 @@ enum iocs_format {
 struct iocs_emitter;
 
 /*
- * Make an emitter writing to fd (not closed by the emitter) in format fmt;
+ * Make an emitter writing to fd (not closed by the emitter; -1 for buffer
+ * mode: nothing is written until iocs_emitter_drain()) in format fmt;
  * db_id is the IOC set hash copied into every event ("iocstream.db").
  * Returns 0, -EINVAL or -ENOMEM.
  */
@@ -98,8 +99,17 @@ void iocs_emitter_free(struct iocs_emitter *e);
  */
 int iocs_emitter_event(struct iocs_emitter *e, const struct iocs_event *ev);
 
-/* Write out everything buffered. Returns 0 or a negative errno. */
+/* Write out everything buffered. Returns 0 or a negative errno. In buffer
+ * mode (fd < 0) it does nothing. */
 int iocs_emitter_flush(struct iocs_emitter *e);
+
+/*
+ * Write everything buffered to fd and empty the buffer; what could not be
+ * written stays buffered. For buffer mode: worker threads encode a unit's
+ * events into an emitter made with fd -1, and the thread that owns the
+ * output drains them in input order. Returns 0 or a negative errno.
+ */
+int iocs_emitter_drain(struct iocs_emitter *e, int fd);
 
 /* Events encoded so far. */
 uint64_t iocs_emitter_count(const struct iocs_emitter *e);
