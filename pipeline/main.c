@@ -35,6 +35,8 @@ static const char usage_text[] =
     "      --max-line N  cap event.original at N bytes (default 4096)\n"
     "      --slab-size N bytes per read (default 1M; K/M/G suffixes)\n"
     "      --depth N     reads in flight (default 4)\n"
+    "  -j, --jobs N      scanning threads (default: the number of cores);\n"
+    "                    events still leave in input order\n"
     "      --no-uring    read with read(2) instead of io_uring\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n"
     "      --stats       print bytes, lines, matches, events, GB/s to stderr\n"
@@ -89,6 +91,7 @@ static int cmd_scan(int argc, char **argv)
         OPT_NO_URING,
         OPT_STATS,
     };
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     static const struct option longopts[] = {
         {"iocs", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
@@ -99,6 +102,7 @@ static int cmd_scan(int argc, char **argv)
         {"no-uring", no_argument, NULL, OPT_NO_URING},
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"stats", no_argument, NULL, OPT_STATS},
+        {"jobs", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -116,8 +120,9 @@ static int cmd_scan(int argc, char **argv)
     o.max_line = IOCS_MAX_LINE_DEFAULT;
     o.slab_size = IOCS_READER_SLAB_DEFAULT;
     o.format = IOCS_FORMAT_MSGPACK;
+    o.threads = ncpu > 0 ? (unsigned)ncpu : 1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:o:Lh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:j:Lh", longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             feeds[o.nfeeds++] = optarg;
@@ -168,6 +173,13 @@ static int cmd_scan(int argc, char **argv)
             break;
         case 'L':
             o.follow_symlinks = true;
+            break;
+        case 'j':
+            if (parse_size(optarg, &v) < 0 || v > 1024) {
+                fprintf(stderr, "iocstream: -j: '%s' is not 1..1024\n", optarg);
+                goto bad;
+            }
+            o.threads = (unsigned)v;
             break;
         case OPT_STATS:
             o.stats = true;

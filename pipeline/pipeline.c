@@ -26,6 +26,7 @@
 #include "pipeline/scanner.h"
 #include "pipeline/status.h"
 #include "pipeline/walk.h"
+#include "pipeline/workers.h"
 
 static void on_reject(void *ctx, const char *file, size_t line, const char *why)
 {
@@ -114,36 +115,194 @@ static void print_stats(const struct iocs_scan_stats *st, double secs,
             iocs_db_id(db), uring ? "io_uring" : "read(2)");
 }
 
-/* Stream every source through the stages. Returns 0, or 2 when a source
- * failed (reported) or the output broke. */
-static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
-               struct iocs_pathlist *list, struct iocs_emitter *em,
-               struct iocs_scan_stats *st, bool *uring)
+static void report_source_err(const struct iocs_pathlist *list,
+                              const struct iocs_slab *s)
 {
-    struct iocs_reader_opts ro = {0};
-    struct iocs_scanner_opts so = {0};
-    struct iocs_reader *r = NULL;
-    struct iocs_framer *f = NULL;
+    fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+            iocs_strerror(s->err));
+}
+
+/* One thread: read, frame, scan and emit in turn. */
+static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
+                       const struct iocs_db *db, size_t max_line,
+                       struct iocs_pathlist *list, struct iocs_emitter *em,
+                       struct iocs_scan_stats *st)
+{
+    struct iocs_scanner_opts so = {.max_line = max_line};
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
-    size_t overlap = iocs_db_overlap(db);
     uint64_t line0 = 1, nl = 0;
     int status = 0, err;
 
+    err = iocs_scanner_new(&sc, db, &so);
+    if (!err)
+        err = iocs_linestate_new(&ls, max_line);
+    if (err) {
+        fprintf(stderr, "iocstream: cannot start the scan: %s\n",
+                iocs_strerror(err));
+        status = 2;
+        goto out;
+    }
+    for (;;) {
+        struct iocs_slab *s;
+        struct iocs_unit u;
+        uint32_t source;
+
+        err = iocs_reader_next(r, &s);
+        if (err == 0)
+            break;
+        if (err < 0) {
+            fprintf(stderr, "iocstream: reader: %s\n", iocs_strerror(err));
+            status = 2;
+            break;
+        }
+        if (s->err < 0) {
+            report_source_err(list, s);
+            status = 2;
+        }
+        source = s->source;
+        err = iocs_framer_frame(f, s, &u);
+        if (err > 0) {
+            if (u.first)
+                line0 = 1;
+            err = iocs_scanner_unit(sc, &u, list->v[u.source], line0, ls,
+                                    on_event, em, &nl);
+            line0 += nl;
+        }
+        iocs_reader_release(r, s);
+        if (err < 0) {
+            if (err != -EPIPE)
+                fprintf(stderr, "iocstream: %s: %s\n", list->v[source],
+                        iocs_strerror(err));
+            status = 2;
+            break;
+        }
+    }
+out:
+    if (sc)
+        iocs_scanner_stats(sc, st);
+    iocs_scanner_free(sc);
+    iocs_linestate_free(ls);
+    return status;
+}
+
+/* Collect the oldest unit from the pool: write its events, release its
+ * slab. Returns 1, 0 when none is in flight, or a negative errno. */
+static int collect_one(struct iocs_workers *w, struct iocs_reader *r, int fd)
+{
+    struct iocs_slab *s = NULL;
+    int rc = iocs_workers_collect(w, fd, &s);
+
+    if (s)
+        iocs_reader_release(r, s);
+    return rc;
+}
+
+/* N threads: this one reads, frames, numbers lines and writes; the pool
+ * scans. */
+static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
+                     const struct iocs_db *db, const struct iocs_scan_opts *o,
+                     unsigned max_jobs, struct iocs_pathlist *list, int fd,
+                     struct iocs_scan_stats *st)
+{
+    struct iocs_workers_opts wo = {.threads = o->threads,
+                                   .max_jobs = max_jobs,
+                                   .max_line = o->max_line,
+                                   .format = o->format};
+    struct iocs_workers *w = NULL;
+    uint64_t line0 = 1;
+    int status = 0, err;
+
+    err = iocs_workers_new(&w, db, &wo);
+    if (err) {
+        fprintf(stderr, "iocstream: cannot start %u workers: %s\n", o->threads,
+                iocs_strerror(err));
+        return 2;
+    }
+    for (;;) {
+        struct iocs_slab *s;
+        struct iocs_unit u;
+
+        if (iocs_workers_full(w)) {
+            err = collect_one(w, r, fd);
+            if (err < 0)
+                break;
+            continue;
+        }
+        err = iocs_reader_next(r, &s);
+        if (err == 0)
+            break;
+        if (err == -EBUSY && iocs_workers_busy(w)) {
+            err = collect_one(w, r, fd); /* every slab is in the pool */
+            if (err < 0)
+                break;
+            continue;
+        }
+        if (err < 0) {
+            fprintf(stderr, "iocstream: reader: %s\n", iocs_strerror(err));
+            status = 2;
+            break;
+        }
+        if (s->err < 0) {
+            report_source_err(list, s);
+            status = 2;
+        }
+        err = iocs_framer_frame(f, s, &u);
+        if (err <= 0) {
+            iocs_reader_release(r, s);
+            if (err < 0)
+                break;
+            continue;
+        }
+        if (u.first)
+            line0 = 1;
+        err = iocs_workers_submit(w, s, &u, list->v[u.source], line0);
+        if (err < 0) {
+            iocs_reader_release(r, s);
+            break;
+        }
+        line0 += iocs_count_newlines(u.ptr + u.rescan, u.len - u.rescan);
+    }
+    /* Write out what is still in flight, even after an error. */
+    for (int rc; (rc = collect_one(w, r, fd)) != 0;)
+        if (rc < 0 && err >= 0)
+            err = rc;
+    if (err < 0) {
+        if (err != -EPIPE)
+            fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
+        status = 2;
+    }
+    iocs_workers_stats(w, st);
+    iocs_workers_free(w);
+    return status;
+}
+
+/* Stream every source through the stages. Returns 0, or 2 when a source
+ * failed (reported) or the output broke. */
+static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
+               struct iocs_pathlist *list, struct iocs_emitter *em, int fd,
+               struct iocs_scan_stats *st, bool *uring)
+{
+    struct iocs_reader_opts ro = {0};
+    struct iocs_reader *r = NULL;
+    struct iocs_framer *f = NULL;
+    size_t overlap = iocs_db_overlap(db);
+    unsigned max_jobs = 2 * o->threads + 2;
+    int status, err;
+
     ro.slab_size = o->slab_size;
     ro.headroom = o->slab_size > overlap ? o->slab_size : overlap;
-    ro.nslabs = IOCS_READER_NSLABS_DEFAULT;
     ro.depth = o->depth ? o->depth : IOCS_READER_DEPTH_DEFAULT;
+    /* Room for every unit in the pool plus the reads in flight. */
+    ro.nslabs =
+        o->threads > 1 ? max_jobs + ro.depth : IOCS_READER_NSLABS_DEFAULT;
+    if (ro.depth > ro.nslabs)
+        ro.depth = ro.nslabs;
     ro.no_uring = o->no_uring;
-    so.max_line = o->max_line;
 
     err = iocs_reader_new(&r, &ro, (const char *const *)list->v, list->len);
     if (!err)
         err = iocs_framer_new(&f, o->slab_size, overlap);
-    if (!err)
-        err = iocs_scanner_new(&sc, db, &so);
-    if (!err)
-        err = iocs_linestate_new(&ls, so.max_line);
     if (err) {
         fprintf(stderr, "iocstream: cannot start the scan: %s\n",
                 iocs_strerror(err));
@@ -156,46 +315,11 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                 "iocstream: io_uring is unavailable (%s); reading "
                 "with read(2)\n",
                 iocs_strerror(iocs_reader_uring_err(r)));
-
-    for (;;) {
-        struct iocs_slab *s;
-        struct iocs_unit u;
-
-        err = iocs_reader_next(r, &s);
-        if (err == 0)
-            break;
-        if (err < 0) {
-            fprintf(stderr, "iocstream: reader: %s\n", iocs_strerror(err));
-            status = 2;
-            break;
-        }
-        if (s->err < 0) {
-            fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
-                    iocs_strerror(s->err));
-            status = 2;
-        }
-        err = iocs_framer_frame(f, s, &u);
-        if (err > 0) {
-            if (u.first)
-                line0 = 1;
-            err = iocs_scanner_unit(sc, &u, list->v[u.source], line0, ls,
-                                    on_event, em, &nl);
-            line0 += nl;
-        }
-        iocs_reader_release(r, s);
-        if (err < 0) {
-            if (err != -EPIPE)
-                fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
-                        iocs_strerror(err));
-            status = 2;
-            break;
-        }
-    }
+    if (o->threads > 1)
+        status = loop_pool(r, f, db, o, max_jobs, list, fd, st);
+    else
+        status = loop_inline(r, f, db, o->max_line, list, em, st);
 out:
-    if (sc)
-        iocs_scanner_stats(sc, st);
-    iocs_scanner_free(sc);
-    iocs_linestate_free(ls);
     iocs_framer_free(f);
     iocs_reader_free(r);
     return status;
@@ -250,7 +374,7 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
         goto out;
     }
 
-    status = run(o, db, &list, em, &st, &uring);
+    status = run(o, db, &list, em, fd, &st, &uring);
     err = iocs_emitter_flush(em);
     if (err && err != -EPIPE) {
         fprintf(stderr, "iocstream: %s: %s\n", o->output ? o->output : "stdout",

@@ -25,6 +25,7 @@ struct iocs_scan_opts {
     size_t max_line;  /* --max-line */
     size_t slab_size; /* --slab-size */
     unsigned depth;   /* reads in flight */
+    unsigned threads; /* scanning threads (-j); 1: all on this thread */
     bool no_uring;
     bool follow_symlinks;
     bool stats;

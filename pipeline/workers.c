@@ -1,0 +1,240 @@
+/*
+ * workers.c - the scanning thread pool. Jobs live in a ring indexed by
+ * their submission number (seq); three counters walk it: head (next to
+ * submit), next (next a worker takes), tail (next to collect), with
+ * tail <= next <= head <= tail + njobs. done_upto is the first seq not yet
+ * finished: every job before it is done.
+ */
+#include "pipeline/workers.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct job {
+    struct iocs_slab *slab;
+    struct iocs_unit u;
+    const char *path;
+    uint64_t line0;
+    struct iocs_emitter *em;
+    int err;
+    bool done;
+};
+
+struct worker {
+    pthread_t thread;
+    struct iocs_workers *pool;
+    struct iocs_scanner *sc;
+    bool started;
+};
+
+struct iocs_workers {
+    struct job *jobs;
+    unsigned njobs;
+    uint64_t head, next, tail, done_upto;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a job was queued, or stop */
+    pthread_cond_t done; /* a job finished */
+    bool stop;
+    struct worker *workers;
+    unsigned nworkers;
+    struct iocs_linestate *ls; /* the one line that may span units */
+};
+
+static int on_event(void *ctx, const struct iocs_event *ev)
+{
+    return iocs_emitter_event(ctx, ev);
+}
+
+/* Whether a job reads or writes the shared line state: it continues a line
+ * or leaves one open. It must then run after every earlier job. */
+static bool touches_line(const struct iocs_unit *u)
+{
+    return u->rescan > 0 || !u->ends_line;
+}
+
+static void *work(void *arg)
+{
+    struct worker *me = arg;
+    struct iocs_workers *w = me->pool;
+
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        struct job *j;
+        uint64_t seq, nl;
+        int err;
+
+        while (w->next == w->head && !w->stop)
+            pthread_cond_wait(&w->work, &w->mu);
+        if (w->next == w->head)
+            break; /* stopping, and nothing left */
+        seq = w->next++;
+        j = &w->jobs[seq % w->njobs];
+        if (touches_line(&j->u))
+            while (w->done_upto < seq)
+                pthread_cond_wait(&w->done, &w->mu);
+        pthread_mutex_unlock(&w->mu);
+
+        err = iocs_scanner_unit(me->sc, &j->u, j->path, j->line0, w->ls,
+                                on_event, j->em, &nl);
+
+        pthread_mutex_lock(&w->mu);
+        j->err = err;
+        j->done = true;
+        while (w->done_upto < w->head && w->jobs[w->done_upto % w->njobs].done)
+            w->done_upto++;
+        pthread_cond_broadcast(&w->done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
+                     const struct iocs_workers_opts *opts)
+{
+    struct iocs_scanner_opts so = {.max_line = opts->max_line};
+    struct iocs_workers *w;
+    int err;
+
+    if (opts->threads == 0 || opts->max_jobs < opts->threads)
+        return -EINVAL;
+    w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work, NULL);
+    pthread_cond_init(&w->done, NULL);
+    w->njobs = opts->max_jobs;
+    w->jobs = calloc(w->njobs, sizeof(*w->jobs));
+    w->workers = calloc(opts->threads, sizeof(*w->workers));
+    if (!w->jobs || !w->workers) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    err = iocs_linestate_new(&w->ls, opts->max_line);
+    if (err)
+        goto fail;
+    for (unsigned i = 0; i < w->njobs; i++) {
+        err =
+            iocs_emitter_new(&w->jobs[i].em, -1, opts->format, iocs_db_id(db));
+        if (err)
+            goto fail;
+    }
+    for (unsigned i = 0; i < opts->threads; i++) {
+        struct worker *k = &w->workers[i];
+
+        k->pool = w;
+        w->nworkers++; /* from here on, iocs_workers_free() cleans it up */
+        err = iocs_scanner_new(&k->sc, db, &so);
+        if (err)
+            goto fail;
+        err = -pthread_create(&k->thread, NULL, work, k);
+        if (err)
+            goto fail;
+        k->started = true;
+    }
+    *out = w;
+    return 0;
+
+fail:
+    iocs_workers_free(w);
+    return err;
+}
+
+void iocs_workers_free(struct iocs_workers *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    for (unsigned i = 0; i < w->nworkers; i++) {
+        struct worker *k = &w->workers[i];
+
+        if (k->started)
+            pthread_join(k->thread, NULL);
+        iocs_scanner_free(k->sc);
+    }
+    for (unsigned i = 0; w->jobs && i < w->njobs; i++)
+        iocs_emitter_free(w->jobs[i].em);
+    iocs_linestate_free(w->ls);
+    free(w->jobs);
+    free(w->workers);
+    pthread_cond_destroy(&w->work);
+    pthread_cond_destroy(&w->done);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+bool iocs_workers_full(const struct iocs_workers *w)
+{
+    return w->head - w->tail == w->njobs;
+}
+
+bool iocs_workers_busy(const struct iocs_workers *w)
+{
+    return w->head != w->tail;
+}
+
+int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
+                        const struct iocs_unit *u, const char *path,
+                        uint64_t line0)
+{
+    struct job *j;
+
+    if (iocs_workers_full(w))
+        return -EBUSY;
+    j = &w->jobs[w->head % w->njobs];
+    j->slab = s;
+    j->u = *u;
+    j->path = path;
+    j->line0 = line0;
+    j->err = 0;
+    j->done = false;
+    pthread_mutex_lock(&w->mu);
+    w->head++;
+    pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+int iocs_workers_collect(struct iocs_workers *w, int fd,
+                         struct iocs_slab **slab)
+{
+    struct job *j;
+    int err;
+
+    if (w->tail == w->head)
+        return 0;
+    j = &w->jobs[w->tail % w->njobs];
+    pthread_mutex_lock(&w->mu);
+    while (!j->done)
+        pthread_cond_wait(&w->done, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+
+    *slab = j->slab;
+    err = j->err;
+    if (!err)
+        err = iocs_emitter_drain(j->em, fd);
+    w->tail++;
+    return err ? err : 1;
+}
+
+void iocs_workers_stats(const struct iocs_workers *w,
+                        struct iocs_scan_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (unsigned i = 0; i < w->nworkers; i++) {
+        struct iocs_scan_stats st;
+
+        iocs_scanner_stats(w->workers[i].sc, &st);
+        out->bytes += st.bytes;
+        out->lines += st.lines;
+        out->matches += st.matches;
+        out->events += st.events;
+        out->splits += st.splits;
+        out->lost += st.lost;
+    }
+}
