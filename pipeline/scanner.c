@@ -130,11 +130,8 @@ count_nl_avx2(const unsigned char *p, size_t n)
 size_t iocs_count_newlines(const unsigned char *p, size_t n)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    static int avx2 = -1;
-
-    if (avx2 < 0)
-        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    if (avx2)
+    /* Reads what libgcc found at startup: cheap, and no shared state. */
+    if (__builtin_cpu_supports("avx2"))
         return count_nl_avx2(p, n);
 #endif
     return count_nl_plain(p, n);
