@@ -229,12 +229,56 @@ static int pk_cstr(msgpack_packer *pk, const char *s)
             return -1;                                                         \
     } while (0)
 
-static int pack_indicator(msgpack_packer *pk, const struct iocs_ioc *ioc)
+/* ECS threat.indicator.confidence is a keyword; feeds give 0..100. Only a
+ * stated, non-zero confidence is written (0 is also "not set" for IOCs
+ * built without a feed). */
+static const char *confidence_word(int c)
+{
+    if (c <= 0)
+        return NULL;
+    return c >= 70 ? "High" : c >= 30 ? "Medium" : "Low";
+}
+
+/* The next tag of a comma-separated list at *p; false at the end. */
+static bool next_tag(const char **p, const char **tag, size_t *len)
+{
+    const char *s = *p, *c;
+
+    if (!s)
+        return false;
+    while (*s == ',')
+        s++;
+    if (!*s)
+        return false;
+    c = strchr(s, ',');
+    *tag = s;
+    *len = c ? (size_t)(c - s) : strlen(s);
+    *p = s + *len;
+    return true;
+}
+
+static size_t count_tags(const char *tags)
+{
+    const char *t;
+    size_t n = 0, len;
+
+    while (next_tag(&tags, &t, &len))
+        n++;
+    return n;
+}
+
+/* One record of an IOC: rec's metadata, with the value and type of ioc
+ * (the head of the chain). */
+static int pack_indicator(msgpack_packer *pk, const struct iocs_ioc *ioc,
+                          const struct iocs_ioc *rec)
 {
     struct typed t;
     bool has_typed = typed_field(ioc, &t);
-    size_t n =
-        2 + has_typed + !!ioc->provider + !!ioc->description + !!ioc->reference;
+    const char *conf = confidence_word(rec->confidence), *tags = rec->tags,
+               *tag;
+    size_t ntags = count_tags(rec->tags), len;
+    size_t n = 2 + has_typed + !!rec->provider + !!rec->description +
+               !!rec->reference + !!conf + !!ntags;
 
     PK(msgpack_pack_map(pk, n));
     PK(pk_cstr(pk, "type"));
@@ -253,19 +297,39 @@ static int pack_indicator(msgpack_packer *pk, const struct iocs_ioc *ioc)
         }
         PK(pk_str(pk, ioc->value, ioc->len));
     }
-    if (ioc->provider) {
+    if (rec->provider) {
         PK(pk_cstr(pk, "provider"));
-        PK(pk_cstr(pk, ioc->provider));
+        PK(pk_cstr(pk, rec->provider));
     }
-    if (ioc->description) {
+    if (rec->description) {
         PK(pk_cstr(pk, "description"));
-        PK(pk_cstr(pk, ioc->description));
+        PK(pk_cstr(pk, rec->description));
     }
-    if (ioc->reference) {
+    if (rec->reference) {
         PK(pk_cstr(pk, "reference"));
-        PK(pk_cstr(pk, ioc->reference));
+        PK(pk_cstr(pk, rec->reference));
+    }
+    if (conf) {
+        PK(pk_cstr(pk, "confidence"));
+        PK(pk_cstr(pk, conf));
+    }
+    if (ntags) {
+        PK(pk_cstr(pk, "tags"));
+        PK(msgpack_pack_array(pk, ntags));
+        while (next_tag(&tags, &tag, &len))
+            PK(pk_str(pk, tag, len));
     }
     return 0;
+}
+
+/* Records of an IOC: itself, then its `also` chain. */
+static size_t count_records(const struct iocs_ioc *ioc)
+{
+    size_t n = 0;
+
+    for (; ioc; ioc = ioc->also)
+        n++;
+    return n;
 }
 
 /* The event map of emit.h, key for key. Returns 0 or -1 (see PK). */
@@ -314,20 +378,26 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
     PK(pk_cstr(pk, "name"));
     PK(pk_cstr(pk, ioc->feed));
     PK(pk_cstr(pk, "enrichments"));
-    PK(msgpack_pack_array(pk, 1));
-    PK(msgpack_pack_map(pk, 2));
-    PK(pk_cstr(pk, "indicator"));
-    PK(pack_indicator(pk, ioc));
-    PK(pk_cstr(pk, "matched"));
-    PK(msgpack_pack_map(pk, 4));
-    PK(pk_cstr(pk, "atomic"));
-    PK(pk_str(pk, ev->atomic, ev->atomic_len));
-    PK(pk_cstr(pk, "field"));
-    PK(pk_cstr(pk, "event.original"));
-    PK(pk_cstr(pk, "type"));
-    PK(pk_cstr(pk, "indicator_match_rule"));
-    PK(pk_cstr(pk, "id"));
-    PK(pk_str(pk, id, idlen));
+    PK(msgpack_pack_array(pk, count_records(ioc)));
+    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also) {
+        PK(msgpack_pack_map(pk, 3));
+        PK(pk_cstr(pk, "indicator"));
+        PK(pack_indicator(pk, ioc, rec));
+        PK(pk_cstr(pk, "matched"));
+        PK(msgpack_pack_map(pk, 4));
+        PK(pk_cstr(pk, "atomic"));
+        PK(pk_str(pk, ev->atomic, ev->atomic_len));
+        PK(pk_cstr(pk, "field"));
+        PK(pk_cstr(pk, "event.original"));
+        PK(pk_cstr(pk, "type"));
+        PK(pk_cstr(pk, "indicator_match_rule"));
+        PK(pk_cstr(pk, "id"));
+        PK(pk_str(pk, id, idlen));
+        PK(pk_cstr(pk, "feed"));
+        PK(msgpack_pack_map(pk, 1));
+        PK(pk_cstr(pk, "name"));
+        PK(pk_cstr(pk, rec->feed ? rec->feed : ioc->feed));
+    }
 
     PK(pk_cstr(pk, "iocstream"));
     PK(msgpack_pack_map(pk, 6));
@@ -356,9 +426,14 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
 /* Shorthand for the JSON writer: append a string literal. */
 #define LIT(b, s) IOCS__JBUF_LIT(b, s)
 
-static void json_indicator(struct iocs__jbuf *b, const struct iocs_ioc *ioc)
+static void json_indicator(struct iocs__jbuf *b, const struct iocs_ioc *ioc,
+                           const struct iocs_ioc *rec)
 {
+    const char *conf = confidence_word(rec->confidence), *tags = rec->tags,
+               *tag;
+    bool first = true;
     struct typed t;
+    size_t len;
 
     LIT(b, "{\"type\":");
     iocs__json_cstr(b, iocs_type_ecs(ioc->type));
@@ -384,17 +459,31 @@ static void json_indicator(struct iocs__jbuf *b, const struct iocs_ioc *ioc)
         if (t.key)
             LIT(b, "}");
     }
-    if (ioc->provider) {
+    if (rec->provider) {
         LIT(b, ",\"provider\":");
-        iocs__json_cstr(b, ioc->provider);
+        iocs__json_cstr(b, rec->provider);
     }
-    if (ioc->description) {
+    if (rec->description) {
         LIT(b, ",\"description\":");
-        iocs__json_cstr(b, ioc->description);
+        iocs__json_cstr(b, rec->description);
     }
-    if (ioc->reference) {
+    if (rec->reference) {
         LIT(b, ",\"reference\":");
-        iocs__json_cstr(b, ioc->reference);
+        iocs__json_cstr(b, rec->reference);
+    }
+    if (conf) {
+        LIT(b, ",\"confidence\":");
+        iocs__json_cstr(b, conf);
+    }
+    if (count_tags(rec->tags)) {
+        LIT(b, ",\"tags\":[");
+        while (next_tag(&tags, &tag, &len)) {
+            if (!first)
+                LIT(b, ",");
+            first = false;
+            iocs__json_str(b, tag, len);
+        }
+        LIT(b, "]");
     }
     LIT(b, "}");
 }
@@ -423,14 +512,22 @@ static void json_event(struct iocs_emitter *e, const struct iocs_event *ev)
     iocs__json_u64(b, ev->offset);
     LIT(b, "},\"threat\":{\"feed\":{\"name\":");
     iocs__json_cstr(b, ev->ioc->feed);
-    LIT(b, "},\"enrichments\":[{\"indicator\":");
-    json_indicator(b, ev->ioc);
-    LIT(b, ",\"matched\":{\"atomic\":");
-    iocs__json_str(b, ev->atomic, ev->atomic_len);
-    LIT(b, ",\"field\":\"event.original\",\"type\":\"indicator_match_rule\","
-           "\"id\":");
-    iocs__json_str(b, id, idlen);
-    LIT(b, "}}]},\"iocstream\":{\"line\":");
+    LIT(b, "},\"enrichments\":[");
+    for (const struct iocs_ioc *rec = ev->ioc; rec; rec = rec->also) {
+        if (rec != ev->ioc)
+            LIT(b, ",");
+        LIT(b, "{\"indicator\":");
+        json_indicator(b, ev->ioc, rec);
+        LIT(b, ",\"matched\":{\"atomic\":");
+        iocs__json_str(b, ev->atomic, ev->atomic_len);
+        LIT(b, ",\"field\":\"event.original\","
+               "\"type\":\"indicator_match_rule\",\"id\":");
+        iocs__json_str(b, id, idlen);
+        LIT(b, "},\"feed\":{\"name\":");
+        iocs__json_cstr(b, rec->feed ? rec->feed : ev->ioc->feed);
+        LIT(b, "}}");
+    }
+    LIT(b, "]},\"iocstream\":{\"line\":");
     iocs__json_u64(b, ev->line);
     LIT(b, ",\"match\":{\"start\":");
     iocs__json_u64(b, ev->start);

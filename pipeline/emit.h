@@ -17,11 +17,20 @@
  *   "threat": {"feed": {"name": str},
  *              "enrichments": [{"indicator": {"type": str, "name": str,
  *                                 [typed field], ["provider": str],
- *                                 ["description": str], ["reference": str]},
+ *                                 ["description": str], ["reference": str],
+ *                                 ["confidence": "Low"|"Medium"|"High"],
+ *                                 ["tags": [str, ...]]},
  *                               "matched": {"atomic": str,
  *                                 "field": "event.original",
  *                                 "type": "indicator_match_rule",
- *                                 "id": str}}]}
+ *                                 "id": str},
+ *                               "feed": {"name": str}}, ...]}
+ * One enrichment per record of the IOC: the IOC itself first, then each
+ * record of its `also` chain (the same value from another feed or with
+ * other metadata); "threat.feed.name" names the first record's feed and
+ * each enrichment's "feed.name" its own. The confidence keyword is ECS's:
+ * 1-29 Low, 30-69 Medium, 70-100 High; 0 or less is not written. Tags are
+ * the record's comma-separated tags, split.
  *   "iocstream": {"line": uint, "match": {"start": uint, "end": uint},
  *                 "count": uint, "db": str, "truncated": bool,
  *                 "line_length": uint}

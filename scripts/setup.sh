@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev
-      libhyperscan-dev liburing-dev libmsgpack-dev libcmocka-dev
+      libhyperscan-dev liburing-dev libmsgpack-dev libjansson-dev libcmocka-dev
       libbenchmark-dev clang-format python3 jq)
 if [ "${1:-}" = "--bench" ]; then
     pkgs+=(ugrep ripgrep grep hyperfine time)

@@ -201,9 +201,12 @@ static const msgpack_object *assert_event(const msgpack_object *m,
     assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(o->via.array.size, 1);
     enr = &o->via.array.ptr[0];
-    assert_int_equal(enr->via.map.size, 2);
+    assert_int_equal(enr->via.map.size, 3);
     ind = at(enr, 0, "indicator");
     mt = at(enr, 1, "matched");
+    o = at(enr, 2, "feed");
+    assert_int_equal(o->via.map.size, 1);
+    assert_cstr(at(o, 0, "name"), ev->ioc->feed);
     assert_int_equal(mt->via.map.size, 4);
     assert_str(at(mt, 0, "atomic"), ev->atomic, ev->atomic_len);
     assert_cstr(at(mt, 1, "field"), "event.original");
@@ -476,6 +479,75 @@ static void test_emit_json_matches_decoder(void **state)
     close(jfd);
 }
 
+/* An IOC read from two feeds is one event with one enrichment per record,
+ * each with its own provider, confidence keyword, tags and feed; the JSON
+ * form still matches the decoder. */
+static void test_emit_enrichment_per_record(void **state)
+{
+    int fd = *(int *)*state, jfd = memfd_create("json", 0);
+    struct iocs_ioc other = make_ioc(IOCS_DOMAIN, "evil.example");
+    struct iocs_ioc ioc = make_ioc(IOCS_DOMAIN, "evil.example");
+    struct iocs_event ev = make_event(&ioc);
+    const msgpack_object *enr, *ind, *o;
+    struct iocs_emitter *em, *ej;
+    char *mp, *js, *dec = NULL, err[128];
+    size_t mn, jn, dn = 0;
+    msgpack_unpacked u;
+    FILE *out;
+
+    ioc.confidence = 85;
+    ioc.tags = "tlp:white,apt29";
+    ioc.provider = "ESET";
+    other.feed = "volexity.csv";
+    other.confidence = 15;
+    other.description = "C2";
+    ioc.also = &other;
+    assert_true(jfd >= 0);
+    assert_int_equal(iocs_emitter_new(&em, fd, IOCS_FORMAT_MSGPACK, "db"), 0);
+    assert_int_equal(iocs_emitter_new(&ej, jfd, IOCS_FORMAT_JSON, "db"), 0);
+    assert_int_equal(iocs_emitter_event(em, &ev), 0);
+    assert_int_equal(iocs_emitter_event(ej, &ev), 0);
+    iocs_emitter_free(em);
+    iocs_emitter_free(ej);
+
+    mp = slurp(fd, &mn);
+    unpack_one(&u, mp, mn);
+    o = at(at(&u.data, 3, "threat"), 0, "feed");
+    assert_cstr(at(o, 0, "name"), "beyondtrust.csv");
+    o = at(at(&u.data, 3, "threat"), 1, "enrichments");
+    assert_int_equal(o->via.array.size, 2);
+    enr = &o->via.array.ptr[0];
+    ind = at(enr, 0, "indicator");
+    assert_int_equal(ind->via.map.size, 6);
+    assert_cstr(at(ind, 3, "provider"), "ESET");
+    assert_cstr(at(ind, 4, "confidence"), "High");
+    o = at(ind, 5, "tags");
+    assert_int_equal(o->via.array.size, 2);
+    assert_cstr(&o->via.array.ptr[0], "tlp:white");
+    assert_cstr(&o->via.array.ptr[1], "apt29");
+    assert_cstr(at(at(enr, 2, "feed"), 0, "name"), "beyondtrust.csv");
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[1];
+    ind = at(enr, 0, "indicator");
+    assert_int_equal(ind->via.map.size, 5);
+    assert_cstr(at(ind, 3, "description"), "C2");
+    assert_cstr(at(ind, 4, "confidence"), "Low");
+    assert_cstr(at(at(enr, 2, "feed"), 0, "name"), "volexity.csv");
+    msgpack_unpacked_destroy(&u);
+
+    js = slurp(jfd, &jn);
+    out = open_memstream(&dec, &dn);
+    assert_non_null(out);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(iocs_decode_stream(fd, out, err, sizeof(err)), 1);
+    fclose(out);
+    assert_string_equal(dec, js);
+    assert_non_null(strstr(js, "\"tags\":[\"tlp:white\",\"apt29\"]"));
+    free(mp);
+    free(js);
+    free(dec);
+    close(jfd);
+}
+
 /* Many events (several flushes' worth) arrive complete and in order. */
 static void test_emit_many_events_in_order(void **state)
 {
@@ -661,6 +733,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_emit_optional_keys_and_truncated,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_emit_timestamp_forms, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_emit_enrichment_per_record, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_emit_json_matches_decoder, setup,
                                         teardown),

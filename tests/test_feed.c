@@ -186,12 +186,17 @@ static void test_feed_nul_byte(void **state)
     struct iocs_iocset *s = *state;
     struct iocs_feed_report rep = {0};
     static const char text[] = "evil.example\nbad\0.example\n";
+    struct rejects r = {0};
 
     assert_int_equal(iocs_feed_load_mem(s, "bin", text, sizeof(text) - 1,
-                                        on_reject, NULL, &rep),
+                                        on_reject, &r, &rep),
                      -EINVAL);
     assert_int_equal(iocs_iocset_count(s), 0);
     assert_int_equal(rep.loaded, 0);
+    /* The reason reaches the callback as line 0: the whole file. */
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.line[0], 0);
+    assert_string_equal(r.why[0], "binary data (a NUL byte)");
 }
 
 /* Empty buffers, a lone BOM and only comments load nothing, fine. */
