@@ -477,6 +477,17 @@ static size_t split_plain(const char *l, size_t n, const char **rest,
     return end;
 }
 
+/* Whether v[0..n), refanged, is a typed indicator (not a plain string):
+ * only then may a ';' or ',' after it start a description. A string IOC
+ * such as a user agent keeps its ';' and ','. */
+static bool typed_value(const char *v, size_t n)
+{
+    char buf[IOCS_IOC_MAX + 1];
+    int len = iocs_refang(buf, sizeof(buf), v, n);
+
+    return len > 0 && iocs_type_detect(buf, (size_t)len) != IOCS_STRING;
+}
+
 /* A growable NUL-terminated copy buffer for the plain parser. */
 struct strbuf {
     char *p;
@@ -532,6 +543,19 @@ int iocs__feed_plain(struct iocs__loader *ld, const char *buf, size_t n)
         e.line = lineno;
         e.value = line;
         e.len = split_plain(line, len, &rest, &restlen, &sep);
+        if (rest && (sep == ';' || sep == ',') && !typed_value(line, e.len)) {
+            /* "value,type,..." keeps its split; a plain string does not. */
+            const char *c = sep == ',' ? memchr(rest, ',', restlen) : NULL;
+            size_t tl = c ? (size_t)(c - rest) : restlen;
+            const char *t = rest;
+            enum iocs_type ty;
+
+            t = trim(t, &tl);
+            if (sep == ';' || tl == 0 || iocs_type_parse(t, tl, &ty) != 0) {
+                e.len = len; /* the whole line is the value */
+                rest = NULL;
+            }
+        }
         if (rest) {
             rest = trim(rest, &restlen);
             if (sep != '#' && restlen > 0 && rest[0] == '#') {

@@ -181,6 +181,36 @@ static void test_feed_rejects(void **state)
 }
 
 /* A NUL byte makes the whole feed unusable: nothing is added. */
+/* A ';' or ',' starts a description only after a typed value: a string
+ * IOC such as a user agent keeps them. */
+static void test_feed_description_split(void **state)
+{
+    struct iocs_iocset *s = *state;
+    struct iocs_feed_report rep = {0};
+    struct rejects r = {0};
+    const struct iocs_ioc *x;
+
+    assert_int_equal(load(s,
+                          "176.123.5.126;65\n"
+                          "evil.example,C2 server\n"
+                          "Mozilla/5.0 (compatible; Xbot/1.0; +x)\n"
+                          "not, really a list\n",
+                          &r, &rep),
+                     0);
+    assert_int_equal(rep.loaded, 4);
+    x = iocs_iocset_get(s, 0);
+    assert_string_equal(x->value, "176.123.5.126");
+    assert_string_equal(x->description, "65");
+    x = iocs_iocset_get(s, 1);
+    assert_string_equal(x->value, "evil.example");
+    assert_string_equal(x->description, "C2 server");
+    x = iocs_iocset_get(s, 2);
+    assert_int_equal(x->type, IOCS_STRING);
+    assert_string_equal(x->value, "Mozilla/5.0 (compatible; Xbot/1.0; +x)");
+    x = iocs_iocset_get(s, 3);
+    assert_string_equal(x->value, "not, really a list");
+}
+
 static void test_feed_nul_byte(void **state)
 {
     struct iocs_iocset *s = *state;
@@ -295,6 +325,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_feed_report_accumulates, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_feed_rejects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feed_description_split, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_feed_nul_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feed_empty, setup, teardown),
         cmocka_unit_test_setup_teardown(test_feed_missing_file, setup,
