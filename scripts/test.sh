@@ -23,7 +23,7 @@ cmake --preset fuzz >/dev/null
 cmake --build build/fuzz -j"$jobs"
 for f in build/fuzz/fuzz_*; do
     [ -x "$f" ] || continue
-    "$f" -max_total_time="${IOCS_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 \
+    "$f" -max_total_time="${IOCS_FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=1 \
         >"$f.log" 2>&1 || { tail -50 "$f.log"; echo "FAIL: $f"; exit 1; }
     echo "fuzz: $(basename "$f") ok ($(grep -o 'stat::number_of_executed_units: [0-9]*' "$f.log" || tail -1 "$f.log"))"
 done
