@@ -101,18 +101,26 @@ static double seconds_since(const struct timespec *t0)
            (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void print_stats(const struct iocs_scan_stats *st, double secs,
-                        bool uring, const struct iocs_db *db)
+static void print_stats(const struct iocs_scan_stats *st, double load,
+                        double secs, unsigned threads, bool uring,
+                        const struct iocs_db *db)
 {
     double gb = (double)st->bytes / 1e9;
 
     fprintf(stderr,
             "iocstream: %llu bytes, %llu lines, %llu matches, %llu events "
-            "in %.3f s (%.2f GB/s); %zu patterns, db %s; reader %s\n",
+            "in %.3f s (%.2f GB/s, %u thread%s, reader %s); IOCs ready in "
+            "%.3f s (%zu patterns, db %s)\n",
             (unsigned long long)st->bytes, (unsigned long long)st->lines,
             (unsigned long long)st->matches, (unsigned long long)st->events,
-            secs, secs > 0 ? gb / secs : 0.0, iocs_db_patterns(db),
-            iocs_db_id(db), uring ? "io_uring" : "read(2)");
+            secs, secs > 0 ? gb / secs : 0.0, threads, threads == 1 ? "" : "s",
+            uring ? "io_uring" : "read(2)", load, iocs_db_patterns(db),
+            iocs_db_id(db));
+    if (st->lost)
+        fprintf(stderr,
+                "iocstream: %llu hits could not be recorded (a line "
+                "with more matches than the hit array's hard cap)\n",
+                (unsigned long long)st->lost);
 }
 
 static void report_source_err(const struct iocs_pathlist *list,
@@ -333,7 +341,8 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
     struct iocs_iocset *set = NULL;
     struct iocs_emitter *em = NULL;
     struct iocs_db *db = NULL;
-    struct timespec t0;
+    struct timespec t0, t1;
+    double load = 0;
     char errbuf[512];
     const char *const *paths = o->paths;
     size_t npaths = o->npaths, nerr = 0;
@@ -374,6 +383,8 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
         goto out;
     }
 
+    load = seconds_since(&t0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     status = run(o, db, &list, em, fd, &st, &uring);
     err = iocs_emitter_flush(em);
     if (err && err != -EPIPE) {
@@ -383,7 +394,7 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
     if (err)
         status = 2;
     if (o->stats)
-        print_stats(&st, seconds_since(&t0), uring, db);
+        print_stats(&st, load, seconds_since(&t1), o->threads, uring, db);
     if (status == 0 && nerr)
         status = 2; /* walk errors were reported; the reader saw them too */
     if (status == 0)
