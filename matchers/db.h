@@ -13,7 +13,15 @@
  * loaded, two token triggers (a dotted-quad shape, a "h:h:" shape) find IP
  * tokens, and the scanner looks each token up in the prefix set.
  *
- * The database keeps a pointer to the set; the set must outlive it.
+ * Regex rules (IOCS_REGEX) are compiled as written, with their own flags
+ * plus HS_FLAG_SOM_LEFTMOST (the scanner needs their start) and
+ * HS_FLAG_MULTILINE (^ and $ are line anchors); literals keep no SOM flag.
+ * A regex counts for its widest match (hs_expression_info), capped at 8 KiB,
+ * when the long-line overlap is sized: a regex match wider than the cap
+ * can be missed where a line longer than a slab is cut into pieces.
+ *
+ * The database keeps a pointer to the set; the set must outlive it, unless
+ * the database owns it (one loaded from a file, see dbcache.h).
  */
 #ifndef IOCS_DB_H
 #define IOCS_DB_H
@@ -43,13 +51,13 @@ enum iocs_pat_kind {
     IOCS_PAT_LITERAL, /* a spelling of IOC `ioc` */
     IOCS_PAT_TOKEN4,  /* IPv4 token trigger, for CIDR lookups */
     IOCS_PAT_TOKEN6,  /* IPv6 token trigger, for CIDR lookups */
-    IOCS_PAT_REGEX,   /* a regex rule; start found by the scanner */
+    IOCS_PAT_REGEX,   /* a regex rule; Hyperscan reports its start */
 };
 
 /* One Hyperscan pattern id. */
 struct iocs_pat {
     uint32_t ioc;  /* index in the set (literal and regex kinds) */
-    uint16_t len;  /* literal length in bytes */
+    uint16_t len;  /* literal length; regex: widest match, capped */
     uint8_t kind;  /* enum iocs_pat_kind */
     uint8_t left;  /* enum iocs_edge */
     uint8_t right; /* enum iocs_edge */
@@ -112,6 +120,26 @@ size_t iocs_db_overlap(const struct iocs_db *db);
 /* Number of Hyperscan patterns and the database size in bytes. */
 size_t iocs_db_patterns(const struct iocs_db *db);
 size_t iocs_db_size(const struct iocs_db *db);
+
+/* ---- internal to matchers/ (dbcache.c) ---- */
+
+/* From now on db owns its set and frees it with itself. */
+void iocs__db_own_set(struct iocs_db *db);
+
+/* Hyperscan's serialized bytes of db (malloc'd into *bytes). Returns 0,
+ * -ENOMEM or -EIO. */
+int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len);
+
+/*
+ * Assemble a database from its parts, as read from a file: set (taken on
+ * success: the database owns it), the pattern table (copied), the overlap
+ * and Hyperscan's serialized bytes (checked by hs_deserialize_database()).
+ * Returns 0, -EINVAL (errbuf says why) or -ENOMEM.
+ */
+int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
+                  const struct iocs_pat *pats, size_t npats, size_t overlap,
+                  const char *hsbytes, size_t hslen, char *errbuf,
+                  size_t errlen);
 
 #ifdef __cplusplus
 }
