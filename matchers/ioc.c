@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -615,14 +616,19 @@ static struct iocs_ioc *at(const struct iocs_iocset *s, size_t i)
     return &s->pages[i >> PAGE_SHIFT][i & (PAGE_IOCS - 1)];
 }
 
-/* Copy n bytes of v and a NUL into the arena. NULL on allocation failure. */
-static char *arena_copy(struct iocs_iocset *s, const char *v, size_t n)
+/* Take n bytes from the arena, aligned for any object when align is set.
+ * NULL on allocation failure. */
+static void *arena_take(struct iocs_iocset *s, size_t n, bool align)
 {
+    const size_t a = _Alignof(max_align_t);
     struct chunk *c = s->chunks;
+    size_t pad = 0;
     char *p;
 
-    if (!c || c->cap - c->used < n + 1) {
-        size_t cap = n + 1 > CHUNK_BYTES ? n + 1 : CHUNK_BYTES;
+    if (c && align)
+        pad = (a - ((uintptr_t)(c->data + c->used) % a)) % a;
+    if (!c || c->cap - c->used < n + pad) {
+        size_t cap = n + a > CHUNK_BYTES ? n + a : CHUNK_BYTES;
 
         c = malloc(sizeof(*c) + cap);
         if (!c)
@@ -639,10 +645,34 @@ static char *arena_copy(struct iocs_iocset *s, const char *v, size_t n)
             s->chunks = c;
         }
     }
-    p = c->data + c->used;
+    if (align)
+        pad = (a - ((uintptr_t)(c->data + c->used) % a)) % a;
+    else
+        pad = 0;
+    p = c->data + c->used + pad;
+    c->used += pad + n;
+    return p;
+}
+
+/* Copy n bytes of v and a NUL into the arena. NULL on allocation failure. */
+static char *arena_copy(struct iocs_iocset *s, const char *v, size_t n)
+{
+    char *p = arena_take(s, n + 1, false);
+
+    if (!p)
+        return NULL;
     memcpy(p, v, n);
     p[n] = '\0';
-    c->used += n + 1;
+    return p;
+}
+
+/* Room for one object of n bytes in the arena, zeroed. */
+static void *arena_alloc(struct iocs_iocset *s, size_t n)
+{
+    void *p = arena_take(s, n, true);
+
+    if (p)
+        memset(p, 0, n);
     return p;
 }
 
@@ -654,6 +684,97 @@ static int copy_opt(struct iocs_iocset *s, const char *v, const char **out)
         return 0;
     *out = arena_copy(s, v, strlen(v));
     return *out ? 0 : -ENOMEM;
+}
+
+/* Copy the feed name, reusing the previous copy when the feed repeats. */
+static int copy_feed(struct iocs_iocset *s, const char *feed, const char **out)
+{
+    int err;
+
+    if (feed && s->last_feed && strcmp(feed, s->last_feed) == 0) {
+        *out = s->last_feed;
+        return 0;
+    }
+    err = copy_opt(s, feed, out);
+    if (err)
+        return err;
+    if (*out)
+        s->last_feed = *out;
+    return 0;
+}
+
+/* Copy every string of ioc's metadata into the arena, for dst. Returns 0 or
+ * -ENOMEM; on failure the arena keeps what was copied, which is harmless. */
+static int copy_meta(struct iocs_iocset *s, const struct iocs_ioc *ioc,
+                     struct iocs_ioc *dst)
+{
+    int err;
+
+    err = copy_feed(s, ioc->feed, &dst->feed);
+    if (!err)
+        err = copy_opt(s, ioc->provider, &dst->provider);
+    if (!err)
+        err = copy_opt(s, ioc->description, &dst->description);
+    if (!err)
+        err = copy_opt(s, ioc->reference, &dst->reference);
+    if (!err)
+        err = copy_opt(s, ioc->source, &dst->source);
+    if (!err)
+        err = copy_opt(s, ioc->tags, &dst->tags);
+    if (!err)
+        err = copy_opt(s, ioc->rule_id, &dst->rule_id);
+    dst->also = NULL;
+    return err;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+/* Whether two records of one value say the same thing. The reference is
+ * left out: the same value on two lines of one feed is one record. */
+static bool same_meta(const struct iocs_ioc *a, const struct iocs_ioc *b)
+{
+    return a->severity == b->severity && a->confidence == b->confidence &&
+           a->expires == b->expires && a->hs_flags == b->hs_flags &&
+           same_str(a->feed, b->feed) && same_str(a->provider, b->provider) &&
+           same_str(a->description, b->description) &&
+           same_str(a->source, b->source) && same_str(a->tags, b->tags) &&
+           same_str(a->rule_id, b->rule_id);
+}
+
+/* Append ioc's metadata to first's `also` chain, unless first or a record
+ * of the chain already says the same. Returns 0 or -ENOMEM. */
+static int add_also(struct iocs_iocset *s, struct iocs_ioc *first,
+                    const struct iocs_ioc *ioc)
+{
+    struct iocs_ioc *last = first, *rec;
+    int err;
+
+    if (same_meta(first, ioc))
+        return 0;
+    /* Records of the chain live in this set's arena: they are ours to
+     * link, though the public field is const. */
+    while (last->also) {
+        last = (struct iocs_ioc *)last->also;
+        if (same_meta(last, ioc))
+            return 0;
+    }
+    rec = arena_alloc(s, sizeof(*rec));
+    if (!rec)
+        return -ENOMEM;
+    *rec = *ioc;
+    rec->type = first->type;
+    rec->value = first->value;
+    rec->len = first->len;
+    err = copy_meta(s, ioc, rec);
+    if (err)
+        return err;
+    last->also = rec;
+    return 0;
 }
 
 static int rehash(struct iocs_iocset *s)
@@ -699,6 +820,9 @@ int iocs_iocset_add(struct iocs_iocset *s, const struct iocs_ioc *ioc,
 
         if (s->slots[j].hash == h && o->type == ioc->type &&
             o->len == ioc->len && memcmp(o->value, ioc->value, ioc->len) == 0) {
+            err = add_also(s, at(s, s->slots[j].idx - 1), ioc);
+            if (err)
+                return err;
             if (dup)
                 *dup = true;
             return 0;
@@ -723,20 +847,7 @@ int iocs_iocset_add(struct iocs_iocset *s, const struct iocs_ioc *ioc,
     copy.value = arena_copy(s, ioc->value, ioc->len);
     if (!copy.value)
         return -ENOMEM;
-    if (ioc->feed && s->last_feed && strcmp(ioc->feed, s->last_feed) == 0) {
-        copy.feed = s->last_feed;
-    } else {
-        err = copy_opt(s, ioc->feed, &copy.feed);
-        if (err)
-            return err;
-        if (copy.feed)
-            s->last_feed = copy.feed;
-    }
-    err = copy_opt(s, ioc->provider, &copy.provider);
-    if (!err)
-        err = copy_opt(s, ioc->description, &copy.description);
-    if (!err)
-        err = copy_opt(s, ioc->reference, &copy.reference);
+    err = copy_meta(s, ioc, &copy);
     if (err)
         return err;
     if ((s->count + 1) * 2 > s->nslots) {
