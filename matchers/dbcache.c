@@ -311,7 +311,7 @@ fail:
 
 /* ---- database files ---- */
 
-int iocs__read_file(const char *path, char **out, size_t *len)
+int iocs__dbcache_read_file(const char *path, char **out, size_t *len)
 {
     struct stat st;
     size_t cap = 64 * 1024, n = 0;
@@ -581,7 +581,7 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
     size_t n = 0;
     int err;
 
-    err = iocs__read_file(path, &buf, &n);
+    err = iocs__dbcache_read_file(path, &buf, &n);
     if (err)
         return iocs_seterr(errbuf, errlen, err, "%s", iocs_strerror(err));
     err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);
