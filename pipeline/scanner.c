@@ -217,23 +217,31 @@ static int by_start(const void *a, const void *b)
 }
 
 /* Fold the line's hits into one entry per IOC: summed count (the same
- * start seen twice counts once), the leftmost occurrence kept. */
+ * start seen twice counts once), the leftmost occurrence kept. A regex
+ * reports every end of a match from one start: the longest is kept. */
 static void compact(struct iocs_scanner *s)
 {
+    uint64_t prev;
     size_t w = 0;
 
     if (s->lh_len < 2)
         return;
     qsort(s->lh, s->lh_len, sizeof(*s->lh), by_ioc_start);
+    prev = s->lh[0].start;
     for (size_t r = 1; r < s->lh_len; r++) {
         struct linehit *a = &s->lh[w], *b = &s->lh[r];
 
-        if (a->ioc == b->ioc) {
-            if (a->start != b->start)
-                a->count += b->count;
-        } else {
+        if (a->ioc != b->ioc) {
             s->lh[++w] = *b;
+        } else if (b->start != prev) {
+            a->count += b->count;
+        } else if (b->start == a->start && b->end > a->end) {
+            uint32_t count = a->count;
+
+            *a = *b; /* b's atomic is as valid as a's, and longer */
+            a->count = count;
         }
+        prev = b->start;
     }
     s->lh_len = w + 1;
 }
