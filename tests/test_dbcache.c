@@ -157,8 +157,9 @@ static size_t scan_count(const struct iocs_db *db, const char *text)
 /* Write then read: the same set (records and chains), patterns and id. */
 static void test_dbcache_round_trip(void **state)
 {
-    static const char text[] = "x 192.0.2.7 10.1.2.3 2001:db8::1 evil.example "
-                               "ID=ab12 192.81.209.168 C:\\Windows\\Temp\\x.dll";
+    static const char text[] =
+        "x 192.0.2.7 10.1.2.3 2001:db8::1 evil.example "
+        "ID=ab12 192.81.209.168 C:\\Windows\\Temp\\x.dll";
     struct fix *f = *state;
     struct iocs_iocset *set = make_set(f);
     struct iocs_db *db, *back;
@@ -169,9 +170,8 @@ static void test_dbcache_round_trip(void **state)
     assert_int_equal(iocs_db_compile(&db, set, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(iocs_dbfile_write(db, path, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(iocs_dbcache_set_hash(set, &hash), 0);
-    assert_int_equal(iocs_dbfile_read(&back, path, hash, errbuf,
-                                      sizeof(errbuf)),
-                     0);
+    assert_int_equal(
+        iocs_dbfile_read(&back, path, hash, errbuf, sizeof(errbuf)), 0);
     assert_int_equal(iocs_iocset_count(iocs_db_set(back)),
                      iocs_iocset_count(set));
     for (size_t i = 0; i < iocs_iocset_count(set); i++) {
@@ -238,9 +238,8 @@ static void test_dbcache_refuses_bad_files(void **state)
         size_t cut[] = {0, 1, 100, 160, n / 2, n - 1};
 
         write_file(bad, buf, cut[k]);
-        assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf,
-                                          sizeof(errbuf)),
-                         -EINVAL);
+        assert_int_equal(
+            iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)), -EINVAL);
     }
     memcpy(copy, buf, n);
     copy[n] = 0;
@@ -261,18 +260,15 @@ static void test_dbcache_refuses_bad_files(void **state)
     assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
                      -ESTALE);
     assert_non_null(strstr(errbuf, "Hyperscan"));
-    assert_int_equal(iocs_dbfile_read(&back, path, hash + 1, errbuf,
-                                      sizeof(errbuf)),
-                     -ESTALE);
-    assert_int_equal(iocs_dbfile_read(&back, f->feed, 0, errbuf,
-                                      sizeof(errbuf)),
-                     -EINVAL);
-    assert_int_equal(iocs_dbfile_read(&back, bad + 1, 0, errbuf,
-                                      sizeof(errbuf)),
-                     -ENOENT);
-    assert_int_equal(iocs_dbfile_read(&back, path, hash, errbuf,
-                                      sizeof(errbuf)),
-                     0);
+    assert_int_equal(
+        iocs_dbfile_read(&back, path, hash + 1, errbuf, sizeof(errbuf)),
+        -ESTALE);
+    assert_int_equal(
+        iocs_dbfile_read(&back, f->feed, 0, errbuf, sizeof(errbuf)), -EINVAL);
+    assert_int_equal(
+        iocs_dbfile_read(&back, bad + 1, 0, errbuf, sizeof(errbuf)), -ENOENT);
+    assert_int_equal(
+        iocs_dbfile_read(&back, path, hash, errbuf, sizeof(errbuf)), 0);
     iocs_db_free(back);
     free(copy);
     free(buf);

@@ -26,8 +26,7 @@ struct rejects {
     char why[16][256];
 };
 
-static void on_reject(void *ctx, const char *file, size_t line,
-                      const char *why)
+static void on_reject(void *ctx, const char *file, size_t line, const char *why)
 {
     struct rejects *r = ctx;
 
@@ -100,7 +99,8 @@ static void test_rules_lines(void **state)
             /* "[/]x": the first unescaped '/' ends the expression at "[";
              * what follows is read as flags. Write "[\/]". */
             assert_int_equal(rj.n, 1);
-            if (!strstr(rj.why[0], t[i].desc)) fail_msg("%s", rj.why[0]);
+            if (!strstr(rj.why[0], t[i].desc))
+                fail_msg("%s", rj.why[0]);
         } else {
             if (rj.n != 1 || !strstr(rj.why[0], t[i].desc))
                 fail_msg("line '%s': %zu rejects, '%s'", t[i].line, rj.n,
@@ -131,8 +131,7 @@ static void test_rules_file(void **state)
     (void)state;
     assert_int_equal(iocs_iocset_new(&set), 0);
     assert_int_equal(iocs_rules_load_mem(set, "dir/t.rules", buf,
-                                         sizeof(buf) - 1, on_reject, &rj,
-                                         &rep),
+                                         sizeof(buf) - 1, on_reject, &rj, &rep),
                      0);
     assert_int_equal(rep.lines, 7);
     assert_int_equal(rep.loaded, 2);

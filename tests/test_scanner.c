@@ -668,14 +668,13 @@ static void test_scanner_long_line(void **state)
 static void test_scanner_regex_rules(void **state)
 {
     static const char text[] =
-        "id=AB12 then id=CD345 end\n"   /* line 1: 2 occurrences */
-        "tail id=\nXY9 next\n"         /* a match would cross a line */
+        "id=AB12 then id=CD345 end\n" /* line 1: 2 occurrences */
+        "tail id=\nXY9 next\n"        /* a match would cross a line */
         "\r\nfoo---bar\r\n"           /* line 5: \r not taken */
         "no rule here\n"
-        "FOO-bar";                      /* caseless rule, no final \n */
-    static const char *const rules =
-        "idrule high /id=[A-Z]{2}[0-9]+/ ids\n"
-        "foobar 50 /foo-+bar/i foo then bar\n";
+        "FOO-bar"; /* caseless rule, no final \n */
+    static const char *const rules = "idrule high /id=[A-Z]{2}[0-9]+/ ids\n"
+                                     "foobar 50 /foo-+bar/i foo then bar\n";
     struct iocs_iocset *set;
     struct iocs_db *db;
     char errbuf[256], *path;
