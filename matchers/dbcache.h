@@ -32,7 +32,7 @@
  *
  * Nothing in a file is trusted: the magic, version, sizes, Hyperscan
  * version, CPU features and checksum are checked, every record is bounds-
- * and range-checked, the set read back must hash to the header's set hash,
+ * and range-checked, the set section must hash to the header's set hash,
  * and hs_deserialize_database() runs its own checks. The CIDR prefix set is
  * rebuilt from the CIDR IOCs.
  *
