@@ -26,10 +26,17 @@
  * (66) and a few bytes of left context. See scanner.h. */
 #define OVERLAP_MIN_PATTERN 80
 #define OVERLAP_MARGIN 80
+/* A regex rule counts for its widest match (hs_expression_info), capped
+ * here: a match wider than this can be missed where a long line is cut into
+ * pieces (db.h). */
+#define REGEX_WIDTH_CAP 8192
+/* Flags every regex rule gets: leftmost start of match, ^ and $ at lines. */
+#define REGEX_FLAGS (HS_FLAG_SOM_LEFTMOST | HS_FLAG_MULTILINE)
 
 struct iocs_db {
     hs_database_t *hs;
     const struct iocs_iocset *set;
+    struct iocs_iocset *owned; /* set, when the database owns it */
     struct iocs_cidrset *cidrs;
     struct iocs_pat *pats;
     size_t npats;
@@ -430,6 +437,30 @@ static int add_cidr6(struct build *b, const uint8_t a[16], unsigned prefix,
     return 0;
 }
 
+/* A regex rule: the expression as written, its flags plus REGEX_FLAGS; its
+ * widest match sizes the long-line overlap. */
+static int add_regex(struct build *b, uint32_t ioc, const struct iocs_ioc *x)
+{
+    struct iocs_pat pat = {.ioc = ioc,
+                           .len = REGEX_WIDTH_CAP,
+                           .kind = IOCS_PAT_REGEX,
+                           .left = IOCS_EDGE_NONE,
+                           .right = IOCS_EDGE_NONE};
+    unsigned flags =
+        (x->hs_flags & (HS_FLAG_CASELESS | HS_FLAG_DOTALL)) | REGEX_FLAGS;
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *cerr = NULL;
+
+    if (hs_expression_info(x->value, flags, &info, &cerr) != HS_SUCCESS) {
+        hs_free_compile_error(cerr);
+        return -EINVAL;
+    }
+    if (info->max_width < REGEX_WIDTH_CAP)
+        pat.len = (uint16_t)info->max_width;
+    free(info); /* hs_expression_info() allocates with the misc allocator */
+    return build_add(b, strdup(x->value), flags, pat);
+}
+
 static int add_cidr(struct iocs_db *db, struct build *b, uint32_t ioc,
                     const struct iocs_ioc *x)
 {
@@ -445,8 +476,8 @@ static int add_cidr(struct iocs_db *db, struct build *b, uint32_t ioc,
             return err;
     }
     err = iocs_cidrset_add(db->cidrs, family, a, prefix, ioc);
-    if (err)
-        return err;
+    if (err || !b)
+        return err; /* no b: only the prefix set (a database loaded) */
     if (family == 6)
         return add_cidr6(b, a, prefix, &db->token6);
     return add_cidr4(b, a, prefix);
@@ -484,6 +515,7 @@ static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
         return add_literal(b, i, x->value, x->len, 0, IOCS_EDGE_NONE,
                            IOCS_EDGE_NONE);
     case IOCS_REGEX:
+        return add_regex(b, i, x);
     case IOCS_TYPE_COUNT:
         break;
     }
@@ -611,7 +643,84 @@ void iocs_db_free(struct iocs_db *db)
     hs_free_database(db->hs);
     iocs_cidrset_free(db->cidrs);
     free(db->pats);
+    iocs_iocset_free(db->owned);
     free(db);
+}
+
+void iocs__db_own_set(struct iocs_db *db)
+{
+    db->owned = (struct iocs_iocset *)db->set;
+}
+
+int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len)
+{
+    char *b = NULL;
+    size_t n = 0;
+    hs_error_t rc;
+
+    rc = hs_serialize_database(db->hs, &b, &n);
+    if (rc != HS_SUCCESS)
+        return rc == HS_NOMEM ? -ENOMEM : -EIO;
+    *bytes = b;
+    *len = n;
+    return 0;
+}
+
+int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
+                  const struct iocs_pat *pats, size_t npats, size_t overlap,
+                  const char *hsbytes, size_t hslen, char *errbuf,
+                  size_t errlen)
+{
+    size_t n = iocs_iocset_count(set);
+    struct iocs_db *db;
+    hs_error_t rc;
+    int err;
+
+    db = calloc(1, sizeof(*db));
+    if (!db)
+        return -ENOMEM;
+    db->set = set;
+    db->pats = malloc((npats ? npats : 1) * sizeof(*db->pats));
+    if (!db->pats) {
+        err = -ENOMEM;
+        goto fail;
+    }
+    memcpy(db->pats, pats, npats * sizeof(*pats));
+    db->npats = npats;
+    db->overlap = overlap;
+    /* The prefix set is rebuilt from the CIDR IOCs: cheap, and it keeps
+     * the file free of pointers. */
+    for (size_t i = 0; i < n; i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+
+        if (x->type != IOCS_CIDR4 && x->type != IOCS_CIDR6)
+            continue;
+        err = add_cidr(db, NULL, (uint32_t)i, x);
+        if (err) {
+            iocs_seterr(errbuf, errlen, err, "CIDR IOC '%s' does not parse",
+                        x->value);
+            goto fail;
+        }
+    }
+    rc = hs_deserialize_database(hsbytes, hslen, &db->hs);
+    if (rc != HS_SUCCESS) {
+        err = rc == HS_NOMEM ? -ENOMEM : -EINVAL;
+        iocs_seterr(errbuf, errlen, err,
+                    "Hyperscan refused the database (error %d%s)", (int)rc,
+                    rc == HS_DB_VERSION_ERROR    ? ": other Hyperscan version"
+                    : rc == HS_DB_PLATFORM_ERROR ? ": built for another CPU"
+                                                 : "");
+        goto fail;
+    }
+    hs_database_size(db->hs, &db->size);
+    make_id(db);
+    db->owned = set;
+    *out = db;
+    return 0;
+
+fail:
+    iocs_db_free(db);
+    return err;
 }
 
 int iocs_db_scratch_new(const struct iocs_db *db, struct hs_scratch **out)

@@ -9,12 +9,21 @@
  * JSON-escaped; a URL without its scheme, host folded), each escaped byte by
  * byte so any value compiles. Pattern ids index a table that gives the IOC,
  * the literal's length (a match starts at end - len: no SOM flags) and the
- * boundary rule to check around it. A CIDR IOC goes into a prefix set; an
- * IPv4 range also becomes literals of the leading octets its addresses
- * share (where a token may start), and IPv6 ranges share one trigger for
- * IPv6-looking runs; the scanner cuts the token there and looks it up.
+ * boundary rule to check around it. A CIDR IOC goes into a prefix set, and
+ * becomes literals of the leading octets (IPv4) or groups (IPv6, in its
+ * common spellings) that its addresses share, where a token may start; the
+ * scanner reads the token there and looks it up. IPv6 ranges shorter than
+ * /16 share one trigger for IPv6-looking runs instead.
  *
- * The database keeps a pointer to the set; the set must outlive it.
+ * Regex rules (IOCS_REGEX) are compiled as written, with their own flags
+ * plus HS_FLAG_SOM_LEFTMOST (the scanner needs their start) and
+ * HS_FLAG_MULTILINE (^ and $ are line anchors); literals keep no SOM flag.
+ * A regex counts for its widest match (hs_expression_info), capped at 8 KiB,
+ * when the long-line overlap is sized: a regex match wider than the cap
+ * can be missed where a line longer than a slab is cut into pieces.
+ *
+ * The database keeps a pointer to the set; the set must outlive it, unless
+ * the database owns it (one loaded from a file, see dbcache.h).
  */
 #ifndef IOCS_DB_H
 #define IOCS_DB_H
@@ -45,13 +54,13 @@ enum iocs_pat_kind {
     IOCS_PAT_CIDR4,   /* leading octets of IPv4 ranges: a token starts here */
     IOCS_PAT_CIDR6,   /* leading groups of IPv6 ranges: a token starts here */
     IOCS_PAT_TOKEN6,  /* IPv6 token trigger, for ranges shorter than /16 */
-    IOCS_PAT_REGEX,   /* a regex rule; start found by the scanner */
+    IOCS_PAT_REGEX,   /* a regex rule; Hyperscan reports its start */
 };
 
 /* One Hyperscan pattern id. */
 struct iocs_pat {
     uint32_t ioc;  /* index in the set (literal and regex kinds) */
-    uint16_t len;  /* literal length in bytes */
+    uint16_t len;  /* literal length; regex: widest match, capped */
     uint8_t kind;  /* enum iocs_pat_kind */
     uint8_t left;  /* enum iocs_edge */
     uint8_t right; /* enum iocs_edge */
@@ -114,6 +123,26 @@ size_t iocs_db_overlap(const struct iocs_db *db);
 /* Number of Hyperscan patterns and the database size in bytes. */
 size_t iocs_db_patterns(const struct iocs_db *db);
 size_t iocs_db_size(const struct iocs_db *db);
+
+/* ---- internal to matchers/ (dbcache.c) ---- */
+
+/* From now on db owns its set and frees it with itself. */
+void iocs__db_own_set(struct iocs_db *db);
+
+/* Hyperscan's serialized bytes of db (malloc'd into *bytes). Returns 0,
+ * -ENOMEM or -EIO. */
+int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len);
+
+/*
+ * Assemble a database from its parts, as read from a file: set (taken on
+ * success: the database owns it), the pattern table (copied), the overlap
+ * and Hyperscan's serialized bytes (checked by hs_deserialize_database()).
+ * Returns 0, -EINVAL (errbuf says why) or -ENOMEM.
+ */
+int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
+                  const struct iocs_pat *pats, size_t npats, size_t overlap,
+                  const char *hsbytes, size_t hslen, char *errbuf,
+                  size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,9 @@
 
 static const char usage_text[] =
     "usage: iocstream scan [options] [PATH...]\n"
+    "       iocstream compile -i FEED... [--rules F] [--allow F] -o FILE\n"
+    "       iocstream iocs --explain -i FEED... [--rules F] [--allow F]\n"
+    "       iocstream iocs --builtin\n"
     "       iocstream decode [FILE]\n"
     "       iocstream help | --help | --version\n"
     "\n"
@@ -26,9 +29,27 @@ static const char usage_text[] =
     "                    '-' for stdin; none: stdin\n"
     "  -i, --iocs FILE   IOC feed (plain list: one value per line, '#'\n"
     "                    comments, defanged values refanged, types detected);\n"
-    "                    repeatable. None: the built-in pack (BeyondTrust\n"
-    "                    incident addresses). A bad IOC line is reported as\n"
-    "                    file:line: why and nothing is scanned.\n"
+    "                    repeatable. A bad IOC line is reported as\n"
+    "                    file:line: why and skipped (see --strict).\n"
+    "      --rules FILE  regex rule file, repeatable; one rule per line:\n"
+    "                    ID SEVERITY /EXPRESSION/FLAGS DESCRIPTION (flags i,\n"
+    "                    s, m; Hyperscan syntax; '#' comments)\n"
+    "      --builtin     also use the built-in pack. Without -i and --rules\n"
+    "                    the pack is used anyway: BeyondTrust incident\n"
+    "                    addresses and exploit patterns, edge-device campaign\n"
+    "                    indicators (list them with `iocstream iocs\n"
+    "                    --builtin`)\n"
+    "      --allow FILE  allowlist, repeatable: IOCs it covers are dropped\n"
+    "      --strict      a rejected IOC, rule or allowlist line is an error:\n"
+    "                    nothing is scanned\n"
+    "      --all-attributes  MISP: take attributes whose to_ids is false too\n"
+    "      --db FILE     use a database made by `iocstream compile` (no -i,\n"
+    "                    --rules, --allow or --builtin then)\n"
+    "      --no-cache    neither read nor write the database cache. Without\n"
+    "                    it the compiled database is cached in\n"
+    "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
+    "                    keyed by the IOC set, the Hyperscan version and the\n"
+    "                    CPU; unchanged feeds are not parsed again\n"
     "  -o, --output FILE write events to FILE (default: stdout)\n"
     "      --format F    msgpack (default) or json (one object per line;\n"
     "                    the default when stdout is a terminal and no -o)\n"
@@ -39,8 +60,18 @@ static const char usage_text[] =
     "                    events still leave in input order\n"
     "      --no-uring    read with read(2) instead of io_uring\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n"
-    "      --stats       print bytes, lines, matches, events, GB/s to stderr\n"
+    "      --stats       print how the database was got, then bytes, lines,\n"
+    "                    matches, events, GB/s to stderr\n"
     "  exit status: 0 no hits, 1 hits, 2 error (as grep)\n"
+    "\n"
+    "compile: validate the IOC inputs (-i, --rules, --allow, --builtin,\n"
+    "  --strict, --all-attributes as for scan) and write a database FILE\n"
+    "  (-o, required) for `scan --db`; prints counts per type and per feed.\n"
+    "\n"
+    "iocs: --explain lists how every entry of the -i feeds and --rules files\n"
+    "  was read (reference, type, normalised value, feed, or why it was\n"
+    "  skipped; exit 1 when one was skipped); --builtin lists the built-in\n"
+    "  pack with the source of every entry.\n"
     "\n"
     "decode: turn a msgpack event stream (FILE or stdin) into JSON lines.\n";
 
@@ -90,10 +121,24 @@ static int cmd_scan(int argc, char **argv)
         OPT_DEPTH,
         OPT_NO_URING,
         OPT_STATS,
+        OPT_RULES,
+        OPT_ALLOW,
+        OPT_BUILTIN,
+        OPT_STRICT,
+        OPT_ALL_ATTRIBUTES,
+        OPT_DB,
+        OPT_NO_CACHE,
     };
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     static const struct option longopts[] = {
         {"iocs", required_argument, NULL, 'i'},
+        {"rules", required_argument, NULL, OPT_RULES},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"builtin", no_argument, NULL, OPT_BUILTIN},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
+        {"db", required_argument, NULL, OPT_DB},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, OPT_FORMAT},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
@@ -107,16 +152,18 @@ static int cmd_scan(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct iocs_scan_opts o = {0};
-    const char **feeds;
+    const char **feeds, **rules, **allows;
     bool format_set = false;
     size_t v;
     int c, status;
 
-    feeds = calloc((size_t)argc, sizeof(*feeds));
+    feeds = calloc(3 * (size_t)argc, sizeof(*feeds));
     if (!feeds) {
         fputs("iocstream: out of memory\n", stderr);
         return 2;
     }
+    rules = feeds + argc;
+    allows = rules + argc;
     o.max_line = IOCS_MAX_LINE_DEFAULT;
     o.slab_size = IOCS_READER_SLAB_DEFAULT;
     o.format = IOCS_FORMAT_MSGPACK;
@@ -126,6 +173,27 @@ static int cmd_scan(int argc, char **argv)
         switch (c) {
         case 'i':
             feeds[o.nfeeds++] = optarg;
+            break;
+        case OPT_RULES:
+            rules[o.nrules++] = optarg;
+            break;
+        case OPT_ALLOW:
+            allows[o.nallows++] = optarg;
+            break;
+        case OPT_BUILTIN:
+            o.builtin = true;
+            break;
+        case OPT_STRICT:
+            o.strict = true;
+            break;
+        case OPT_ALL_ATTRIBUTES:
+            o.all_attributes = true;
+            break;
+        case OPT_DB:
+            o.db = optarg;
+            break;
+        case OPT_NO_CACHE:
+            o.no_cache = true;
             break;
         case 'o':
             o.output = optarg;
@@ -192,12 +260,122 @@ static int cmd_scan(int argc, char **argv)
             goto bad;
         }
     }
+    if (o.db && (o.nfeeds || o.nrules || o.nallows || o.builtin)) {
+        fputs("iocstream: --db cannot be combined with -i, --rules, --allow "
+              "or --builtin\n",
+              stderr);
+        goto bad;
+    }
     if (!format_set && !o.output && isatty(STDOUT_FILENO))
         o.format = IOCS_FORMAT_JSON;
     o.feeds = feeds;
+    o.rules = rules;
+    o.allows = allows;
     o.paths = (const char *const *)argv + optind;
     o.npaths = (size_t)(argc - optind);
     status = iocs_pipeline_scan(&o);
+    free(feeds);
+    return status;
+
+bad:
+    fputs("Try 'iocstream --help'.\n", stderr);
+    free(feeds);
+    return 2;
+}
+
+/* compile and iocs: the IOC options only. */
+static int cmd_iocs_like(int argc, char **argv, bool compile)
+{
+    enum {
+        OPT_RULES = 256,
+        OPT_ALLOW,
+        OPT_BUILTIN,
+        OPT_STRICT,
+        OPT_ALL_ATTRIBUTES,
+        OPT_EXPLAIN,
+    };
+    static const struct option longopts[] = {
+        {"iocs", required_argument, NULL, 'i'},
+        {"rules", required_argument, NULL, OPT_RULES},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"builtin", no_argument, NULL, OPT_BUILTIN},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct iocs_scan_opts o = {0};
+    const char **feeds, **rules, **allows, *out = NULL;
+    bool explain = false;
+    int c, status = 2;
+
+    feeds = calloc(3 * (size_t)argc, sizeof(*feeds));
+    if (!feeds) {
+        fputs("iocstream: out of memory\n", stderr);
+        return 2;
+    }
+    rules = feeds + argc;
+    allows = rules + argc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            feeds[o.nfeeds++] = optarg;
+            break;
+        case OPT_RULES:
+            rules[o.nrules++] = optarg;
+            break;
+        case OPT_ALLOW:
+            allows[o.nallows++] = optarg;
+            break;
+        case OPT_BUILTIN:
+            o.builtin = true;
+            break;
+        case OPT_STRICT:
+            o.strict = true;
+            break;
+        case OPT_ALL_ATTRIBUTES:
+            o.all_attributes = true;
+            break;
+        case OPT_EXPLAIN:
+            explain = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            goto bad;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "iocstream: unexpected argument '%s'\n", argv[optind]);
+        goto bad;
+    }
+    o.feeds = feeds;
+    o.rules = rules;
+    o.allows = allows;
+    if (compile) {
+        if (!out || explain) {
+            fputs("iocstream: compile needs -o FILE\n", stderr);
+            goto bad;
+        }
+        status = iocs_pipeline_compile(&o, out);
+    } else {
+        if (out || (!explain && !o.builtin) ||
+            (explain && o.nfeeds + o.nrules == 0)) {
+            fputs("iocstream: iocs needs --explain -i FEED... or --builtin\n",
+                  stderr);
+            goto bad;
+        }
+        status = iocs_pipeline_iocs(&o, explain, o.builtin);
+    }
+done:
     free(feeds);
     return status;
 
@@ -215,6 +393,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "scan") == 0)
         return cmd_scan(argc - 1, argv + 1);
+    if (strcmp(argv[1], "compile") == 0)
+        return cmd_iocs_like(argc - 1, argv + 1, true);
+    if (strcmp(argv[1], "iocs") == 0)
+        return cmd_iocs_like(argc - 1, argv + 1, false);
     if (strcmp(argv[1], "decode") == 0) {
         if (argc > 3 || (argc == 3 && strcmp(argv[2], "--help") == 0)) {
             usage(argc > 3 ? stderr : stdout);

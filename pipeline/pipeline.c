@@ -10,16 +10,21 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <hs/hs.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "matchers/allow.h"
 #include "matchers/builtin.h"
 #include "matchers/db.h"
+#include "matchers/dbcache.h"
 #include "matchers/feed.h"
+#include "matchers/rules.h"
 #include "pipeline/decode.h"
 #include "pipeline/framer.h"
 #include "pipeline/reader.h"
@@ -34,45 +39,289 @@ static void on_reject(void *ctx, const char *file, size_t line, const char *why)
     fprintf(stderr, "%s:%zu: %s\n", file, line, why);
 }
 
+/* As on_reject(), counting into *(size_t *)ctx. */
+static void on_reject_count(void *ctx, const char *file, size_t line,
+                            const char *why)
+{
+    (*(size_t *)ctx)++;
+    on_reject(NULL, file, line, why);
+}
+
+/* FNV-1a, 64 bits. */
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= s[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
 static void on_walk_err(void *ctx, const char *path, int err)
 {
     (void)ctx;
     fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
 }
 
-/* Load the IOC set. Returns 0, or 2 after reporting what went wrong. */
-static int load_iocs(const struct iocs_scan_opts *o, struct iocs_iocset *set)
+/* Counts of one input file, for `compile`. */
+struct input_count {
+    const char *path;
+    struct iocs_feed_report rep;
+};
+
+/* What load_iocs() read, for `compile` and --stats. */
+struct load_report {
+    struct input_count *inputs; /* feeds, then rule files; may be NULL */
+    size_t rejected, allowed, skipped, expired;
+    bool builtin;
+};
+
+/* Whether the built-in pack is used: without -i and --rules, or asked. */
+static bool use_builtin(const struct iocs_scan_opts *o)
 {
-    struct iocs_feed_report rep = {0};
+    return o->builtin || (o->nfeeds == 0 && o->nrules == 0);
+}
+
+/* Copy every IOC of from (with its `also` records) that the allowlist
+ * does not cover into a new set. Regex rules are never allowlisted. */
+static int drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
+                        size_t *dropped)
+{
+    struct iocs_iocset *from = *set, *to = NULL;
+    int err;
+
+    err = iocs_iocset_new(&to);
+    if (err)
+        return err;
+    for (size_t i = 0; i < iocs_iocset_count(from); i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(from, i);
+
+        if (x->type != IOCS_REGEX &&
+            iocs_allow_ioc(a, x->type, x->value, x->len)) {
+            (*dropped)++;
+            continue;
+        }
+        for (const struct iocs_ioc *r = x; r; r = r->also) {
+            struct iocs_ioc copy = *r;
+
+            copy.also = NULL;
+            err = iocs_iocset_add(to, &copy, NULL);
+            if (err) {
+                iocs_iocset_free(to);
+                return err;
+            }
+        }
+    }
+    iocs_iocset_free(from);
+    *set = to;
+    return 0;
+}
+
+/* Load the allowlists and drop the IOCs they cover. Returns 0, or 2 after
+ * reporting what went wrong. */
+static int apply_allow(const struct iocs_scan_opts *o, struct iocs_iocset **set,
+                       struct load_report *lr)
+{
+    struct iocs_allow *a = NULL;
+    int status = 2, err;
+
+    if (o->nallows == 0)
+        return 0;
+    if (iocs_allow_new(&a) < 0) {
+        fprintf(stderr, "iocstream: out of memory\n");
+        return 2;
+    }
+    for (size_t i = 0; i < o->nallows; i++) {
+        size_t before = lr->rejected;
+
+        err = iocs_allow_load_file(a, o->allows[i], on_reject_count,
+                                   &lr->rejected, NULL);
+        if (err) {
+            fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
+                    iocs_strerror(err));
+            goto out;
+        }
+        if (o->strict && lr->rejected > before)
+            goto out;
+    }
+    err = drop_allowed(set, a, &lr->allowed);
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
+        goto out;
+    }
+    status = 0;
+out:
+    iocs_allow_free(a);
+    return status;
+}
+
+/*
+ * Load the IOC set: the feeds (-i), the rule files (--rules), the built-in
+ * pack (with neither, or with --builtin), less what the allowlists cover.
+ * Rejected lines are reported; with --strict any is an error, otherwise
+ * they are skipped. Fills lr (its inputs array, if any, has nfeeds +
+ * nrules entries). Returns 0, or 2 after reporting what went wrong.
+ */
+static int load_iocs(const struct iocs_scan_opts *o, struct iocs_iocset **set,
+                     struct load_report *lr)
+{
     char errbuf[512];
     int err;
 
-    if (o->nfeeds == 0) {
-        err = iocs_builtin_load(set, errbuf, sizeof(errbuf));
+    lr->builtin = use_builtin(o);
+    if (lr->builtin) {
+        err = iocs_builtin_load(*set, errbuf, sizeof(errbuf));
         if (err) {
             fprintf(stderr, "iocstream: %s\n", errbuf);
             return 2;
         }
-        return 0;
     }
-    for (size_t i = 0; i < o->nfeeds; i++) {
-        err = iocs_feed_load_file(set, o->feeds[i], on_reject, NULL, &rep);
+    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+        bool feed = i < o->nfeeds;
+        const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
+        struct iocs_feed_report rep = {0};
+
+        if (feed) {
+            struct iocs_feed_opts fo = {.all_attributes = o->all_attributes,
+                                        .now = time(NULL)};
+
+            err = iocs_feed_load_file_opts(*set, path, &fo, on_reject, NULL,
+                                           &rep);
+        } else
+            err = iocs_rules_load_file(*set, path, on_reject, NULL, &rep);
         if (err) {
-            fprintf(stderr, "iocstream: %s: %s\n", o->feeds[i],
-                    iocs_strerror(err));
+            fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
             return 2;
         }
+        lr->rejected += rep.rejected;
+        lr->skipped += rep.skipped;
+        lr->expired += rep.expired;
+        if (lr->inputs)
+            lr->inputs[i] = (struct input_count){.path = path, .rep = rep};
     }
-    if (rep.rejected) {
-        fprintf(stderr, "iocstream: %zu IOC line%s rejected; nothing scanned\n",
-                rep.rejected, rep.rejected == 1 ? "" : "s");
+    if (lr->rejected && o->strict) {
+        fprintf(stderr,
+                "iocstream: %zu IOC line%s rejected (--strict); nothing "
+                "scanned\n",
+                lr->rejected, lr->rejected == 1 ? "" : "s");
         return 2;
     }
-    if (iocs_iocset_count(set) == 0) {
+    if (lr->rejected)
+        fprintf(stderr, "iocstream: %zu IOC line%s rejected and skipped\n",
+                lr->rejected, lr->rejected == 1 ? "" : "s");
+    if (lr->skipped || lr->expired)
+        fprintf(stderr,
+                "iocstream: %zu feed entr%s not expressible or not for "
+                "detection (to_ids) and %zu expired, skipped; "
+                "`iocstream iocs --explain` lists them\n",
+                lr->skipped, lr->skipped == 1 ? "y" : "ies", lr->expired);
+    if (apply_allow(o, set, lr))
+        return 2;
+    if (iocs_iocset_count(*set) == 0) {
         fprintf(stderr, "iocstream: the feeds hold no indicators\n");
         return 2;
     }
     return 0;
+}
+
+/* Everything besides the input files' identities that shapes the set: the
+ * options, this build's version, and the built-in pack when used. */
+static uint64_t cache_salt(const struct iocs_scan_opts *o)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    unsigned char flags[4] = {use_builtin(o), o->strict, o->all_attributes,
+                              IOCS_DBFILE_VERSION};
+    size_t n;
+    const struct iocs_builtin *b = iocs_builtin_pack(&n);
+
+    h = fnv(h, flags, sizeof(flags));
+    for (size_t i = 0; flags[0] && i < n; i++) {
+        h = fnv(h, b[i].value, strlen(b[i].value) + 1);
+        h = fnv(h, b[i].reference, strlen(b[i].reference) + 1);
+        h = fnv(h, b[i].description, strlen(b[i].description) + 1);
+        h = fnv(h, &b[i].severity, sizeof(b[i].severity));
+    }
+    /* Separate the feed, rule and allowlist lists. */
+    h = fnv(h, &o->nfeeds, sizeof(o->nfeeds));
+    h = fnv(h, &o->nrules, sizeof(o->nrules));
+    return h;
+}
+
+/*
+ * Get the database: from --db; else from the cache (unless --no-cache),
+ * parsing the inputs only when they changed; else compiled. The database
+ * owns its set. Returns 0, or 2 after reporting what went wrong.
+ */
+static int get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
+                  struct iocs_dbcache_result *res)
+{
+    struct iocs_dbcache_opts co = {0};
+    struct load_report lr = {0};
+    struct iocs_iocset *set = NULL;
+    const char **inputs = NULL;
+    char dir[4096], errbuf[512];
+    int status = 2, err;
+
+    memset(res, 0, sizeof(*res));
+    if (o->db) {
+        err = iocs_dbfile_read(out, o->db, 0, errbuf, sizeof(errbuf));
+        if (err) {
+            fprintf(stderr, "iocstream: --db %s: %s%s\n", o->db, errbuf,
+                    err == -ESTALE || err == -EINVAL
+                        ? "; rebuild it with `iocstream compile`"
+                        : "");
+            return 2;
+        }
+        return 0;
+    }
+    if (!o->no_cache && iocs_dbcache_dir(dir, sizeof(dir)) == 0) {
+        size_t n = o->nfeeds + o->nrules + o->nallows;
+
+        inputs = calloc(n ? n : 1, sizeof(*inputs));
+        if (!inputs) {
+            fprintf(stderr, "iocstream: out of memory\n");
+            return 2;
+        }
+        for (size_t i = 0; i < o->nfeeds; i++)
+            inputs[co.ninputs++] = o->feeds[i];
+        for (size_t i = 0; i < o->nrules; i++)
+            inputs[co.ninputs++] = o->rules[i];
+        for (size_t i = 0; i < o->nallows; i++)
+            inputs[co.ninputs++] = o->allows[i];
+        co.dir = dir;
+        co.inputs = inputs;
+        co.salt = cache_salt(o);
+        err = iocs_dbcache_find(&co, out, res);
+        if (err == 0) {
+            status = 0;
+            goto out;
+        }
+    }
+    if (iocs_iocset_new(&set) < 0) {
+        fprintf(stderr, "iocstream: out of memory\n");
+        goto out;
+    }
+    if (load_iocs(o, &set, &lr))
+        goto out;
+    /* With rejected lines, record no inputs index: the next start parses
+     * the feeds again and reports them again (the set is still cached). */
+    if (lr.rejected) {
+        co.ninputs = 0;
+        co.salt = 0;
+    }
+    err = iocs_dbcache_get(&co, set, out, res, errbuf, sizeof(errbuf));
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n", errbuf);
+        goto out;
+    }
+    set = NULL; /* the database owns it now */
+    status = 0;
+out:
+    iocs_iocset_free(set);
+    free(inputs);
+    return status;
 }
 
 static int open_output(const char *path)
@@ -285,6 +534,25 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
     return status;
 }
 
+static void print_cache(const struct iocs_scan_opts *o,
+                        const struct iocs_dbcache_result *r, double secs)
+{
+    static const char *const how[] = {
+        [IOCS_DBCACHE_BUILT] = "compiled",
+        [IOCS_DBCACHE_REBUILT] = "compiled (cached file rebuilt)",
+        [IOCS_DBCACHE_SET] = "loaded from the cache (feeds parsed)",
+        [IOCS_DBCACHE_INPUTS] = "loaded from the cache (feeds unchanged)",
+    };
+
+    fprintf(stderr, "iocstream: database %s in %.3f s\n",
+            o->db ? "loaded from --db" : how[r->how], secs);
+    if (r->why[0])
+        fprintf(stderr, "iocstream: cache: %s\n", r->why);
+    if (r->store_err)
+        fprintf(stderr, "iocstream: cache not written: %s\n",
+                iocs_strerror(r->store_err));
+}
+
 /* Stream every source through the stages. Returns 0, or 2 when a source
  * failed (reported) or the output broke. */
 static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
@@ -338,12 +606,11 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
     static const char *const stdin_path[] = {"-"};
     struct iocs_pathlist list = {0};
     struct iocs_scan_stats st = {0};
-    struct iocs_iocset *set = NULL;
+    struct iocs_dbcache_result cres;
     struct iocs_emitter *em = NULL;
     struct iocs_db *db = NULL;
     struct timespec t0, t1;
     double load = 0;
-    char errbuf[512];
     const char *const *paths = o->paths;
     size_t npaths = o->npaths, nerr = 0;
     bool uring = false;
@@ -352,17 +619,10 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
     signal(SIGPIPE, SIG_IGN); /* a closed output is an EPIPE we report */
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
-    if (iocs_iocset_new(&set) < 0) {
-        fprintf(stderr, "iocstream: out of memory\n");
+    if (get_db(o, &db, &cres))
         goto out;
-    }
-    if (load_iocs(o, set))
-        goto out;
-    err = iocs_db_compile(&db, set, errbuf, sizeof(errbuf));
-    if (err) {
-        fprintf(stderr, "iocstream: %s\n", errbuf);
-        goto out;
-    }
+    if (o->stats)
+        print_cache(o, &cres, seconds_since(&t0));
     if (npaths == 0) {
         paths = stdin_path;
         npaths = 1;
@@ -408,7 +668,283 @@ out:
     }
     iocs_pathlist_fini(&list);
     iocs_db_free(db);
+    return status;
+}
+
+static void print_counts(const struct iocs_db *db, const struct load_report *lr,
+                         const struct iocs_scan_opts *o, const char *out)
+{
+    const struct iocs_iocset *set = iocs_db_set(db);
+    size_t by_type[IOCS_TYPE_COUNT] = {0}, n = iocs_iocset_count(set);
+    size_t builtin = 0, records = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+
+        by_type[x->type]++;
+        for (const struct iocs_ioc *r = x; r; r = r->also) {
+            records++;
+            builtin += r->feed && strcmp(r->feed, "builtin") == 0;
+        }
+    }
+    printf("%s: %zu IOCs (%zu records), %zu patterns, %zu bytes, db %s\n", out,
+           n, records, iocs_db_patterns(db), iocs_db_size(db), iocs_db_id(db));
+    printf("by type:\n");
+    for (int t = 0; t < IOCS_TYPE_COUNT; t++)
+        if (by_type[t])
+            printf("  %-9s %zu\n", iocs_type_name((enum iocs_type)t),
+                   by_type[t]);
+    printf("by feed:\n");
+    if (lr->builtin)
+        printf("  %s: %zu loaded\n", "builtin", builtin);
+    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+        const struct input_count *c = &lr->inputs[i];
+
+        printf("  %s: %zu loaded, %zu duplicates, %zu rejected (%s)\n", c->path,
+               c->rep.loaded, c->rep.duplicates, c->rep.rejected,
+               i < o->nfeeds ? "feed" : "rules");
+    }
+    if (o->nallows)
+        printf("  allowlists: %zu IOCs dropped\n", lr->allowed);
+}
+
+int iocs_pipeline_compile(const struct iocs_scan_opts *o, const char *out)
+{
+    struct iocs_dbcache_opts co = {0};
+    struct load_report lr = {0};
+    struct iocs_iocset *set = NULL;
+    struct iocs_db *db = NULL;
+    char errbuf[512];
+    int status = 2, err;
+
+    lr.inputs = calloc(o->nfeeds + o->nrules + 1, sizeof(*lr.inputs));
+    if (!lr.inputs || iocs_iocset_new(&set) < 0) {
+        fprintf(stderr, "iocstream: out of memory\n");
+        goto out;
+    }
+    if (load_iocs(o, &set, &lr))
+        goto out;
+    err = iocs_dbcache_get(&co, set, &db, NULL, errbuf, sizeof(errbuf));
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n", errbuf);
+        goto out;
+    }
+    set = NULL;
+    err = iocs_dbfile_write(db, out, errbuf, sizeof(errbuf));
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n", errbuf);
+        goto out;
+    }
+    print_counts(db, &lr, o, out);
+    status = 0;
+out:
+    iocs_db_free(db);
     iocs_iocset_free(set);
+    free(lr.inputs);
+    return status;
+}
+
+/* One line of `iocs --explain`. */
+struct explain_line {
+    size_t line;
+    char *text;
+};
+
+struct explain {
+    struct explain_line *v;
+    size_t len, cap;
+    int err;
+};
+
+static void explain_add(struct explain *e, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void explain_add(struct explain *e, size_t line, const char *fmt, ...)
+{
+    va_list ap;
+    char *text = NULL;
+
+    if (e->err)
+        return;
+    if (e->len == e->cap) {
+        size_t cap = e->cap ? 2 * e->cap : 64;
+        struct explain_line *v = realloc(e->v, cap * sizeof(*v));
+
+        if (!v) {
+            e->err = -ENOMEM;
+            return;
+        }
+        e->v = v;
+        e->cap = cap;
+    }
+    va_start(ap, fmt);
+    if (vasprintf(&text, fmt, ap) < 0) {
+        e->err = -ENOMEM;
+        text = NULL;
+    }
+    va_end(ap);
+    if (text)
+        e->v[e->len++] = (struct explain_line){.line = line, .text = text};
+}
+
+static void on_explain_reject(void *ctx, const char *file, size_t line,
+                              const char *why)
+{
+    explain_add(ctx, line, "%s:%zu\t-\t-\t-\tskipped: %s", file, line, why);
+}
+
+/* A feed's rejected lines come through the explain hook below, with their
+ * raw value; only whole-file failures (line 0) come here. */
+static void on_explain_fatal(void *ctx, const char *file, size_t line,
+                             const char *why)
+{
+    if (line == 0)
+        explain_add(ctx, line, "%s\t-\t-\t-\tskipped: %s", file, why);
+}
+
+/* Every entry a feed parser read; here only those it did not take. */
+static void on_explain_entry(void *ctx, const char *file, size_t line,
+                             const char *raw, const char *type,
+                             const char *value, const char *why)
+{
+    (void)value;
+    if (why)
+        explain_add(ctx, line, "%s:%zu\t%s\t%s\t-\tskipped: %s", file, line,
+                    type ? type : "-", raw, why);
+}
+
+static int by_line(const void *a, const void *b)
+{
+    const struct explain_line *x = a, *y = b;
+
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* The line number at the end of a "file:line" reference, or 0. */
+static size_t ref_line(const char *ref)
+{
+    const char *colon = ref ? strrchr(ref, ':') : NULL;
+
+    return colon ? (size_t)strtoull(colon + 1, NULL, 10) : 0;
+}
+
+/* Explain one feed or rule file: load it alone, list what went in and
+ * what was skipped, in line order. */
+static int explain_file(const char *path, bool rules, bool all_attributes,
+                        const struct iocs_allow *allow, size_t *skipped)
+{
+    struct iocs_feed_report rep = {0};
+    struct explain e = {0};
+    struct iocs_iocset *set = NULL;
+    int err;
+
+    err = iocs_iocset_new(&set);
+    if (err)
+        return err;
+    if (rules) {
+        err = iocs_rules_load_file(set, path, on_explain_reject, &e, &rep);
+    } else {
+        struct iocs_feed_opts fo = {.all_attributes = all_attributes,
+                                    .now = time(NULL),
+                                    .explain = on_explain_entry,
+                                    .explain_ctx = &e};
+
+        err = iocs_feed_load_file_opts(set, path, &fo, on_explain_fatal, &e,
+                                       &rep);
+    }
+    if (err && e.len == 0)
+        goto out;
+    err = 0; /* a file refused whole is listed as skipped */
+    *skipped += rep.rejected + rep.skipped + rep.expired;
+    for (size_t i = 0; i < iocs_iocset_count(set); i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+        bool allowed = allow && x->type != IOCS_REGEX &&
+                       iocs_allow_ioc(allow, x->type, x->value, x->len);
+
+        for (const struct iocs_ioc *r = x; r; r = r->also)
+            explain_add(&e, ref_line(r->reference), "%s\t%s\t%s\t%s%s%s",
+                        r->reference ? r->reference : path,
+                        iocs_type_name(x->type), x->value,
+                        r->feed ? r->feed : "-",
+                        r != x ? "\tduplicate of " : "",
+                        r != x    ? (x->reference ? x->reference : "-")
+                        : allowed ? "\tallowlisted (dropped)"
+                                  : "");
+    }
+    err = e.err;
+    if (err)
+        goto out;
+    qsort(e.v, e.len, sizeof(*e.v), by_line);
+    for (size_t i = 0; i < e.len; i++)
+        printf("%s\n", e.v[i].text);
+out:
+    for (size_t i = 0; i < e.len; i++)
+        free(e.v[i].text);
+    free(e.v);
+    iocs_iocset_free(set);
+    return err;
+}
+
+static void print_builtin(void)
+{
+    size_t n;
+    const struct iocs_builtin *b = iocs_builtin_pack(&n);
+
+    printf("type\tvalue\tseverity\tid\tdescription\treference\n");
+    for (size_t i = 0; i < n; i++) {
+        if (b[i].type == IOCS_REGEX)
+            printf("regex\t/%s/%s%s\t%d\t%s\t%s\t%s\n", b[i].value,
+                   b[i].hs_flags & HS_FLAG_CASELESS ? "i" : "",
+                   b[i].hs_flags & HS_FLAG_DOTALL ? "s" : "", b[i].severity,
+                   b[i].rule_id, b[i].description, b[i].reference);
+        else
+            printf("%s\t%s\t%d\t-\t%s\t%s\n", iocs_type_name(b[i].type),
+                   b[i].value, b[i].severity, b[i].description, b[i].reference);
+    }
+}
+
+int iocs_pipeline_iocs(const struct iocs_scan_opts *o, bool explain,
+                       bool builtin)
+{
+    struct iocs_allow *allow = NULL;
+    size_t skipped = 0, dummy = 0;
+    int status = 2, err;
+
+    if (builtin)
+        print_builtin();
+    if (!explain)
+        return fflush(stdout) == 0 ? 0 : 2;
+    if (o->nallows) {
+        if (iocs_allow_new(&allow) < 0) {
+            fprintf(stderr, "iocstream: out of memory\n");
+            return 2;
+        }
+        for (size_t i = 0; i < o->nallows; i++) {
+            err = iocs_allow_load_file(allow, o->allows[i], on_reject_count,
+                                       &dummy, NULL);
+            if (err) {
+                fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
+                        iocs_strerror(err));
+                goto out;
+            }
+        }
+    }
+    printf("reference\ttype\tvalue\tfeed\tnote\n");
+    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+        bool feed = i < o->nfeeds;
+        const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
+
+        err = explain_file(path, !feed, o->all_attributes, allow, &skipped);
+        if (err) {
+            fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
+            goto out;
+        }
+    }
+    status = skipped ? 1 : 0;
+out:
+    iocs_allow_free(allow);
+    if (fflush(stdout) != 0)
+        status = 2;
     return status;
 }
 

@@ -20,7 +20,7 @@
 
 #define RC IOCS_SCAN_RIGHT_CTX
 #define HITS_DEFAULT (1u << 16)
-#define HITS_MAX (1u << 24) /* 128 MiB of raw hits for one small block */
+#define HITS_MAX (1u << 24) /* 192 MiB of raw hits for one small block */
 #define LHITS_INIT 1024u
 #define LHITS_MAX (1u << 20)  /* valid hits in one line, after compaction */
 #define ARENA_MAX (64u << 20) /* atomics of one long line, copied */
@@ -29,7 +29,8 @@
 /* A raw match, as recorded inside hs_scan(). */
 struct rawhit {
     uint32_t pat;
-    uint32_t end; /* block-relative */
+    uint32_t from; /* block-relative; regex patterns only (leftmost start) */
+    uint32_t end;  /* block-relative */
 };
 
 /* A valid hit in the current line: an IOC at [start, end) of the line. */
@@ -255,23 +256,31 @@ static int by_start(const void *a, const void *b)
 }
 
 /* Fold the line's hits into one entry per IOC: summed count (the same
- * start seen twice counts once), the leftmost occurrence kept. */
+ * start seen twice counts once), the leftmost occurrence kept. A regex
+ * reports every end of a match from one start: the longest is kept. */
 static void compact(struct iocs_scanner *s)
 {
+    uint64_t prev;
     size_t w = 0;
 
     if (s->line.lh_len < 2)
         return;
     qsort(s->line.lh, s->line.lh_len, sizeof(*s->line.lh), by_ioc_start);
+    prev = s->line.lh[0].start;
     for (size_t r = 1; r < s->line.lh_len; r++) {
         struct linehit *a = &s->line.lh[w], *b = &s->line.lh[r];
 
-        if (a->ioc == b->ioc) {
-            if (a->start != b->start)
-                a->count += b->count;
-        } else {
+        if (a->ioc != b->ioc) {
             s->line.lh[++w] = *b;
+        } else if (b->start != prev) {
+            a->count += b->count;
+        } else if (b->start == a->start && b->end > a->end) {
+            uint32_t count = a->count;
+
+            *a = *b; /* b's atomic is as valid as a's, and longer */
+            a->count = count;
         }
+        prev = b->start;
     }
     s->line.lh_len = w + 1;
 }
@@ -450,11 +459,11 @@ static int on_match(unsigned int id, unsigned long long from,
 {
     struct hits *h = ctx;
 
-    (void)from;
     (void)flags;
     if (h->len == h->cap)
         return 1; /* stop; the caller splits the block */
-    h->v[h->len++] = (struct rawhit){.pat = id, .end = (uint32_t)to};
+    h->v[h->len++] =
+        (struct rawhit){.pat = id, .from = (uint32_t)from, .end = (uint32_t)to};
     return 0;
 }
 
@@ -536,6 +545,23 @@ static int literal_hit(struct iocs_scanner *s, const unsigned char *p,
                        s->u->offset + e - line_abs, p + start);
 }
 
+/* A regex rule matched [start, e): it must stay inside the line's content
+ * (no '\n' crossed, no trailing '\r' taken). */
+static int regex_hit(struct iocs_scanner *s, const unsigned char *p,
+                     const struct iocs_pat *pat, size_t start, size_t e)
+{
+    size_t lb, hb;
+    uint64_t line_abs;
+
+    line_bounds(s, p, &lb, &hb);
+    if (start >= e || start < lb || e > hb ||
+        memchr(p + start, '\n', e - start))
+        return 0;
+    line_abs = s->ls_true ? s->u->offset + s->ls : s->line.line_start_abs;
+    return add_linehit(s, pat->ioc, s->u->offset + start - line_abs,
+                       s->u->offset + e - line_abs, p + start);
+}
+
 /* Process the block's recorded hits whose end is in (lo, hi]. */
 static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
                 size_t base, size_t lo, size_t hi)
@@ -562,6 +588,8 @@ static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
             return err;
         if (pat->kind == IOCS_PAT_LITERAL)
             err = literal_hit(s, p, pat, e);
+        else if (pat->kind == IOCS_PAT_REGEX)
+            err = regex_hit(s, p, pat, base + h->v[i].from, e);
         else
             err = token_hit(s, p, pat, e);
         if (err)

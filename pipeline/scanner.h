@@ -3,11 +3,17 @@
  * boundary verification, CIDR token lookups, one event per (line, IOC).
  *
  * Third stage. One hs_scan covers a whole unit (megabytes), never one line.
- * Hyperscan's callback only records (pattern, end offset) into a fixed hit
- * array; afterwards the hits are walked in end order, lines are found only
- * around them (memchr/memrchr from the match), each hit is checked against
- * its IOC type's boundary rule, and valid hits are grouped per line and IOC
- * into events: count of valid occurrences, the leftmost one as `atomic`.
+ * Hyperscan's callback only records (pattern, start, end offset) into a
+ * fixed hit array; afterwards the hits are walked in end order, lines are
+ * found only around them (memchr/memrchr from the match), each hit is
+ * checked against its IOC type's boundary rule, and valid hits are grouped
+ * per line and IOC into events: count of valid occurrences, the leftmost one
+ * as `atomic`. A literal's start is its end minus its length; a regex
+ * rule's start is Hyperscan's leftmost start of match, and a regex match
+ * that crosses a '\n' (or takes the '\r' of a CRLF) is dropped. Hyperscan
+ * reports one (leftmost) start per end, so a rule whose classes can match
+ * '\n' ([^x], \s) may lose an in-line match to a longer one that starts on
+ * an earlier line: write [^x\n] or [ \t] in such rules.
  * Newlines between hits are counted (vectorised) to number the lines.
  *
  * Exactly-once across units: a unit that does not end its line (a piece of

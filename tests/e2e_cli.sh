@@ -24,12 +24,19 @@ expect_status 2 "missing input"
 grep -q "missing.log" err.txt || fail "missing input not named: $(cat err.txt)"
 [ "$(wc -l <out.jsonl)" -eq 2 ] || fail "scan did not go on after the error"
 
-# A bad IOC line: file:line: why, and nothing scanned.
+# A bad IOC line: reported as file:line: why; the rest loads and the scan
+# goes on, with the count of rejected lines. With --strict, nothing is
+# scanned.
 printf 'evil.example\n10.0.0.0/33\n' >bad.txt
-run "$B" scan -i bad.txt -o out2.mp hit.log 2>err.txt
-expect_status 2 "bad IOC"
+run "$B" scan -i bad.txt --no-cache -o out2.mp hit.log 2>err.txt
+expect_status 1 "bad IOC, lenient"
 grep -q "bad.txt:2: " err.txt || fail "bad IOC not reported as file:line: $(cat err.txt)"
-[ ! -s out2.mp ] || fail "events written despite a bad IOC line"
+grep -q "1 .*rejected" err.txt || fail "rejected count not printed: $(cat err.txt)"
+[ "$("$B" decode out2.mp | wc -l)" -eq 1 ] || fail "the good IOC was not used"
+run "$B" scan -i bad.txt --strict --no-cache -o out3.mp hit.log 2>err.txt
+expect_status 2 "bad IOC, --strict"
+grep -q "bad.txt:2: " err.txt || fail "bad IOC not reported under --strict"
+[ ! -s out3.mp ] || fail "events written despite --strict and a bad IOC line"
 
 # stdin, as '-' and as no PATH; a pipe.
 run sh -c "printf 'x 192.81.209.168\n' | '$B' scan -i iocs.txt --format json >s1.jsonl"

@@ -7,6 +7,7 @@ S=${IOCS_SOURCE_DIR:?IOCS_SOURCE_DIR not set}
 W=${IOCS_WORK:-$(mktemp -d)}
 rm -rf "$W"
 mkdir -p "$W"
+export XDG_CACHE_HOME="$W/cache" # keep the IOC database cache out of $HOME
 
 # The built-in pack's BeyondTrust addresses (genlogs.py --builtin plants
 # them), so a scan with -i can cover the whole truth.

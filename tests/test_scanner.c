@@ -24,6 +24,7 @@
 #include "matchers/cidr.h"
 #include "matchers/db.h"
 #include "matchers/ioc.h"
+#include "matchers/rules.h"
 #include "matchers/verify.h"
 #include "pipeline/framer.h"
 #include "pipeline/reader.h"
@@ -681,9 +682,89 @@ static void test_scanner_long_line(void **state)
     free(buf);
 }
 
+/* Regex rules: matched inside one line only, the leftmost start reported,
+ * the same events at every slab size and with split scans; a match inside
+ * a long line is found across pieces. */
+static void test_scanner_regex_rules(void **state)
+{
+    static const char text[] =
+        "id=AB12 then id=CD345 end\n" /* line 1: 2 occurrences */
+        "tail id=\nXY9 next\n"        /* a match would cross a line */
+        "\r\nfoo---bar\r\n"           /* line 5: \r not taken */
+        "no rule here\n"
+        "FOO-bar"; /* caseless rule, no final \n */
+    static const char *const rules = "idrule high /id=[A-Z]{2}[0-9]+/ ids\n"
+                                     "foobar 50 /foo-+bar/i foo then bar\n";
+    struct iocs_iocset *set;
+    struct iocs_db *db;
+    char errbuf[256], *path;
+    struct iocs_feed_report rep = {0};
+
+    (void)state;
+    assert_int_equal(iocs_iocset_new(&set), 0);
+    assert_int_equal(iocs_rules_load_mem(set, "t.rules", rules, strlen(rules),
+                                         NULL, NULL, &rep),
+                     0);
+    assert_int_equal(rep.loaded, 2);
+    assert_int_equal(iocs_db_compile(&db, set, errbuf, sizeof(errbuf)), 0);
+    path = write_tmp(text, strlen(text));
+    for (size_t slab = 1; slab < 200; slab += 3) {
+        for (size_t hits = 0; hits <= 2; hits += 2) {
+            struct evs got = {0};
+            struct iocs_scan_stats st;
+
+            scan_file(db, path, slab, hits, 4096, true, &got, &st);
+            assert_int_equal(got.len, 3);
+            assert_int_equal(got.v[0].line, 1);
+            assert_int_equal(got.v[0].ioc, 0);
+            assert_int_equal(got.v[0].count, 2);
+            assert_int_equal(got.v[0].start, 0);
+            assert_int_equal(got.v[0].end, 7);
+            assert_memory_equal(got.v[0].atomic, "id=AB12", 7);
+            assert_int_equal(got.v[1].line, 5);
+            assert_int_equal(got.v[1].ioc, 1);
+            assert_int_equal(got.v[1].start, 0);
+            assert_int_equal(got.v[1].alen, 9);
+            assert_memory_equal(got.v[1].atomic, "foo---bar", 9);
+            assert_int_equal(got.v[2].line, 7);
+            assert_memory_equal(got.v[2].atomic, "FOO-bar", 7);
+            free(got.v);
+        }
+    }
+    unlink(path);
+    free(path);
+
+    /* Inside a 100 kB line, cut into pieces. */
+    {
+        size_t n = 100000;
+        char *buf = malloc(n);
+
+        memset(buf, 'z', n);
+        memcpy(buf + 50000, "foo----------bar", 16);
+        buf[n - 1] = '\n';
+        path = write_tmp(buf, n);
+        for (size_t slab = 1000; slab <= 70000; slab *= 4) {
+            struct evs got = {0};
+            struct iocs_scan_stats st;
+
+            scan_file(db, path, slab, 0, 64, false, &got, &st);
+            assert_int_equal(got.len, 1);
+            assert_int_equal(got.v[0].start, 50000);
+            assert_int_equal(got.v[0].end, 50016);
+            free(got.v);
+        }
+        unlink(path);
+        free(path);
+        free(buf);
+    }
+    iocs_db_free(db);
+    iocs_iocset_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scanner_regex_rules),
         cmocka_unit_test(test_scanner_matches_oracle_any_slab),
         cmocka_unit_test(test_scanner_split_scans),
         cmocka_unit_test(test_scanner_lines_and_edges),

@@ -1,0 +1,805 @@
+/*
+ * dbcache.c - database files and the on-disk cache (format in dbcache.h).
+ *
+ * Writing builds the whole file in memory, then writes it under a temporary
+ * name and renames it. Reading takes the whole file into memory, checks the
+ * header and the trailer checksum before looking at anything else, then
+ * reads each section with bounds checks. Config-time code.
+ */
+#include "matchers/dbcache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hs/hs.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/status.h"
+
+#define MAGIC "IOCSTRDB"
+#define IDX_MAGIC "IOCSIDX1"
+#define HEADER_SIZE 160
+#define IDX_SIZE 32
+#define NO_STRING 0xffffffffu
+#define PAT_BYTES 9
+#define FILE_MAX (UINT64_C(1) << 36) /* 64 GiB: anything bigger is bogus */
+
+/* ---- bytes ---- */
+
+/* A growable byte buffer. */
+struct buf {
+    unsigned char *p;
+    size_t len, cap;
+    int err; /* sticky -ENOMEM */
+};
+
+static void *reserve(struct buf *b, size_t n)
+{
+    void *at;
+
+    if (b->err)
+        return NULL;
+    if (b->cap - b->len < n) {
+        size_t cap = b->cap ? b->cap : 4096;
+        unsigned char *p;
+
+        while (cap - b->len < n)
+            cap *= 2;
+        p = realloc(b->p, cap);
+        if (!p) {
+            b->err = -ENOMEM;
+            return NULL;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    at = b->p + b->len;
+    b->len += n;
+    return at;
+}
+
+static void put(struct buf *b, const void *v, size_t n)
+{
+    void *at = reserve(b, n);
+
+    if (at && n)
+        memcpy(at, v, n);
+}
+
+static void le_store(unsigned char *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t le_load(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_le(struct buf *b, uint64_t v, size_t n)
+{
+    unsigned char *at = reserve(b, n);
+
+    if (at)
+        le_store(at, v, n);
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+    size_t n;
+
+    if (!s) {
+        put_le(b, NO_STRING, 4);
+        return;
+    }
+    n = strlen(s);
+    put_le(b, n, 4);
+    put(b, s, n + 1);
+}
+
+/* A 64-bit multiply-xorshift hash, eight bytes a step: a checksum against
+ * damage, not a defence against an attacker who can write the cache. */
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+/* Eight bytes as a little-endian number, in one load where the host is
+ * little-endian. */
+static uint64_t word(const unsigned char *p)
+{
+    uint64_t w;
+
+    memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+static uint64_t lane(uint64_t h, uint64_t w)
+{
+    w *= UINT64_C(0x87c37b91114253d5);
+    h = (h ^ (w ^ (w >> 31))) * UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 29);
+}
+
+/* Four independent lanes of 8 bytes, so the multiplies overlap: the
+ * checksum of a 30 MB file costs a few milliseconds. */
+static uint64_t sum64(uint64_t seed, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h[4] = {seed ^ (n * UINT64_C(0x9e3779b97f4a7c15)), seed + 1,
+                     seed + 2, seed + 3};
+
+    for (; n >= 32; s += 32, n -= 32) {
+        h[0] = lane(h[0], word(s));
+        h[1] = lane(h[1], word(s + 8));
+        h[2] = lane(h[2], word(s + 16));
+        h[3] = lane(h[3], word(s + 24));
+    }
+    for (; n >= 8; s += 8, n -= 8)
+        h[0] = lane(h[0], word(s));
+    if (n)
+        h[0] = lane(h[0], le_load(s, n));
+    return mix(h[0] ^ mix(h[1]) ^ mix(h[2] + 1) ^ mix(h[3] + 2));
+}
+
+/* ---- what the file is made for ---- */
+
+struct target {
+    char version[64];
+    uint64_t features;
+    uint32_t tune;
+};
+
+static void get_target(struct target *t)
+{
+    hs_platform_info_t pl;
+
+    memset(t, 0, sizeof(*t));
+    snprintf(t->version, sizeof(t->version), "%s", hs_version());
+    if (hs_populate_platform(&pl) == HS_SUCCESS) {
+        t->features = pl.cpu_features;
+        t->tune = pl.tune;
+    }
+}
+
+/* ---- the set section ---- */
+
+static void put_record(struct buf *b, const struct iocs_ioc *x)
+{
+    put_le(b, (uint64_t)x->type, 1);
+    put_le(b, (uint64_t)(uint32_t)x->severity, 4);
+    put_le(b, (uint64_t)(uint32_t)x->confidence, 4);
+    put_le(b, (uint64_t)x->expires, 8);
+    put_le(b, x->hs_flags, 4);
+    put_str(b, x->value);
+    put_str(b, x->feed);
+    put_str(b, x->provider);
+    put_str(b, x->description);
+    put_str(b, x->reference);
+    put_str(b, x->source);
+    put_str(b, x->tags);
+    put_str(b, x->rule_id);
+}
+
+static void put_set(struct buf *b, const struct iocs_iocset *set)
+{
+    for (size_t i = 0; i < iocs_iocset_count(set); i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i), *a;
+        uint32_t n = 1;
+
+        for (a = x->also; a; a = a->also)
+            n++;
+        put_le(b, n, 4);
+        for (a = x; a; a = a->also)
+            put_record(b, a);
+    }
+}
+
+static uint64_t set_key(const struct target *t, const void *p, size_t n)
+{
+    uint64_t h = sum64(UINT64_C(0x696f637374726d31), t, sizeof(*t));
+
+    h = sum64(h, p, n);
+    return h ? h : 1; /* 0 means "any" to iocs_dbfile_read() */
+}
+
+int iocs_dbcache_set_hash(const struct iocs_iocset *set, uint64_t *out)
+{
+    struct target t;
+    struct buf b = {0};
+
+    get_target(&t);
+    put_set(&b, set);
+    if (b.err) {
+        free(b.p);
+        return b.err;
+    }
+    *out = set_key(&t, b.p, b.len);
+    free(b.p);
+    return 0;
+}
+
+/* A reader over the bytes of a file. */
+struct cur {
+    const unsigned char *p, *end;
+    bool bad;
+};
+
+static uint64_t get_le(struct cur *c, size_t n)
+{
+    uint64_t v;
+
+    if (c->bad || (size_t)(c->end - c->p) < n) {
+        c->bad = true;
+        return 0;
+    }
+    v = le_load(c->p, n);
+    c->p += n;
+    return v;
+}
+
+static const char *get_str(struct cur *c, size_t *len)
+{
+    uint64_t n = get_le(c, 4);
+    const char *s;
+
+    if (c->bad || n == NO_STRING)
+        return NULL;
+    if ((uint64_t)(c->end - c->p) < n + 1 || c->p[n] != '\0' ||
+        memchr(c->p, '\0', n)) {
+        c->bad = true;
+        return NULL;
+    }
+    s = (const char *)c->p;
+    c->p += n + 1;
+    if (len)
+        *len = (size_t)n;
+    return s;
+}
+
+/* Rebuild the set from its section. Returns 0, -EINVAL or -ENOMEM. */
+static int get_set(struct cur *c, uint64_t count, struct iocs_iocset **out)
+{
+    struct iocs_iocset *set = NULL;
+    int err;
+
+    err = iocs_iocset_new(&set);
+    if (err)
+        return err;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t nrec = get_le(c, 4);
+
+        if (c->bad || nrec == 0) {
+            err = -EINVAL;
+            goto fail;
+        }
+        for (uint64_t r = 0; r < nrec; r++) {
+            struct iocs_ioc x = {0};
+            uint64_t type;
+            bool dup = false;
+
+            type = get_le(c, 1);
+            x.severity = (int)(int32_t)get_le(c, 4);
+            x.confidence = (int)(int32_t)get_le(c, 4);
+            x.expires = (int64_t)get_le(c, 8);
+            x.hs_flags = (unsigned)get_le(c, 4);
+            x.value = get_str(c, &x.len);
+            x.feed = get_str(c, NULL);
+            x.provider = get_str(c, NULL);
+            x.description = get_str(c, NULL);
+            x.reference = get_str(c, NULL);
+            x.source = get_str(c, NULL);
+            x.tags = get_str(c, NULL);
+            x.rule_id = get_str(c, NULL);
+            if (c->bad || type >= IOCS_TYPE_COUNT || !x.value || x.len == 0) {
+                err = -EINVAL;
+                goto fail;
+            }
+            x.type = (enum iocs_type)type;
+            err = iocs_iocset_add(set, &x, &dup);
+            if (err)
+                goto fail;
+            /* The first record is new; the others join its chain. */
+            if (dup != (r > 0) || iocs_iocset_count(set) != i + 1) {
+                err = -EINVAL;
+                goto fail;
+            }
+        }
+    }
+    *out = set;
+    return 0;
+
+fail:
+    iocs_iocset_free(set);
+    return err;
+}
+
+/* ---- database files ---- */
+
+int iocs__dbcache_read_file(const char *path, char **out, size_t *len)
+{
+    struct stat st;
+    size_t cap = 64 * 1024, n = 0;
+    char *buf = NULL, *nb;
+    int fd, err;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+        cap = (size_t)st.st_size + 1;
+    for (;;) {
+        ssize_t r;
+
+        if (n + 1 >= cap || !buf) {
+            if (buf)
+                cap *= 2;
+            nb = realloc(buf, cap);
+            if (!nb) {
+                err = -ENOMEM;
+                goto fail;
+            }
+            buf = nb;
+        }
+        r = read(fd, buf + n, cap - n - 1);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            err = -errno;
+            goto fail;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+
+fail:
+    close(fd);
+    free(buf);
+    return err;
+}
+
+/* Write n bytes to path through a temporary file and a rename. */
+static int write_atomic(const char *path, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    char *tmp;
+    int fd, err = 0;
+
+    tmp = malloc(strlen(path) + 8);
+    if (!tmp)
+        return -ENOMEM;
+    sprintf(tmp, "%s.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        err = -errno;
+        free(tmp);
+        return err;
+    }
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            err = -errno;
+            break;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    if (fchmod(fd, 0644) < 0 && !err)
+        err = -errno;
+    if (close(fd) < 0 && !err)
+        err = -errno;
+    if (!err && rename(tmp, path) < 0)
+        err = -errno;
+    if (err)
+        unlink(tmp);
+    free(tmp);
+    return err;
+}
+
+int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
+                      size_t errlen)
+{
+    const struct iocs_iocset *set = iocs_db_set(db);
+    size_t npats = iocs_db_patterns(db), set_at, set_len, pat_at, hs_len = 0;
+    struct buf b = {0};
+    struct target t;
+    unsigned char *h;
+    char *hs = NULL;
+    int err;
+
+    get_target(&t);
+    err = iocs__db_serialize(db, &hs, &hs_len);
+    if (err) {
+        iocs_seterr(errbuf, errlen, err, "cannot serialize the database");
+        return err;
+    }
+    h = reserve(&b, HEADER_SIZE);
+    if (h)
+        memset(h, 0, HEADER_SIZE);
+    set_at = b.len;
+    put_set(&b, set);
+    set_len = b.len - set_at;
+    pat_at = b.len;
+    for (size_t i = 0; i < npats; i++) {
+        const struct iocs_pat *pt = iocs_db_pat(db, (unsigned)i);
+
+        put_le(&b, pt->ioc, 4);
+        put_le(&b, pt->len, 2);
+        put_le(&b, pt->kind, 1);
+        put_le(&b, pt->left, 1);
+        put_le(&b, pt->right, 1);
+    }
+    put(&b, hs, hs_len);
+    free(hs);
+    if (b.err) {
+        err = iocs_seterr(errbuf, errlen, b.err, "out of memory");
+        goto out;
+    }
+    h = b.p;
+    memcpy(h, MAGIC, 8);
+    le_store(h + 8, IOCS_DBFILE_VERSION, 4);
+    le_store(h + 12, HEADER_SIZE, 4);
+    memcpy(h + 16, t.version, sizeof(t.version));
+    le_store(h + 80, t.features, 8);
+    le_store(h + 88, t.tune, 4);
+    le_store(h + 96, set_key(&t, b.p + set_at, set_len), 8);
+    le_store(h + 104, iocs_iocset_count(set), 8);
+    le_store(h + 112, npats, 8);
+    le_store(h + 120, iocs_db_overlap(db), 8);
+    le_store(h + 128, set_len, 8);
+    le_store(h + 136, b.len - hs_len - pat_at, 8);
+    le_store(h + 144, hs_len, 8);
+    put_le(&b, sum64(0, b.p, b.len), 8);
+    if (b.err) {
+        err = iocs_seterr(errbuf, errlen, b.err, "out of memory");
+        goto out;
+    }
+    err = write_atomic(path, b.p, b.len);
+    if (err)
+        iocs_seterr(errbuf, errlen, err, "%s: %s", path, iocs_strerror(err));
+out:
+    free(b.p);
+    return err;
+}
+
+/* Check and load a whole file's bytes. */
+static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
+                      uint64_t want, char *errbuf, size_t errlen)
+{
+    struct iocs_iocset *set = NULL;
+    struct iocs_pat *pats = NULL;
+    uint64_t count, npats, overlap, set_len, pat_len, hs_len, hash;
+    struct cur c;
+    struct target t;
+    int err;
+
+    if (n < HEADER_SIZE + 8 || memcmp(p, MAGIC, 8) != 0)
+        return iocs_seterr(errbuf, errlen, -EINVAL,
+                           "not an iocstream database file");
+    if (le_load(p + 8, 4) != IOCS_DBFILE_VERSION)
+        return iocs_seterr(errbuf, errlen, -ESTALE,
+                           "database format version %u, this build reads %u",
+                           (unsigned)le_load(p + 8, 4), IOCS_DBFILE_VERSION);
+    if (le_load(p + 12, 4) != HEADER_SIZE)
+        return iocs_seterr(errbuf, errlen, -EINVAL, "bad header size");
+    get_target(&t);
+    if (memcmp(p + 16, t.version, sizeof(t.version)) != 0)
+        return iocs_seterr(errbuf, errlen, -ESTALE,
+                           "built with Hyperscan '%.63s', this is '%s'",
+                           (const char *)p + 16, t.version);
+    if (le_load(p + 80, 8) != t.features || le_load(p + 88, 4) != t.tune)
+        return iocs_seterr(errbuf, errlen, -ESTALE,
+                           "built for other CPU features (%#llx, this CPU "
+                           "has %#llx)",
+                           (unsigned long long)le_load(p + 80, 8),
+                           (unsigned long long)t.features);
+    hash = le_load(p + 96, 8);
+    count = le_load(p + 104, 8);
+    npats = le_load(p + 112, 8);
+    overlap = le_load(p + 120, 8);
+    set_len = le_load(p + 128, 8);
+    pat_len = le_load(p + 136, 8);
+    hs_len = le_load(p + 144, 8);
+    if (set_len > FILE_MAX || pat_len > FILE_MAX || hs_len > FILE_MAX ||
+        HEADER_SIZE + set_len + pat_len + hs_len + 8 != n)
+        return iocs_seterr(errbuf, errlen, -EINVAL,
+                           "truncated or resized (%zu bytes)", n);
+    if (le_load(p + n - 8, 8) != sum64(0, p, n - 8))
+        return iocs_seterr(errbuf, errlen, -EINVAL, "checksum mismatch");
+    if (want && hash != want)
+        return iocs_seterr(errbuf, errlen, -ESTALE,
+                           "holds another IOC set (%016llx)",
+                           (unsigned long long)hash);
+    if (count > UINT32_MAX || npats == 0 || npats > UINT32_MAX ||
+        pat_len != npats * PAT_BYTES || overlap == 0 || overlap > (1u << 20))
+        return iocs_seterr(errbuf, errlen, -EINVAL, "bad counts in header");
+
+    c = (struct cur){.p = p + HEADER_SIZE, .end = p + HEADER_SIZE + set_len};
+    err = get_set(&c, count, &set);
+    if (!err && c.p != c.end)
+        err = -EINVAL;
+    if (err) {
+        iocs_seterr(errbuf, errlen, err, "%s",
+                    err == -ENOMEM ? "out of memory" : "bad IOC record");
+        goto fail;
+    }
+    if (set_key(&t, p + HEADER_SIZE, (size_t)set_len) != hash) {
+        err = iocs_seterr(errbuf, errlen, -EINVAL, "set hash mismatch");
+        goto fail;
+    }
+
+    pats = malloc((size_t)npats * sizeof(*pats));
+    if (!pats) {
+        err = iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    c = (struct cur){.p = p + HEADER_SIZE + set_len,
+                     .end = p + HEADER_SIZE + set_len + pat_len};
+    for (size_t i = 0; i < npats; i++) {
+        struct iocs_pat *pt = &pats[i];
+
+        pt->ioc = (uint32_t)get_le(&c, 4);
+        pt->len = (uint16_t)get_le(&c, 2);
+        pt->kind = (uint8_t)get_le(&c, 1);
+        pt->left = (uint8_t)get_le(&c, 1);
+        pt->right = (uint8_t)get_le(&c, 1);
+        if (pt->kind > IOCS_PAT_REGEX || pt->left > IOCS_EDGE_FILE ||
+            pt->right > IOCS_EDGE_FILE ||
+            ((pt->kind == IOCS_PAT_LITERAL || pt->kind == IOCS_PAT_REGEX) &&
+             (pt->ioc >= count || pt->len == 0))) {
+            err = iocs_seterr(errbuf, errlen, -EINVAL, "bad pattern %zu", i);
+            goto fail;
+        }
+    }
+    err = iocs__db_load(out, set, pats, (size_t)npats, (size_t)overlap,
+                        (const char *)c.end, (size_t)hs_len, errbuf, errlen);
+    if (err)
+        goto fail;
+    free(pats);
+    return 0;
+
+fail:
+    free(pats);
+    iocs_iocset_free(set);
+    return err;
+}
+
+int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
+                     char *errbuf, size_t errlen)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    int err;
+
+    err = iocs__dbcache_read_file(path, &buf, &n);
+    if (err)
+        return iocs_seterr(errbuf, errlen, err, "%s", iocs_strerror(err));
+    err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);
+    free(buf);
+    return err;
+}
+
+/* ---- the cache ---- */
+
+int iocs_dbcache_dir(char *buf, size_t cap)
+{
+    const char *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+
+    if (x && x[0] == '/')
+        n = snprintf(buf, cap, "%s/iocstream", x);
+    else if (home && home[0])
+        n = snprintf(buf, cap, "%s/.cache/iocstream", home);
+    else
+        return -ENOENT;
+    if (n < 0 || (size_t)n >= cap)
+        return -ENAMETOOLONG;
+    return 0;
+}
+
+/* mkdir -p for the cache directory (0700 for what it creates). */
+static int make_dir(const char *dir)
+{
+    char *p = strdup(dir);
+    int err = 0;
+
+    if (!p)
+        return -ENOMEM;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+            err = -errno;
+        *s = '/';
+        if (err)
+            break;
+    }
+    if (!err && mkdir(p, 0700) < 0 && errno != EEXIST)
+        err = -errno;
+    free(p);
+    return err;
+}
+
+/* The inputs key: the salt and each input's path and stat identity. */
+static int inputs_key(const struct iocs_dbcache_opts *o, uint64_t *out)
+{
+    struct target t;
+    uint64_t h;
+
+    get_target(&t);
+    h = sum64(o->salt, &t, sizeof(t));
+    for (size_t i = 0; i < o->ninputs; i++) {
+        struct stat st;
+        uint64_t v[8];
+
+        if (stat(o->inputs[i], &st) < 0)
+            return -errno;
+        v[0] = (uint64_t)st.st_dev;
+        v[1] = (uint64_t)st.st_ino;
+        v[2] = (uint64_t)st.st_size;
+        v[3] = (uint64_t)st.st_mtim.tv_sec;
+        v[4] = (uint64_t)st.st_mtim.tv_nsec;
+        v[5] = (uint64_t)st.st_ctim.tv_sec;
+        v[6] = (uint64_t)st.st_ctim.tv_nsec;
+        v[7] = i;
+        h = sum64(h, o->inputs[i], strlen(o->inputs[i]) + 1);
+        h = sum64(h, v, sizeof(v));
+    }
+    *out = h;
+    return 0;
+}
+
+static int entry_path(char *buf, size_t cap, const char *dir,
+                      const char *prefix, uint64_t h, const char *ext)
+{
+    int n = snprintf(buf, cap, "%s/%s%016llx%s", dir, prefix,
+                     (unsigned long long)h, ext);
+
+    return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static void set_why(struct iocs_dbcache_result *res, const char *path,
+                    const char *why)
+{
+    /* A cut message is still worth reading. */
+    if (res && snprintf(res->why, sizeof(res->why), "%s: %s", path, why) < 0)
+        res->why[0] = '\0';
+}
+
+int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
+                      struct iocs_dbcache_result *res)
+{
+    char path[4096], errbuf[256];
+    unsigned char idx[IDX_SIZE];
+    uint64_t key, hash;
+    ssize_t r;
+    int fd, err;
+
+    if (res)
+        memset(res, 0, sizeof(*res));
+    if (!o->dir || inputs_key(o, &key) < 0)
+        return -ENOENT;
+    if (entry_path(path, sizeof(path), o->dir, "in-", key, ".idx") < 0)
+        return -ENOENT;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -ENOENT;
+    r = read(fd, idx, sizeof(idx));
+    close(fd);
+    if (r != IDX_SIZE || memcmp(idx, IDX_MAGIC, 8) != 0 ||
+        le_load(idx + 8, 8) != key ||
+        le_load(idx + 24, 8) != sum64(0, idx, 24)) {
+        set_why(res, path, "bad index");
+        return -ENOENT;
+    }
+    hash = le_load(idx + 16, 8);
+    if (entry_path(path, sizeof(path), o->dir, "", hash, ".db") < 0)
+        return -ENOENT;
+    err = iocs_dbfile_read(out, path, hash, errbuf, sizeof(errbuf));
+    if (err == -ENOMEM)
+        return err;
+    if (err) {
+        set_why(res, path, errbuf);
+        return -ENOENT;
+    }
+    if (res)
+        res->how = IOCS_DBCACHE_INPUTS;
+    return 0;
+}
+
+static int write_index(const struct iocs_dbcache_opts *o, uint64_t hash)
+{
+    unsigned char idx[IDX_SIZE];
+    char path[4096];
+    uint64_t key;
+    int err;
+
+    err = inputs_key(o, &key);
+    if (!err)
+        err = entry_path(path, sizeof(path), o->dir, "in-", key, ".idx");
+    if (err)
+        return err;
+    memcpy(idx, IDX_MAGIC, 8);
+    le_store(idx + 8, key, 8);
+    le_store(idx + 16, hash, 8);
+    le_store(idx + 24, sum64(0, idx, 24), 8);
+    return write_atomic(path, idx, sizeof(idx));
+}
+
+int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
+                     struct iocs_db **out, struct iocs_dbcache_result *res,
+                     char *errbuf, size_t errlen)
+{
+    struct iocs_dbcache_result scratch;
+    struct iocs_db *db = NULL;
+    char path[4096], why[256];
+    uint64_t hash;
+    bool have_path = false;
+    int err;
+
+    if (!res)
+        res = &scratch;
+    memset(res, 0, sizeof(*res));
+    res->how = IOCS_DBCACHE_BUILT;
+    err = iocs_dbcache_set_hash(set, &hash);
+    if (err)
+        return iocs_seterr(errbuf, errlen, err, "out of memory");
+    if (o->dir &&
+        entry_path(path, sizeof(path), o->dir, "", hash, ".db") == 0) {
+        have_path = true;
+        err = iocs_dbfile_read(&db, path, hash, why, sizeof(why));
+        if (err == 0) {
+            iocs_iocset_free(set); /* the file brought its own copy */
+            res->how = IOCS_DBCACHE_SET;
+            goto index;
+        }
+        if (err == -ENOMEM)
+            return iocs_seterr(errbuf, errlen, err, "out of memory");
+        if (err != -ENOENT) {
+            res->how = IOCS_DBCACHE_REBUILT;
+            set_why(res, path, why);
+        }
+    }
+    err = iocs_db_compile(&db, set, errbuf, errlen);
+    if (err)
+        return err;
+    iocs__db_own_set(db);
+    if (have_path) {
+        res->store_err = make_dir(o->dir);
+        if (!res->store_err)
+            res->store_err = iocs_dbfile_write(db, path, NULL, 0);
+    }
+
+index:
+    if (have_path && !res->store_err && (o->ninputs || o->salt))
+        res->store_err = write_index(o, hash);
+    *out = db;
+    return 0;
+}

@@ -1,0 +1,149 @@
+/*
+ * dbcache.h - compiled databases on disk: the file `iocstream compile -o`
+ * writes and `scan --db` reads, and the cache that makes a second start
+ * with the same IOCs take milliseconds.
+ *
+ * A database file holds everything a scan needs, so loading one parses no
+ * feed: the IOC set (every IOC with its metadata and `also` chain), the
+ * pattern table, and Hyperscan's serialized database. Format version 1,
+ * integers little-endian (the file is for hosts like the one that built it:
+ * Hyperscan's bytes are CPU-specific anyway):
+ *
+ *   header, 160 bytes
+ *     0   8  magic "IOCSTRDB"
+ *     8   4  format version (IOCS_DBFILE_VERSION)
+ *     12  4  header size (160)
+ *     16  64 hs_version(), NUL-padded
+ *     80  8  CPU features of hs_populate_platform() (HS_CPU_FEATURES_*)
+ *     88  4  tuning (HS_TUNE_FAMILY_*)     92  4  zero
+ *     96  8  set hash (iocs_dbcache_set_hash())
+ *     104 8  IOC count     112 8  pattern count     120 8  overlap
+ *     128 8  set section bytes   136 8  pattern section bytes
+ *     144 8  Hyperscan section bytes                152 8  zero
+ *   set section: per IOC, u32 record count (1 + its `also` chain), then
+ *     per record: u8 type, i32 severity, i32 confidence, i64 expires,
+ *     u32 hs_flags, then value, feed, provider, description, reference,
+ *     source, tags, rule_id, each as u32 length (0xffffffff: NULL), the
+ *     bytes and a NUL
+ *   pattern section: per pattern u32 ioc, u16 len, u8 kind, left, right
+ *   Hyperscan section: hs_serialize_database() bytes
+ *   trailer: 8-byte checksum (a 64-bit multiply-xorshift hash) of every
+ *     byte before it
+ *
+ * Nothing in a file is trusted: the magic, version, sizes, Hyperscan
+ * version, CPU features and checksum are checked, every record is bounds-
+ * and range-checked, the set section must hash to the header's set hash,
+ * and hs_deserialize_database() runs its own checks. The CIDR prefix set is
+ * rebuilt from the CIDR IOCs.
+ *
+ * The cache lives in $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream):
+ *   <set hash>.db    a database file, keyed by iocs_dbcache_set_hash(): a
+ *                    hash of the serialized IOC set (values, types and all
+ *                    metadata that reaches events), the Hyperscan version and
+ *                    the CPU features it was built for
+ *   in-<key>.idx     a 32-byte index: key = hash of the input files' paths,
+ *                    devices, inodes, sizes, mtimes and ctimes (ns) and of a
+ *                    salt (options that shape the set, the built-in pack);
+ *                    it names the set hash, so unchanged feeds are not even
+ *                    parsed again
+ * Files are written to a temporary name and renamed, so a reader never sees
+ * half a file; a bad or mismatched cache file is rebuilt and overwritten.
+ * Old entries are not pruned. Config-time only; nothing is printed here.
+ */
+#ifndef IOCS_DBCACHE_H
+#define IOCS_DBCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "matchers/db.h"
+#include "matchers/ioc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IOCS_DBFILE_VERSION 1
+
+/* The key of a set: 64 bits over its serialized form (every IOC and its
+ * metadata, in order), hs_version() and this CPU's Hyperscan features.
+ * Returns 0, or -ENOMEM. */
+int iocs_dbcache_set_hash(const struct iocs_iocset *set, uint64_t *out);
+
+/*
+ * Write db and its set to path, atomically (a temporary file in the same
+ * directory, then rename). Returns 0, a negative errno from the file
+ * system, or -ENOMEM; errbuf says what failed.
+ */
+int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
+                      size_t errlen);
+
+/*
+ * Load the database file at path into *out; the database owns the set it
+ * carries. want, when non-zero, is the set hash the file must have.
+ * Returns 0, a negative errno from open/read, -ENOMEM, or with errbuf
+ * saying why:
+ *   -EINVAL  not a database file, truncated or corrupt
+ *   -ESTALE  a good file made for something else: another format version,
+ *            Hyperscan version or CPU, or another set than want
+ */
+int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
+                     char *errbuf, size_t errlen);
+
+/* The cache directory: $XDG_CACHE_HOME/iocstream, else
+ * $HOME/.cache/iocstream, into buf. Returns 0, or -ENOENT when neither
+ * variable is set, or -ENAMETOOLONG. */
+int iocs_dbcache_dir(char *buf, size_t cap);
+
+struct iocs_dbcache_opts {
+    const char *dir;           /* cache directory */
+    const char *const *inputs; /* feed, rule and allowlist files */
+    size_t ninputs;
+    uint64_t salt; /* everything else that shapes the set */
+};
+
+/* How iocs_dbcache_get() found its database. */
+enum iocs_dbcache_how {
+    IOCS_DBCACHE_BUILT,   /* compiled; nothing usable was cached */
+    IOCS_DBCACHE_REBUILT, /* compiled; the cached file was bad (why says) */
+    IOCS_DBCACHE_SET,     /* loaded by set hash (feeds parsed) */
+    IOCS_DBCACHE_INPUTS,  /* loaded by the inputs index (nothing parsed) */
+};
+
+struct iocs_dbcache_result {
+    enum iocs_dbcache_how how;
+    int store_err; /* 0, or why the cache could not be written */
+    char why[256]; /* why a cached file was not used; "" when none */
+};
+
+/*
+ * The fast path: when the inputs index names a set whose file is good,
+ * load it into *out (the database owns its set). Returns 0 on a hit,
+ * -ENOENT on a miss (a missing, bad or stale index or file; res->why may
+ * say which), or -ENOMEM. res may be NULL.
+ */
+int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
+                      struct iocs_dbcache_result *res);
+
+/*
+ * The slow path, once the inputs have been parsed into set: load
+ * <set hash>.db when it is good, else compile set and store it (a store
+ * failure is only noted in res->store_err); then record the inputs index
+ * (when o->ninputs or o->salt say what the inputs are). On success the
+ * database owns set (a set the cache did not need is freed). Returns 0, or
+ * a negative errno with set still the caller's: what iocs_db_compile()
+ * returns (errbuf says why), or -ENOMEM.
+ */
+int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
+                     struct iocs_db **out, struct iocs_dbcache_result *res,
+                     char *errbuf, size_t errlen);
+
+/* Read all of the file at path into *buf (malloc'd, NUL-terminated) and
+ * *len. Returns 0 or a negative errno. Shared with rules.c. */
+int iocs__dbcache_read_file(const char *path, char **buf, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_DBCACHE_H */

@@ -1,0 +1,363 @@
+/*
+ * test_dbcache.c - database files and the on-disk cache: a round trip
+ * keeps every IOC, record and pattern; a damaged, truncated or mismatched
+ * file is refused and, in the cache, rebuilt; unchanged inputs are found
+ * without parsing anything.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "matchers/builtin.h"
+#include "matchers/db.h"
+#include "matchers/dbcache.h"
+#include "matchers/feed.h"
+#include "matchers/ioc.h"
+#include "matchers/rules.h"
+
+static const char feed_text[] = "192.0.2.7\n"
+                                "10.0.0.0/8\n"
+                                "2001:db8::/32\n"
+                                "evil.example\n"
+                                "http://evil.example/x.php?a=1\n"
+                                "C:\\Windows\\Temp\\x.dll\n"
+                                "24.144.114.85\n"; /* also in the pack */
+static const char rules_text[] = "r1 high /id=[A-Z]{2}[0-9]+/i ids\n";
+
+struct fix {
+    char dir[64];
+    char feed[96];
+    char cache[96];
+};
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, p, n), (ssize_t)n);
+    close(fd);
+}
+
+static unsigned char *read_whole(const char *path, size_t *n)
+{
+    char *buf;
+
+    assert_int_equal(iocs__dbcache_read_file(path, &buf, n), 0);
+    return (unsigned char *)buf;
+}
+
+static int setup(void **state)
+{
+    struct fix *f = calloc(1, sizeof(*f));
+
+    if (!f)
+        return -1;
+    strcpy(f->dir, "/tmp/iocs_dbcache_XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->feed, sizeof(f->feed), "%s/feed.txt", f->dir);
+    snprintf(f->cache, sizeof(f->cache), "%s/cache/iocstream", f->dir);
+    write_file(f->feed, feed_text, sizeof(feed_text) - 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fix *f = *state;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        return -1;
+    free(f);
+    return 0;
+}
+
+/* The pack, the feed and a rule file: every type, CIDRs, a regex, and an
+ * IOC read twice (an `also` record). */
+static struct iocs_iocset *make_set(const struct fix *f)
+{
+    struct iocs_iocset *set;
+    char errbuf[256];
+
+    assert_int_equal(iocs_iocset_new(&set), 0);
+    assert_int_equal(iocs_builtin_load(set, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_feed_load_file(set, f->feed, NULL, NULL, NULL), 0);
+    assert_int_equal(iocs_rules_load_mem(set, "t.rules", rules_text,
+                                         sizeof(rules_text) - 1, NULL, NULL,
+                                         NULL),
+                     0);
+    return set;
+}
+
+static void same_str(const char *a, const char *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void same_ioc(const struct iocs_ioc *a, const struct iocs_ioc *b)
+{
+    assert_int_equal(a->type, b->type);
+    assert_int_equal(a->severity, b->severity);
+    assert_int_equal(a->len, b->len);
+    assert_int_equal(a->confidence, b->confidence);
+    assert_int_equal(a->expires, b->expires);
+    assert_int_equal(a->hs_flags, b->hs_flags);
+    same_str(a->value, b->value);
+    same_str(a->feed, b->feed);
+    same_str(a->provider, b->provider);
+    same_str(a->description, b->description);
+    same_str(a->reference, b->reference);
+    same_str(a->source, b->source);
+    same_str(a->tags, b->tags);
+    same_str(a->rule_id, b->rule_id);
+}
+
+static int count_match(unsigned int id, unsigned long long from,
+                       unsigned long long to, unsigned int flags, void *ctx)
+{
+    (void)id;
+    (void)from;
+    (void)to;
+    (void)flags;
+    (*(size_t *)ctx)++;
+    return 0;
+}
+
+static size_t scan_count(const struct iocs_db *db, const char *text)
+{
+    struct hs_scratch *s;
+    size_t n = 0;
+
+    assert_int_equal(iocs_db_scratch_new(db, &s), 0);
+    assert_int_equal(iocs_db_scan(db, s, (const unsigned char *)text,
+                                  strlen(text), count_match, &n),
+                     0);
+    iocs_db_scratch_free(s);
+    return n;
+}
+
+/* Write then read: the same set (records and chains), patterns and id. */
+static void test_dbcache_round_trip(void **state)
+{
+    static const char text[] =
+        "x 192.0.2.7 10.1.2.3 2001:db8::1 evil.example "
+        "ID=ab12 192.81.209.168 C:\\Windows\\Temp\\x.dll";
+    struct fix *f = *state;
+    struct iocs_iocset *set = make_set(f);
+    struct iocs_db *db, *back;
+    char path[128], errbuf[256];
+    uint64_t hash;
+
+    snprintf(path, sizeof(path), "%s/iocs.db", f->dir);
+    assert_int_equal(iocs_db_compile(&db, set, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbfile_write(db, path, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbcache_set_hash(set, &hash), 0);
+    assert_int_equal(
+        iocs_dbfile_read(&back, path, hash, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_iocset_count(iocs_db_set(back)),
+                     iocs_iocset_count(set));
+    for (size_t i = 0; i < iocs_iocset_count(set); i++) {
+        const struct iocs_ioc *a = iocs_iocset_get(set, i);
+        const struct iocs_ioc *b = iocs_iocset_get(iocs_db_set(back), i);
+
+        for (; a && b; a = a->also, b = b->also)
+            same_ioc(a, b);
+        assert_ptr_equal(a, b); /* both chains ended */
+    }
+    assert_int_equal(iocs_db_patterns(back), iocs_db_patterns(db));
+    for (size_t i = 0; i < iocs_db_patterns(db); i++) {
+        const struct iocs_pat *a = iocs_db_pat(db, (unsigned)i);
+        const struct iocs_pat *b = iocs_db_pat(back, (unsigned)i);
+
+        assert_int_equal(a->ioc, b->ioc);
+        assert_int_equal(a->len, b->len);
+        assert_int_equal(a->kind, b->kind);
+        assert_int_equal(a->left, b->left);
+        assert_int_equal(a->right, b->right);
+    }
+    assert_string_equal(iocs_db_id(back), iocs_db_id(db));
+    assert_int_equal(iocs_db_overlap(back), iocs_db_overlap(db));
+    assert_non_null(iocs_db_cidrs(back));
+    assert_true(scan_count(db, text) > 5);
+    assert_int_equal(scan_count(back, text), scan_count(db, text));
+    iocs_db_free(back);
+    iocs_db_free(db);
+    iocs_iocset_free(set);
+}
+
+/* Any damaged byte, a cut or a longer file, another version or set: never
+ * loaded. */
+static void test_dbcache_refuses_bad_files(void **state)
+{
+    struct fix *f = *state;
+    struct iocs_iocset *set = make_set(f);
+    struct iocs_db *db, *back = NULL;
+    char path[128], bad[128], errbuf[256];
+    unsigned char *buf, *copy;
+    size_t n;
+    uint64_t hash;
+
+    snprintf(path, sizeof(path), "%s/iocs.db", f->dir);
+    snprintf(bad, sizeof(bad), "%s/bad.db", f->dir);
+    assert_int_equal(iocs_db_compile(&db, set, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbfile_write(db, path, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbcache_set_hash(set, &hash), 0);
+    buf = read_whole(path, &n);
+    copy = malloc(n + 1);
+    assert_non_null(copy);
+
+    for (size_t i = 0; i < n; i += i < 256 || i + 16 > n ? 1 : 97) {
+        int err;
+
+        memcpy(copy, buf, n);
+        copy[i] ^= 0x20;
+        write_file(bad, copy, n);
+        err = iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf));
+        if (err != -EINVAL && err != -ESTALE)
+            fail_msg("byte %zu of %zu flipped: %d", i, n, err);
+    }
+    for (size_t k = 0; k < 6; k++) {
+        size_t cut[] = {0, 1, 100, 160, n / 2, n - 1};
+
+        write_file(bad, buf, cut[k]);
+        assert_int_equal(
+            iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)), -EINVAL);
+    }
+    memcpy(copy, buf, n);
+    copy[n] = 0;
+    write_file(bad, copy, n + 1);
+    assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
+                     -EINVAL);
+
+    /* Another format version, another Hyperscan, another set. */
+    memcpy(copy, buf, n);
+    copy[8]++;
+    write_file(bad, copy, n);
+    assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
+                     -ESTALE);
+    assert_non_null(strstr(errbuf, "version"));
+    memcpy(copy, buf, n);
+    copy[16] = 'X';
+    write_file(bad, copy, n);
+    assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
+                     -ESTALE);
+    assert_non_null(strstr(errbuf, "Hyperscan"));
+    assert_int_equal(
+        iocs_dbfile_read(&back, path, hash + 1, errbuf, sizeof(errbuf)),
+        -ESTALE);
+    assert_int_equal(
+        iocs_dbfile_read(&back, f->feed, 0, errbuf, sizeof(errbuf)), -EINVAL);
+    assert_int_equal(
+        iocs_dbfile_read(&back, bad + 1, 0, errbuf, sizeof(errbuf)), -ENOENT);
+    assert_int_equal(
+        iocs_dbfile_read(&back, path, hash, errbuf, sizeof(errbuf)), 0);
+    iocs_db_free(back);
+    free(copy);
+    free(buf);
+    iocs_db_free(db);
+    iocs_iocset_free(set);
+}
+
+/* Build, hit by set, hit by inputs; a bad cached file is rebuilt; changed
+ * inputs miss. */
+static void test_dbcache_cache(void **state)
+{
+    struct fix *f = *state;
+    const char *inputs[] = {f->feed};
+    struct iocs_dbcache_opts o = {
+        .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 42};
+    struct iocs_dbcache_result res;
+    struct iocs_db *db = NULL;
+    char errbuf[256], path[256];
+    struct iocs_iocset *set;
+    unsigned char *buf;
+    uint64_t hash;
+    size_t n, count;
+
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+
+    set = make_set(f);
+    count = iocs_iocset_count(set);
+    assert_int_equal(iocs_dbcache_set_hash(set, &hash), 0);
+    assert_int_equal(
+        iocs_dbcache_get(&o, set, &db, &res, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(res.how, IOCS_DBCACHE_BUILT);
+    assert_int_equal(res.store_err, 0);
+    assert_ptr_equal(iocs_db_set(db), set); /* owned by db now */
+    iocs_db_free(db);
+
+    /* Unchanged inputs: the database, set included, with nothing parsed. */
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), 0);
+    assert_int_equal(res.how, IOCS_DBCACHE_INPUTS);
+    assert_int_equal(iocs_iocset_count(iocs_db_set(db)), count);
+    iocs_db_free(db);
+
+    /* Another salt: a miss by inputs, a hit by set. */
+    o.salt = 43;
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_SET);
+    iocs_db_free(db);
+
+    /* A damaged cache file: refused by find, rebuilt by get. */
+    snprintf(path, sizeof(path), "%s/%016llx.db", f->cache,
+             (unsigned long long)hash);
+    buf = read_whole(path, &n);
+    buf[n / 2] ^= 1;
+    write_file(path, buf, n);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    assert_non_null(strstr(res.why, "checksum"));
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_REBUILT);
+    iocs_db_free(db);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), 0);
+    iocs_db_free(db);
+
+    /* Truncated: rebuilt too. */
+    write_file(path, buf, n / 3);
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_REBUILT);
+    iocs_db_free(db);
+    free(buf);
+
+    /* A changed feed: the index no longer applies. */
+    write_file(f->feed, "198.51.100.1\n", 13);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    write_file(f->feed, feed_text, sizeof(feed_text) - 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_dbcache_round_trip, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_refuses_bad_files, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_cache, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
