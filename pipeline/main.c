@@ -43,12 +43,16 @@ static const char usage_text[] =
     "                    addresses and exploit patterns, edge-device campaign\n"
     "                    indicators (list them with `iocstream iocs\n"
     "                    --builtin`)\n"
-    "      --allow FILE  allowlist, repeatable: IOCs it covers are dropped\n"
+    "      --allow FILE  allowlist, repeatable (plain list or MISP "
+    "warninglist):\n"
+    "                    IOCs it covers are dropped, and addresses it covers\n"
+    "                    never alert for a CIDR IOC\n"
     "      --strict      a rejected IOC, rule or allowlist line is an error:\n"
     "                    nothing is scanned\n"
     "      --all-attributes  MISP: take attributes whose to_ids is false too\n"
     "      --db FILE     use a database made by `iocstream compile` (no -i,\n"
-    "                    --rules, --allow or --builtin then)\n"
+    "                    --rules or --builtin then; --allow still applies\n"
+    "                    to addresses matched by CIDR IOCs)\n"
     "      --no-cache    neither read nor write the database cache. Without\n"
     "                    it the compiled database is cached in\n"
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
@@ -264,9 +268,9 @@ static int cmd_scan(int argc, char **argv)
             goto bad;
         }
     }
-    if (o.db && (o.nfeeds || o.nrules || o.nallows || o.builtin)) {
-        fputs("iocstream: --db cannot be combined with -i, --rules, --allow "
-              "or --builtin\n",
+    if (o.db && (o.nfeeds || o.nrules || o.builtin)) {
+        fputs("iocstream: --db cannot be combined with -i, --rules or "
+              "--builtin\n",
               stderr);
         goto bad;
     }

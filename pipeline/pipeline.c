@@ -47,6 +47,17 @@ static void on_reject_count(void *ctx, const char *file, size_t line,
     on_reject(NULL, file, line, why);
 }
 
+/* Count a rejected line without printing it (it was, or will be, reported
+ * where the set is loaded). */
+static void on_reject_silent(void *ctx, const char *file, size_t line,
+                             const char *why)
+{
+    (void)file;
+    (void)line;
+    (void)why;
+    (*(size_t *)ctx)++;
+}
+
 /* FNV-1a, 64 bits. */
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {
@@ -155,6 +166,34 @@ static int apply_allow(const struct iocs_scan_opts *o, struct iocs_iocset **set,
 out:
     iocs_allow_free(a);
     return status;
+}
+
+/* The allowlists again, for the scan: a CIDR IOC's addresses are checked
+ * against them (the database, maybe from the cache or --db, only lost the
+ * IOCs they cover). Rejected lines are reported where the set is loaded
+ * (a set with rejected lines is never taken from the cache index). */
+static int load_scan_allow(const struct iocs_scan_opts *o,
+                           struct iocs_allow **out)
+{
+    size_t rejected = 0;
+    int err;
+
+    if (o->nallows == 0)
+        return 0;
+    if (iocs_allow_new(out) < 0) {
+        fprintf(stderr, "iocstream: out of memory\n");
+        return 2;
+    }
+    for (size_t i = 0; i < o->nallows; i++) {
+        err = iocs_allow_load_file(*out, o->allows[i], on_reject_silent,
+                                   &rejected, NULL);
+        if (err) {
+            fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
+                    iocs_strerror(err));
+            return 2;
+        }
+    }
+    return o->strict && rejected ? 2 : 0;
 }
 
 /*
@@ -382,10 +421,11 @@ static void report_source_err(const struct iocs_pathlist *list,
 /* One thread: read, frame, scan and emit in turn. */
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, size_t max_line,
+                       const struct iocs_allow *allow,
                        struct iocs_pathlist *list, struct iocs_emitter *em,
                        struct iocs_scan_stats *st)
 {
-    struct iocs_scanner_opts so = {.max_line = max_line};
+    struct iocs_scanner_opts so = {.max_line = max_line, .allow = allow};
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
     uint64_t line0 = 1, nl = 0;
@@ -459,12 +499,14 @@ static int collect_one(struct iocs_workers *w, struct iocs_reader *r, int fd)
  * scans. */
 static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      const struct iocs_db *db, const struct iocs_scan_opts *o,
-                     unsigned max_jobs, struct iocs_pathlist *list, int fd,
+                     const struct iocs_allow *allow, unsigned max_jobs,
+                     struct iocs_pathlist *list, int fd,
                      struct iocs_scan_stats *st)
 {
     struct iocs_workers_opts wo = {.threads = o->threads,
                                    .max_jobs = max_jobs,
                                    .max_line = o->max_line,
+                                   .allow = allow,
                                    .format = o->format};
     struct iocs_workers *w = NULL;
     uint64_t line0 = 1;
@@ -556,8 +598,9 @@ static void print_cache(const struct iocs_scan_opts *o,
 /* Stream every source through the stages. Returns 0, or 2 when a source
  * failed (reported) or the output broke. */
 static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
-               struct iocs_pathlist *list, struct iocs_emitter *em, int fd,
-               struct iocs_scan_stats *st, bool *uring)
+               const struct iocs_allow *allow, struct iocs_pathlist *list,
+               struct iocs_emitter *em, int fd, struct iocs_scan_stats *st,
+               bool *uring)
 {
     struct iocs_reader_opts ro = {0};
     struct iocs_reader *r = NULL;
@@ -592,9 +635,9 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                 "with read(2)\n",
                 iocs_strerror(iocs_reader_uring_err(r)));
     if (o->threads > 1)
-        status = loop_pool(r, f, db, o, max_jobs, list, fd, st);
+        status = loop_pool(r, f, db, o, allow, max_jobs, list, fd, st);
     else
-        status = loop_inline(r, f, db, o->max_line, list, em, st);
+        status = loop_inline(r, f, db, o->max_line, allow, list, em, st);
 out:
     iocs_framer_free(f);
     iocs_reader_free(r);
@@ -607,6 +650,7 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
     struct iocs_pathlist list = {0};
     struct iocs_scan_stats st = {0};
     struct iocs_dbcache_result cres;
+    struct iocs_allow *allow = NULL;
     struct iocs_emitter *em = NULL;
     struct iocs_db *db = NULL;
     struct timespec t0, t1;
@@ -620,6 +664,8 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
     if (get_db(o, &db, &cres))
+        goto out;
+    if (load_scan_allow(o, &allow))
         goto out;
     if (o->stats)
         print_cache(o, &cres, seconds_since(&t0));
@@ -645,7 +691,7 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    status = run(o, db, &list, em, fd, &st, &uring);
+    status = run(o, db, allow, &list, em, fd, &st, &uring);
     err = iocs_emitter_flush(em);
     if (err && err != -EPIPE) {
         fprintf(stderr, "iocstream: %s: %s\n", o->output ? o->output : "stdout",
@@ -667,6 +713,7 @@ out:
         status = 2;
     }
     iocs_pathlist_fini(&list);
+    iocs_allow_free(allow);
     iocs_db_free(db);
     return status;
 }

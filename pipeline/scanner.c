@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "matchers/allow.h"
 #include "matchers/verify.h"
 
 #define RC IOCS_SCAN_RIGHT_CTX
@@ -65,6 +66,7 @@ struct iocs_scanner {
     const struct iocs_db *db;
     const struct iocs_iocset *set;
     const struct iocs_cidrset *cidrs;
+    const struct iocs_allow *allow;
     struct hs_scratch *scratch;
     size_t max_line;
     size_t overlap;
@@ -196,6 +198,7 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
     s->db = db;
     s->set = iocs_db_set(db);
     s->cidrs = iocs_db_cidrs(db);
+    s->allow = opts->allow;
     s->max_line = opts->max_line;
     s->overlap = iocs_db_overlap(db);
     err = iocs_db_scratch_new(db, &s->scratch);
@@ -515,6 +518,8 @@ static int token_hit(struct iocs_scanner *s, const unsigned char *p,
     if (s->u->offset + ts + 1 == s->line.tok_abs[family == 6])
         return 0; /* this token was looked up already */
     s->line.tok_abs[family == 6] = s->u->offset + ts + 1;
+    if (s->allow && iocs_allow_ip(s->allow, family, addr))
+        return 0; /* an allowlisted address never alerts */
     k = iocs_cidrset_lookup(s->cidrs, family, addr, ids, CIDR_IDS);
     if (k > CIDR_IDS) {
         s->st.lost += k - CIDR_IDS;

@@ -57,8 +57,12 @@ extern "C" {
 /* Default cap on event.original. */
 #define IOCS_MAX_LINE_DEFAULT 4096
 
+struct iocs_allow;
+
 struct iocs_scanner_opts {
-    size_t max_line; /* event.original cap in bytes, >= 1 */
+    size_t max_line;                /* event.original cap in bytes, >= 1 */
+    const struct iocs_allow *allow; /* addresses a CIDR IOC never alerts
+                                       on, or NULL; must outlive the scan */
     size_t max_hits; /* raw hits per hs_scan before splitting; 0: default */
 };
 

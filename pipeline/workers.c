@@ -93,7 +93,8 @@ static void *work(void *arg)
 int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
                      const struct iocs_workers_opts *opts)
 {
-    struct iocs_scanner_opts so = {.max_line = opts->max_line};
+    struct iocs_scanner_opts so = {.max_line = opts->max_line,
+                                   .allow = opts->allow};
     struct iocs_workers *w;
     int err;
 

@@ -34,9 +34,10 @@ extern "C" {
 #endif
 
 struct iocs_workers_opts {
-    unsigned threads;  /* workers, >= 1 */
-    unsigned max_jobs; /* units in flight, >= threads */
-    size_t max_line;   /* as for the scanner */
+    unsigned threads;               /* workers, >= 1 */
+    unsigned max_jobs;              /* units in flight, >= threads */
+    size_t max_line;                /* as for the scanner */
+    const struct iocs_allow *allow; /* as for the scanner */
     enum iocs_format format;
 };
 
