@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build with -Werror and run every test, then the same suite under
-# ASan+UBSan, then each fuzz target for a short while. This is what CI runs
+# ASan+UBSan, the threaded tests under TSan, then each fuzz target for a
+# short while. This is what CI runs
 # (.ci/run) and what README.md tells a new user to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,12 @@ echo "== asan+ubsan build + tests"
 cmake --preset asan >/dev/null
 cmake --build build/asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j"$jobs"
+
+echo "== tsan build + the tests that run worker threads"
+cmake --preset tsan >/dev/null
+cmake --build build/tsan -j"$jobs" --target iocstream test_scanner
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
+    -R 'test_scanner|e2e_generated|e2e_cli'
 
 echo "== fuzz targets (${IOCS_FUZZ_SECONDS:-20} s each)"
 cmake --preset fuzz >/dev/null
