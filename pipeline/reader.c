@@ -81,6 +81,7 @@ struct iocs_reader {
     bool need_poll; /* a read on a non-blocking pipe got -EAGAIN */
     bool issued;    /* a slab of this source was issued */
     uint64_t base;  /* file position of offset 0 (stdin may start later) */
+    uint64_t size;  /* regular file: its size as last seen (fstat) */
     uint64_t next_off;
     unsigned busy;     /* slabs of this source INFLIGHT or SHORT */
     unsigned nshort;   /* of which SHORT */
@@ -124,6 +125,26 @@ static struct rslab *take(struct iocs_reader *r, uint64_t off)
     return s;
 }
 
+/*
+ * Whether slab s of a regular file now ends at the file's size. The size is
+ * checked again (fstat is far cheaper than one more read that returns 0),
+ * so a file that grew while being read is read on. This saves two round
+ * trips per small file.
+ */
+static bool at_size(struct iocs_reader *r, const struct rslab *s)
+{
+    uint64_t end = r->base + s->pub.offset + s->pub.len;
+    struct stat st;
+
+    if (end < r->size)
+        return false;
+    if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->size) {
+        r->size = (uint64_t)st.st_size;
+        return end >= r->size;
+    }
+    return true;
+}
+
 /* Account for a read into s that returned res (bytes or a negative errno). */
 static void complete(struct iocs_reader *r, struct rslab *s, int res)
 {
@@ -142,6 +163,10 @@ static void complete(struct iocs_reader *r, struct rslab *s, int res)
         s->pub.len += (size_t)res;
         if (!r->seekable) {
             r->next_off += (uint64_t)res; /* one read at a time here */
+        } else if (at_size(r, s)) {
+            /* The file ends here, as fstat says: no read to learn it. */
+            s->eof = true;
+            r->stop = true;
         } else if (s->pub.len < r->slab_size) {
             s->state = SLAB_SHORT; /* ask for the rest */
             r->nshort++;
@@ -247,7 +272,8 @@ static void open_src(struct iocs_reader *r)
 
         r->base = pos > 0 ? (uint64_t)pos : 0;
     }
-    if (r->seekable)
+    r->size = r->seekable ? (uint64_t)st.st_size : 0;
+    if (r->seekable && r->size > r->slab_size)
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
@@ -293,6 +319,10 @@ static int refill(struct iocs_reader *r)
             continue;
         }
         if (r->nfree == 0 || r->inflight >= (r->seekable ? r->depth : 1u))
+            return 0;
+        /* Past the known size only a read already issued can find more
+         * (at_size() looks again); an empty file still gets its one read. */
+        if (r->seekable && r->issued && r->base + r->next_off >= r->size)
             return 0;
         r->busy++;
         err = issue(r, take(r, r->next_off));

@@ -10,9 +10,10 @@
  * or opts.no_uring) the same interface is served with read(2), and
  * iocs_reader_uring() says so: the caller reports it once.
  *
- * A regular file gives full slabs but the last; its end is found by a read
- * that returns 0, so a file whose size is a multiple of slab_size (or an
- * empty one) ends with an empty last slab. A pipe or terminal gives each
+ * A regular file gives full slabs but the last; its end is where fstat
+ * says it is (checked again when a read reaches it, so a file that grows
+ * while read is read on), or a read that returns 0 (a file that shrank, an
+ * empty file: an empty last slab). A pipe or terminal gives each
  * read as it comes (len may be short, never 0 but for the last slab). A
  * regular file on stdin is read from its current position, which is
  * offset 0.
