@@ -368,11 +368,14 @@ void scanner_run(benchmark::State &state, bool emit)
     iocs_scanner *s = nullptr;
     iocs_emitter *e = nullptr;
     int fd = open("/dev/null", O_WRONLY);
+    struct iocs_linestate *ls = nullptr;
     if (fd < 0 || iocs_scanner_new(&s, f->db, &o) < 0 ||
+        iocs_linestate_new(&ls, o.max_line) < 0 ||
         (emit && iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK,
                                   iocs_db_id(f->db)) < 0)) {
         state.SkipWithError("scanner or emitter setup failed");
         iocs_scanner_free(s);
+        iocs_linestate_free(ls);
         if (fd >= 0)
             close(fd);
         return;
@@ -382,9 +385,9 @@ void scanner_run(benchmark::State &state, bool emit)
         uint64_t line = 1, nl = 0;
         events = 0;
         for (const auto &u : f->units) {
-            int rc = emit ? iocs_scanner_unit(s, &u, "bench.log", line,
+            int rc = emit ? iocs_scanner_unit(s, &u, "bench.log", line, ls,
                                               emit_event, e, &nl)
-                          : iocs_scanner_unit(s, &u, "bench.log", line,
+                          : iocs_scanner_unit(s, &u, "bench.log", line, ls,
                                               count_event, &events, &nl);
             if (rc < 0) {
                 state.SkipWithError("scan failed");
@@ -399,6 +402,7 @@ void scanner_run(benchmark::State &state, bool emit)
         iocs_emitter_flush(e);
     iocs_emitter_free(e);
     iocs_scanner_free(s);
+    iocs_linestate_free(ls);
     close(fd);
     state.SetBytesProcessed(int64_t(state.iterations() * f->log.size()));
     double it = double(state.iterations() ? state.iterations() : 1);
