@@ -67,6 +67,10 @@ static const char usage_text[] =
     "  -j, --jobs N      scanning threads (default: the number of cores);\n"
     "                    events still leave in input order\n"
     "      --no-uring    read with read(2) instead of io_uring\n"
+    "      --direct      O_DIRECT reads for logs not in the page cache\n"
+    "                    (replays of cold history); the slab size must be\n"
+    "                    a multiple of 4K; files whose file system refuses\n"
+    "                    it are read normally\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n"
     "      --stats       print how the database was got, then bytes, lines,\n"
     "                    matches, events, GB/s to stderr\n"
@@ -128,6 +132,7 @@ static int cmd_scan(int argc, char **argv)
         OPT_SLAB,
         OPT_DEPTH,
         OPT_NO_URING,
+        OPT_DIRECT,
         OPT_STATS,
         OPT_RULES,
         OPT_ALLOW,
@@ -153,6 +158,7 @@ static int cmd_scan(int argc, char **argv)
         {"slab-size", required_argument, NULL, OPT_SLAB},
         {"depth", required_argument, NULL, OPT_DEPTH},
         {"no-uring", no_argument, NULL, OPT_NO_URING},
+        {"direct", no_argument, NULL, OPT_DIRECT},
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"stats", no_argument, NULL, OPT_STATS},
         {"jobs", required_argument, NULL, 'j'},
@@ -247,6 +253,9 @@ static int cmd_scan(int argc, char **argv)
         case OPT_NO_URING:
             o.no_uring = true;
             break;
+        case OPT_DIRECT:
+            o.direct = true;
+            break;
         case 'L':
             o.follow_symlinks = true;
             break;
@@ -267,6 +276,11 @@ static int cmd_scan(int argc, char **argv)
         default:
             goto bad;
         }
+    }
+    if (o.direct && o.slab_size % 4096) {
+        fprintf(stderr, "iocstream: --direct needs a --slab-size that is a "
+                        "multiple of 4K\n");
+        goto bad;
     }
     if (o.db && (o.nfeeds || o.nrules || o.builtin)) {
         fputs("iocstream: --db cannot be combined with -i, --rules or "

@@ -618,6 +618,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (ro.depth > ro.nslabs)
         ro.depth = ro.nslabs;
     ro.no_uring = o->no_uring;
+    ro.direct = o->direct;
 
     err = iocs_reader_new(&r, &ro, (const char *const *)list->v, list->len);
     if (!err)

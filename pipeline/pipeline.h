@@ -36,6 +36,7 @@ struct iocs_scan_opts {
     unsigned depth;   /* reads in flight */
     unsigned threads; /* scanning threads (-j); 1: all on this thread */
     bool no_uring;
+    bool direct; /* --direct: O_DIRECT reads */
     bool follow_symlinks;
     bool stats;
 };

@@ -54,6 +54,7 @@ struct iocs_reader {
     struct io_uring ring;
     bool uring;
     int uring_err;
+    bool direct; /* open regular files with O_DIRECT (cold replays) */
 
     size_t slab_size;
     size_t headroom;
@@ -125,6 +126,16 @@ static struct rslab *take(struct iocs_reader *r, uint64_t off)
     return s;
 }
 
+/* The rest of a short read starts off a page: O_DIRECT cannot read it, so
+ * the file is read through the page cache from here on. */
+static void unalign(struct iocs_reader *r)
+{
+    int fl = fcntl(r->fd, F_GETFL);
+
+    if (fl >= 0 && (fl & O_DIRECT))
+        (void)fcntl(r->fd, F_SETFL, fl & ~O_DIRECT);
+}
+
 /*
  * Whether slab s of a regular file now ends at the file's size. The size is
  * checked again (fstat is far cheaper than one more read that returns 0),
@@ -168,6 +179,8 @@ static void complete(struct iocs_reader *r, struct rslab *s, int res)
             s->eof = true;
             r->stop = true;
         } else if (s->pub.len < r->slab_size) {
+            if (r->direct)
+                unalign(r);
             s->state = SLAB_SHORT; /* ask for the rest */
             r->nshort++;
             return;
@@ -246,7 +259,13 @@ static void open_src(struct iocs_reader *r)
     r->next_off = 0;
 
     if (r->own_fd) {
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_DIRECT where asked and the file system takes it; a pipe or a
+         * file system without it is read through the page cache. */
+        fd = -1;
+        if (r->direct)
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_DIRECT);
+        if (fd < 0)
+            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
             err = -errno;
     } else {
@@ -273,6 +292,8 @@ static void open_src(struct iocs_reader *r)
         r->base = pos > 0 ? (uint64_t)pos : 0;
     }
     r->size = r->seekable ? (uint64_t)st.st_size : 0;
+    if (r->seekable && r->base % 4096)
+        unalign(r); /* a file on stdin read from an odd position */
     if (r->seekable && r->size > r->slab_size)
         (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
@@ -430,7 +451,9 @@ int iocs_reader_new(struct iocs_reader **out,
         opts->nslabs < 2 || opts->depth < 1 || opts->depth > opts->nslabs ||
         npaths > UINT32_MAX)
         return -EINVAL;
-    stride = opts->headroom + opts->slab_size;
+    if (opts->direct && opts->slab_size % 4096)
+        return -EINVAL; /* O_DIRECT reads whole pages */
+    stride = ((opts->headroom + 4095) & ~(size_t)4095) + opts->slab_size;
     if (stride > SIZE_MAX / opts->nslabs)
         return -ENOMEM;
 
@@ -439,7 +462,10 @@ int iocs_reader_new(struct iocs_reader **out,
         return -ENOMEM;
     r->fd = -1;
     r->slab_size = opts->slab_size;
-    r->headroom = opts->headroom;
+    r->direct = opts->direct;
+    /* O_DIRECT reads land page-aligned: data[] must start on a page. */
+    r->headroom =
+        opts->direct ? (opts->headroom + 4095) & ~(size_t)4095 : opts->headroom;
     r->nslabs = opts->nslabs;
     r->depth = opts->depth;
     r->paths = paths;

@@ -43,6 +43,10 @@ struct iocs_reader_opts {
     unsigned nslabs;  /* slabs in the ring, >= 2 */
     unsigned depth;   /* reads in flight at most, 1..nslabs */
     bool no_uring;    /* use read(2) even where io_uring works */
+    bool direct;      /* O_DIRECT for regular files where the file system
+                         takes it (data not in the page cache: replays);
+                         slab_size must be a multiple of 4096, and the
+                         headroom is rounded up to one */
 };
 
 /* Defaults: 1 MiB slabs, 8 slabs, 4 reads in flight. */
