@@ -2,13 +2,13 @@
  * emit.c - hits -> ECS events -> bytes on the output fd (see emit.h).
  *
  * One buffer (a struct iocs__jbuf) holds the encoded events of both
- * formats: msgpack_packer appends to it through append(), the JSON writer
- * of json.c writes into it directly. It starts at EMIT_BUF_INIT bytes,
- * which holds the flush threshold plus a few ordinary events, so it only
- * grows for an event that is itself huge, and never past IOCS_EMIT_BUF_MAX.
- * Once len passes EMIT_FLUSH_AT the whole buffer goes out in one write(2)
- * loop. An event that fails to encode is rolled back, so the buffer only
- * ever holds whole events.
+ * formats: the msgpack writer below stores into room reserved for the
+ * whole event, the JSON writer of json.c writes into it directly. It starts at
+ * EMIT_BUF_INIT bytes, which holds the flush threshold plus a few ordinary
+ * events, so it only grows for an event that is itself huge, and never past
+ * IOCS_EMIT_BUF_MAX. Once len passes EMIT_FLUSH_AT the whole buffer goes out in
+ * one write(2) loop. An event that fails to encode is rolled back, so the
+ * buffer only ever holds whole events.
  */
 #include "pipeline/emit.h"
 
@@ -33,19 +33,8 @@ struct iocs_emitter {
     char *db_id;
     size_t db_len;
     struct iocs__jbuf buf;
-    msgpack_packer pk;
     uint64_t count;
 };
-
-/* msgpack_packer's write callback: append to the event buffer. The cause of
- * a failure stays in e->buf.err. */
-static int append(void *data, const char *p, size_t n)
-{
-    struct iocs_emitter *e = data;
-
-    iocs__jbuf_put(&e->buf, p, n);
-    return e->buf.err ? -1 : 0;
-}
 
 int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
                      const char *db_id)
@@ -69,7 +58,6 @@ int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
     err = iocs__jbuf_init(&e->buf, EMIT_BUF_INIT, IOCS_EMIT_BUF_MAX);
     if (err)
         goto fail;
-    msgpack_packer_init(&e->pk, e, append);
     *out = e;
     return 0;
 
@@ -209,26 +197,6 @@ static size_t u32_text(char d[16], uint32_t v)
     return i;
 }
 
-/* Pack a string literal or a C string; both return msgpack's result. */
-static int pk_str(msgpack_packer *pk, const void *s, size_t n)
-{
-    int err = msgpack_pack_str(pk, n);
-
-    return err ? err : msgpack_pack_str_body(pk, s, n);
-}
-
-static int pk_cstr(msgpack_packer *pk, const char *s)
-{
-    return pk_str(pk, s, strlen(s));
-}
-
-/* Stop packing at the first failure; the caller rolls the event back. */
-#define PK(call)                                                               \
-    do {                                                                       \
-        if ((call) != 0)                                                       \
-            return -1;                                                         \
-    } while (0)
-
 /* ECS threat.indicator.confidence is a keyword; feeds give 0..100. Only a
  * stated, non-zero confidence is written (0 is also "not set" for IOCs
  * built without a feed). */
@@ -267,61 +235,6 @@ static size_t count_tags(const char *tags)
     return n;
 }
 
-/* One record of an IOC: rec's metadata, with the value and type of ioc
- * (the head of the chain). */
-static int pack_indicator(msgpack_packer *pk, const struct iocs_ioc *ioc,
-                          const struct iocs_ioc *rec)
-{
-    struct typed t;
-    bool has_typed = typed_field(ioc, &t);
-    const char *conf = confidence_word(rec->confidence), *tags = rec->tags,
-               *tag;
-    size_t ntags = count_tags(rec->tags), len;
-    size_t n = 2 + has_typed + !!rec->provider + !!rec->description +
-               !!rec->reference + !!conf + !!ntags;
-
-    PK(msgpack_pack_map(pk, n));
-    PK(pk_cstr(pk, "type"));
-    PK(pk_cstr(pk, iocs_type_ecs(ioc->type)));
-    PK(pk_cstr(pk, "name"));
-    PK(pk_str(pk, ioc->value, ioc->len));
-    if (has_typed) {
-        PK(pk_cstr(pk, t.field));
-        if (t.key) {
-            PK(msgpack_pack_map(pk, 1));
-            PK(pk_cstr(pk, t.key));
-        }
-        if (t.hash) {
-            PK(msgpack_pack_map(pk, 1));
-            PK(pk_cstr(pk, t.hash));
-        }
-        PK(pk_str(pk, ioc->value, ioc->len));
-    }
-    if (rec->provider) {
-        PK(pk_cstr(pk, "provider"));
-        PK(pk_cstr(pk, rec->provider));
-    }
-    if (rec->description) {
-        PK(pk_cstr(pk, "description"));
-        PK(pk_cstr(pk, rec->description));
-    }
-    if (rec->reference) {
-        PK(pk_cstr(pk, "reference"));
-        PK(pk_cstr(pk, rec->reference));
-    }
-    if (conf) {
-        PK(pk_cstr(pk, "confidence"));
-        PK(pk_cstr(pk, conf));
-    }
-    if (ntags) {
-        PK(pk_cstr(pk, "tags"));
-        PK(msgpack_pack_array(pk, ntags));
-        while (next_tag(&tags, &tag, &len))
-            PK(pk_str(pk, tag, len));
-    }
-    return 0;
-}
-
 /* Records of an IOC: itself, then its `also` chain. */
 static size_t count_records(const struct iocs_ioc *ioc)
 {
@@ -332,96 +245,312 @@ static size_t count_records(const struct iocs_ioc *ioc)
     return n;
 }
 
-/* The event map of emit.h, key for key. Returns 0 or -1 (see PK). */
-static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
+/*
+ * msgpack, written directly. msgpack-c's packer calls its write callback
+ * for every header and every body (about 120 calls per event); here the
+ * event's size is bounded first, room for it is made once, and the bytes
+ * are stored with no call and no check per piece. The encodings are
+ * msgpack's smallest, as msgpack-c chooses them; test_emit reads the
+ * result back with msgpack-c's unpacker.
+ */
+struct mp {
+    unsigned char *p;
+};
+
+static inline void mp_byte(struct mp *m, unsigned char c)
 {
-    msgpack_packer *pk = &e->pk;
-    const struct iocs_ioc *ioc = ev->ioc;
-    msgpack_timestamp ts = to_mts(ev->timestamp), cr = to_mts(ev->created);
-    char id[16];
-    size_t idlen = u32_text(id, ev->ioc_id);
-
-    PK(msgpack_pack_map(pk, 5));
-    PK(pk_cstr(pk, "@timestamp"));
-    PK(msgpack_pack_timestamp(pk, &ts));
-
-    PK(pk_cstr(pk, "event"));
-    PK(msgpack_pack_map(pk, 6));
-    PK(pk_cstr(pk, "kind"));
-    PK(pk_cstr(pk, "alert"));
-    PK(pk_cstr(pk, "category"));
-    PK(msgpack_pack_array(pk, 1));
-    PK(pk_cstr(pk, "threat"));
-    PK(pk_cstr(pk, "type"));
-    PK(msgpack_pack_array(pk, 1));
-    PK(pk_cstr(pk, "indicator"));
-    PK(pk_cstr(pk, "created"));
-    PK(msgpack_pack_timestamp(pk, &cr));
-    PK(pk_cstr(pk, "severity"));
-    PK(msgpack_pack_int(pk, ioc->severity));
-    PK(pk_cstr(pk, "original"));
-    PK(pk_str(pk, ev->original, ev->original_len));
-
-    PK(pk_cstr(pk, "log"));
-    PK(msgpack_pack_map(pk, 2));
-    PK(pk_cstr(pk, "file"));
-    PK(msgpack_pack_map(pk, 1));
-    PK(pk_cstr(pk, "path"));
-    PK(pk_cstr(pk, ev->path));
-    PK(pk_cstr(pk, "offset"));
-    PK(msgpack_pack_uint64(pk, ev->offset));
-
-    PK(pk_cstr(pk, "threat"));
-    PK(msgpack_pack_map(pk, 2));
-    PK(pk_cstr(pk, "feed"));
-    PK(msgpack_pack_map(pk, 1));
-    PK(pk_cstr(pk, "name"));
-    PK(pk_cstr(pk, ioc->feed));
-    PK(pk_cstr(pk, "enrichments"));
-    PK(msgpack_pack_array(pk, count_records(ioc)));
-    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also) {
-        PK(msgpack_pack_map(pk, 3));
-        PK(pk_cstr(pk, "indicator"));
-        PK(pack_indicator(pk, ioc, rec));
-        PK(pk_cstr(pk, "matched"));
-        PK(msgpack_pack_map(pk, 4));
-        PK(pk_cstr(pk, "atomic"));
-        PK(pk_str(pk, ev->atomic, ev->atomic_len));
-        PK(pk_cstr(pk, "field"));
-        PK(pk_cstr(pk, "event.original"));
-        PK(pk_cstr(pk, "type"));
-        PK(pk_cstr(pk, "indicator_match_rule"));
-        PK(pk_cstr(pk, "id"));
-        PK(pk_str(pk, id, idlen));
-        PK(pk_cstr(pk, "feed"));
-        PK(msgpack_pack_map(pk, 1));
-        PK(pk_cstr(pk, "name"));
-        PK(pk_cstr(pk, rec->feed ? rec->feed : ioc->feed));
-    }
-
-    PK(pk_cstr(pk, "iocstream"));
-    PK(msgpack_pack_map(pk, 6));
-    PK(pk_cstr(pk, "line"));
-    PK(msgpack_pack_uint64(pk, ev->line));
-    PK(pk_cstr(pk, "match"));
-    PK(msgpack_pack_map(pk, 2));
-    PK(pk_cstr(pk, "start"));
-    PK(msgpack_pack_uint64(pk, ev->start));
-    PK(pk_cstr(pk, "end"));
-    PK(msgpack_pack_uint64(pk, ev->end));
-    PK(pk_cstr(pk, "count"));
-    PK(msgpack_pack_uint32(pk, ev->count));
-    PK(pk_cstr(pk, "db"));
-    PK(pk_str(pk, e->db_id, e->db_len));
-    PK(pk_cstr(pk, "truncated"));
-    PK(ev->original_len < ev->line_len ? msgpack_pack_true(pk)
-                                       : msgpack_pack_false(pk));
-    PK(pk_cstr(pk, "line_length"));
-    PK(msgpack_pack_uint64(pk, ev->line_len));
-    return 0;
+    *m->p++ = c;
 }
 
-#undef PK
+static inline void mp_be(struct mp *m, uint64_t v, unsigned bytes)
+{
+    for (unsigned i = bytes; i-- > 0;)
+        *m->p++ = (unsigned char)(v >> (8 * i));
+}
+
+static inline void mp_raw(struct mp *m, const void *s, size_t n)
+{
+    memcpy(m->p, s, n);
+    m->p += n;
+}
+
+/* Maps and arrays here never hold 16 entries, but for tags. */
+static inline void mp_map(struct mp *m, unsigned n)
+{
+    mp_byte(m, (unsigned char)(0x80 | n));
+}
+
+static inline void mp_array(struct mp *m, size_t n)
+{
+    if (n < 16) {
+        mp_byte(m, (unsigned char)(0x90 | n));
+    } else if (n < 65536) {
+        mp_byte(m, 0xdc);
+        mp_be(m, n, 2);
+    } else {
+        mp_byte(m, 0xdd);
+        mp_be(m, n, 4);
+    }
+}
+
+static inline void mp_str(struct mp *m, const void *s, size_t n)
+{
+    if (n < 32) {
+        mp_byte(m, (unsigned char)(0xa0 | n));
+    } else if (n < 256) {
+        mp_byte(m, 0xd9);
+        mp_byte(m, (unsigned char)n);
+    } else if (n < 65536) {
+        mp_byte(m, 0xda);
+        mp_be(m, n, 2);
+    } else {
+        mp_byte(m, 0xdb);
+        mp_be(m, n, 4);
+    }
+    mp_raw(m, s, n);
+}
+
+/* A string literal: its length is a constant, so is the header. */
+#define MP_LIT(m, lit) mp_str(m, lit, sizeof(lit) - 1)
+
+static inline void mp_cstr(struct mp *m, const char *s)
+{
+    mp_str(m, s, strlen(s));
+}
+
+static inline void mp_uint(struct mp *m, uint64_t v)
+{
+    if (v < 128) {
+        mp_byte(m, (unsigned char)v);
+    } else if (v < 256) {
+        mp_byte(m, 0xcc);
+        mp_byte(m, (unsigned char)v);
+    } else if (v < 65536) {
+        mp_byte(m, 0xcd);
+        mp_be(m, v, 2);
+    } else if (v <= UINT32_MAX) {
+        mp_byte(m, 0xce);
+        mp_be(m, v, 4);
+    } else {
+        mp_byte(m, 0xcf);
+        mp_be(m, v, 8);
+    }
+}
+
+static inline void mp_int(struct mp *m, int64_t v)
+{
+    if (v >= 0) {
+        mp_uint(m, (uint64_t)v);
+    } else if (v >= -32) {
+        mp_byte(m, (unsigned char)(0xe0 | (v + 32)));
+    } else if (v >= INT8_MIN) {
+        mp_byte(m, 0xd0);
+        mp_byte(m, (unsigned char)(int8_t)v);
+    } else if (v >= INT16_MIN) {
+        mp_byte(m, 0xd1);
+        mp_be(m, (uint16_t)(int16_t)v, 2);
+    } else if (v >= INT32_MIN) {
+        mp_byte(m, 0xd2);
+        mp_be(m, (uint32_t)(int32_t)v, 4);
+    } else {
+        mp_byte(m, 0xd3);
+        mp_be(m, (uint64_t)v, 8);
+    }
+}
+
+/* The timestamp extension (type -1) in its 32, 64 or 96-bit form. */
+static void mp_ts(struct mp *m, msgpack_timestamp t)
+{
+    uint64_t sec = (uint64_t)t.tv_sec;
+
+    if (t.tv_sec >= 0 && (sec >> 34) == 0) {
+        if (t.tv_nsec == 0 && (sec >> 32) == 0) {
+            mp_byte(m, 0xd6);
+            mp_byte(m, 0xff);
+            mp_be(m, sec, 4);
+        } else {
+            mp_byte(m, 0xd7);
+            mp_byte(m, 0xff);
+            mp_be(m, (uint64_t)t.tv_nsec << 34 | sec, 8);
+        }
+    } else {
+        mp_byte(m, 0xc7);
+        mp_byte(m, 12);
+        mp_byte(m, 0xff);
+        mp_be(m, t.tv_nsec, 4);
+        mp_be(m, sec, 8);
+    }
+}
+
+/* Room a string may take, header included. */
+static size_t str_room(const char *s)
+{
+    return s ? strlen(s) + 5 : 0;
+}
+
+/* An upper bound of the bytes pack_event() writes for ev. */
+static size_t event_room(const struct iocs_emitter *e,
+                         const struct iocs_event *ev)
+{
+    const struct iocs_ioc *ioc = ev->ioc;
+    size_t n = 512 + ev->original_len + strlen(ev->path) + e->db_len +
+               str_room(ioc->feed);
+
+    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also)
+        n += 384 + 2 * (ioc->len + 5) + ev->atomic_len +
+             str_room(rec->provider) + str_room(rec->description) +
+             str_room(rec->reference) + str_room(rec->feed) +
+             2 * str_room(rec->tags) + 5;
+    return n;
+}
+
+/* One record of an IOC: rec's metadata, with the value and type of ioc
+ * (the head of the chain). */
+static void pack_indicator(struct mp *m, const struct iocs_ioc *ioc,
+                           const struct iocs_ioc *rec)
+{
+    struct typed t;
+    bool has_typed = typed_field(ioc, &t);
+    const char *conf = confidence_word(rec->confidence), *tags = rec->tags,
+               *tag;
+    size_t ntags = count_tags(rec->tags), len;
+
+    mp_map(m, 2 + has_typed + !!rec->provider + !!rec->description +
+                  !!rec->reference + !!conf + !!ntags);
+    MP_LIT(m, "type");
+    mp_cstr(m, iocs_type_ecs(ioc->type));
+    MP_LIT(m, "name");
+    mp_str(m, ioc->value, ioc->len);
+    if (has_typed) {
+        mp_cstr(m, t.field);
+        if (t.key) {
+            mp_map(m, 1);
+            mp_cstr(m, t.key);
+        }
+        if (t.hash) {
+            mp_map(m, 1);
+            mp_cstr(m, t.hash);
+        }
+        mp_str(m, ioc->value, ioc->len);
+    }
+    if (rec->provider) {
+        MP_LIT(m, "provider");
+        mp_cstr(m, rec->provider);
+    }
+    if (rec->description) {
+        MP_LIT(m, "description");
+        mp_cstr(m, rec->description);
+    }
+    if (rec->reference) {
+        MP_LIT(m, "reference");
+        mp_cstr(m, rec->reference);
+    }
+    if (conf) {
+        MP_LIT(m, "confidence");
+        mp_cstr(m, conf);
+    }
+    if (ntags) {
+        MP_LIT(m, "tags");
+        mp_array(m, ntags);
+        while (next_tag(&tags, &tag, &len))
+            mp_str(m, tag, len);
+    }
+}
+
+/* The event map of emit.h, key for key. Returns 0 or the buffer's error
+ * (no room within IOCS_EMIT_BUF_MAX). */
+static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
+{
+    const struct iocs_ioc *ioc = ev->ioc;
+    char id[16];
+    size_t idlen = u32_text(id, ev->ioc_id);
+    struct mp m;
+    int err;
+
+    err = iocs__jbuf_reserve(&e->buf, event_room(e, ev));
+    if (err)
+        return err;
+    m.p = (unsigned char *)e->buf.p + e->buf.len;
+
+    mp_map(&m, 5);
+    MP_LIT(&m, "@timestamp");
+    mp_ts(&m, to_mts(ev->timestamp));
+
+    MP_LIT(&m, "event");
+    mp_map(&m, 6);
+    MP_LIT(&m, "kind");
+    MP_LIT(&m, "alert");
+    MP_LIT(&m, "category");
+    mp_array(&m, 1);
+    MP_LIT(&m, "threat");
+    MP_LIT(&m, "type");
+    mp_array(&m, 1);
+    MP_LIT(&m, "indicator");
+    MP_LIT(&m, "created");
+    mp_ts(&m, to_mts(ev->created));
+    MP_LIT(&m, "severity");
+    mp_int(&m, ioc->severity);
+    MP_LIT(&m, "original");
+    mp_str(&m, ev->original, ev->original_len);
+
+    MP_LIT(&m, "log");
+    mp_map(&m, 2);
+    MP_LIT(&m, "file");
+    mp_map(&m, 1);
+    MP_LIT(&m, "path");
+    mp_cstr(&m, ev->path);
+    MP_LIT(&m, "offset");
+    mp_uint(&m, ev->offset);
+
+    MP_LIT(&m, "threat");
+    mp_map(&m, 2);
+    MP_LIT(&m, "feed");
+    mp_map(&m, 1);
+    MP_LIT(&m, "name");
+    mp_cstr(&m, ioc->feed);
+    MP_LIT(&m, "enrichments");
+    mp_array(&m, count_records(ioc));
+    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also) {
+        mp_map(&m, 3);
+        MP_LIT(&m, "indicator");
+        pack_indicator(&m, ioc, rec);
+        MP_LIT(&m, "matched");
+        mp_map(&m, 4);
+        MP_LIT(&m, "atomic");
+        mp_str(&m, ev->atomic, ev->atomic_len);
+        MP_LIT(&m, "field");
+        MP_LIT(&m, "event.original");
+        MP_LIT(&m, "type");
+        MP_LIT(&m, "indicator_match_rule");
+        MP_LIT(&m, "id");
+        mp_str(&m, id, idlen);
+        MP_LIT(&m, "feed");
+        mp_map(&m, 1);
+        MP_LIT(&m, "name");
+        mp_cstr(&m, rec->feed ? rec->feed : ioc->feed);
+    }
+
+    MP_LIT(&m, "iocstream");
+    mp_map(&m, 6);
+    MP_LIT(&m, "line");
+    mp_uint(&m, ev->line);
+    MP_LIT(&m, "match");
+    mp_map(&m, 2);
+    MP_LIT(&m, "start");
+    mp_uint(&m, ev->start);
+    MP_LIT(&m, "end");
+    mp_uint(&m, ev->end);
+    MP_LIT(&m, "count");
+    mp_uint(&m, ev->count);
+    MP_LIT(&m, "db");
+    mp_str(&m, e->db_id, e->db_len);
+    MP_LIT(&m, "truncated");
+    mp_byte(&m, ev->original_len < ev->line_len ? 0xc3 : 0xc2);
+    MP_LIT(&m, "line_length");
+    mp_uint(&m, ev->line_len);
+    e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
+    return 0;
+}
 
 /* Shorthand for the JSON writer: append a string literal. */
 #define LIT(b, s) IOCS__JBUF_LIT(b, s)
@@ -556,8 +685,7 @@ static int encode(struct iocs_emitter *e, const struct iocs_event *ev)
     int err;
 
     if (e->fmt == IOCS_FORMAT_MSGPACK) {
-        if (pack_event(e, ev) != 0 && !e->buf.err)
-            e->buf.err = -EIO; /* msgpack failed without our callback */
+        (void)pack_event(e, ev); /* a failure stays in e->buf.err */
     } else {
         json_event(e, ev);
     }

@@ -64,8 +64,9 @@ static const char usage_text[] =
     "      --max-line N  cap event.original at N bytes (default 4096)\n"
     "      --slab-size N bytes per read (default 1M; K/M/G suffixes)\n"
     "      --depth N     reads in flight (default 4)\n"
-    "  -j, --jobs N      scanning threads (default: the number of cores);\n"
-    "                    events still leave in input order\n"
+    "  -j, --jobs N      scanning threads (default: the number of cores),\n"
+    "                    fed by the thread that reads; events still leave\n"
+    "                    in input order. -j 0: scan on the reading thread\n"
     "      --no-uring    read with read(2) instead of io_uring\n"
     "      --direct      O_DIRECT reads for logs not in the page cache\n"
     "                    (replays of cold history); the slab size must be\n"
@@ -181,7 +182,7 @@ static int cmd_scan(int argc, char **argv)
     o.max_line = IOCS_MAX_LINE_DEFAULT;
     o.slab_size = IOCS_READER_SLAB_DEFAULT;
     o.format = IOCS_FORMAT_MSGPACK;
-    o.threads = ncpu > 0 ? (unsigned)ncpu : 1;
+    o.threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:o:j:Lh", longopts, NULL)) != -1) {
         switch (c) {
@@ -260,8 +261,12 @@ static int cmd_scan(int argc, char **argv)
             o.follow_symlinks = true;
             break;
         case 'j':
+            if (strcmp(optarg, "0") == 0) {
+                o.threads = 0; /* scan on the reading thread */
+                break;
+            }
             if (parse_size(optarg, &v) < 0 || v > 1024) {
-                fprintf(stderr, "iocstream: -j: '%s' is not 1..1024\n", optarg);
+                fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", optarg);
                 goto bad;
             }
             o.threads = (unsigned)v;

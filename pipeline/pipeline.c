@@ -397,7 +397,8 @@ static void print_stats(const struct iocs_scan_stats *st, double load,
 
     fprintf(stderr,
             "iocstream: %llu bytes, %llu lines, %llu matches, %llu events "
-            "in %.3f s (%.2f GB/s, %u thread%s, reader %s); IOCs ready in "
+            "in %.3f s (%.2f GB/s, %u scanning thread%s, reader %s); IOCs "
+            "ready in "
             "%.3f s (%zu patterns, db %s)\n",
             (unsigned long long)st->bytes, (unsigned long long)st->lines,
             (unsigned long long)st->matches, (unsigned long long)st->events,
@@ -614,7 +615,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     ro.depth = o->depth ? o->depth : IOCS_READER_DEPTH_DEFAULT;
     /* Room for every unit in the pool plus the reads in flight. */
     ro.nslabs =
-        o->threads > 1 ? max_jobs + ro.depth : IOCS_READER_NSLABS_DEFAULT;
+        o->threads > 0 ? max_jobs + ro.depth : IOCS_READER_NSLABS_DEFAULT;
     if (ro.depth > ro.nslabs)
         ro.depth = ro.nslabs;
     ro.no_uring = o->no_uring;
@@ -635,7 +636,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                 "iocstream: io_uring is unavailable (%s); reading "
                 "with read(2)\n",
                 iocs_strerror(iocs_reader_uring_err(r)));
-    if (o->threads > 1)
+    if (o->threads > 0)
         status = loop_pool(r, f, db, o, allow, max_jobs, list, fd, st);
     else
         status = loop_inline(r, f, db, o->max_line, allow, list, em, st);

@@ -34,7 +34,8 @@ struct iocs_scan_opts {
     size_t max_line;  /* --max-line */
     size_t slab_size; /* --slab-size */
     unsigned depth;   /* reads in flight */
-    unsigned threads; /* scanning threads (-j); 1: all on this thread */
+    unsigned threads; /* scanning threads (-j) besides the reading one;
+                         0: scan on the reading thread */
     bool no_uring;
     bool direct; /* --direct: O_DIRECT reads */
     bool follow_symlinks;
