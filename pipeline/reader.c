@@ -137,10 +137,11 @@ static void unalign(struct iocs_reader *r)
 }
 
 /*
- * Whether slab s of a regular file now ends at the file's size. The size is
- * checked again (fstat is far cheaper than one more read that returns 0),
- * so a file that grew while being read is read on. This saves two round
- * trips per small file.
+ * Whether slab s of a regular file now ends at the file's size. A read
+ * that came back short there found the end; one that filled its slab
+ * exactly up to the size checks the size again (fstat is far cheaper than
+ * one more read that returns 0), so a file that grew is read on. This
+ * saves two round trips per small file.
  */
 static bool at_size(struct iocs_reader *r, const struct rslab *s)
 {
@@ -149,6 +150,8 @@ static bool at_size(struct iocs_reader *r, const struct rslab *s)
 
     if (end < r->size)
         return false;
+    if (s->pub.len < r->slab_size)
+        return true; /* the read stopped short of what it asked: the end */
     if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->size) {
         r->size = (uint64_t)st.st_size;
         return end >= r->size;
