@@ -10,8 +10,9 @@
 # Contenders, each round in rotated order, medians over --rounds rounds:
 #   raw1, rawN   bench/rawlimit: hs_scan per 1 MiB chunk over the corpus in
 #                memory, same feed loading and database (1 thread, all cores)
-#   ioc1, iocN   iocstream scan -o /dev/null (-j 1 / -j nproc, only when
-#                `iocstream scan --help` mentions -j; else the default)
+#   ioc0, ioc1, iocN   iocstream scan -o /dev/null (-j 0: one thread in
+#                all; -j 1: one scanning thread fed by the reading thread;
+#                -j nproc), -j only when `iocstream scan --help` mentions it
 #   ioc*-small   the same bytes cut into ~100k files of ~10 KB
 #   ugrep, rg, grep   -F -i -c with the IOC values as fixed strings
 #                (scripts/bench_patterns.py: normalised spellings, CIDRs
@@ -175,10 +176,14 @@ run_one() {
         secs=$(sed -n 's/^rawlimit .* seconds=\([0-9.]*\).*/\1/p' "$tmp/out")
         count=$(sed -n 's/^rawlimit .* matches=\([0-9]*\).*/\1/p' "$tmp/out")
         ;;
-    ioc1*|iocN*)
+    ioc0*|ioc1*|iocN*)
         case "$name" in *-small) in=small ;; *-big) in=big ;; esac
         if [ "$jflag" = 1 ]; then
-            if [ "${name:3:1}" = 1 ]; then j="-j 1"; else j="-j $nproc"; fi
+            case "${name:3:1}" in
+            0) j="-j 0" ;;
+            1) j="-j 1" ;;
+            *) j="-j $nproc" ;;
+            esac
         fi
         # exit 1 means hits: not an error
         timed "$bin" scan $j --stats -i "$corpus/iocs.txt" -o /dev/null \
@@ -223,7 +228,7 @@ rm -f "$tmp/events.jsonl"
 truth_full=$(python3 scripts/bench_util.py lines "$corpus/truth.jsonl" "$corpus/near_misses.jsonl")
 
 contenders=(raw1 rawN ioc1)
-[ "$jflag" = 1 ] && contenders+=(iocN)
+[ "$jflag" = 1 ] && contenders+=(ioc0 iocN)
 if [ "$small" = 1 ]; then
     contenders+=(ioc1-small)
     [ "$jflag" = 1 ] && contenders+=(iocN-small)

@@ -165,8 +165,9 @@ def cmd_agree(truth, near, root, lines_json, is_json):
 NAMES = {
     "raw1": "raw limit, 1 thread (hs_scan per 1 MiB, in memory)",
     "rawN": "raw limit, all cores",
-    "ioc1": "iocstream, 1 worker",
-    "iocN": "iocstream, all cores",
+    "ioc0": "iocstream, one thread in all (-j 0: scans on the reading thread)",
+    "ioc1": "iocstream, 1 worker (-j 1: one scanning thread fed by the reading thread)",
+    "iocN": "iocstream, all cores (-j nproc)",
     "ioc1-small": "iocstream, 1 worker, small files",
     "iocN-small": "iocstream, all cores, small files",
     "ugrep": "ugrep -F -i",
