@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "matchers/feed.h"
 #include "pipeline/status.h"
 
 #define MAGIC "IOCSTRDB"
@@ -333,54 +334,6 @@ fail:
 
 /* ---- database files ---- */
 
-int iocs__dbcache_read_file(const char *path, char **out, size_t *len)
-{
-    struct stat st;
-    size_t cap = 64 * 1024, n = 0;
-    char *buf = NULL, *nb;
-    int fd, err;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-        cap = (size_t)st.st_size + 1;
-    for (;;) {
-        ssize_t r;
-
-        if (n + 1 >= cap || !buf) {
-            if (buf)
-                cap *= 2;
-            nb = realloc(buf, cap);
-            if (!nb) {
-                err = -ENOMEM;
-                goto fail;
-            }
-            buf = nb;
-        }
-        r = read(fd, buf + n, cap - n - 1);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            err = -errno;
-            goto fail;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-
-fail:
-    close(fd);
-    free(buf);
-    return err;
-}
-
 /* Write n bytes to path through a temporary file and a rename. */
 static int write_atomic(const char *path, const void *p, size_t n)
 {
@@ -597,7 +550,7 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
     size_t n = 0;
     int err;
 
-    err = iocs__dbcache_read_file(path, &buf, &n);
+    err = iocs__read_file(path, &buf, &n);
     if (err)
         return iocs_seterr(errbuf, errlen, err, "%s", iocs_strerror(err));
     err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);

@@ -138,10 +138,6 @@ int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
                      struct iocs_db **out, struct iocs_dbcache_result *res,
                      char *errbuf, size_t errlen);
 
-/* Read all of the file at path into *buf (malloc'd, NUL-terminated) and
- * *len. Returns 0 or a negative errno. Shared with rules.c. */
-int iocs__dbcache_read_file(const char *path, char **buf, size_t *len);
-
 #ifdef __cplusplus
 }
 #endif

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "matchers/dbcache.h"
+#include "matchers/feed.h"
 #include "pipeline/status.h"
 
 /* The flags the database adds to every rule (see db.c). */
@@ -319,7 +319,7 @@ int iocs_rules_load_file(struct iocs_iocset *set, const char *path,
     size_t n = 0;
     int err;
 
-    err = iocs__dbcache_read_file(path, &buf, &n);
+    err = iocs__read_file(path, &buf, &n);
     if (err)
         return err;
     err = iocs_rules_load_mem(set, path, buf, n, reject, ctx, rep);

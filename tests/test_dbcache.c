@@ -55,7 +55,7 @@ static unsigned char *read_whole(const char *path, size_t *n)
 {
     char *buf;
 
-    assert_int_equal(iocs__dbcache_read_file(path, &buf, n), 0);
+    assert_int_equal(iocs__read_file(path, &buf, n), 0);
     return (unsigned char *)buf;
 }
 
