@@ -125,24 +125,58 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* Long options without a short form, for every subcommand. */
+enum {
+    OPT_RULES = 256,
+    OPT_ALLOW,
+    OPT_BUILTIN,
+    OPT_STRICT,
+    OPT_ALL_ATTRIBUTES,
+    OPT_EXPLAIN,
+    OPT_FORMAT,
+    OPT_MAX_LINE,
+    OPT_SLAB,
+    OPT_DEPTH,
+    OPT_NO_URING,
+    OPT_DIRECT,
+    OPT_STATS,
+    OPT_DB,
+    OPT_NO_CACHE,
+};
+
+/* The IOC input options that scan, compile and iocs share: the feeds, rule
+ * files and allowlists go to the arrays (each as long as argc). Returns
+ * whether c was one of them. */
+static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
+                       const char **feeds, const char **rules,
+                       const char **allows)
+{
+    switch (c) {
+    case 'i':
+        feeds[o->nfeeds++] = arg;
+        return true;
+    case OPT_RULES:
+        rules[o->nrules++] = arg;
+        return true;
+    case OPT_ALLOW:
+        allows[o->nallows++] = arg;
+        return true;
+    case OPT_BUILTIN:
+        o->builtin = true;
+        return true;
+    case OPT_STRICT:
+        o->strict = true;
+        return true;
+    case OPT_ALL_ATTRIBUTES:
+        o->all_attributes = true;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int cmd_scan(int argc, char **argv)
 {
-    enum {
-        OPT_FORMAT = 256,
-        OPT_MAX_LINE,
-        OPT_SLAB,
-        OPT_DEPTH,
-        OPT_NO_URING,
-        OPT_DIRECT,
-        OPT_STATS,
-        OPT_RULES,
-        OPT_ALLOW,
-        OPT_BUILTIN,
-        OPT_STRICT,
-        OPT_ALL_ATTRIBUTES,
-        OPT_DB,
-        OPT_NO_CACHE,
-    };
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     static const struct option longopts[] = {
         {"iocs", required_argument, NULL, 'i'},
@@ -185,25 +219,9 @@ static int cmd_scan(int argc, char **argv)
     o.threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:o:j:Lh", longopts, NULL)) != -1) {
+        if (ioc_option(c, optarg, &o, feeds, rules, allows))
+            continue;
         switch (c) {
-        case 'i':
-            feeds[o.nfeeds++] = optarg;
-            break;
-        case OPT_RULES:
-            rules[o.nrules++] = optarg;
-            break;
-        case OPT_ALLOW:
-            allows[o.nallows++] = optarg;
-            break;
-        case OPT_BUILTIN:
-            o.builtin = true;
-            break;
-        case OPT_STRICT:
-            o.strict = true;
-            break;
-        case OPT_ALL_ATTRIBUTES:
-            o.all_attributes = true;
-            break;
         case OPT_DB:
             o.db = optarg;
             break;
@@ -313,14 +331,6 @@ bad:
 /* compile and iocs: the IOC options only. */
 static int cmd_iocs_like(int argc, char **argv, bool compile)
 {
-    enum {
-        OPT_RULES = 256,
-        OPT_ALLOW,
-        OPT_BUILTIN,
-        OPT_STRICT,
-        OPT_ALL_ATTRIBUTES,
-        OPT_EXPLAIN,
-    };
     static const struct option longopts[] = {
         {"iocs", required_argument, NULL, 'i'},
         {"rules", required_argument, NULL, OPT_RULES},
@@ -347,25 +357,9 @@ static int cmd_iocs_like(int argc, char **argv, bool compile)
     allows = rules + argc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+        if (ioc_option(c, optarg, &o, feeds, rules, allows))
+            continue;
         switch (c) {
-        case 'i':
-            feeds[o.nfeeds++] = optarg;
-            break;
-        case OPT_RULES:
-            rules[o.nrules++] = optarg;
-            break;
-        case OPT_ALLOW:
-            allows[o.nallows++] = optarg;
-            break;
-        case OPT_BUILTIN:
-            o.builtin = true;
-            break;
-        case OPT_STRICT:
-            o.strict = true;
-            break;
-        case OPT_ALL_ATTRIBUTES:
-            o.all_attributes = true;
-            break;
         case OPT_EXPLAIN:
             explain = true;
             break;
