@@ -111,39 +111,58 @@ bool iocs_verify_edges(const unsigned char *p, size_t lb, size_t hb,
     return right_ok(at(p, lb, hb, end), at(p, lb, hb, end + 1), right);
 }
 
-/* Widen [e-1, e) to the maximal run of bytes in class mask (plus extra).
- * Returns false when the run is longer than IOCS_TOKEN_MAX either way. */
+/* Whether byte c belongs to a token run: class mask, or the extra byte. */
+static bool in_run(unsigned char c, unsigned mask, int extra)
+{
+    return (cls[c] & mask) || c == extra;
+}
+
+/* The end of the run of token bytes from s rightwards; false when it is
+ * longer than IOCS_TOKEN_MAX (no address is). */
+static bool run_right(const unsigned char *p, size_t hb, size_t s,
+                      unsigned mask, int extra, size_t *te)
+{
+    size_t t = s, lim = hb - s > IOCS_TOKEN_MAX ? s + IOCS_TOKEN_MAX : hb;
+
+    while (t < lim && in_run(p[t], mask, extra))
+        t++;
+    if (t == lim && t < hb && in_run(p[t], mask, extra))
+        return false;
+    *te = t;
+    return true;
+}
+
+/* Widen [e-1, e) to the maximal run of token bytes. Returns false when the
+ * run is longer than IOCS_TOKEN_MAX either way. */
 static bool widen(const unsigned char *p, size_t lb, size_t hb, size_t e,
                   unsigned mask, int extra, size_t *ts, size_t *te)
 {
-    size_t s = e, t = e, lim;
+    size_t s = e, lim = s - lb > IOCS_TOKEN_MAX ? s - IOCS_TOKEN_MAX : lb;
 
-    lim = s - lb > IOCS_TOKEN_MAX ? s - IOCS_TOKEN_MAX : lb;
-    while (s > lim && ((cls[p[s - 1]] & mask) || p[s - 1] == extra))
+    while (s > lim && in_run(p[s - 1], mask, extra))
         s--;
-    if (s == lim && s > lb && ((cls[p[s - 1]] & mask) || p[s - 1] == extra))
-        return false;
-    lim = hb - t > IOCS_TOKEN_MAX ? t + IOCS_TOKEN_MAX : hb;
-    while (t < lim && ((cls[p[t]] & mask) || p[t] == extra))
-        t++;
-    if (t == lim && t < hb && ((cls[p[t]] & mask) || p[t] == extra))
+    if (s == lim && s > lb && in_run(p[s - 1], mask, extra))
         return false;
     *ts = s;
-    *te = t;
-    return true;
+    return run_right(p, hb, e, mask, extra, te);
+}
+
+/* The run that starts at s (its left neighbour must not continue it). */
+static bool run_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
+                   unsigned mask, int extra, size_t *te)
+{
+    if (s > lb && in_run(p[s - 1], mask, extra))
+        return false;
+    return run_right(p, hb, s, mask, extra, te);
 }
 
 int iocs_token4_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
                    size_t *te, uint8_t addr[4])
 {
-    size_t t = s, lim = hb - s > IOCS_TOKEN_MAX ? s + IOCS_TOKEN_MAX : hb;
+    size_t t;
 
-    if (s > lb && ((cls[p[s - 1]] & C_DIGIT) || p[s - 1] == '.'))
+    if (!run_at(p, lb, hb, s, C_DIGIT, '.', &t))
         return -EINVAL;
-    while (t < lim && ((cls[p[t]] & C_DIGIT) || p[t] == '.'))
-        t++;
-    if (t == lim && t < hb && ((cls[p[t]] & C_DIGIT) || p[t] == '.'))
-        return -EINVAL; /* a run too long to be an address */
     while (t > s && p[t - 1] == '.')
         t--;
     if (iocs_ip4_parse((const char *)p + s, t - s, addr) < 0)
@@ -155,14 +174,10 @@ int iocs_token4_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
 int iocs_token6_at(const unsigned char *p, size_t lb, size_t hb, size_t s,
                    size_t *te, uint8_t addr[16])
 {
-    size_t t = s, lim = hb - s > IOCS_TOKEN_MAX ? s + IOCS_TOKEN_MAX : hb;
+    size_t t;
 
-    if (s > lb && ((cls[p[s - 1]] & C_HEX) || p[s - 1] == ':'))
+    if (!run_at(p, lb, hb, s, C_HEX, ':', &t))
         return -EINVAL;
-    while (t < lim && ((cls[p[t]] & C_HEX) || p[t] == ':'))
-        t++;
-    if (t == lim && t < hb && ((cls[p[t]] & C_HEX) || p[t] == ':'))
-        return -EINVAL; /* a run too long to be an address */
     if (iocs_ip6_parse((const char *)p + s, t - s, addr) < 0)
         return -EINVAL;
     *te = t;
