@@ -191,12 +191,15 @@ def cmd_report(runs_tsv, meta_json, out_md):
         for raw in fp:
             if raw.startswith("#") or not raw.strip():
                 continue
-            rnd, name, corpus, nbytes, secs, rss, count = raw.rstrip("\n").split("\t")
+            f = raw.rstrip("\n").split("\t")
+            rnd, name, corpus, nbytes, secs, rss, count = f[:7]
+            scan = f[7] if len(f) > 7 and f[7] not in ("", "-") else None
             if name not in runs:
                 order.append(name)
                 runs[name] = []
             runs[name].append({"corpus": corpus, "bytes": int(nbytes),
                                "secs": float(secs), "rss": int(rss or 0),
+                               "scan": float(scan) if scan else None,
                                "count": int(count) if count not in ("", "-") else None})
     res = {}
     for name in order:
@@ -208,6 +211,7 @@ def cmd_report(runs_tsv, meta_json, out_md):
             "gbps": statistics.median(gbps) if gbps else 0.0,
             "min": min(gbps) if gbps else 0.0, "max": max(gbps) if gbps else 0.0,
             "rss": max(r["rss"] for r in rs), "count": rs[-1]["count"],
+            "scan": statistics.median(r["scan"] for r in rs) if all(r["scan"] for r in rs) else None,
         }
     raw1 = res.get("raw1", {}).get("gbps") or None
     compile_s = meta.get("compile_s", 0.0)
@@ -227,12 +231,13 @@ def cmd_report(runs_tsv, meta_json, out_md):
             "(corpus in RAM)", "-" if r["count"] is None else r["count"]))
     table = "\n".join(lines)
 
-    # Scan-only view of iocstream: its wall time includes the database
-    # compile (the same compile rawlimit times), which the raw limit does not.
+    # Scan-only view of iocstream: the scan time its --stats line reports
+    # (process start and the database, loaded from the cache, excluded), to
+    # set beside the raw limit's scan-only time.
     scan_only = []
-    for name in ("ioc1", "iocN", "ioc1-small", "iocN-small"):
-        if name in res and res[name]["secs"] > compile_s:
-            g = res[name]["bytes"] / (res[name]["secs"] - compile_s) / 1e9
+    for name in ("ioc0", "ioc1", "iocN", "ioc1-small", "iocN-small"):
+        if name in res and res[name].get("scan"):
+            g = res[name]["bytes"] / res[name]["scan"] / 1e9
             scan_only.append("| %s | %.3f | %s |" % (NAMES[name], g, ratio(g, raw1)))
             res[name]["gbps_scan"] = g
 
@@ -249,7 +254,7 @@ def cmd_report(runs_tsv, meta_json, out_md):
         v = get("ioc1") / raw1
         vs = (get("ioc1", "gbps_scan") or 0) / raw1
         target("1 worker vs raw limit (10k IOCs, mixed logs)",
-               "%.2fx end to end, %.2fx without compile" % (v, vs), ">= 0.9x", v >= 0.9)
+               "%.2fx end to end, %.2fx scan only (--stats)" % (v, vs), ">= 0.9x", v >= 0.9)
     if get("iocN") and get("ioc1"):
         v = get("iocN") / get("ioc1")
         target("all cores vs 1 worker", "%.2fx" % v, ">= 1.8x", v >= 1.8)
@@ -333,12 +338,14 @@ def cmd_report(runs_tsv, meta_json, out_md):
     md.append("GB/s = 1e9 bytes per second of wall time, page-cached input; median of "
               "alternated rounds (each round runs every contender once, order rotated). "
               "The raw limit times only its hs_scan loop over bytes already in memory; "
-              "every other figure is end to end (process start, IOC load and compile, "
+              "every other figure is end to end (process start, IOC database from the cache, "
               "reading, output to /dev/null). Peak RSS from /usr/bin/time -f %M.\n")
     md.append(table + "\n")
     if scan_only:
-        md.append("iocstream without its database compile (%.2f s, measured by rawlimit "
-                  "with the same code path), to compare with the raw limit's scan-only time:\n" % compile_s)
+        md.append("iocstream's scan alone, as its --stats line times it (from the first read "
+                  "to the last event written; process start and the database, loaded from "
+                  "the cache, excluded), to set beside the raw limit's scan-only time "
+                  "(a cold compile of this set takes %.2f s):\n" % compile_s)
         md.append("| contender | GB/s | x raw 1 thread |\n|---|---|---|")
         md.append("\n".join(scan_only) + "\n")
     if meta.get("notes"):
@@ -366,7 +373,7 @@ def cmd_report(runs_tsv, meta_json, out_md):
         fp.write(text)
     print(table)
     if scan_only:
-        print("\n".join(["", "| iocstream without compile | GB/s | x raw |", "|---|---|---|"] + scan_only))
+        print("\n".join(["", "| iocstream scan only | GB/s | x raw |", "|---|---|---|"] + scan_only))
     print()
     print(agtable)
     print()
