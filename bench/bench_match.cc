@@ -65,12 +65,12 @@ const char *const kWord[] = {"update", "cdn",    "secure", "login", "mail",
                              "portal", "cloud",  "sync",   "api",   "static",
                              "files",  "auth",   "office", "share", "drive",
                              "status", "wallet", "verify", "admin", "vpn"};
-const char *const kUser[] = {"alice", "bob", "carol", "dave", "erin",
+const char *const kUser[] = {"alice", "bob",   "carol", "dave", "erin",
                              "frank", "grace", "heidi", "ivan", "judy"};
-const char *const kBgHost[] = {"corp.example.com", "www.microsoft.com",
+const char *const kBgHost[] = {"corp.example.com",          "www.microsoft.com",
                                "login.microsoftonline.com", "github.com",
-                               "update.googleapis.com", "zoom.us",
-                               "outlook.office365.com", "slack.com"};
+                               "update.googleapis.com",     "zoom.us",
+                               "outlook.office365.com",     "slack.com"};
 
 std::string hex(rng &r, size_t n)
 {
@@ -131,8 +131,8 @@ std::vector<std::string> make_iocs(size_t n, bool cidr)
         } else if (k < 46) {
             s = label(r) + "." + kTld[r.below(7)];
         } else if (k < 56) {
-            s = "http://" + label(r) + "." + kTld[r.below(7)] + "/" +
-                label(r) + ".php";
+            s = "http://" + label(r) + "." + kTld[r.below(7)] + "/" + label(r) +
+                ".php";
         } else if (k < 63) {
             s = "2a0" + std::to_string(r.below(10)) + ":" + hex(r, 4) + ":" +
                 hex(r, 3) + "::" + hex(r, 4);
@@ -159,7 +159,8 @@ std::string plant(rng &r, const std::string &v)
 {
     size_t slash = v.find("/24");
     if (slash != std::string::npos && v.find("://") == std::string::npos)
-        return v.substr(0, v.rfind('.')) + "." + std::to_string(1 + r.below(254));
+        return v.substr(0, v.rfind('.')) + "." +
+               std::to_string(1 + r.below(254));
     if (v.compare(0, 7, "http://") == 0)
         return v.substr(7);
     return v;
@@ -199,18 +200,20 @@ std::string make_log(size_t bytes, const std::vector<std::string> &iocs,
         case 2:
             out += std::string("{\"EventID\":1,\"TimeCreated\":\"") + ts +
                    "\",\"Computer\":\"ws" + std::to_string(r.below(500)) +
-                   ".corp.example.com\",\"Image\":\"C:\\\\Windows\\\\System32\\\\" +
+                   ".corp.example.com\",\"Image\":\"C:"
+                   "\\\\Windows\\\\System32\\\\" +
                    (hit ? ioc : std::string("svchost.exe")) +
-                   "\",\"Hashes\":\"SHA256=" + hex(r, 64) + "\",\"User\":\"CORP\\\\" +
-                   user + "\"}\n";
+                   "\",\"Hashes\":\"SHA256=" + hex(r, 64) +
+                   "\",\"User\":\"CORP\\\\" + user + "\"}\n";
             break;
         default:
             out += std::string("<166>") + ts +
                    " asa01 %ASA-6-302013: Built outbound TCP connection " +
-                   std::to_string(r.below(1u << 30)) + " for outside:" +
-                   bg_ip(r) + "/443 (" + bg_ip(r) + "/443) to inside:" +
-                   bg_ip(r) + "/" + std::to_string(1024 + r.below(60000)) +
-                   " url " + (hit ? ioc : std::string(kBgHost[r.below(8)])) +
+                   std::to_string(r.below(1u << 30)) +
+                   " for outside:" + bg_ip(r) + "/443 (" + bg_ip(r) +
+                   "/443) to inside:" + bg_ip(r) + "/" +
+                   std::to_string(1024 + r.below(60000)) + " url " +
+                   (hit ? ioc : std::string(kBgHost[r.below(8)])) +
                    "/index.html\n";
             break;
         }
@@ -289,7 +292,8 @@ fixture *get(size_t n, unsigned permille, bool cidr)
             if (end < len) {
                 const void *nl = memrchr(p + off, '\n', end - off);
                 if (nl)
-                    end = size_t(static_cast<const unsigned char *>(nl) - p) + 1;
+                    end =
+                        size_t(static_cast<const unsigned char *>(nl) - p) + 1;
             }
             iocs_unit u{};
             u.source = 0;

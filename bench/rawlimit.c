@@ -88,8 +88,7 @@ static int on_match(unsigned int id, unsigned long long from,
     return 0;
 }
 
-static void on_reject(void *ctx, const char *file, size_t line,
-                      const char *why)
+static void on_reject(void *ctx, const char *file, size_t line, const char *why)
 {
     size_t *n = ctx;
 
@@ -185,8 +184,8 @@ static void *scan_thread(void *arg)
 /* One repetition over every chunk with nthreads threads; the time from the
  * moment all threads are released until the last one is done. */
 static int run_rep(const struct iocs_db *db, const struct corpus *c,
-                   struct hs_scratch **scratch, unsigned nthreads,
-                   double *secs, uint64_t *matches)
+                   struct hs_scratch **scratch, unsigned nthreads, double *secs,
+                   uint64_t *matches)
 {
     pthread_t tid[256];
     struct job jobs[256];
@@ -212,11 +211,8 @@ static int run_rep(const struct iocs_db *db, const struct corpus *c,
     }
     pthread_barrier_init(&go, NULL, nthreads + 1);
     for (unsigned t = 0; t < nthreads; t++) {
-        jobs[t] = (struct job){.db = db,
-                               .c = c,
-                               .scratch = scratch[t],
-                               .next = &next,
-                               .go = &go};
+        jobs[t] = (struct job){
+            .db = db, .c = c, .scratch = scratch[t], .next = &next, .go = &go};
         if (pthread_create(&tid[t], NULL, scan_thread, &jobs[t]) != 0) {
             /* Threads already made wait on the barrier forever: give up. */
             fprintf(stderr, "rawlimit: cannot start thread %u\n", t);
@@ -280,8 +276,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
 
         if ((!strcmp(a, "-i") || !strcmp(a, "--iocs")) && i + 1 < argc) {
-            err = iocs_feed_load_file(set, argv[++i], on_reject, &rejected,
-                                      &rep);
+            err =
+                iocs_feed_load_file(set, argv[++i], on_reject, &rejected, &rep);
             if (err < 0) {
                 fprintf(stderr, "rawlimit: %s: %s\n", argv[i], strerror(-err));
                 goto out;
@@ -308,8 +304,7 @@ int main(int argc, char **argv)
         usage();
         goto out;
     }
-    if (nfeeds == 0 &&
-        iocs_builtin_load(set, errbuf, sizeof(errbuf)) < 0) {
+    if (nfeeds == 0 && iocs_builtin_load(set, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "rawlimit: built-in pack: %s\n", errbuf);
         goto out;
     }
@@ -338,8 +333,8 @@ int main(int argc, char **argv)
     err = load_corpus(&c, &list, chunk);
     if (err < 0)
         goto out;
-    printf("files=%zu bytes=%zu chunks=%zu load_s=%.3f\n", list.len, c.len,
-           c.n, now() - t0);
+    printf("files=%zu bytes=%zu chunks=%zu load_s=%.3f\n", list.len, c.len, c.n,
+           now() - t0);
 
     /* One untimed pass: faults the buffer in, warms the caches. */
     err = run_rep(db, &c, scratch, nthreads, &best, &matches);
@@ -347,16 +342,15 @@ int main(int argc, char **argv)
         err = run_rep(db, &c, scratch, nthreads, &secs[r], &matches);
         if (err == 0)
             printf("rep %u: %.3f s %.3f GB/s matches=%llu\n", r + 1, secs[r],
-                   (double)c.len / secs[r] / 1e9,
-                   (unsigned long long)matches);
+                   (double)c.len / secs[r] / 1e9, (unsigned long long)matches);
     }
     if (err < 0) {
         fprintf(stderr, "rawlimit: hs_scan failed: %s\n", strerror(-err));
         goto out;
     }
     qsort(secs, reps, sizeof(secs[0]), cmp_double);
-    best = reps % 2 ? secs[reps / 2]
-                    : (secs[reps / 2 - 1] + secs[reps / 2]) / 2;
+    best =
+        reps % 2 ? secs[reps / 2] : (secs[reps / 2 - 1] + secs[reps / 2]) / 2;
     printf("rawlimit bytes=%zu chunks=%zu threads=%u reps=%u seconds=%.4f "
            "gbps=%.4f matches=%llu\n",
            c.len, c.n, nthreads, reps, best, (double)c.len / best / 1e9,
