@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 jobs=$(nproc)
 
+echo "== clang-format --dry-run --Werror"
+git ls-files '*.c' '*.h' '*.cc' 2>/dev/null | xargs -r clang-format --dry-run --Werror
+
 echo "== ci build (-Werror) + tests"
 cmake --preset ci >/dev/null
 cmake --build build/ci -j"$jobs"
