@@ -23,8 +23,9 @@ fi
 echo "demo: scanning $sample with the built-in IOC pack" >&2
 status=0
 ./build/release/iocstream scan --stats -o build/demo/events.msgpack \
-    "$sample" || status=$?
+    "$sample" 2>build/demo/stats.txt || status=$?
 if [ "$status" -ge 2 ]; then
+    cat build/demo/stats.txt >&2
     echo "demo: scan failed (exit $status)" >&2
     exit "$status"
 fi
@@ -33,3 +34,4 @@ fi
 n=$(wc -l <build/demo/events.jsonl)
 head -n 20 build/demo/events.jsonl | jq -c .
 [ "$n" -le 20 ] || echo "demo: ... $n events in all: build/demo/events.jsonl" >&2
+cat build/demo/stats.txt >&2
