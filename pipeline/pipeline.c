@@ -510,7 +510,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .allow = allow,
                                    .format = o->format};
     struct iocs_workers *w = NULL;
-    uint64_t line0 = 1;
+    uint64_t line0 = 1, lines = 0, nl;
     int status = 0, err;
 
     err = iocs_workers_new(&w, db, &wo);
@@ -556,12 +556,18 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         }
         if (u.first)
             line0 = 1;
+        /* Number the lines here, for the unit's line0 and the totals;
+         * the workers count only up to their hits. */
+        nl = iocs_count_newlines(u.ptr + u.rescan, u.len - u.rescan);
+        lines += nl;
+        if (u.last && u.len > 0 && u.ptr[u.len - 1] != '\n')
+            lines++; /* a last line with no final newline */
         err = iocs_workers_submit(w, s, &u, list->v[u.source], line0);
         if (err < 0) {
             iocs_reader_release(r, s);
             break;
         }
-        line0 += iocs_count_newlines(u.ptr + u.rescan, u.len - u.rescan);
+        line0 += nl;
     }
     /* Write out what is still in flight, even after an error. */
     for (int rc; (rc = collect_one(w, r, fd)) != 0;)
@@ -573,6 +579,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         status = 2;
     }
     iocs_workers_stats(w, st);
+    st->lines = lines;
     iocs_workers_free(w);
     return status;
 }

@@ -714,7 +714,11 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
         if (err)
             return err;
     }
-    s->line_no += iocs_count_newlines(p + s->counted, n - s->counted);
+    /* The newlines after the last hit: only a caller that numbers the next
+     * unit from this one needs them (a pool's reading thread counts them
+     * itself). */
+    if (newlines)
+        s->line_no += iocs_count_newlines(p + s->counted, n - s->counted);
     if (!u->ends_line) {
         /* The last line goes on into the next unit. */
         nl = memrchr(p, '\n', n);
@@ -737,9 +741,11 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
         s->line = t;
         s->line.open = false;
     }
-    *newlines = s->line_no - line0;
-    s->st.lines += *newlines;
-    if (u->last && n > 0 && p[n - 1] != '\n')
-        s->st.lines++;
+    if (newlines) {
+        *newlines = s->line_no - line0;
+        s->st.lines += *newlines;
+        if (u->last && n > 0 && p[n - 1] != '\n')
+            s->st.lines++;
+    }
     return 0;
 }

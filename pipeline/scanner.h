@@ -106,8 +106,9 @@ void iocs_scanner_free(struct iocs_scanner *s);
  * a line in order of the leftmost match. ls carries a line that the
  * previous unit left open into this one, and this unit's open last line
  * into the next (made with the same max_line). Sets *newlines to the number
- * of '\n' in the unit. Returns 0, -EIO for a Hyperscan failure, or what fn
- * returned.
+ * of '\n' in the unit; a caller that counts them itself passes NULL (the
+ * scanner's `lines` total then leaves this unit out). Returns 0, -EIO for a
+ * Hyperscan failure, or what fn returned.
  */
 int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
                       const char *path, uint64_t line0,

@@ -62,7 +62,7 @@ static void *work(void *arg)
     pthread_mutex_lock(&w->mu);
     for (;;) {
         struct job *j;
-        uint64_t seq, nl;
+        uint64_t seq;
         int err;
 
         while (w->next == w->head && !w->stop)
@@ -76,8 +76,9 @@ static void *work(void *arg)
                 pthread_cond_wait(&w->done, &w->mu);
         pthread_mutex_unlock(&w->mu);
 
+        /* The reading thread counted this unit's newlines already. */
         err = iocs_scanner_unit(me->sc, &j->u, j->path, j->line0, w->ls,
-                                on_event, j->em, &nl);
+                                on_event, j->em, NULL);
 
         pthread_mutex_lock(&w->mu);
         j->err = err;
