@@ -130,6 +130,38 @@ static int drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
     return 0;
 }
 
+/* Load every --allow file into *out (NULL when there is none); each
+ * rejected line goes to reject and is counted in *rejected. With strict, a
+ * rejected line stops at the end of its file. Returns 0, or 2 after
+ * reporting what went wrong. */
+static int load_allow(const struct iocs_scan_opts *o, bool strict,
+                      struct iocs_allow **out, iocs_reject_fn reject,
+                      size_t *rejected)
+{
+    int err;
+
+    *out = NULL;
+    if (o->nallows == 0)
+        return 0;
+    if (iocs_allow_new(out) < 0) {
+        fprintf(stderr, "iocstream: out of memory\n");
+        return 2;
+    }
+    for (size_t i = 0; i < o->nallows; i++) {
+        size_t before = *rejected;
+
+        err = iocs_allow_load_file(*out, o->allows[i], reject, rejected, NULL);
+        if (err) {
+            fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
+                    iocs_strerror(err));
+            return 2;
+        }
+        if (strict && *rejected > before)
+            return 2;
+    }
+    return 0;
+}
+
 /* Load the allowlists and drop the IOCs they cover. Returns 0, or 2 after
  * reporting what went wrong. */
 static int apply_allow(const struct iocs_scan_opts *o, struct iocs_iocset **set,
@@ -138,29 +170,14 @@ static int apply_allow(const struct iocs_scan_opts *o, struct iocs_iocset **set,
     struct iocs_allow *a = NULL;
     int status = 2, err;
 
-    if (o->nallows == 0)
-        return 0;
-    if (iocs_allow_new(&a) < 0) {
-        fprintf(stderr, "iocstream: out of memory\n");
-        return 2;
-    }
-    for (size_t i = 0; i < o->nallows; i++) {
-        size_t before = lr->rejected;
-
-        err = iocs_allow_load_file(a, o->allows[i], on_reject_count,
-                                   &lr->rejected, NULL);
+    if (load_allow(o, o->strict, &a, on_reject_count, &lr->rejected))
+        goto out;
+    if (a) {
+        err = drop_allowed(set, a, &lr->allowed);
         if (err) {
-            fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
-                    iocs_strerror(err));
+            fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
             goto out;
         }
-        if (o->strict && lr->rejected > before)
-            goto out;
-    }
-    err = drop_allowed(set, a, &lr->allowed);
-    if (err) {
-        fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-        goto out;
     }
     status = 0;
 out:
@@ -176,24 +193,8 @@ static int load_scan_allow(const struct iocs_scan_opts *o,
                            struct iocs_allow **out)
 {
     size_t rejected = 0;
-    int err;
 
-    if (o->nallows == 0)
-        return 0;
-    if (iocs_allow_new(out) < 0) {
-        fprintf(stderr, "iocstream: out of memory\n");
-        return 2;
-    }
-    for (size_t i = 0; i < o->nallows; i++) {
-        err = iocs_allow_load_file(*out, o->allows[i], on_reject_silent,
-                                   &rejected, NULL);
-        if (err) {
-            fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
-                    iocs_strerror(err));
-            return 2;
-        }
-    }
-    return o->strict && rejected ? 2 : 0;
+    return load_allow(o, o->strict, out, on_reject_silent, &rejected);
 }
 
 /*
@@ -970,21 +971,8 @@ int iocs_pipeline_iocs(const struct iocs_scan_opts *o, bool explain,
         print_builtin();
     if (!explain)
         return fflush(stdout) == 0 ? 0 : 2;
-    if (o->nallows) {
-        if (iocs_allow_new(&allow) < 0) {
-            fprintf(stderr, "iocstream: out of memory\n");
-            return 2;
-        }
-        for (size_t i = 0; i < o->nallows; i++) {
-            err = iocs_allow_load_file(allow, o->allows[i], on_reject_count,
-                                       &dummy, NULL);
-            if (err) {
-                fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
-                        iocs_strerror(err));
-                goto out;
-            }
-        }
-    }
+    if (load_allow(o, false, &allow, on_reject_count, &dummy))
+        goto out;
     printf("reference\ttype\tvalue\tfeed\tnote\n");
     for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
         bool feed = i < o->nfeeds;
