@@ -3,23 +3,42 @@
  * (see reader.h).
  *
  * The slabs live in one allocation made by iocs_reader_new(). A slab is
- * FREE (on the free stack), INFLIGHT (a read is queued or running),
- * SHORT (a read came back short or with -EAGAIN/-EINTR and must be
- * resubmitted for the rest), READY (full, at end of file, or failed) or
- * HELD (handed to the caller). Slabs that are not FREE or HELD sit in the
- * issue queue in the order their reads were issued, which is file order;
- * iocs_reader_next() hands out the queue head only, so completions may come
- * back in any order while slabs still come out in order.
+ * FREE (on the free stack), INFLIGHT (a read is queued or running, or a
+ * pack is still being filled), SHORT (a read came back short or with
+ * -EAGAIN/-EINTR and must be resubmitted for the rest), READY (full, at
+ * end of file, failed, or a sealed pack whose reads are all back) or HELD
+ * (handed to the caller). Slabs that are not FREE or HELD sit in the issue
+ * queue in the order their reads were issued, which is source order and
+ * file order; iocs_reader_next() hands out the queue head only, so
+ * completions may come back in any order while slabs still come out in
+ * order.
  *
- * One source is read at a time. A regular file gets up to `depth` reads in
- * flight at consecutive offsets; a pipe or terminal gets one read at the
- * current position, and a short read there is handed out as it is (the
- * writer may be slow). End of file is a read that returns 0: that slab is
- * the source's last, and slabs of the same source behind it (reads issued
- * past the end) are dropped unseen. Once a read returns 0 or fails, no new
- * reads are issued for the source; when its reads have all come back, its
- * file is closed and the next source is opened, while its slabs may still
- * wait in the queue. So at most one file is open at a time.
+ * Sources are opened in order through a window of open_ahead entries
+ * (io_uring OPENATs in flight; one synchronous open(2) without io_uring),
+ * and started in order once open. A started source is either packed or
+ * read on its own:
+ *   - packed (a regular file of at most pack_max bytes): the file gets a
+ *     reservation of its size in the pack being filled and one read into
+ *     it; several packed files are read at once. The pack is sealed when
+ *     full, before a source that is not packed, at the last source, or
+ *     when it is at the queue head with every read back and the next
+ *     source's open still running (so a slow open delays nothing already
+ *     read). Its fds are closed as their reads come back.
+ *   - on its own (the exclusive source, fd >= 0): a regular file gets up
+ *     to `depth` reads in flight at consecutive offsets; a pipe or
+ *     terminal gets one read at the current position, and a short read
+ *     there is handed out as it is (the writer may be slow). End of file is
+ *     a read that returns 0, or reaching the size fstat gives: that slab
+ *     is the source's last, and slabs of the same source behind it (reads
+ *     issued past the end) are dropped unseen. Once the end is seen or a
+ *     read fails, no new reads are issued for the source; when its reads
+ *     have all come back, its file is closed and the next source starts,
+ *     while its slabs may still wait in the queue.
+ *
+ * io_uring user data is a pointer with a tag in its low two bits: a slab
+ * read, a packed file's read, an open, or nothing to account (closes,
+ * which post no completion on success, and cancels). `inflight` counts
+ * the requests whose completion is awaited.
  */
 #include "pipeline/reader.h"
 
@@ -35,6 +54,14 @@
 
 /* The largest slab: io_uring takes a 32-bit length, read(2) caps at 2 GiB. */
 #define SLAB_MAX (1u << 30)
+#define PAGE 4096u
+
+/* Tags in the low bits of io_uring user data. */
+#define TAG_SLAB 0u
+#define TAG_PART 1u
+#define TAG_OPEN 2u
+#define TAG_NONE 3u
+#define TAG_MASK 3u
 
 enum slab_state {
     SLAB_FREE,
@@ -44,10 +71,40 @@ enum slab_state {
     SLAB_HELD,
 };
 
+struct rslab;
+
+/* A packed file being read: pub.parts[idx] of its pack. */
+struct rpart {
+    struct rslab *pack;
+    unsigned idx;
+    int fd;      /* open until its read is back */
+    size_t want; /* the file's size when opened: read this much */
+    size_t room; /* bytes reserved (want, page-rounded with O_DIRECT) */
+    bool direct; /* fd has O_DIRECT */
+};
+
 struct rslab {
     struct iocs_slab pub; /* first, so &pub converts back */
     enum slab_state state;
     bool eof; /* a read into it returned 0 */
+    /* A pack: */
+    bool sealed;          /* no more parts will be added */
+    unsigned pending;     /* parts whose read is not back */
+    size_t used;          /* bytes of data[] reserved */
+    struct rpart *rparts; /* IOCS_READER_PARTS_MAX, or NULL if no packing */
+};
+
+/* A source in the open window. */
+struct rsrc {
+    int fd;        /* >= 0: open, and owned by the window */
+    int err;       /* < 0: the open failed */
+    bool own;      /* false for stdin, which is not closed */
+    bool inflight; /* an OPENAT is queued or running */
+    bool ready;    /* fd or err is set */
+    bool direct;   /* opened with O_DIRECT */
+    bool statted;  /* st_mode and size below are set */
+    mode_t st_mode;
+    uint64_t size;
 };
 
 struct iocs_reader {
@@ -58,10 +115,13 @@ struct iocs_reader {
 
     size_t slab_size;
     size_t headroom;
+    size_t pack_max;
     unsigned nslabs;
     unsigned depth;
     unsigned char *mem;
     struct rslab *slabs;
+    struct iocs_slab *partv; /* every slab's parts, when packing */
+    struct rpart *rpartv;
 
     struct rslab **freev; /* stack of FREE slabs */
     unsigned nfree;
@@ -72,8 +132,15 @@ struct iocs_reader {
     const char *const *paths;
     size_t npaths;
 
-    /* The source being read (fd >= 0) and the next one to open. */
+    /* Sources [next_src, next_open) are in the window, being opened or
+     * open; next_src is the next to start. */
+    struct rsrc *win;
+    unsigned nwin;
     size_t next_src;
+    size_t next_open;
+    struct rslab *filling; /* the pack being filled, if any */
+
+    /* The exclusive source (fd >= 0). */
     uint32_t src;
     int fd;
     bool own_fd;    /* false for stdin, which is not closed */
@@ -86,7 +153,7 @@ struct iocs_reader {
     uint64_t next_off;
     unsigned busy;     /* slabs of this source INFLIGHT or SHORT */
     unsigned nshort;   /* of which SHORT */
-    unsigned inflight; /* SQEs queued or running */
+    unsigned inflight; /* requests whose completion is awaited */
 
     /* The source being handed out: slabs of earlier sources are dropped. */
     uint32_t out_src;
@@ -109,7 +176,37 @@ static void qpop(struct iocs_reader *r)
     r->qlen--;
 }
 
-/* Take a free slab for source src at offset off, queued in issue order. */
+static uint64_t tagged(const void *p, unsigned tag)
+{
+    return (uint64_t)(uintptr_t)p | tag;
+}
+
+/* An SQE, submitting what is queued first if the ring is full. */
+static struct io_uring_sqe *get_sqe(struct iocs_reader *r)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+
+    if (!sqe && io_uring_submit(&r->ring) >= 0)
+        sqe = io_uring_get_sqe(&r->ring);
+    return sqe;
+}
+
+/* Close fd through the ring (no completion unless it fails), or now. */
+static void close_fd(struct iocs_reader *r, int fd)
+{
+    struct io_uring_sqe *sqe = r->uring ? get_sqe(r) : NULL;
+
+    if (!sqe) {
+        close(fd);
+        return;
+    }
+    io_uring_prep_close(sqe, fd);
+    io_uring_sqe_set_data64(sqe, TAG_NONE);
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* Take a free slab for the exclusive source at offset off, queued in
+ * issue order. */
 static struct rslab *take(struct iocs_reader *r, uint64_t off)
 {
     struct rslab *s = r->freev[--r->nfree];
@@ -120,6 +217,7 @@ static struct rslab *take(struct iocs_reader *r, uint64_t off)
     s->pub.first = !r->issued;
     s->pub.last = false;
     s->pub.err = 0;
+    s->pub.nparts = 0;
     s->eof = false;
     r->issued = true;
     qpush(r, s);
@@ -128,12 +226,12 @@ static struct rslab *take(struct iocs_reader *r, uint64_t off)
 
 /* The rest of a short read starts off a page: O_DIRECT cannot read it, so
  * the file is read through the page cache from here on. */
-static void unalign(struct iocs_reader *r)
+static void unalign_fd(int fd)
 {
-    int fl = fcntl(r->fd, F_GETFL);
+    int fl = fcntl(fd, F_GETFL);
 
     if (fl >= 0 && (fl & O_DIRECT))
-        (void)fcntl(r->fd, F_SETFL, fl & ~O_DIRECT);
+        (void)fcntl(fd, F_SETFL, fl & ~O_DIRECT);
 }
 
 /*
@@ -183,7 +281,7 @@ static void complete(struct iocs_reader *r, struct rslab *s, int res)
             r->stop = true;
         } else if (s->pub.len < r->slab_size) {
             if (r->direct)
-                unalign(r);
+                unalign_fd(r->fd);
             s->state = SLAB_SHORT; /* ask for the rest */
             r->nshort++;
             return;
@@ -219,92 +317,307 @@ static int issue(struct iocs_reader *r, struct rslab *s)
         complete(r, s, n < 0 ? -errno : (int)n);
         return 0;
     }
-    sqe = io_uring_get_sqe(&r->ring);
-    if (!sqe) {
-        /* Cannot happen with at most `depth` reads queued; be safe. */
-        int err = io_uring_submit(&r->ring);
-
-        if (err < 0)
-            return err;
-        sqe = io_uring_get_sqe(&r->ring);
-        if (!sqe)
-            return -EBUSY;
-    }
+    sqe = get_sqe(r);
+    if (!sqe)
+        return -EBUSY;
     /* Offset -1 reads at the current position, as pipes need. */
     io_uring_prep_read(sqe, r->fd, buf, (unsigned)len,
                        r->seekable ? off : (uint64_t)-1);
-    io_uring_sqe_set_data(sqe, s);
+    io_uring_sqe_set_data64(sqe, tagged(s, TAG_SLAB));
     r->inflight++;
     return 0;
 }
 
-/* Finish the current source: its reads have all come back. */
+/* Finish the exclusive source: its reads have all come back. */
 static void close_src(struct iocs_reader *r)
 {
     if (r->own_fd)
-        close(r->fd);
+        close_fd(r, r->fd);
     r->fd = -1;
 }
 
-/* Open the next source; an open error becomes that source's only slab. */
-static void open_src(struct iocs_reader *r)
-{
-    const char *path = r->paths[r->next_src];
-    struct stat st;
-    int fd, err = 0;
+/* --- packs ------------------------------------------------------------- */
 
-    r->src = (uint32_t)r->next_src++;
-    r->own_fd = strcmp(path, "-") != 0;
+/* No more parts go into the pack being filled. */
+static void seal(struct iocs_reader *r)
+{
+    struct rslab *p = r->filling;
+
+    if (!p)
+        return;
+    r->filling = NULL;
+    p->sealed = true;
+    if (p->pending == 0)
+        p->state = SLAB_READY;
+}
+
+/* The pack with room for `room` more bytes and one more part: the one being
+ * filled, or a new one. NULL when no slab is free. */
+static struct rslab *pack_for(struct iocs_reader *r, size_t room)
+{
+    struct rslab *p = r->filling;
+
+    if (p && (p->pub.nparts == IOCS_READER_PARTS_MAX ||
+              room > r->slab_size - p->used))
+        seal(r);
+    if (r->filling)
+        return r->filling;
+    if (r->nfree == 0)
+        return NULL;
+    p = r->freev[--r->nfree];
+    p->pub.source = (uint32_t)r->next_src;
+    p->pub.offset = 0;
+    p->pub.len = 0;
+    p->pub.first = false;
+    p->pub.last = false;
+    p->pub.err = 0;
+    p->pub.nparts = 0;
+    p->eof = false;
+    p->sealed = false;
+    p->pending = 0;
+    p->used = 0;
+    p->state = SLAB_INFLIGHT;
+    qpush(r, p);
+    r->filling = p;
+    return p;
+}
+
+/* A packed file's read is back (all of it, or it failed): close it. */
+static void part_finish(struct iocs_reader *r, struct rpart *rp)
+{
+    struct rslab *p = rp->pack;
+
+    if (rp->fd >= 0)
+        close_fd(r, rp->fd);
+    rp->fd = -1;
+    if (--p->pending == 0 && p->sealed)
+        p->state = SLAB_READY;
+}
+
+/* Account for a read of a packed file that returned res. Returns whether
+ * the file must be read on (an interrupted or short read). */
+static bool part_account(struct iocs_reader *r, struct rpart *rp, int res)
+{
+    struct iocs_slab *ps = &rp->pack->pub.parts[rp->idx];
+
+    if (res == -EINTR || res == -EAGAIN)
+        return true;
+    if (res < 0) {
+        ps->err = res;
+    } else if (res > 0) {
+        ps->len += (size_t)res;
+        if (ps->len < rp->want) {
+            /* Short of the size it had: read on until a read returns 0. */
+            if (rp->direct) {
+                unalign_fd(rp->fd);
+                rp->direct = false;
+            }
+            return true;
+        }
+    }
+    part_finish(r, rp);
+    return false;
+}
+
+/* Start the read of the rest of a packed file; without io_uring (or with
+ * the ring full and unsubmittable), read it now. */
+static void part_issue(struct iocs_reader *r, struct rpart *rp)
+{
+    struct iocs_slab *ps = &rp->pack->pub.parts[rp->idx];
+    ssize_t n;
+
+    do {
+        unsigned char *buf = ps->data + ps->len;
+        size_t len = rp->room - ps->len;
+        struct io_uring_sqe *sqe = r->uring ? get_sqe(r) : NULL;
+
+        if (sqe) {
+            io_uring_prep_read(sqe, rp->fd, buf, (unsigned)len, ps->len);
+            io_uring_sqe_set_data64(sqe, tagged(rp, TAG_PART));
+            r->inflight++;
+            return;
+        }
+        n = pread(rp->fd, buf, len, (off_t)ps->len);
+    } while (part_account(r, rp, n < 0 ? -errno : (int)n));
+}
+
+/* --- opening ----------------------------------------------------------- */
+
+static int open_flags(bool direct)
+{
+    return O_RDONLY | O_CLOEXEC | O_NOCTTY | (direct ? O_DIRECT : 0);
+}
+
+/* Open path now, with O_DIRECT where asked and the file system takes it. */
+static void open_now(struct iocs_reader *r, struct rsrc *e, const char *path)
+{
+    int fd = -1;
+
+    e->direct = false;
+    if (r->direct) {
+        fd = open(path, open_flags(true));
+        e->direct = fd >= 0;
+    }
+    if (fd < 0)
+        fd = open(path, open_flags(false));
+    e->fd = fd;
+    e->err = fd < 0 ? -errno : 0;
+    e->ready = true;
+}
+
+/* Put sources into the window up to open_ahead: OPENATs through io_uring,
+ * or (without it) one open(2) of the next source. */
+static int issue_opens(struct iocs_reader *r)
+{
+    while (r->next_open < r->npaths && r->next_open - r->next_src < r->nwin) {
+        struct rsrc *e = &r->win[r->next_open % r->nwin];
+        const char *path = r->paths[r->next_open];
+        struct io_uring_sqe *sqe;
+
+        *e = (struct rsrc){.fd = -1, .own = strcmp(path, "-") != 0};
+        if (!e->own) {
+            e->fd = STDIN_FILENO;
+            e->ready = true;
+        } else if (!r->uring) {
+            open_now(r, e, path);
+        } else {
+            sqe = get_sqe(r);
+            if (!sqe)
+                return -EBUSY;
+            io_uring_prep_openat(sqe, AT_FDCWD, path, open_flags(r->direct), 0);
+            io_uring_sqe_set_data64(sqe, tagged(e, TAG_OPEN));
+            e->inflight = true;
+            e->direct = r->direct;
+            r->inflight++;
+        }
+        r->next_open++;
+    }
+    return 0;
+}
+
+/* Make source k the exclusive one, reading fd (already fstat'ed). */
+static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
+{
+    r->src = (uint32_t)r->next_src;
+    r->fd = e->fd;
+    r->own_fd = e->own;
     r->stop = false;
     r->need_poll = false;
     r->issued = false;
     r->base = 0;
     r->next_off = 0;
-
-    if (r->own_fd) {
-        /* O_DIRECT where asked and the file system takes it; a pipe or a
-         * file system without it is read through the page cache. */
-        fd = -1;
-        if (r->direct)
-            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_DIRECT);
-        if (fd < 0)
-            fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-            err = -errno;
-    } else {
-        fd = STDIN_FILENO;
-    }
-    if (!err && fstat(fd, &st) < 0) {
-        err = -errno;
-        if (r->own_fd)
-            close(fd);
-    }
-    if (err) {
-        struct rslab *s = take(r, 0);
-
-        s->pub.err = err;
-        s->state = SLAB_READY;
-        return;
-    }
-    r->fd = fd;
-    r->seekable = S_ISREG(st.st_mode);
-    if (r->seekable && !r->own_fd) {
+    r->seekable = S_ISREG(e->st_mode);
+    if (r->seekable && !e->own) {
         /* A file on stdin is read from where the caller left it. */
-        off_t pos = lseek(fd, 0, SEEK_CUR);
+        off_t pos = lseek(e->fd, 0, SEEK_CUR);
 
         r->base = pos > 0 ? (uint64_t)pos : 0;
     }
-    r->size = r->seekable ? (uint64_t)st.st_size : 0;
-    if (r->seekable && r->base % 4096)
-        unalign(r); /* a file on stdin read from an odd position */
+    r->size = r->seekable ? e->size : 0;
+    if (r->seekable && r->base % PAGE)
+        unalign_fd(e->fd); /* a file on stdin read from an odd position */
     if (r->seekable && r->size > r->slab_size)
-        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        (void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
 
 /*
- * Issue what can be issued: resubmit short slabs, open and close sources,
- * start new reads up to the depth. Without io_uring, stop after one read,
- * so nothing is read far ahead of the caller.
+ * Start the next source: pack it, or make it the exclusive one. Returns 1
+ * if it started, 0 if it must wait (its open is running, or no slab is
+ * free for it).
+ */
+static int start_next(struct iocs_reader *r)
+{
+    struct rsrc *e = &r->win[r->next_src % r->nwin];
+    const char *path = r->paths[r->next_src];
+    struct iocs_slab *ps;
+    struct rpart *rp;
+    struct rslab *p;
+    size_t room = 0;
+    bool packed;
+
+    if (!e->ready)
+        return 0;
+    if (e->err < 0 && e->direct) {
+        e->direct = false;
+        open_now(r, e, path); /* the file system refused O_DIRECT */
+    }
+    if (e->err == 0 && !e->statted) {
+        struct stat st;
+
+        if (fstat(e->fd, &st) < 0) {
+            e->err = -errno;
+            if (e->own)
+                close_fd(r, e->fd);
+            e->fd = -1;
+        } else {
+            e->st_mode = st.st_mode;
+            e->size = (uint64_t)st.st_size;
+            e->statted = true;
+        }
+    }
+    packed = r->pack_max > 0 && e->own &&
+             (e->err < 0 || (S_ISREG(e->st_mode) && e->size <= r->pack_max));
+    if (!packed) {
+        seal(r); /* its slabs come after every pack before it */
+        if (e->err < 0) {
+            struct rslab *s;
+
+            if (r->nfree == 0)
+                return 0;
+            r->src = (uint32_t)r->next_src;
+            r->issued = false;
+            s = take(r, 0);
+            s->pub.err = e->err;
+            s->state = SLAB_READY;
+        } else {
+            start_exclusive(r, e);
+            e->fd = -1; /* the exclusive source owns it now */
+        }
+        r->next_src++;
+        return 1;
+    }
+
+    if (e->err == 0) {
+        room = (size_t)e->size;
+        if (e->direct)
+            room = (room + PAGE - 1) & ~(size_t)(PAGE - 1);
+    }
+    p = pack_for(r, room + (e->direct ? PAGE - 1 : 0));
+    if (!p)
+        return 0;
+    if (e->direct)
+        p->used = (p->used + PAGE - 1) & ~(size_t)(PAGE - 1);
+    ps = &p->pub.parts[p->pub.nparts];
+    rp = &p->rparts[p->pub.nparts];
+    *ps = (struct iocs_slab){
+        .source = (uint32_t)r->next_src,
+        .data = p->pub.data + p->used,
+        .first = true,
+        .last = true,
+        .err = e->err,
+    };
+    *rp = (struct rpart){.pack = p,
+                         .idx = p->pub.nparts,
+                         .fd = e->fd,
+                         .want = (size_t)e->size,
+                         .room = room,
+                         .direct = e->direct};
+    p->pub.nparts++;
+    p->used += room;
+    p->pending++;
+    e->fd = -1; /* the part owns it now */
+    r->next_src++;
+    if (rp->fd < 0 || rp->want == 0)
+        part_finish(r, rp); /* an open error or an empty file: no read */
+    else
+        part_issue(r, rp);
+    return 1;
+}
+
+/*
+ * Issue what can be issued: resubmit short slabs, open, start and close
+ * sources, start new reads up to the depth. Without io_uring, stop after
+ * one read (or one pack), so nothing is read far ahead of the caller.
  */
 static int refill(struct iocs_reader *r)
 {
@@ -313,13 +626,19 @@ static int refill(struct iocs_reader *r)
     for (;;) {
         struct rslab *head = qpeek(r);
 
-        /* Without io_uring, hand out an open error before reading on. */
+        /* Without io_uring, hand out what is ready before reading on. */
         if (!r->uring && head && head->state == SLAB_READY)
             return 0;
         if (r->fd < 0) {
-            if (r->next_src == r->npaths || r->nfree == 0)
+            err = issue_opens(r);
+            if (err)
+                return err;
+            if (r->next_src == r->npaths) {
+                seal(r);
                 return 0;
-            open_src(r);
+            }
+            if (start_next(r) == 0)
+                return 0;
             continue;
         }
         if (r->nshort) {
@@ -342,7 +661,7 @@ static int refill(struct iocs_reader *r)
             close_src(r);
             continue;
         }
-        if (r->nfree == 0 || r->inflight >= (r->seekable ? r->depth : 1u))
+        if (r->nfree == 0 || r->busy >= (r->seekable ? r->depth : 1u))
             return 0;
         /* Past the known size only a read already issued can find more
          * (at_size() looks again); an empty file still gets its one read. */
@@ -366,13 +685,34 @@ static void reap(struct iocs_reader *r)
     unsigned head, seen = 0;
 
     io_uring_for_each_cqe(&r->ring, head, cqe) {
-        struct rslab *s = io_uring_cqe_get_data(cqe);
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        void *p = (void *)(uintptr_t)(ud & ~(uint64_t)TAG_MASK);
+        struct rsrc *e;
 
         seen++;
-        if (!s)
-            continue; /* a cancel request of iocs_reader_free() */
-        r->inflight--;
-        complete(r, s, cqe->res);
+        switch (ud & TAG_MASK) {
+        case TAG_SLAB:
+            r->inflight--;
+            complete(r, p, cqe->res);
+            break;
+        case TAG_PART:
+            r->inflight--;
+            if (part_account(r, p, cqe->res))
+                part_issue(r, p);
+            break;
+        case TAG_OPEN:
+            r->inflight--;
+            e = p;
+            e->inflight = false;
+            e->ready = true;
+            if (cqe->res >= 0)
+                e->fd = cqe->res;
+            else
+                e->err = cqe->res;
+            break;
+        default:
+            break; /* a close that failed, or a cancel */
+        }
     }
     io_uring_cq_advance(&r->ring, seen);
 }
@@ -380,21 +720,21 @@ static void reap(struct iocs_reader *r)
 int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
 {
     struct rslab *s;
-    unsigned wait;
     int err;
 
     for (;;) {
         while ((s = qpeek(r)) && s->state == SLAB_READY) {
             qpop(r);
-            if (s->pub.source < r->out_src) {
+            if (s->pub.nparts) {
+                r->out_src = s->pub.parts[s->pub.nparts - 1].source + 1;
+            } else if (s->pub.source < r->out_src) {
                 /* Read past the end of a source that is already done. */
                 s->state = SLAB_FREE;
                 r->freev[r->nfree++] = s;
                 continue;
-            }
-            if (s->eof || s->pub.err) {
+            } else if (s->eof || s->pub.err) {
                 s->pub.last = true;
-                r->out_src++;
+                r->out_src = s->pub.source + 1;
             }
             s->state = SLAB_HELD;
             *out = &s->pub;
@@ -410,11 +750,27 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
             return err;
         if (!r->uring)
             continue;
-        /* Start what was queued; wait only if the head is still being
-         * read (refill() resubmitted every short slab). */
         s = qpeek(r);
-        wait = s && s->state == SLAB_INFLIGHT;
-        err = io_uring_submit_and_wait(&r->ring, wait);
+        if ((s && s->state == SLAB_READY) ||
+            (!s && r->fd < 0 && r->next_src == r->npaths))
+            continue;
+        if (s && s == r->filling && s->pending == 0) {
+            /* The pack at the head waits only for the next open: let what
+             * is queued run; if that open is still running, hand the pack
+             * out as it is. */
+            if (io_uring_sq_ready(&r->ring)) {
+                err = io_uring_submit(&r->ring);
+                if (err < 0 && err != -EINTR && err != -EAGAIN)
+                    return err;
+                reap(r);
+            } else {
+                seal(r);
+            }
+            continue;
+        }
+        if (r->inflight == 0)
+            return -EIO; /* nothing can finish: cannot happen */
+        err = io_uring_submit_and_wait(&r->ring, 1);
         if (err < 0 && err != -EINTR)
             return err;
         reap(r);
@@ -446,17 +802,20 @@ int iocs_reader_new(struct iocs_reader **out,
                     const char *const *paths, size_t npaths)
 {
     struct iocs_reader *r;
+    unsigned entries;
     size_t stride;
     int err;
 
     if (!out || !opts || (!paths && npaths) || opts->slab_size == 0 ||
         opts->slab_size > SLAB_MAX || opts->headroom > SLAB_MAX ||
         opts->nslabs < 2 || opts->depth < 1 || opts->depth > opts->nslabs ||
-        npaths > UINT32_MAX)
+        npaths > UINT32_MAX || opts->pack_max > opts->slab_size ||
+        opts->open_ahead > 4096)
         return -EINVAL;
-    if (opts->direct && opts->slab_size % 4096)
+    if (opts->direct && opts->slab_size % PAGE)
         return -EINVAL; /* O_DIRECT reads whole pages */
-    stride = ((opts->headroom + 4095) & ~(size_t)4095) + opts->slab_size;
+    stride =
+        ((opts->headroom + PAGE - 1) & ~(size_t)(PAGE - 1)) + opts->slab_size;
     if (stride > SIZE_MAX / opts->nslabs)
         return -ENOMEM;
 
@@ -465,37 +824,60 @@ int iocs_reader_new(struct iocs_reader **out,
         return -ENOMEM;
     r->fd = -1;
     r->slab_size = opts->slab_size;
+    r->pack_max = opts->pack_max;
     r->direct = opts->direct;
     /* O_DIRECT reads land page-aligned: data[] must start on a page. */
-    r->headroom =
-        opts->direct ? (opts->headroom + 4095) & ~(size_t)4095 : opts->headroom;
+    r->headroom = opts->direct
+                      ? (opts->headroom + PAGE - 1) & ~(size_t)(PAGE - 1)
+                      : opts->headroom;
     r->nslabs = opts->nslabs;
     r->depth = opts->depth;
     r->paths = paths;
     r->npaths = npaths;
+    r->nwin =
+        opts->open_ahead ? opts->open_ahead : IOCS_READER_OPEN_AHEAD_DEFAULT;
+
+    if (!opts->no_uring) {
+        /* Room for the opens ahead, a pack's reads and its closes at
+         * once; a full ring is submitted and reused. */
+        entries = r->depth + r->nwin + (r->pack_max ? 64 : 0);
+        err = io_uring_queue_init(entries, &r->ring, 0);
+        r->uring = err == 0;
+        r->uring_err = err;
+    }
+    if (!r->uring)
+        r->nwin = 1; /* open(2) as each source starts */
 
     r->slabs = calloc(r->nslabs, sizeof(*r->slabs));
     r->freev = calloc(r->nslabs, sizeof(*r->freev));
     r->queue = calloc(r->nslabs, sizeof(*r->queue));
-    /* Page-aligned, so a future O_DIRECT path can use the same slabs. */
-    if (!r->slabs || !r->freev || !r->queue ||
-        posix_memalign((void **)&r->mem, 4096, stride * r->nslabs)) {
+    r->win = calloc(r->nwin, sizeof(*r->win));
+    if (r->pack_max) {
+        size_t n = (size_t)r->nslabs * IOCS_READER_PARTS_MAX;
+
+        r->partv = calloc(n, sizeof(*r->partv));
+        r->rpartv = calloc(n, sizeof(*r->rpartv));
+    }
+    /* Page-aligned, as O_DIRECT needs. */
+    if (!r->slabs || !r->freev || !r->queue || !r->win ||
+        (r->pack_max && (!r->partv || !r->rpartv)) ||
+        posix_memalign((void **)&r->mem, PAGE, stride * r->nslabs)) {
         err = -ENOMEM;
         goto fail;
     }
+    for (unsigned i = 0; i < r->nwin; i++)
+        r->win[i].fd = -1;
     for (unsigned i = 0; i < r->nslabs; i++) {
-        struct rslab *s = &r->slabs[r->nslabs - 1 - i];
+        unsigned k = r->nslabs - 1 - i;
+        struct rslab *s = &r->slabs[k];
 
-        s->pub.data =
-            r->mem + (size_t)(r->nslabs - 1 - i) * stride + r->headroom;
+        s->pub.data = r->mem + (size_t)k * stride + r->headroom;
         s->pub.headroom = r->headroom;
+        if (r->pack_max) {
+            s->pub.parts = r->partv + (size_t)k * IOCS_READER_PARTS_MAX;
+            s->rparts = r->rpartv + (size_t)k * IOCS_READER_PARTS_MAX;
+        }
         r->freev[r->nfree++] = s; /* popped in order 0, 1, ... */
-    }
-
-    if (!opts->no_uring) {
-        err = io_uring_queue_init(r->depth, &r->ring, 0);
-        r->uring = err == 0;
-        r->uring_err = err;
     }
     *out = r;
     return 0;
@@ -505,25 +887,28 @@ fail:
     return err;
 }
 
-/* Wait out the reads still running: the kernel writes into our slabs. */
+/* Cancel the request tagged ud (a pipe read or a FIFO open may wait
+ * forever for a writer). */
+static void cancel(struct iocs_reader *r, uint64_t ud)
+{
+    struct io_uring_sqe *sqe = get_sqe(r);
+
+    if (!sqe)
+        return;
+    io_uring_prep_cancel64(sqe, ud, 0);
+    io_uring_sqe_set_data64(sqe, TAG_NONE);
+}
+
+/* Wait out the requests still running: the kernel writes into our slabs,
+ * and opens may still hand us fds. */
 static void drain(struct iocs_reader *r)
 {
-    for (unsigned i = 0; i < r->nslabs; i++) {
-        struct io_uring_sqe *sqe;
-
-        if (r->slabs[i].state != SLAB_INFLIGHT)
-            continue;
-        sqe = io_uring_get_sqe(&r->ring);
-        if (!sqe) {
-            io_uring_submit(&r->ring);
-            sqe = io_uring_get_sqe(&r->ring);
-            if (!sqe)
-                break;
-        }
-        /* A pipe read may wait forever for a writer: cancel it. */
-        io_uring_prep_cancel(sqe, &r->slabs[i], 0);
-        io_uring_sqe_set_data(sqe, NULL);
-    }
+    for (unsigned i = 0; i < r->nslabs; i++)
+        if (r->slabs[i].state == SLAB_INFLIGHT && !r->slabs[i].pub.nparts)
+            cancel(r, tagged(&r->slabs[i], TAG_SLAB));
+    for (unsigned i = 0; i < r->nwin; i++)
+        if (r->win[i].inflight)
+            cancel(r, tagged(&r->win[i], TAG_OPEN));
     while (r->inflight) {
         int err = io_uring_submit_and_wait(&r->ring, 1);
 
@@ -531,6 +916,7 @@ static void drain(struct iocs_reader *r)
             break; /* the ring is broken; nothing more can be done */
         reap(r);
     }
+    io_uring_submit(&r->ring); /* the closes queued meanwhile */
 }
 
 void iocs_reader_free(struct iocs_reader *r)
@@ -540,10 +926,21 @@ void iocs_reader_free(struct iocs_reader *r)
     if (r->uring) {
         drain(r);
         io_uring_queue_exit(&r->ring);
+        r->uring = false; /* close what is left with close(2) */
     }
     if (r->fd >= 0)
         close_src(r);
+    for (unsigned i = 0; r->win && i < r->nwin; i++)
+        if (r->win[i].own && r->win[i].fd >= 0)
+            close(r->win[i].fd);
+    for (size_t i = 0;
+         r->rpartv && i < (size_t)r->nslabs * IOCS_READER_PARTS_MAX; i++)
+        if (r->rpartv[i].pack && r->rpartv[i].fd >= 0)
+            close(r->rpartv[i].fd);
     free(r->mem);
+    free(r->win);
+    free(r->partv);
+    free(r->rpartv);
     free(r->queue);
     free(r->freev);
     free(r->slabs);

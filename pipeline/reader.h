@@ -18,6 +18,21 @@
  * regular file on stdin is read from its current position, which is
  * offset 0.
  *
+ * Small files (opts.pack_max > 0): a regular file of at most pack_max
+ * bytes when opened is read whole, in one read of that size, into a
+ * shared slab, a pack, beside the small files that follow it; the pack
+ * comes out as one slab whose parts[] are those files, each a complete
+ * source (first and last set, headroom 0). So 100k small files cost a few
+ * thousand slabs, not 100k. A packed file is read up to the size it had
+ * when it was opened (bytes appended after that are not read); a larger
+ * file, a pipe or stdin is read on its own, through slabs, as above. A
+ * source that cannot be opened becomes a part with err set (a slab with
+ * err set when packing is off).
+ *
+ * With io_uring the files are opened through it too, up to opts.open_ahead
+ * of them ahead of the one being read, and closed through it; several
+ * small files' reads are in flight at once.
+ *
  * Memory: nslabs * (headroom + slab_size) bytes, allocated in
  * iocs_reader_new() and never grown. Every slab has `headroom` writable
  * bytes before data[0], so the framer can prepend the tail of the previous
@@ -47,24 +62,34 @@ struct iocs_reader_opts {
                          takes it (data not in the page cache: replays);
                          slab_size must be a multiple of 4096, and the
                          headroom is rounded up to one */
+    size_t pack_max;  /* pack regular files of at most this many bytes;
+                         0: never (every source gets its own slabs) */
+    unsigned open_ahead; /* opens in flight ahead of the source being read
+                            (io_uring only); 0 means the default */
 };
 
 /* Defaults: 1 MiB slabs, 8 slabs, 4 reads in flight. */
 #define IOCS_READER_SLAB_DEFAULT (1u << 20)
 #define IOCS_READER_NSLABS_DEFAULT 8
 #define IOCS_READER_DEPTH_DEFAULT 4
+#define IOCS_READER_OPEN_AHEAD_DEFAULT 16
+/* The most files in one pack (empty files take no room but a part). */
+#define IOCS_READER_PARTS_MAX 256
 
 struct iocs_slab {
     uint32_t source;     /* index into the paths given to iocs_reader_new() */
     uint64_t offset;     /* byte offset in the source of data[0] */
     unsigned char *data; /* len bytes read; data - headroom is writable */
     size_t len;
-    size_t headroom; /* writable bytes before data */
-    bool first;      /* first slab of this source */
-    bool last;       /* last slab of this source (len may be 0) */
-    int err;         /* < 0: the source failed (open or read); the
-                        slab is then also the last of its source and
-                        len holds the bytes read before the failure */
+    size_t headroom;         /* writable bytes before data */
+    bool first;              /* first slab of this source */
+    bool last;               /* last slab of this source (len may be 0) */
+    int err;                 /* < 0: the source failed (open or read); the
+                                slab is then also the last of its source and
+                                len holds the bytes read before the failure */
+    unsigned nparts;         /* > 0: a pack of small files, in parts[];
+                                the fields above then describe none */
+    struct iocs_slab *parts; /* whole sources, in order (see above) */
 };
 
 struct iocs_reader;
