@@ -141,3 +141,17 @@ int iocs_framer_frame(struct iocs_framer *f, struct iocs_slab *s,
     f->first_pending = false;
     return 1;
 }
+
+void iocs_framer_whole(const struct iocs_slab *part, struct iocs_unit *u)
+{
+    *u = (struct iocs_unit){
+        .source = part->source,
+        .offset = part->offset,
+        .ptr = part->data,
+        .len = part->len,
+        .starts_line = true,
+        .ends_line = true,
+        .first = true,
+        .last = true,
+    };
+}

@@ -77,6 +77,14 @@ void iocs_framer_free(struct iocs_framer *f);
 int iocs_framer_frame(struct iocs_framer *f, struct iocs_slab *s,
                       struct iocs_unit *u);
 
+/*
+ * The unit of a whole source read at once: a part of a pack (see
+ * reader.h), first and last set, needing no carry. u covers all of part's
+ * bytes (even after a failure, as above) and points into it. Does not
+ * touch any framer's state: a pack comes between sources.
+ */
+void iocs_framer_whole(const struct iocs_slab *part, struct iocs_unit *u);
+
 #ifdef __cplusplus
 }
 #endif

@@ -420,6 +420,42 @@ static void report_source_err(const struct iocs_pathlist *list,
             iocs_strerror(s->err));
 }
 
+/*
+ * The units of slab s: one per part of a pack, else what the framer cuts
+ * (none or one). Reports sources that failed (*status = 2). Returns the
+ * number of units in v[] (at most IOCS_READER_PARTS_MAX), or a negative
+ * errno from the framer. Line numbers are left to the caller.
+ */
+static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
+                      const struct iocs_pathlist *list,
+                      struct iocs_work_unit *v, int *status)
+{
+    int rc;
+
+    if (s->nparts) {
+        for (unsigned i = 0; i < s->nparts; i++) {
+            const struct iocs_slab *p = &s->parts[i];
+
+            if (p->err < 0) {
+                report_source_err(list, p);
+                *status = 2;
+            }
+            iocs_framer_whole(p, &v[i].u);
+            v[i].path = list->v[p->source];
+            v[i].line0 = 1;
+        }
+        return (int)s->nparts;
+    }
+    if (s->err < 0) {
+        report_source_err(list, s);
+        *status = 2;
+    }
+    rc = iocs_framer_frame(f, s, &v[0].u);
+    if (rc > 0)
+        v[0].path = list->v[s->source];
+    return rc;
+}
+
 /* One thread: read, frame, scan and emit in turn. */
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, size_t max_line,
@@ -428,12 +464,14 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        struct iocs_scan_stats *st)
 {
     struct iocs_scanner_opts so = {.max_line = max_line, .allow = allow};
+    struct iocs_work_unit *v = NULL;
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
     uint64_t line0 = 1, nl = 0;
     int status = 0, err;
 
-    err = iocs_scanner_new(&sc, db, &so);
+    v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
+    err = v ? iocs_scanner_new(&sc, db, &so) : -ENOMEM;
     if (!err)
         err = iocs_linestate_new(&ls, max_line);
     if (err) {
@@ -444,8 +482,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
     }
     for (;;) {
         struct iocs_slab *s;
-        struct iocs_unit u;
-        uint32_t source;
+        int n;
 
         err = iocs_reader_next(r, &s);
         if (err == 0)
@@ -455,24 +492,25 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
             status = 2;
             break;
         }
-        if (s->err < 0) {
-            report_source_err(list, s);
-            status = 2;
-        }
-        source = s->source;
-        err = iocs_framer_frame(f, s, &u);
-        if (err > 0) {
-            if (u.first)
+        n = slab_units(f, s, list, v, &status);
+        err = n < 0 ? n : 0;
+        if (err < 0)
+            fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+                    iocs_strerror(err));
+        for (int i = 0; i < n && !err; i++) {
+            const struct iocs_unit *u = &v[i].u;
+
+            if (u->first)
                 line0 = 1;
-            err = iocs_scanner_unit(sc, &u, list->v[u.source], line0, ls,
-                                    on_event, em, &nl);
+            err = iocs_scanner_unit(sc, u, v[i].path, line0, ls, on_event, em,
+                                    &nl);
             line0 += nl;
+            if (err < 0 && err != -EPIPE)
+                fprintf(stderr, "iocstream: %s: %s\n", v[i].path,
+                        iocs_strerror(err));
         }
         iocs_reader_release(r, s);
         if (err < 0) {
-            if (err != -EPIPE)
-                fprintf(stderr, "iocstream: %s: %s\n", list->v[source],
-                        iocs_strerror(err));
             status = 2;
             break;
         }
@@ -482,10 +520,11 @@ out:
         iocs_scanner_stats(sc, st);
     iocs_scanner_free(sc);
     iocs_linestate_free(ls);
+    free(v);
     return status;
 }
 
-/* Collect the oldest unit from the pool: write its events, release its
+/* Collect the oldest job from the pool: write its events, release its
  * slab. Returns 1, 0 when none is in flight, or a negative errno. */
 static int collect_one(struct iocs_workers *w, struct iocs_reader *r, int fd)
 {
@@ -507,22 +546,26 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
 {
     struct iocs_workers_opts wo = {.threads = o->threads,
                                    .max_jobs = max_jobs,
+                                   .max_units = IOCS_READER_PARTS_MAX,
                                    .max_line = o->max_line,
                                    .allow = allow,
                                    .format = o->format};
+    struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
-    uint64_t line0 = 1, lines = 0, nl;
+    uint64_t line0 = 1, lines = 0;
     int status = 0, err;
 
-    err = iocs_workers_new(&w, db, &wo);
+    v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
+    err = v ? iocs_workers_new(&w, db, &wo) : -ENOMEM;
     if (err) {
         fprintf(stderr, "iocstream: cannot start %u workers: %s\n", o->threads,
                 iocs_strerror(err));
+        free(v);
         return 2;
     }
     for (;;) {
         struct iocs_slab *s;
-        struct iocs_unit u;
+        int n;
 
         if (iocs_workers_full(w)) {
             err = collect_one(w, r, fd);
@@ -544,31 +587,39 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             status = 2;
             break;
         }
-        if (s->err < 0) {
-            report_source_err(list, s);
-            status = 2;
-        }
-        err = iocs_framer_frame(f, s, &u);
-        if (err <= 0) {
+        n = slab_units(f, s, list, v, &status);
+        if (n <= 0) {
             iocs_reader_release(r, s);
-            if (err < 0)
+            err = n;
+            if (err < 0) {
+                fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+                        iocs_strerror(err));
+                err = 0;
+                status = 2;
                 break;
+            }
             continue;
         }
-        if (u.first)
-            line0 = 1;
-        /* Number the lines here, for the unit's line0 and the totals;
+        /* Number the lines here, for each unit's line0 and the totals;
          * the workers count only up to their hits. */
-        nl = iocs_count_newlines(u.ptr + u.rescan, u.len - u.rescan);
-        lines += nl;
-        if (u.last && u.len > 0 && u.ptr[u.len - 1] != '\n')
-            lines++; /* a last line with no final newline */
-        err = iocs_workers_submit(w, s, &u, list->v[u.source], line0);
+        for (int i = 0; i < n; i++) {
+            const struct iocs_unit *u = &v[i].u;
+            uint64_t nl =
+                iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
+
+            if (u->first)
+                line0 = 1;
+            v[i].line0 = line0;
+            line0 += nl;
+            lines += nl;
+            if (u->last && u->len > 0 && u->ptr[u->len - 1] != '\n')
+                lines++; /* a last line with no final newline */
+        }
+        err = iocs_workers_submit(w, s, v, (unsigned)n);
         if (err < 0) {
             iocs_reader_release(r, s);
             break;
         }
-        line0 += nl;
     }
     /* Write out what is still in flight, even after an error. */
     for (int rc; (rc = collect_one(w, r, fd)) != 0;)
@@ -582,6 +633,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
     iocs_workers_stats(w, st);
     st->lines = lines;
     iocs_workers_free(w);
+    free(v);
     return status;
 }
 
@@ -628,6 +680,9 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
         ro.depth = ro.nslabs;
     ro.no_uring = o->no_uring;
     ro.direct = o->direct;
+    ro.pack_max = o->pack_max == (size_t)-1 ? o->slab_size / 4 : o->pack_max;
+    if (ro.pack_max > o->slab_size)
+        ro.pack_max = o->slab_size;
 
     err = iocs_reader_new(&r, &ro, (const char *const *)list->v, list->len);
     if (!err)

@@ -33,6 +33,8 @@ struct iocs_scan_opts {
     enum iocs_format format;
     size_t max_line;  /* --max-line */
     size_t slab_size; /* --slab-size */
+    size_t pack_max;  /* --pack-max: files up to this size share slabs;
+                         (size_t)-1: a quarter of the slab size */
     unsigned depth;   /* reads in flight */
     unsigned threads; /* scanning threads (-j) besides the reading one;
                          0: scan on the reading thread */

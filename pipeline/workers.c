@@ -14,9 +14,9 @@
 
 struct job {
     struct iocs_slab *slab;
-    struct iocs_unit u;
-    const char *path;
-    uint64_t line0;
+    struct iocs_work_unit *v; /* max_units entries */
+    unsigned n;
+    bool touches; /* a unit touches the line state */
     struct iocs_emitter *em;
     int err;
     bool done;
@@ -32,6 +32,8 @@ struct worker {
 struct iocs_workers {
     struct job *jobs;
     unsigned njobs;
+    unsigned max_units;
+    struct iocs_work_unit *units; /* every job's v[] */
     uint64_t head, next, tail, done_upto;
     pthread_mutex_t mu;
     pthread_cond_t work; /* a job was queued, or stop */
@@ -71,14 +73,17 @@ static void *work(void *arg)
             break; /* stopping, and nothing left */
         seq = w->next++;
         j = &w->jobs[seq % w->njobs];
-        if (touches_line(&j->u))
+        if (j->touches)
             while (w->done_upto < seq)
                 pthread_cond_wait(&w->done, &w->mu);
         pthread_mutex_unlock(&w->mu);
 
-        /* The reading thread counted this unit's newlines already. */
-        err = iocs_scanner_unit(me->sc, &j->u, j->path, j->line0, w->ls,
-                                on_event, j->em, NULL);
+        /* The reading thread counted the units' newlines already. */
+        err = 0;
+        for (unsigned i = 0; i < j->n && !err; i++)
+            err =
+                iocs_scanner_unit(me->sc, &j->v[i].u, j->v[i].path,
+                                  j->v[i].line0, w->ls, on_event, j->em, NULL);
 
         pthread_mutex_lock(&w->mu);
         j->err = err;
@@ -99,7 +104,8 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     struct iocs_workers *w;
     int err;
 
-    if (opts->threads == 0 || opts->max_jobs < opts->threads)
+    if (opts->threads == 0 || opts->max_jobs < opts->threads ||
+        opts->max_units == 0)
         return -EINVAL;
     w = calloc(1, sizeof(*w));
     if (!w)
@@ -108,9 +114,11 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
     w->njobs = opts->max_jobs;
+    w->max_units = opts->max_units;
     w->jobs = calloc(w->njobs, sizeof(*w->jobs));
+    w->units = calloc((size_t)w->njobs * w->max_units, sizeof(*w->units));
     w->workers = calloc(opts->threads, sizeof(*w->workers));
-    if (!w->jobs || !w->workers) {
+    if (!w->jobs || !w->units || !w->workers) {
         err = -ENOMEM;
         goto fail;
     }
@@ -118,6 +126,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     if (err)
         goto fail;
     for (unsigned i = 0; i < w->njobs; i++) {
+        w->jobs[i].v = w->units + (size_t)i * w->max_units;
         err =
             iocs_emitter_new(&w->jobs[i].em, -1, opts->format, iocs_db_id(db));
         if (err)
@@ -163,6 +172,7 @@ void iocs_workers_free(struct iocs_workers *w)
         iocs_emitter_free(w->jobs[i].em);
     iocs_linestate_free(w->ls);
     free(w->jobs);
+    free(w->units);
     free(w->workers);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done);
@@ -181,18 +191,21 @@ bool iocs_workers_busy(const struct iocs_workers *w)
 }
 
 int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
-                        const struct iocs_unit *u, const char *path,
-                        uint64_t line0)
+                        const struct iocs_work_unit *v, unsigned n)
 {
     struct job *j;
 
+    if (n == 0 || n > w->max_units)
+        return -EINVAL;
     if (iocs_workers_full(w))
         return -EBUSY;
     j = &w->jobs[w->head % w->njobs];
     j->slab = s;
-    j->u = *u;
-    j->path = path;
-    j->line0 = line0;
+    memcpy(j->v, v, n * sizeof(*v));
+    j->n = n;
+    j->touches = false;
+    for (unsigned i = 0; i < n; i++)
+        j->touches |= touches_line(&v[i].u);
     j->err = 0;
     j->done = false;
     pthread_mutex_lock(&w->mu);
@@ -217,9 +230,10 @@ int iocs_workers_collect(struct iocs_workers *w, int fd,
     pthread_mutex_unlock(&w->mu);
 
     *slab = j->slab;
-    err = j->err;
-    if (!err)
-        err = iocs_emitter_drain(j->em, fd);
+    /* Events of units scanned before a failure still leave. */
+    err = iocs_emitter_drain(j->em, fd);
+    if (j->err)
+        err = j->err;
     w->tail++;
     return err ? err : 1;
 }

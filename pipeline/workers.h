@@ -2,14 +2,14 @@
  * workers.h - a pool of scanning threads fed units in input order, whose
  * events leave in that same order.
  *
- * The thread that reads (reader + framer) submits each unit with the slab
- * that holds it, its source name and its first line number; N workers take
- * units in submission order, each with its own scanner (its own Hyperscan
- * scratch), and encode the unit's events into the unit's own emitter
- * buffer. The reading thread collects finished units strictly in
- * submission order: it writes their events to the output and gets their
- * slabs back to release to the reader. At most max_jobs units are in
- * flight: a slow output slows the reader and memory stays flat.
+ * The thread that reads (reader + framer) submits jobs: the units of one
+ * slab (one unit, or one per small file of a pack), each with its source
+ * name and its first line number; N workers take jobs in submission order, each
+ * with its own scanner (its own Hyperscan scratch), and encode the unit's
+ * events into the unit's own emitter buffer. The reading thread collects
+ * finished units strictly in submission order: it writes their events to the
+ * output and gets their slabs back to release to the reader. At most max_jobs
+ * units are in flight: a slow output slows the reader and memory stays flat.
  *
  * A unit that continues a long line waits, in its worker, for the unit
  * before it (which holds the open line's state) to finish.
@@ -35,7 +35,8 @@ extern "C" {
 
 struct iocs_workers_opts {
     unsigned threads;               /* workers, >= 1 */
-    unsigned max_jobs;              /* units in flight, >= threads */
+    unsigned max_jobs;              /* jobs in flight, >= threads */
+    unsigned max_units;             /* units in one job, >= 1 */
     size_t max_line;                /* as for the scanner */
     const struct iocs_allow *allow; /* as for the scanner */
     enum iocs_format format;
@@ -51,26 +52,34 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
  * Slabs still held are not released: collect first. NULL is ignored. */
 void iocs_workers_free(struct iocs_workers *w);
 
-/* Whether another unit can be submitted without collecting first. */
+/* Whether another job can be submitted without collecting first. */
 bool iocs_workers_full(const struct iocs_workers *w);
 
-/* Whether any unit is in flight. */
+/* Whether any job is in flight. */
 bool iocs_workers_busy(const struct iocs_workers *w);
 
-/*
- * Queue unit u (inside slab s, which stays held until collected) of the
- * source named path, whose first byte is in line line0. Never blocks; the
- * pool must not be full. Returns 0 or -EBUSY.
- */
-int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
-                        const struct iocs_unit *u, const char *path,
-                        uint64_t line0);
+/* A unit to scan, the name of its source and the line its first byte is
+ * in. */
+struct iocs_work_unit {
+    struct iocs_unit u;
+    const char *path;
+    uint64_t line0;
+};
 
 /*
- * Wait for the oldest unit in flight, write its events to fd, and return
+ * Queue a job: units v[0..n) (1 <= n <= max_units), in order, all inside
+ * slab s, which stays held until collected. Never blocks; the pool must
+ * not be full. Returns 0, -EBUSY (full) or -EINVAL (bad n).
+ */
+int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
+                        const struct iocs_work_unit *v, unsigned n);
+
+/*
+ * Wait for the oldest job in flight, write its events to fd, and return
  * its slab in *slab for the caller to release. Returns 1 with *slab set,
- * 0 when nothing is in flight, or a negative errno: the unit's scan failed
- * or writing failed (*slab is still set so it can be released).
+ * 0 when nothing is in flight, or a negative errno: a scan of the job
+ * failed (the events of its units before the failing one are written) or
+ * writing failed (*slab is still set so it can be released).
  */
 int iocs_workers_collect(struct iocs_workers *w, int fd,
                          struct iocs_slab **slab);

@@ -61,19 +61,54 @@ struct expect {
     bool seekable;
 };
 
+/* The parts of a pack: whole sources, in order, each first and last. */
+static void check_pack(const struct iocs_reader_opts *opts,
+                       const struct iocs_slab *s, const struct expect *want,
+                       size_t n, size_t *src)
+{
+    assert_true(opts->pack_max > 0);
+    assert_true(s->nparts <= IOCS_READER_PARTS_MAX);
+    for (unsigned i = 0; i < s->nparts; i++) {
+        const struct iocs_slab *p = &s->parts[i];
+        const struct expect *w;
+
+        assert_true(*src < n);
+        w = &want[*src];
+        assert_int_equal(p->source, *src);
+        assert_true(p->first && p->last);
+        assert_int_equal(p->offset, 0);
+        assert_int_equal(p->headroom, 0);
+        assert_int_equal(p->nparts, 0);
+        /* Inside the pack's own bytes. */
+        assert_true(p->data >= s->data &&
+                    p->data + p->len <= s->data + opts->slab_size);
+        if (!w->data) {
+            assert_int_equal(p->err, w->err);
+            assert_int_equal(p->len, 0);
+        } else {
+            assert_int_equal(p->err, 0);
+            assert_true(w->len <= opts->pack_max);
+            assert_int_equal(p->len, w->len);
+            assert_memory_equal(p->data, w->data, w->len);
+        }
+        (*src)++;
+    }
+}
+
 /*
  * Read every source and compare: offsets consecutive, first and last once
  * each, bytes equal. Up to nslabs - 1 slabs are held at once and released
- * in a scrambled order, as workers would.
+ * in a scrambled order, as workers would. Returns how many sources came
+ * in packs.
  */
-static void read_and_check(const struct iocs_reader_opts *opts,
-                           const char *const *paths, const struct expect *want,
-                           size_t n)
+static size_t read_and_check(const struct iocs_reader_opts *opts,
+                             const char *const *paths,
+                             const struct expect *want, size_t n)
 {
     struct iocs_slab *held[64];
     struct iocs_reader *r;
     struct iocs_slab *s;
-    size_t nheld = 0, src = 0, got = 0;
+    size_t nheld = 0, src = 0, got = 0, packed = 0;
     bool in_src = false;
     int rc;
 
@@ -84,6 +119,12 @@ static void read_and_check(const struct iocs_reader_opts *opts,
     while ((rc = iocs_reader_next(r, &s)) == 1) {
         const struct expect *w;
 
+        if (s->nparts) {
+            assert_false(in_src);
+            packed += s->nparts;
+            check_pack(opts, s, want, n, &src);
+            goto hold;
+        }
         assert_true(src < n);
         w = &want[src];
         assert_int_equal(s->source, src);
@@ -115,6 +156,7 @@ static void read_and_check(const struct iocs_reader_opts *opts,
             src++;
             got = 0;
         }
+    hold:
         held[nheld++] = s;
         if (nheld == opts->nslabs - 1) {
             /* Release the middle one first, then the rest backwards. */
@@ -134,6 +176,157 @@ static void read_and_check(const struct iocs_reader_opts *opts,
     while (nheld)
         iocs_reader_release(r, held[--nheld]);
     iocs_reader_free(r);
+    return packed;
+}
+
+/* Open file descriptors of this process. */
+static size_t count_fds(void)
+{
+    char path[64];
+    size_t n = 0;
+
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+        n += access(path, F_OK) == 0;
+    }
+    return n;
+}
+
+/*
+ * Many small files, some larger than the pack limit, empty ones, a missing
+ * one and a directory among them: packs carry the small ones whole and in
+ * order, the rest come in their own slabs between them. Several slab
+ * counts, opens ahead and holding patterns; no fd is left open.
+ */
+static void packs_case(bool no_uring, bool direct)
+{
+    enum { N = 300 };
+    static char names[N][PATH_MAX];
+    static const char *paths[N];
+    static struct expect want[N];
+    static unsigned char *data[N];
+    static const unsigned shapes[][3] = {
+        /* nslabs, depth, open_ahead */
+        {2, 1, 1},
+        {3, 2, 2},
+        {4, 2, 0},
+        {8, 4, 64},
+    };
+    size_t slab = direct ? 16384 : 1024, pack_max = direct ? 8192 : 256;
+    size_t fds0 = count_fds();
+
+    if (!no_uring && !have_uring)
+        skip();
+    for (size_t k = 0; k < N; k++) {
+        /* Mostly small; every 7th bigger than the pack limit, every 11th
+         * empty. */
+        size_t len = (k * 37) % (pack_max + 1);
+        char name[32];
+
+        if (k % 7 == 3)
+            len = pack_max + 1 + (k * 13) % (2 * slab);
+        if (k % 11 == 5)
+            len = 0;
+        snprintf(name, sizeof(name), "p%03zu", k);
+        tmp_path(names[k], sizeof(names[k]), name);
+        paths[k] = names[k];
+        if (k == 100) {
+            want[k] = (struct expect){.err = -ENOENT};
+            continue;
+        }
+        if (k == 200) {
+            paths[k] = tmpdir;
+            want[k] = (struct expect){.err = -EISDIR};
+            continue;
+        }
+        data[k] = malloc(len + 1);
+        assert_non_null(data[k]);
+        fill(data[k], len, (uint32_t)(k + 7));
+        write_file(names[k], data[k], len);
+        want[k] = (struct expect){.data = data[k], .len = len, .seekable = 1};
+    }
+    for (size_t j = 0; j < sizeof(shapes) / sizeof(*shapes); j++) {
+        struct iocs_reader_opts o = {
+            .slab_size = slab,
+            .headroom = direct ? 4096 : 64,
+            .nslabs = shapes[j][0],
+            .depth = shapes[j][1],
+            .open_ahead = shapes[j][2],
+            .no_uring = no_uring,
+            .direct = direct,
+            .pack_max = pack_max,
+        };
+        size_t packed = read_and_check(&o, paths, want, N);
+
+        /* Most files are small enough to be packed. */
+        assert_true(packed > N / 2);
+        assert_int_equal(count_fds(), fds0);
+    }
+    for (size_t k = 0; k < N; k++) {
+        if (data[k])
+            unlink(names[k]);
+        free(data[k]);
+        data[k] = NULL;
+    }
+}
+
+static void test_reader_packs_uring(void **state)
+{
+    (void)state;
+    packs_case(false, false);
+}
+
+static void test_reader_packs_read(void **state)
+{
+    (void)state;
+    packs_case(true, false);
+}
+
+static void test_reader_packs_direct(void **state)
+{
+    (void)state;
+    packs_case(false, true);
+}
+
+/* A reader freed while packs are being read and files opened ahead closes
+ * everything it opened. */
+static void test_reader_packs_free_early(void **state)
+{
+    enum { N = 64 };
+    static char names[N][PATH_MAX];
+    static const char *paths[N];
+    static const unsigned char byte[] = "z\n";
+    struct iocs_reader_opts o = {.slab_size = 64,
+                                 .nslabs = 3,
+                                 .depth = 2,
+                                 .open_ahead = 16,
+                                 .pack_max = 16};
+    size_t fds0 = count_fds();
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+
+    (void)state;
+    for (size_t k = 0; k < N; k++) {
+        char name[32];
+
+        snprintf(name, sizeof(name), "e%02zu", k);
+        tmp_path(names[k], sizeof(names[k]), name);
+        write_file(names[k], byte, 2);
+        paths[k] = names[k];
+    }
+    for (int stop = 0; stop < 3; stop++) {
+        o.no_uring = !have_uring;
+        assert_int_equal(iocs_reader_new(&r, &o, paths, N), 0);
+        for (int i = 0; i < stop; i++) {
+            assert_int_equal(iocs_reader_next(r, &s), 1);
+            assert_true(s->nparts > 0);
+            iocs_reader_release(r, s);
+        }
+        iocs_reader_free(r);
+        assert_int_equal(count_fds(), fds0);
+    }
+    for (size_t k = 0; k < N; k++)
+        unlink(names[k]);
 }
 
 /* Files of sizes around the slab size, at several slab sizes and depths,
@@ -412,6 +605,8 @@ static void test_reader_rejects_bad_opts(void **state)
         {.slab_size = 1, .nslabs = 2, .depth = 0},
         {.slab_size = 1, .nslabs = 2, .depth = 3},
         {.slab_size = (size_t)1 << 31, .nslabs = 2, .depth = 1},
+        {.slab_size = 8, .nslabs = 2, .depth = 1, .pack_max = 9},
+        {.slab_size = 100, .nslabs = 2, .depth = 1, .direct = true},
     };
     struct iocs_reader *r = NULL;
     const char *paths[] = {"-"};
@@ -465,6 +660,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reader_sizes_uring),
         cmocka_unit_test(test_reader_sizes_read),
+        cmocka_unit_test(test_reader_packs_uring),
+        cmocka_unit_test(test_reader_packs_read),
+        cmocka_unit_test(test_reader_packs_direct),
+        cmocka_unit_test(test_reader_packs_free_early),
         cmocka_unit_test(test_reader_errors_uring),
         cmocka_unit_test(test_reader_errors_read),
         cmocka_unit_test(test_reader_pipe_uring),
