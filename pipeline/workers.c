@@ -61,6 +61,7 @@ static void *work(void *arg)
     struct worker *me = arg;
     struct iocs_workers *w = me->pool;
 
+    (void)pthread_setname_np(pthread_self(), "iocs-scan"); /* for top, perf */
     pthread_mutex_lock(&w->mu);
     for (;;) {
         struct job *j;
