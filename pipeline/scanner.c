@@ -26,6 +26,7 @@
 #define LHITS_MAX (1u << 20)  /* valid hits in one line, after compaction */
 #define ARENA_MAX (64u << 20) /* atomics of one long line, copied */
 #define CIDR_IDS 64
+#define PREFETCH_RUN 256u /* hits whose data is fetched ahead together */
 
 /* A raw match, as recorded inside hs_scan(). */
 struct rawhit {
@@ -567,6 +568,55 @@ static int regex_hit(struct iocs_scanner *s, const unsigned char *p,
                        s->u->offset + e - line_abs, p + start);
 }
 
+/* The cache lines of a string up to 64 bytes long, wherever it starts
+ * (strlen's first vector load may cross into the second). */
+static inline void prefetch_str(const char *p)
+{
+    if (!p)
+        return;
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 63);
+}
+
+/*
+ * Ask the cache for what processing hits [from, to) will read: their
+ * pattern entries, then their IOCs, then the IOC strings an event copies.
+ * hs_scan has pushed these out of the cache by now, and each hit's IOC
+ * lies anywhere in the set: walked one by one, every hit waits for several
+ * misses in a row. In passes, the misses of a pass overlap; each pass reads
+ * what the one before fetched.
+ */
+static void prefetch_hits(const struct iocs_scanner *s, size_t from, size_t to)
+{
+    const struct rawhit *v = s->hits.v;
+
+    for (size_t i = from; i < to; i++)
+        __builtin_prefetch(iocs_db_pat(s->db, v[i].pat));
+    for (size_t i = from; i < to; i++) {
+        const struct iocs_pat *pat = iocs_db_pat(s->db, v[i].pat);
+        const char *ioc;
+
+        if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
+            continue; /* a CIDR token's IOCs are known after the lookup */
+        ioc = (const char *)iocs_iocset_get(s->set, pat->ioc);
+        __builtin_prefetch(ioc);
+        __builtin_prefetch(ioc + sizeof(struct iocs_ioc) - 1);
+    }
+    for (size_t i = from; i < to; i++) {
+        const struct iocs_pat *pat = iocs_db_pat(s->db, v[i].pat);
+        const struct iocs_ioc *ioc;
+
+        if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
+            continue;
+        ioc = iocs_iocset_get(s->set, pat->ioc);
+        prefetch_str(ioc->value);
+        prefetch_str(ioc->reference);
+        prefetch_str(ioc->provider);
+        prefetch_str(ioc->description);
+        prefetch_str(ioc->tags);
+    }
+}
+
 /* Process the block's recorded hits whose end is in (lo, hi]. */
 static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
                 size_t base, size_t lo, size_t hi)
@@ -581,8 +631,13 @@ static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
         }
     }
     for (size_t i = 0; i < h->len; i++) {
-        const struct iocs_pat *pat = iocs_db_pat(s->db, h->v[i].pat);
+        const struct iocs_pat *pat;
         size_t e = base + h->v[i].end;
+
+        if (i % PREFETCH_RUN == 0)
+            prefetch_hits(
+                s, i, h->len - i < PREFETCH_RUN ? h->len : i + PREFETCH_RUN);
+        pat = iocs_db_pat(s->db, h->v[i].pat);
 
         if (e <= lo || e > hi)
             continue;
