@@ -82,6 +82,7 @@ struct iocs_scanner {
     /* Per unit. */
     const struct iocs_unit *u;
     const char *path;
+    size_t path_len;
     iocs_event_fn fn;
     void *ctx;
     struct timespec now;
@@ -389,6 +390,7 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
 
     memset(&ev, 0, sizeof(ev));
     ev.path = s->path;
+    ev.path_len = s->path_len;
     ev.offset = start_abs;
     ev.line = s->line_no;
     ev.line_len = len;
@@ -741,6 +743,7 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
     }
     s->u = u;
     s->path = path;
+    s->path_len = strlen(path);
     s->fn = fn;
     s->ctx = ctx;
     clock_gettime(CLOCK_REALTIME, &s->now);
