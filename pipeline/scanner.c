@@ -3,10 +3,10 @@
  *
  * Coordinates: positions are indexes into the unit's bytes unless named
  * *_abs (byte offsets in the source). A block is the part of the unit one
- * hs_scan covers: the whole unit, unless the hit array filled up. Each block
- * "claims" the hits whose end lies in (claim_lo, claim_hi]; blocks are
- * processed left to right and their claims tile the unit, so every match
- * end is processed exactly once and in order.
+ * hs_scan covers: about BLOCK_BYTES of whole lines, less when the hit array
+ * filled up. Each block "claims" the hits whose end lies in (claim_lo,
+ * claim_hi]; blocks are processed left to right and their claims tile the
+ * unit, so every match end is processed exactly once and in order.
  */
 #include "pipeline/scanner.h"
 
@@ -26,7 +26,8 @@
 #define LHITS_MAX (1u << 20)  /* valid hits in one line, after compaction */
 #define ARENA_MAX (64u << 20) /* atomics of one long line, copied */
 #define CIDR_IDS 64
-#define PREFETCH_RUN 256u /* hits whose data is fetched ahead together */
+#define BLOCK_BYTES (256u << 10) /* bytes per hs_scan, about */
+#define PREFETCH_RUN 256u        /* hits whose data is fetched ahead together */
 
 /* A raw match, as recorded inside hs_scan(). */
 struct rawhit {
@@ -762,9 +763,21 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
      * end, which is rescan - RC here. */
     lo = u->rescan > RC ? u->rescan - RC : 0;
     hi = u->ends_line ? n : (n > RC ? n - RC : 0);
-    err = scan_block(s, p, n, 0, n, lo, hi);
-    if (err)
-        return err;
+    /* hs_scan a block of lines at a time, and walk its hits while its
+     * bytes are still in the cache: counting newlines and finding lines
+     * over a whole unit after scanning it reads it from memory again. The
+     * blocks end at line ends, like the halves of a split scan. */
+    for (size_t bs = 0, be; bs < n; bs = be) {
+        be = n;
+        if (n - bs >= 2 * BLOCK_BYTES) {
+            nl = memchr(p + bs + BLOCK_BYTES, '\n', n - bs - BLOCK_BYTES);
+            if (nl)
+                be = (size_t)(nl - p) + 1;
+        }
+        err = scan_block(s, p, n, bs, be, lo > bs ? lo : bs, hi < be ? hi : be);
+        if (err)
+            return err;
+    }
 
     /* The unit's end: close the current line if it ends here. */
     if (s->le < n || u->ends_line) {
