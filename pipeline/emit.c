@@ -27,6 +27,20 @@
 
 #define NSEC_PER_SEC 1000000000L
 
+/* A string and its length, measured once. */
+struct lstr {
+    const char *s;
+    size_t n;
+};
+
+/* A timestamp as JSON text, kept while events carry the same one. */
+struct tstext {
+    struct timespec ts;
+    bool valid;
+    size_t len;
+    char text[48]; /* quoted RFC 3339, expanded years included */
+};
+
 struct iocs_emitter {
     int fd;
     enum iocs_format fmt;
@@ -34,6 +48,9 @@ struct iocs_emitter {
     size_t db_len;
     struct iocs__jbuf buf;
     uint64_t count;
+    struct lstr ecs[IOCS_TYPE_COUNT];   /* iocs_type_ecs() of each type */
+    struct lstr tname[IOCS_TYPE_COUNT]; /* iocs_type_name() of each type */
+    struct tstext ts[2];                /* @timestamp, event.created */
 };
 
 int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
@@ -58,6 +75,13 @@ int iocs_emitter_new(struct iocs_emitter **out, int fd, enum iocs_format fmt,
     err = iocs__jbuf_init(&e->buf, EMIT_BUF_INIT, IOCS_EMIT_BUF_MAX);
     if (err)
         goto fail;
+    /* Constant per type: measured here, not per event. */
+    for (int t = 0; t < IOCS_TYPE_COUNT; t++) {
+        e->ecs[t].s = iocs_type_ecs((enum iocs_type)t);
+        e->ecs[t].n = strlen(e->ecs[t].s);
+        e->tname[t].s = iocs_type_name((enum iocs_type)t);
+        e->tname[t].n = strlen(e->tname[t].s);
+    }
     *out = e;
     return 0;
 
@@ -132,14 +156,18 @@ static msgpack_timestamp to_mts(struct timespec ts)
 }
 
 /* The typed ECS field of an indicator: "ip", "url", "email" or "file", its
- * one inner key ("domain", ...), and for hashes the key inside "hash". */
+ * one inner key ("domain", ...), and for hashes the key inside "hash". A
+ * missing key has s NULL. */
 struct typed {
-    const char *field;
-    const char *key;
-    const char *hash;
+    struct lstr field;
+    struct lstr key;
+    struct lstr hash;
 };
 
-static bool typed_field(const struct iocs_ioc *ioc, struct typed *t)
+#define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
+
+static bool typed_field(const struct iocs_emitter *e,
+                        const struct iocs_ioc *ioc, struct typed *t)
 {
     memset(t, 0, sizeof(*t));
     switch (ioc->type) {
@@ -147,38 +175,68 @@ static bool typed_field(const struct iocs_ioc *ioc, struct typed *t)
     case IOCS_IPV6:
     case IOCS_CIDR4:
     case IOCS_CIDR6:
-        t->field = "ip";
+        t->field = LSTR("ip");
         return true;
     case IOCS_DOMAIN:
-        t->field = "url";
-        t->key = "domain";
+        t->field = LSTR("url");
+        t->key = LSTR("domain");
         return true;
     case IOCS_URL:
-        t->field = "url";
-        t->key = "full";
+        t->field = LSTR("url");
+        t->key = LSTR("full");
         return true;
     case IOCS_EMAIL:
-        t->field = "email";
-        t->key = "address";
+        t->field = LSTR("email");
+        t->key = LSTR("address");
         return true;
     case IOCS_MD5:
     case IOCS_SHA1:
     case IOCS_SHA256:
     case IOCS_SHA512:
-        t->field = "file";
-        t->key = "hash";
-        t->hash = iocs_type_name(ioc->type);
+        t->field = LSTR("file");
+        t->key = LSTR("hash");
+        t->hash = e->tname[ioc->type];
         return true;
     case IOCS_FILENAME:
-        t->field = "file";
+        t->field = LSTR("file");
         t->key = memchr(ioc->value, '/', ioc->len) ||
                          memchr(ioc->value, '\\', ioc->len)
-                     ? "path"
-                     : "name";
+                     ? LSTR("path")
+                     : LSTR("name");
         return true;
     default:
         return false; /* strings and regex rules: "name" says it all */
     }
+}
+
+/* The ECS type name of ioc. */
+static struct lstr ecs_type(const struct iocs_emitter *e,
+                            const struct iocs_ioc *ioc)
+{
+    if ((unsigned)ioc->type < IOCS_TYPE_COUNT)
+        return e->ecs[ioc->type];
+    return (struct lstr){iocs_type_ecs(ioc->type),
+                         strlen(iocs_type_ecs(ioc->type))};
+}
+
+/* The strings of one record of an IOC, each measured once per event. */
+struct rec_strs {
+    struct lstr provider, description, reference, feed, tags;
+};
+
+static struct lstr measure(const char *s)
+{
+    return (struct lstr){s, s ? strlen(s) : 0};
+}
+
+static void rec_strs(struct rec_strs *r, const struct iocs_ioc *ioc,
+                     const struct iocs_ioc *rec)
+{
+    r->provider = measure(rec->provider);
+    r->description = measure(rec->description);
+    r->reference = measure(rec->reference);
+    r->feed = measure(rec->feed ? rec->feed : ioc->feed);
+    r->tags = measure(rec->tags);
 }
 
 /* Decimal text of v into d; returns its length. */
@@ -383,67 +441,76 @@ static void mp_ts(struct mp *m, msgpack_timestamp t)
 }
 
 /* Room a string may take, header included. */
-static size_t str_room(const char *s)
+static size_t str_room(struct lstr s)
 {
-    return s ? strlen(s) + 5 : 0;
+    return s.s ? s.n + 5 : 0;
 }
 
-/* An upper bound of the bytes pack_event() writes for ev. */
-static size_t event_room(const struct iocs_emitter *e,
-                         const struct iocs_event *ev)
+/* Make room for n more bytes after what m wrote so far, and point m at the
+ * end again (the buffer may have moved). The bytes written so far count as
+ * buffered: encode() takes them back if the event fails. Returns 0 or the
+ * buffer's error. */
+static int mp_room(struct iocs_emitter *e, struct mp *m, size_t n)
 {
-    const struct iocs_ioc *ioc = ev->ioc;
-    size_t n = 512 + ev->original_len + strlen(ev->path) + e->db_len +
-               str_room(ioc->feed);
+    int err;
 
-    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also)
-        n += 384 + 2 * (ioc->len + 5) + ev->atomic_len +
-             str_room(rec->provider) + str_room(rec->description) +
-             str_room(rec->reference) + str_room(rec->feed) +
-             2 * str_room(rec->tags) + 5;
-    return n;
+    e->buf.len = (size_t)(m->p - (unsigned char *)e->buf.p);
+    err = iocs__jbuf_reserve(&e->buf, n);
+    m->p = (unsigned char *)e->buf.p + e->buf.len;
+    return err;
 }
 
-/* One record of an IOC: rec's metadata, with the value and type of ioc
- * (the head of the chain). */
-static void pack_indicator(struct mp *m, const struct iocs_ioc *ioc,
-                           const struct iocs_ioc *rec)
+/* An upper bound of the bytes one enrichment takes (the event's tail, the
+ * "iocstream" map, included: see pack_event()). */
+static size_t rec_room(const struct iocs_emitter *e,
+                       const struct iocs_event *ev, const struct rec_strs *r)
+{
+    return 512 + 2 * (ev->ioc->len + 5) + ev->atomic_len + e->db_len +
+           str_room(r->provider) + str_room(r->description) +
+           str_room(r->reference) + str_room(r->feed) + 2 * str_room(r->tags);
+}
+
+/* One record of an IOC: rec's metadata (its strings measured in r), with
+ * the value and type of ioc (the head of the chain). */
+static void pack_indicator(const struct iocs_emitter *e, struct mp *m,
+                           const struct iocs_ioc *ioc, const struct rec_strs *r,
+                           int confidence)
 {
     struct typed t;
-    bool has_typed = typed_field(ioc, &t);
-    const char *conf = confidence_word(rec->confidence), *tags = rec->tags,
-               *tag;
-    size_t ntags = count_tags(rec->tags), len;
+    bool has_typed = typed_field(e, ioc, &t);
+    struct lstr type = ecs_type(e, ioc);
+    const char *conf = confidence_word(confidence), *tags = r->tags.s, *tag;
+    size_t ntags = count_tags(r->tags.s), len;
 
-    mp_map(m, 2 + has_typed + !!rec->provider + !!rec->description +
-                  !!rec->reference + !!conf + !!ntags);
+    mp_map(m, 2 + has_typed + !!r->provider.s + !!r->description.s +
+                  !!r->reference.s + !!conf + !!ntags);
     MP_LIT(m, "type");
-    mp_cstr(m, iocs_type_ecs(ioc->type));
+    mp_str(m, type.s, type.n);
     MP_LIT(m, "name");
     mp_str(m, ioc->value, ioc->len);
     if (has_typed) {
-        mp_cstr(m, t.field);
-        if (t.key) {
+        mp_str(m, t.field.s, t.field.n);
+        if (t.key.s) {
             mp_map(m, 1);
-            mp_cstr(m, t.key);
+            mp_str(m, t.key.s, t.key.n);
         }
-        if (t.hash) {
+        if (t.hash.s) {
             mp_map(m, 1);
-            mp_cstr(m, t.hash);
+            mp_str(m, t.hash.s, t.hash.n);
         }
         mp_str(m, ioc->value, ioc->len);
     }
-    if (rec->provider) {
+    if (r->provider.s) {
         MP_LIT(m, "provider");
-        mp_cstr(m, rec->provider);
+        mp_str(m, r->provider.s, r->provider.n);
     }
-    if (rec->description) {
+    if (r->description.s) {
         MP_LIT(m, "description");
-        mp_cstr(m, rec->description);
+        mp_str(m, r->description.s, r->description.n);
     }
-    if (rec->reference) {
+    if (r->reference.s) {
         MP_LIT(m, "reference");
-        mp_cstr(m, rec->reference);
+        mp_str(m, r->reference.s, r->reference.n);
     }
     if (conf) {
         MP_LIT(m, "confidence");
@@ -457,20 +524,27 @@ static void pack_indicator(struct mp *m, const struct iocs_ioc *ioc,
     }
 }
 
-/* The event map of emit.h, key for key. Returns 0 or the buffer's error
- * (no room within IOCS_EMIT_BUF_MAX). */
+/*
+ * The event map of emit.h, key for key. Room is made in two steps, so that
+ * every string is measured once: the head (everything before the
+ * enrichments) with its own strings, then each enrichment once its record's
+ * strings are measured, with room for the tail in each. Returns 0 or the
+ * buffer's error (no room within IOCS_EMIT_BUF_MAX).
+ */
 static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
 {
     const struct iocs_ioc *ioc = ev->ioc;
+    struct lstr path = {ev->path,
+                        ev->path_len ? ev->path_len : strlen(ev->path)},
+                feed = measure(ioc->feed);
     char id[16];
     size_t idlen = u32_text(id, ev->ioc_id);
-    struct mp m;
+    struct mp m = {(unsigned char *)e->buf.p + e->buf.len};
     int err;
 
-    err = iocs__jbuf_reserve(&e->buf, event_room(e, ev));
+    err = mp_room(e, &m, 384 + ev->original_len + path.n + feed.n + e->db_len);
     if (err)
         return err;
-    m.p = (unsigned char *)e->buf.p + e->buf.len;
 
     mp_map(&m, 5);
     MP_LIT(&m, "@timestamp");
@@ -498,7 +572,7 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
     MP_LIT(&m, "file");
     mp_map(&m, 1);
     MP_LIT(&m, "path");
-    mp_cstr(&m, ev->path);
+    mp_str(&m, path.s, path.n);
     MP_LIT(&m, "offset");
     mp_uint(&m, ev->offset);
 
@@ -507,13 +581,19 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
     MP_LIT(&m, "feed");
     mp_map(&m, 1);
     MP_LIT(&m, "name");
-    mp_cstr(&m, ioc->feed);
+    mp_str(&m, feed.s, feed.n);
     MP_LIT(&m, "enrichments");
     mp_array(&m, count_records(ioc));
     for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also) {
+        struct rec_strs r;
+
+        rec_strs(&r, ioc, rec);
+        err = mp_room(e, &m, rec_room(e, ev, &r));
+        if (err)
+            return err;
         mp_map(&m, 3);
         MP_LIT(&m, "indicator");
-        pack_indicator(&m, ioc, rec);
+        pack_indicator(e, &m, ioc, &r, rec->confidence);
         MP_LIT(&m, "matched");
         mp_map(&m, 4);
         MP_LIT(&m, "atomic");
@@ -527,9 +607,11 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
         MP_LIT(&m, "feed");
         mp_map(&m, 1);
         MP_LIT(&m, "name");
-        mp_cstr(&m, rec->feed ? rec->feed : ioc->feed);
+        mp_str(&m, r.feed.s, r.feed.n);
     }
 
+    /* Within the room of the last enrichment (rec_room()), or of the head
+     * when there is none. */
     MP_LIT(&m, "iocstream");
     mp_map(&m, 6);
     MP_LIT(&m, "line");
@@ -555,37 +637,39 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
 /* Shorthand for the JSON writer: append a string literal. */
 #define LIT(b, s) IOCS__JBUF_LIT(b, s)
 
-static void json_indicator(struct iocs__jbuf *b, const struct iocs_ioc *ioc,
+static void json_indicator(const struct iocs_emitter *e, struct iocs__jbuf *b,
+                           const struct iocs_ioc *ioc,
                            const struct iocs_ioc *rec)
 {
     const char *conf = confidence_word(rec->confidence), *tags = rec->tags,
                *tag;
+    struct lstr type = ecs_type(e, ioc);
     bool first = true;
     struct typed t;
     size_t len;
 
     LIT(b, "{\"type\":");
-    iocs__json_cstr(b, iocs_type_ecs(ioc->type));
+    iocs__json_str(b, type.s, type.n);
     LIT(b, ",\"name\":");
     iocs__json_str(b, ioc->value, ioc->len);
-    if (typed_field(ioc, &t)) {
+    if (typed_field(e, ioc, &t)) {
         LIT(b, ",");
-        iocs__json_cstr(b, t.field);
+        iocs__json_str(b, t.field.s, t.field.n);
         LIT(b, ":");
-        if (t.key) {
+        if (t.key.s) {
             LIT(b, "{");
-            iocs__json_cstr(b, t.key);
+            iocs__json_str(b, t.key.s, t.key.n);
             LIT(b, ":");
         }
-        if (t.hash) {
+        if (t.hash.s) {
             LIT(b, "{");
-            iocs__json_cstr(b, t.hash);
+            iocs__json_str(b, t.hash.s, t.hash.n);
             LIT(b, ":");
         }
         iocs__json_str(b, ioc->value, ioc->len);
-        if (t.hash)
+        if (t.hash.s)
             LIT(b, "}");
-        if (t.key)
+        if (t.key.s)
             LIT(b, "}");
     }
     if (rec->provider) {
@@ -617,43 +701,68 @@ static void json_indicator(struct iocs__jbuf *b, const struct iocs_ioc *ioc,
     LIT(b, "}");
 }
 
+/* Append ts as JSON text. A scan stamps a whole unit's events with one
+ * time: the text is made when it changes, then copied. */
+static void json_ts(struct iocs__jbuf *b, struct tstext *c, struct timespec ts)
+{
+    if (!c->valid || c->ts.tv_sec != ts.tv_sec || c->ts.tv_nsec != ts.tv_nsec) {
+        msgpack_timestamp t = to_mts(ts);
+        struct iocs__jbuf f;
+
+        iocs__jbuf_init_fixed(&f, c->text, sizeof(c->text));
+        iocs__json_time(&f, t.tv_sec, t.tv_nsec);
+        if (f.err) {
+            c->valid = false;
+            iocs__json_time(b, t.tv_sec, t.tv_nsec); /* never kept */
+            return;
+        }
+        c->ts = ts;
+        c->len = f.len;
+        c->valid = true;
+    }
+    iocs__jbuf_put(b, c->text, c->len);
+}
+
 /* The same event as one JSON line, exactly as decode.c would print the
  * msgpack form. Errors are left in e->buf.err. */
 static void json_event(struct iocs_emitter *e, const struct iocs_event *ev)
 {
     struct iocs__jbuf *b = &e->buf;
-    msgpack_timestamp ts = to_mts(ev->timestamp), cr = to_mts(ev->created);
     char id[16];
     size_t idlen = u32_text(id, ev->ioc_id);
+    struct lstr feed = measure(ev->ioc->feed);
 
     LIT(b, "{\"@timestamp\":");
-    iocs__json_time(b, ts.tv_sec, ts.tv_nsec);
+    json_ts(b, &e->ts[0], ev->timestamp);
     LIT(b, ",\"event\":{\"kind\":\"alert\",\"category\":[\"threat\"],"
            "\"type\":[\"indicator\"],\"created\":");
-    iocs__json_time(b, cr.tv_sec, cr.tv_nsec);
+    json_ts(b, &e->ts[1], ev->created);
     LIT(b, ",\"severity\":");
     iocs__json_i64(b, ev->ioc->severity);
     LIT(b, ",\"original\":");
     iocs__json_str(b, ev->original, ev->original_len);
     LIT(b, "},\"log\":{\"file\":{\"path\":");
-    iocs__json_cstr(b, ev->path);
+    iocs__json_str(b, ev->path, ev->path_len ? ev->path_len : strlen(ev->path));
     LIT(b, "},\"offset\":");
     iocs__json_u64(b, ev->offset);
     LIT(b, "},\"threat\":{\"feed\":{\"name\":");
-    iocs__json_cstr(b, ev->ioc->feed);
+    iocs__json_str(b, feed.s, feed.n);
     LIT(b, "},\"enrichments\":[");
     for (const struct iocs_ioc *rec = ev->ioc; rec; rec = rec->also) {
         if (rec != ev->ioc)
             LIT(b, ",");
         LIT(b, "{\"indicator\":");
-        json_indicator(b, ev->ioc, rec);
+        json_indicator(e, b, ev->ioc, rec);
         LIT(b, ",\"matched\":{\"atomic\":");
         iocs__json_str(b, ev->atomic, ev->atomic_len);
         LIT(b, ",\"field\":\"event.original\","
                "\"type\":\"indicator_match_rule\",\"id\":");
         iocs__json_str(b, id, idlen);
         LIT(b, "},\"feed\":{\"name\":");
-        iocs__json_cstr(b, rec->feed ? rec->feed : ev->ioc->feed);
+        if (rec->feed)
+            iocs__json_cstr(b, rec->feed);
+        else
+            iocs__json_str(b, feed.s, feed.n);
         LIT(b, "}}");
     }
     LIT(b, "]},\"iocstream\":{\"line\":");

@@ -62,6 +62,9 @@ struct iocs_event {
     const struct iocs_ioc *ioc;
     uint32_t ioc_id;               /* index in the IOC set */
     const char *path;              /* source name; "-" for stdin */
+    size_t path_len;               /* strlen(path), or 0: the emitter
+                                      measures it (set it once per source
+                                      to spare a strlen per event) */
     uint64_t offset;               /* byte offset of the line start */
     uint64_t line;                 /* 1-based line number */
     const unsigned char *original; /* the line, cut to --max-line */

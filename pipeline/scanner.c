@@ -3,10 +3,10 @@
  *
  * Coordinates: positions are indexes into the unit's bytes unless named
  * *_abs (byte offsets in the source). A block is the part of the unit one
- * hs_scan covers: the whole unit, unless the hit array filled up. Each block
- * "claims" the hits whose end lies in (claim_lo, claim_hi]; blocks are
- * processed left to right and their claims tile the unit, so every match
- * end is processed exactly once and in order.
+ * hs_scan covers: about BLOCK_BYTES of whole lines, less when the hit array
+ * filled up. Each block "claims" the hits whose end lies in (claim_lo,
+ * claim_hi]; blocks are processed left to right and their claims tile the
+ * unit, so every match end is processed exactly once and in order.
  */
 #include "pipeline/scanner.h"
 
@@ -26,6 +26,8 @@
 #define LHITS_MAX (1u << 20)  /* valid hits in one line, after compaction */
 #define ARENA_MAX (64u << 20) /* atomics of one long line, copied */
 #define CIDR_IDS 64
+#define BLOCK_BYTES (256u << 10) /* bytes per hs_scan, about */
+#define PREFETCH_RUN 256u        /* hits whose data is fetched ahead together */
 
 /* A raw match, as recorded inside hs_scan(). */
 struct rawhit {
@@ -81,6 +83,7 @@ struct iocs_scanner {
     /* Per unit. */
     const struct iocs_unit *u;
     const char *path;
+    size_t path_len;
     iocs_event_fn fn;
     void *ctx;
     struct timespec now;
@@ -388,6 +391,7 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
 
     memset(&ev, 0, sizeof(ev));
     ev.path = s->path;
+    ev.path_len = s->path_len;
     ev.offset = start_abs;
     ev.line = s->line_no;
     ev.line_len = len;
@@ -567,6 +571,55 @@ static int regex_hit(struct iocs_scanner *s, const unsigned char *p,
                        s->u->offset + e - line_abs, p + start);
 }
 
+/* The cache lines of a string up to 64 bytes long, wherever it starts
+ * (strlen's first vector load may cross into the second). */
+static inline void prefetch_str(const char *p)
+{
+    if (!p)
+        return;
+    __builtin_prefetch(p);
+    __builtin_prefetch(p + 63);
+}
+
+/*
+ * Ask the cache for what processing hits [from, to) will read: their
+ * pattern entries, then their IOCs, then the IOC strings an event copies.
+ * hs_scan has pushed these out of the cache by now, and each hit's IOC
+ * lies anywhere in the set: walked one by one, every hit waits for several
+ * misses in a row. In passes, the misses of a pass overlap; each pass reads
+ * what the one before fetched.
+ */
+static void prefetch_hits(const struct iocs_scanner *s, size_t from, size_t to)
+{
+    const struct rawhit *v = s->hits.v;
+
+    for (size_t i = from; i < to; i++)
+        __builtin_prefetch(iocs_db_pat(s->db, v[i].pat));
+    for (size_t i = from; i < to; i++) {
+        const struct iocs_pat *pat = iocs_db_pat(s->db, v[i].pat);
+        const char *ioc;
+
+        if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
+            continue; /* a CIDR token's IOCs are known after the lookup */
+        ioc = (const char *)iocs_iocset_get(s->set, pat->ioc);
+        __builtin_prefetch(ioc);
+        __builtin_prefetch(ioc + sizeof(struct iocs_ioc) - 1);
+    }
+    for (size_t i = from; i < to; i++) {
+        const struct iocs_pat *pat = iocs_db_pat(s->db, v[i].pat);
+        const struct iocs_ioc *ioc;
+
+        if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
+            continue;
+        ioc = iocs_iocset_get(s->set, pat->ioc);
+        prefetch_str(ioc->value);
+        prefetch_str(ioc->reference);
+        prefetch_str(ioc->provider);
+        prefetch_str(ioc->description);
+        prefetch_str(ioc->tags);
+    }
+}
+
 /* Process the block's recorded hits whose end is in (lo, hi]. */
 static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
                 size_t base, size_t lo, size_t hi)
@@ -581,8 +634,13 @@ static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
         }
     }
     for (size_t i = 0; i < h->len; i++) {
-        const struct iocs_pat *pat = iocs_db_pat(s->db, h->v[i].pat);
+        const struct iocs_pat *pat;
         size_t e = base + h->v[i].end;
+
+        if (i % PREFETCH_RUN == 0)
+            prefetch_hits(
+                s, i, h->len - i < PREFETCH_RUN ? h->len : i + PREFETCH_RUN);
+        pat = iocs_db_pat(s->db, h->v[i].pat);
 
         if (e <= lo || e > hi)
             continue;
@@ -686,6 +744,7 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
     }
     s->u = u;
     s->path = path;
+    s->path_len = strlen(path);
     s->fn = fn;
     s->ctx = ctx;
     clock_gettime(CLOCK_REALTIME, &s->now);
@@ -704,9 +763,21 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
      * end, which is rescan - RC here. */
     lo = u->rescan > RC ? u->rescan - RC : 0;
     hi = u->ends_line ? n : (n > RC ? n - RC : 0);
-    err = scan_block(s, p, n, 0, n, lo, hi);
-    if (err)
-        return err;
+    /* hs_scan a block of lines at a time, and walk its hits while its
+     * bytes are still in the cache: counting newlines and finding lines
+     * over a whole unit after scanning it reads it from memory again. The
+     * blocks end at line ends, like the halves of a split scan. */
+    for (size_t bs = 0, be; bs < n; bs = be) {
+        be = n;
+        if (n - bs >= 2 * BLOCK_BYTES) {
+            nl = memchr(p + bs + BLOCK_BYTES, '\n', n - bs - BLOCK_BYTES);
+            if (nl)
+                be = (size_t)(nl - p) + 1;
+        }
+        err = scan_block(s, p, n, bs, be, lo > bs ? lo : bs, hi < be ? hi : be);
+        if (err)
+            return err;
+    }
 
     /* The unit's end: close the current line if it ends here. */
     if (s->le < n || u->ends_line) {

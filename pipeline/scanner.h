@@ -2,7 +2,8 @@
  * scanner.h - one worker's scan of the framer's units: hs_scan per unit,
  * boundary verification, CIDR token lookups, one event per (line, IOC).
  *
- * Third stage. One hs_scan covers a whole unit (megabytes), never one line.
+ * Third stage. One hs_scan covers a block of whole lines of about 256 KiB
+ * (a smaller unit whole), never one line.
  * Hyperscan's callback only records (pattern, start, end offset) into a
  * fixed hit array; afterwards the hits are walked in end order, lines are
  * found only around them (memchr/memrchr from the match), each hit is

@@ -598,6 +598,40 @@ static void test_emit_many_events_in_order(void **state)
     free(buf);
 }
 
+/* A path_len given by the caller and one the emitter measures (0) give
+ * the same bytes, in both formats. */
+static void test_emit_path_len_given_or_measured(void **state)
+{
+    static const enum iocs_format fmts[] = {IOCS_FORMAT_MSGPACK,
+                                            IOCS_FORMAT_JSON};
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+
+    (void)state;
+    for (size_t f = 0; f < sizeof(fmts) / sizeof(fmts[0]); f++) {
+        int fd[2] = {memfd_create("a", 0), memfd_create("b", 0)};
+        char *out[2];
+        size_t n[2];
+
+        for (int k = 0; k < 2; k++) {
+            struct iocs_event ev = make_event(&ioc);
+            struct iocs_emitter *e;
+
+            assert_true(fd[k] >= 0);
+            ev.path_len = k ? strlen(ev.path) : 0;
+            assert_int_equal(iocs_emitter_new(&e, fd[k], fmts[f], "db"), 0);
+            assert_int_equal(iocs_emitter_event(e, &ev), 0);
+            assert_int_equal(iocs_emitter_flush(e), 0);
+            iocs_emitter_free(e);
+            out[k] = slurp(fd[k], &n[k]);
+            close(fd[k]);
+        }
+        assert_int_equal(n[0], n[1]);
+        assert_memory_equal(out[0], out[1], n[0]);
+        free(out[0]);
+        free(out[1]);
+    }
+}
+
 /* An event over IOCS_EMIT_BUF_MAX is -ENOMEM and leaves no trace; events
  * around it are intact. */
 static void test_emit_event_over_cap(void **state)
@@ -740,6 +774,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_emit_many_events_in_order, setup,
                                         teardown),
+        cmocka_unit_test(test_emit_path_len_given_or_measured),
         cmocka_unit_test_setup_teardown(test_emit_event_over_cap, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_emit_closed_pipe_is_epipe, setup,
