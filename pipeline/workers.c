@@ -36,8 +36,12 @@ struct iocs_workers {
     struct iocs_work_unit *units; /* every job's v[] */
     uint64_t head, next, tail, done_upto;
     pthread_mutex_t mu;
-    pthread_cond_t work; /* a job was queued, or stop */
-    pthread_cond_t done; /* a job finished */
+    pthread_cond_t work;  /* a job was queued, or stop */
+    pthread_cond_t done;  /* the job the collector waits for finished */
+    pthread_cond_t order; /* done_upto moved, for jobs that wait on it */
+    unsigned idle;        /* workers waiting on `work` */
+    unsigned ordering;    /* workers waiting on `order` */
+    bool collecting;      /* the collector waits on `done` */
     bool stop;
     struct worker *workers;
     unsigned nworkers;
@@ -68,15 +72,21 @@ static void *work(void *arg)
         uint64_t seq;
         int err;
 
-        while (w->next == w->head && !w->stop)
+        while (w->next == w->head && !w->stop) {
+            w->idle++;
             pthread_cond_wait(&w->work, &w->mu);
+            w->idle--;
+        }
         if (w->next == w->head)
             break; /* stopping, and nothing left */
         seq = w->next++;
         j = &w->jobs[seq % w->njobs];
         if (j->touches)
-            while (w->done_upto < seq)
-                pthread_cond_wait(&w->done, &w->mu);
+            while (w->done_upto < seq) {
+                w->ordering++;
+                pthread_cond_wait(&w->order, &w->mu);
+                w->ordering--;
+            }
         pthread_mutex_unlock(&w->mu);
 
         /* The reading thread counted the units' newlines already. */
@@ -91,7 +101,11 @@ static void *work(void *arg)
         j->done = true;
         while (w->done_upto < w->head && w->jobs[w->done_upto % w->njobs].done)
             w->done_upto++;
-        pthread_cond_broadcast(&w->done);
+        /* Wake only who waits: a futex wake per job is measurable. */
+        if (w->collecting)
+            pthread_cond_signal(&w->done);
+        if (w->ordering)
+            pthread_cond_broadcast(&w->order);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -114,6 +128,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
+    pthread_cond_init(&w->order, NULL);
     w->njobs = opts->max_jobs;
     w->max_units = opts->max_units;
     w->jobs = calloc(w->njobs, sizeof(*w->jobs));
@@ -177,6 +192,7 @@ void iocs_workers_free(struct iocs_workers *w)
     free(w->workers);
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done);
+    pthread_cond_destroy(&w->order);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
@@ -211,7 +227,8 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
     j->done = false;
     pthread_mutex_lock(&w->mu);
     w->head++;
-    pthread_cond_signal(&w->work);
+    if (w->idle)
+        pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
@@ -226,8 +243,11 @@ int iocs_workers_collect(struct iocs_workers *w, int fd,
         return 0;
     j = &w->jobs[w->tail % w->njobs];
     pthread_mutex_lock(&w->mu);
-    while (!j->done)
+    while (!j->done) {
+        w->collecting = true;
         pthread_cond_wait(&w->done, &w->mu);
+        w->collecting = false;
+    }
     pthread_mutex_unlock(&w->mu);
 
     *slab = j->slab;
