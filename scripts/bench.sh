@@ -75,7 +75,10 @@ cmake --build "build/$preset" -j"$nproc" --target iocstream rawlimit >/dev/null
 bin=build/$preset/iocstream
 raw=build/$preset/bench/rawlimit
 jflag=0
-if "$bin" scan --help 2>&1 | grep -qE '(^|[ ,])-j[ ,]|--jobs|--workers'; then
+# (read the whole help first: grep -q stops early, and pipefail would then
+# see the binary's SIGPIPE)
+help=$("$bin" scan --help 2>&1)
+if grep -qE '(^|[ ,])-j[ ,]|--jobs|--workers' <<<"$help"; then
     jflag=1
 fi
 
