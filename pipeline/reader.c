@@ -55,6 +55,9 @@
 /* The largest slab: io_uring takes a 32-bit length, read(2) caps at 2 GiB. */
 #define SLAB_MAX (1u << 30)
 #define PAGE 4096u
+/* Packed files open at once, their reads in flight: with cold data those
+ * reads wait on the disk, and every started file would hold an fd. */
+#define PARTS_OPEN_MAX 64u
 
 /* Tags in the low bits of io_uring user data. */
 #define TAG_SLAB 0u
@@ -139,6 +142,7 @@ struct iocs_reader {
     size_t next_src;
     size_t next_open;
     struct rslab *filling; /* the pack being filled, if any */
+    unsigned parts_open;   /* packed files whose fd is open */
 
     /* The exclusive source (fd >= 0). */
     uint32_t src;
@@ -387,8 +391,10 @@ static void part_finish(struct iocs_reader *r, struct rpart *rp)
 {
     struct rslab *p = rp->pack;
 
-    if (rp->fd >= 0)
+    if (rp->fd >= 0) {
         close_fd(r, rp->fd);
+        r->parts_open--;
+    }
     rp->fd = -1;
     if (--p->pending == 0 && p->sealed)
         p->state = SLAB_READY;
@@ -588,6 +594,8 @@ static int start_next(struct iocs_reader *r)
         if (e->direct)
             room = (room + PAGE - 1) & ~(size_t)(PAGE - 1);
     }
+    if (r->parts_open >= PARTS_OPEN_MAX)
+        return 0; /* wait for reads to come back: bounded fds */
     p = pack_for(r, room + (e->direct ? PAGE - 1 : 0));
     if (!p)
         return 0;
@@ -611,6 +619,7 @@ static int start_next(struct iocs_reader *r)
     p->pub.nparts++;
     p->used += room;
     p->pending++;
+    r->parts_open += rp->fd >= 0;
     e->fd = -1; /* the part owns it now */
     r->next_src++;
     if (rp->fd < 0 || rp->want == 0)

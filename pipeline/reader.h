@@ -31,7 +31,8 @@
  *
  * With io_uring the files are opened through it too, up to opts.open_ahead
  * of them ahead of the one being read, and closed through it; several
- * small files' reads are in flight at once.
+ * small files' reads are in flight at once (at most 64, so cold data does
+ * not pile up open files). Open fds stay below open_ahead + 64 + 1.
  *
  * Memory: nslabs * (headroom + slab_size) bytes, allocated in
  * iocs_reader_new() and never grown. Every slab has `headroom` writable

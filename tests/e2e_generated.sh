@@ -9,6 +9,14 @@ python3 "$S/scripts/genlogs.py" --seed 11 --size 16M --iocs 2000 \
     --hit-rate 0.02 --builtin --long-lines 3 --crlf-file --no-final-newline \
     --files 2 --out "$W/g" -q
 printf '%s\n' $BUILTIN_VALUES >"$W/builtin.txt"
+
+# normalise EVENTS.jsonl: the events minus their scan times, one per line.
+normalise() {
+    python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l); del e["@timestamp"]; del e["event"]["created"]
+    print(json.dumps(e, sort_keys=True))' "$1"
+}
 rows=$(wc -l <"$W/g/truth.jsonl")
 [ "$rows" -gt 1000 ] || fail "only $rows truth rows"
 
@@ -26,10 +34,7 @@ for slab in 1M 65536 4096 333 64; do
                 --events "$W/ev.jsonl" --root "$W/g" ||
                 fail "events differ from the truth at slab $slab $reader -j $j"
             # Order: the events minus their scan times, byte for byte.
-            python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    e = json.loads(l); del e["@timestamp"]; del e["event"]["created"]
-    print(json.dumps(e, sort_keys=True))' "$W/ev.jsonl" >"$W/ev.$j.norm"
+            normalise "$W/ev.jsonl" >"$W/ev.$j.norm"
         done
         for j in 1 3; do
             cmp -s "$W/ev.0.norm" "$W/ev.$j.norm" ||
@@ -73,10 +78,7 @@ for how in "" "-j 0" "--no-uring" "--pack-max 0" "--pack-max 6K" \
     python3 "$S/scripts/truthcheck.py" -q --truth "$W/m/truth.jsonl" \
         --events "$W/ev.jsonl" --root "$W/m" ||
         fail "small files: events differ from the truth ($how)"
-    python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    e = json.loads(l); del e["@timestamp"]; del e["event"]["created"]
-    print(json.dumps(e, sort_keys=True))' "$W/ev.jsonl" >"$W/ev.norm"
+    normalise "$W/ev.jsonl" >"$W/ev.norm"
     if [ -z "$how" ]; then
         mv "$W/ev.norm" "$W/ev.small.norm"
     else
