@@ -10,6 +10,15 @@ python3 "$S/scripts/genlogs.py" --seed 11 --size 16M --iocs 2000 \
     --files 2 --out "$W/g" -q
 printf '%s\n' $BUILTIN_VALUES >"$W/builtin.txt"
 
+# check_truth DIR WHAT: decode $W/ev.mp into $W/ev.jsonl and compare every
+# event with DIR's ground truth.
+check_truth() {
+    "$B" decode "$W/ev.mp" >"$W/ev.jsonl"
+    python3 "$S/scripts/truthcheck.py" -q --truth "$1/truth.jsonl" \
+        --events "$W/ev.jsonl" --root "$1" ||
+        fail "events differ from the truth ($2)"
+}
+
 # normalise EVENTS.jsonl: the events minus their scan times, one per line.
 normalise() {
     python3 -c 'import json,sys
@@ -29,10 +38,7 @@ for slab in 1M 65536 4096 333 64; do
             run "$B" scan -i "$W/g/iocs.txt" -i "$W/builtin.txt" -j "$j" \
                 --slab-size "$slab" $reader -o "$W/ev.mp" "$W/g/logs"
             expect_status 1 "slab $slab $reader -j $j"
-            "$B" decode "$W/ev.mp" >"$W/ev.jsonl"
-            python3 "$S/scripts/truthcheck.py" -q --truth "$W/g/truth.jsonl" \
-                --events "$W/ev.jsonl" --root "$W/g" ||
-                fail "events differ from the truth at slab $slab $reader -j $j"
+            check_truth "$W/g" "slab $slab $reader -j $j"
             # Order: the events minus their scan times, byte for byte.
             normalise "$W/ev.jsonl" >"$W/ev.$j.norm"
         done
@@ -48,10 +54,7 @@ for slab in 1M 4096; do
     run "$B" scan -i "$W/g/iocs.txt" -i "$W/builtin.txt" --direct \
         --slab-size "$slab" -o "$W/ev.mp" "$W/g/logs"
     expect_status 1 "--direct, slab $slab"
-    "$B" decode "$W/ev.mp" >"$W/ev.jsonl"
-    python3 "$S/scripts/truthcheck.py" -q --truth "$W/g/truth.jsonl" \
-        --events "$W/ev.jsonl" --root "$W/g" ||
-        fail "events differ from the truth with --direct, slab $slab"
+    check_truth "$W/g" "--direct, slab $slab"
 done
 run "$B" scan --direct --slab-size 1000 "$W/g/logs" 2>/dev/null
 expect_status 2 "--direct with an unaligned slab size"
@@ -74,10 +77,7 @@ for how in "" "-j 0" "--no-uring" "--pack-max 0" "--pack-max 6K" \
     "--direct -j 0"; do
     run "$B" scan -i "$W/m/iocs.txt" $how -o "$W/ev.mp" "$W/m/logs"
     expect_status 1 "small files $how"
-    "$B" decode "$W/ev.mp" >"$W/ev.jsonl"
-    python3 "$S/scripts/truthcheck.py" -q --truth "$W/m/truth.jsonl" \
-        --events "$W/ev.jsonl" --root "$W/m" ||
-        fail "small files: events differ from the truth ($how)"
+    check_truth "$W/m" "small files $how"
     normalise "$W/ev.jsonl" >"$W/ev.norm"
     if [ -z "$how" ]; then
         mv "$W/ev.norm" "$W/ev.small.norm"
