@@ -5,7 +5,11 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev
       libhyperscan-dev liburing-dev libmsgpack-dev libjansson-dev libcmocka-dev
-      libbenchmark-dev clang-format python3 jq)
+      libbenchmark-dev clang-format python3 jq
+      libisal-dev isal libzstd-dev zstd libbz2-dev bzip2 liblzma-dev xz-utils
+      zlib1g-dev libpsl-dev publicsuffix libevtx-dev libevtx-utils
+      libnats-dev nats-server libssl-dev python3-fluent-logger
+      python3-msgpack)
 if [ "${1:-}" = "--bench" ]; then
     pkgs+=(ugrep ripgrep grep hyperfine time)
 fi
