@@ -24,7 +24,7 @@
 #define T_SKIP 77
 
 /* The test program's temporary directory, made by t_tmpdir_init(). */
-static char t_tmp[PATH_MAX - 64];
+static char t_tmp[PATH_MAX - 64] __attribute__((unused));
 
 /* Make the temporary directory (under $TMPDIR or /tmp). Returns 0 or -1. */
 static inline int t_tmpdir_init(void)
