@@ -469,3 +469,15 @@ out:
     msgpack_unpacker_destroy(&mpac);
     return err ? err : count;
 }
+
+int iocs__msgpack_frame(const unsigned char *p, size_t n, size_t *len)
+{
+    switch (frame(p, n, len)) {
+    case FRAME_OK:
+        return 1;
+    case FRAME_SHORT:
+        return 0;
+    default:
+        return -EBADMSG;
+    }
+}

@@ -50,6 +50,17 @@ long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen);
  */
 long iocs_decode_one(const char *buf, size_t n, char *out, size_t cap);
 
+/*
+ * Check, without allocating, whether p[0..n) starts with one whole,
+ * well-formed msgpack object no deeper than decode accepts (see above), so
+ * that msgpack_unpacker can be given it without allocating for counts the
+ * bytes do not back. Returns 1 with *len its size, 0 when the bytes end
+ * inside it (*len a lower bound of its size), or -EBADMSG with *len the
+ * offset of the offending byte. For other readers of event streams
+ * (summary.c).
+ */
+int iocs__msgpack_frame(const unsigned char *p, size_t n, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif
