@@ -26,6 +26,7 @@
 #include "matchers/feed.h"
 #include "matchers/ioc.h"
 #include "matchers/rules.h"
+#include "matchers/util.h"
 
 static const char feed_text[] = "192.0.2.7\n"
                                 "10.0.0.0/8\n"
@@ -55,7 +56,7 @@ static unsigned char *read_whole(const char *path, size_t *n)
 {
     char *buf;
 
-    assert_int_equal(iocs__read_file(path, &buf, n), 0);
+    assert_int_equal(iocs_read_file(path, &buf, n), 0);
     return (unsigned char *)buf;
 }
 
