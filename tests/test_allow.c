@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/allow.h"
 #include "matchers/cidr.h"
 
@@ -36,6 +37,19 @@ static void on_reject(void *ctx, const char *file, size_t line, const char *why)
     r->n++;
 }
 
+static int group_setup(void **state)
+{
+    (void)state;
+    return t_tmpdir_init();
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    t_tmpdir_fini();
+    return 0;
+}
+
 static int setup(void **state)
 {
     struct iocs_allow *a;
@@ -52,25 +66,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Write text to a temporary file; path must hold 32 bytes. */
-static void tmpfile_with(char *path, const char *text)
-{
-    int fd;
-
-    strcpy(path, "/tmp/iocs-allowXXXXXX");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-}
-
 static int load_text(struct iocs_allow *a, const char *text, struct rejects *r,
                      size_t *loaded)
 {
-    char path[32];
+    char path[PATH_MAX];
     int err;
 
-    tmpfile_with(path, text);
+    t_tmp_text(path, sizeof(path), "allow.txt", text);
     err = iocs_allow_load_file(a, path, on_reject, r, loaded);
     unlink(path);
     return err;
@@ -196,5 +198,5 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_allow_bad_files, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

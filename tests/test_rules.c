@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/ioc.h"
 #include "matchers/rules.h"
 
@@ -39,6 +40,19 @@ static void on_reject(void *ctx, const char *file, size_t line, const char *why)
 }
 
 /* One line each: taken (with its parts) or rejected (with a reason). */
+static int group_setup(void **state)
+{
+    (void)state;
+    return t_tmpdir_init();
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    t_tmpdir_fini();
+    return 0;
+}
+
 static void test_rules_lines(void **state)
 {
     static const struct {
@@ -125,8 +139,7 @@ static void test_rules_file(void **state)
     struct iocs_feed_report rep = {0};
     struct rejects rj = {0};
     struct iocs_iocset *set;
-    char path[] = "/tmp/iocs_rules_XXXXXX";
-    int fd;
+    char path[PATH_MAX];
 
     (void)state;
     assert_int_equal(iocs_iocset_new(&set), 0);
@@ -151,10 +164,7 @@ static void test_rules_file(void **state)
         -EINVAL);
 
     /* From a file; a missing file is its errno. */
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "z 9 /zzz/\n", 10), 10);
-    close(fd);
+    t_tmp_text(path, sizeof(path), "z.rules", "z 9 /zzz/\n");
     assert_int_equal(iocs_rules_load_file(set, path, NULL, NULL, NULL), 0);
     assert_int_equal(iocs_iocset_count(set), 3);
     unlink(path);
@@ -183,5 +193,5 @@ int main(void)
         cmocka_unit_test(test_rules_file),
         cmocka_unit_test(test_rules_flags),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
