@@ -37,19 +37,6 @@ static void on_reject(void *ctx, const char *file, size_t line, const char *why)
     r->n++;
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return t_tmpdir_init();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    t_tmpdir_fini();
-    return 0;
-}
-
 static int setup(void **state)
 {
     struct iocs_allow *a;
@@ -198,5 +185,5 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_allow_bad_files, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return t_run_in_tmpdir(tests);
 }

@@ -54,19 +54,6 @@ static unsigned char *read_whole(const char *path, size_t *n)
     return (unsigned char *)buf;
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return t_tmpdir_init();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    t_tmpdir_fini();
-    return 0;
-}
-
 static int setup(void **state)
 {
     static unsigned seq;
@@ -366,5 +353,5 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dbcache_cache, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return t_run_in_tmpdir(tests);
 }

@@ -65,19 +65,6 @@ static void on_explain(void *ctx, const char *file, size_t line,
         snprintf(r->last_why, sizeof(r->last_why), "%s", why);
 }
 
-static int group_setup(void **state)
-{
-    (void)state;
-    return t_tmpdir_init();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    t_tmpdir_fini();
-    return 0;
-}
-
 static int setup(void **state)
 {
     struct iocs_iocset *s;
@@ -781,5 +768,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_feed_corpus_talos_stix, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return t_run_in_tmpdir(tests);
 }

@@ -48,24 +48,16 @@ static void on_read(void *ctx, const struct iocs_load_report *lr)
     s->rejected = lr->rejected;
 }
 
-static int group_setup(void **state)
+/* Options for one feed whose rejected lines and read hook are watched. */
+static struct iocs_load_opts watched(const char **feeds, struct rejects *r,
+                                     struct read_seen *seen)
 {
-    char cache[PATH_MAX];
-
-    (void)state;
-    if (t_tmpdir_init() < 0)
-        return -1;
-    /* The cache goes where iocs_dbcache_dir() looks, inside the test's
-     * own directory. */
-    t_path(cache, sizeof(cache), "cache");
-    return setenv("XDG_CACHE_HOME", cache, 1);
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    t_tmpdir_fini();
-    return 0;
+    return (struct iocs_load_opts){.feeds = feeds,
+                                   .nfeeds = 1,
+                                   .reject = on_reject,
+                                   .reject_ctx = r,
+                                   .read = on_read,
+                                   .read_ctx = seen};
 }
 
 static bool has_value(const struct iocs_iocset *s, const char *v)
@@ -169,12 +161,7 @@ static void test_load_reject_reported(void **state)
     const char *feeds[] = {feed};
     struct rejects r = {0};
     struct read_seen seen = {0};
-    struct iocs_load_opts o = {.feeds = feeds,
-                               .nfeeds = 1,
-                               .reject = on_reject,
-                               .reject_ctx = &r,
-                               .read = on_read,
-                               .read_ctx = &seen};
+    struct iocs_load_opts o = watched(feeds, &r, &seen);
     struct iocs_load_report lr = {0};
     struct iocs_load_err e;
     struct iocs_iocset *set;
@@ -202,18 +189,13 @@ static void test_load_strict(void **state)
     const char *feeds[] = {feed}, *allows[] = {allow};
     struct rejects r = {0};
     struct read_seen seen = {0};
-    struct iocs_load_opts o = {.feeds = feeds,
-                               .nfeeds = 1,
-                               .strict = true,
-                               .reject = on_reject,
-                               .reject_ctx = &r,
-                               .read = on_read,
-                               .read_ctx = &seen};
+    struct iocs_load_opts o = watched(feeds, &r, &seen);
     struct iocs_load_report lr = {0};
     struct iocs_load_err e;
     struct iocs_iocset *set;
 
     (void)state;
+    o.strict = true;
     t_tmp_text(feed, sizeof(feed), "strict.txt",
                "192.0.2.7\n10.0.0.0/33\n2001:db8::/129\n");
     assert_int_equal(iocs_iocset_new(&set), 0);
@@ -266,7 +248,7 @@ static void test_load_missing_file(void **state)
  * again. A database file written by compile loads through --db. */
 static void test_load_cache_round_trip(void **state)
 {
-    char feed[PATH_MAX], dbfile[PATH_MAX];
+    char feed[PATH_MAX], dbfile[PATH_MAX], cache[PATH_MAX];
     const char *feeds[] = {feed};
     struct rejects r = {0};
     struct iocs_load_opts o = {.feeds = feeds,
@@ -281,6 +263,10 @@ static void test_load_cache_round_trip(void **state)
     char id[64];
 
     (void)state;
+    /* The cache goes where iocs_dbcache_dir() looks, inside the test's
+     * own directory. */
+    t_path(cache, sizeof(cache), "cache");
+    assert_int_equal(setenv("XDG_CACHE_HOME", cache, 1), 0);
     t_tmp_text(feed, sizeof(feed), "cached.txt",
                "192.0.2.7\nevil.example\nhttp://evil.example/x.php\n");
     assert_int_equal(iocs_load_db(&o, &db, &res, &lr, &e), 0);
@@ -349,5 +335,5 @@ int main(void)
         cmocka_unit_test(test_load_cache_round_trip),
         cmocka_unit_test(test_load_bad_db_file),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return t_run_in_tmpdir(tests);
 }

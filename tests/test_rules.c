@@ -40,19 +40,6 @@ static void on_reject(void *ctx, const char *file, size_t line, const char *why)
 }
 
 /* One line each: taken (with its parts) or rejected (with a reason). */
-static int group_setup(void **state)
-{
-    (void)state;
-    return t_tmpdir_init();
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    t_tmpdir_fini();
-    return 0;
-}
-
 static void test_rules_lines(void **state)
 {
     static const struct {
@@ -193,5 +180,5 @@ int main(void)
         cmocka_unit_test(test_rules_file),
         cmocka_unit_test(test_rules_flags),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return t_run_in_tmpdir(tests);
 }
