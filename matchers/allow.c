@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "matchers/cidr.h"
+#include "matchers/util.h"
 
 struct value {
     uint32_t hash;
@@ -73,13 +74,7 @@ size_t iocs_allow_count(const struct iocs_allow *a)
 
 static uint32_t hash_value(enum iocs_type t, const char *v, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)t;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)v[i];
-        h *= 0x100000001b3ULL;
-    }
-    return (uint32_t)(h ^ (h >> 32));
+    return iocs_fnv1a32(IOCS_FNV1A_BASIS ^ (uint64_t)t, v, n);
 }
 
 /* Where (t, v) is, or the empty slot where it would go. */
@@ -294,11 +289,6 @@ static int add_text(struct iocs_allow *a, const char *v, size_t n, int forced,
     }
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 static int load_plain(struct iocs_allow *a, const char *path, const char *buf,
                       size_t n, iocs_reject_fn reject, void *ctx,
                       size_t *loaded)
@@ -312,13 +302,13 @@ static int load_plain(struct iocs_allow *a, const char *path, const char *buf,
 
         pos += nl ? len + 1 : len;
         lineno++;
-        while (i < len && is_blank(line[i]))
+        while (i < len && iocs_is_blank(line[i]))
             i++;
         if (i == len || line[i] == '#')
             continue;
         /* The value ends at a blank-preceded '#' comment. */
         for (end = i; end < len; end++)
-            if (line[end] == '#' && is_blank(line[end - 1]))
+            if (line[end] == '#' && iocs_is_blank(line[end - 1]))
                 break;
         err = add_text(a, line + i, end - i, -1, &why);
         if (err == -EINVAL) {
@@ -406,7 +396,7 @@ int iocs_allow_load_file(struct iocs_allow *a, const char *path,
     const char *p;
     int err;
 
-    err = iocs__read_file(path, &buf, &n);
+    err = iocs_read_file(path, &buf, &n);
     if (err)
         return err;
     p = buf;
@@ -418,7 +408,7 @@ int iocs_allow_load_file(struct iocs_allow *a, const char *path,
         err = -EINVAL;
         goto out;
     }
-    while (i < n && (is_blank(p[i]) || p[i] == '\n'))
+    while (i < n && (iocs_is_blank(p[i]) || p[i] == '\n'))
         i++;
     if (i < n && p[i] == '{')
         err = load_warninglist(a, path, p + i, n - i, reject, ctx, &count);

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "matchers/feed.h"
 #include "matchers/ioc.h"
+#include "matchers/util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,7 +38,7 @@ void iocs_allow_free(struct iocs_allow *a);
  * Load the file at path (format detected from content). Rejected entries go
  * to reject as (file, line, why). Adds the number of entries taken to
  * *loaded (if non-NULL). Returns 0, a negative errno from open/read,
- * -EINVAL for an unusable file (errbuf says why), or -ENOMEM.
+ * -EINVAL for an unusable file (reject gets why, with line 0), or -ENOMEM.
  */
 int iocs_allow_load_file(struct iocs_allow *a, const char *path,
                          iocs_reject_fn reject, void *ctx, size_t *loaded);

@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "matchers/rules.h"
-#include "pipeline/status.h"
+#include "matchers/util.h"
 
 #define BT_REF                                                                 \
     "https://www.beyondtrust.com/"                                             \
@@ -280,7 +280,7 @@ int iocs_builtin_load(struct iocs_iocset *set, char *errbuf, size_t errlen)
                                  sizeof(norm), &len, &why);
         if (err)
             return iocs_seterr(errbuf, errlen, err, "builtin '%s': %s",
-                               b->value, why ? why : iocs_strerror(err));
+                               b->value, why ? why : strerror(-err));
         if (t == IOCS_REGEX) {
             err = iocs_rules_check(norm, b->hs_flags, why2, sizeof(why2));
             if (err)

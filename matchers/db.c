@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/status.h"
+#include "matchers/util.h"
 
 /* The IPv6 token trigger, only for ranges shorter than /16 (whose
  * addresses share no whole group): three ':' of one run, or "::" (so
@@ -356,11 +356,9 @@ static int add_cidr4(struct build *b, const uint8_t a[4], unsigned prefix)
 /* One IPv6 prefix literal, de-duplicated through b->seen by its text. */
 static int add_prefix6(struct build *b, const char *text, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = iocs_fnv1a(IOCS_FNV1A_BASIS, text, n);
     int err;
 
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)text[i]) * 0x100000001b3ull;
     err = seen_add(b, h | 1ull << 63); /* apart from IPv4 keys */
     if (err <= 0)
         return err;
@@ -522,30 +520,18 @@ static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
     return -EINVAL;
 }
 
-/* FNV-1a, 64 bits: names the IOC set; not a security boundary. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static void make_id(struct iocs_db *db)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = IOCS_FNV1A_BASIS; /* names the set; not a security boundary */
     const char *ver = hs_version();
 
-    h = fnv(h, ver, strlen(ver));
+    h = iocs_fnv1a(h, ver, strlen(ver));
     for (size_t i = 0; i < iocs_iocset_count(db->set); i++) {
         const struct iocs_ioc *x = iocs_iocset_get(db->set, i);
         unsigned char t = (unsigned char)x->type;
 
-        h = fnv(h, &t, 1);
-        h = fnv(h, x->value, x->len + 1);
+        h = iocs_fnv1a(h, &t, 1);
+        h = iocs_fnv1a(h, x->value, x->len + 1);
     }
     snprintf(db->id, sizeof(db->id), "%016llx", (unsigned long long)h);
 }

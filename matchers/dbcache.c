@@ -18,8 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "matchers/feed.h"
-#include "pipeline/status.h"
+#include "matchers/util.h"
 
 #define MAGIC "IOCSTRDB"
 #define IDX_MAGIC "IOCSIDX1"
@@ -337,9 +336,8 @@ fail:
 /* Write n bytes to path through a temporary file and a rename. */
 static int write_atomic(const char *path, const void *p, size_t n)
 {
-    const unsigned char *s = p;
     char *tmp;
-    int fd, err = 0;
+    int fd, err;
 
     tmp = malloc(strlen(path) + 8);
     if (!tmp)
@@ -351,18 +349,7 @@ static int write_atomic(const char *path, const void *p, size_t n)
         free(tmp);
         return err;
     }
-    while (n > 0) {
-        ssize_t w = write(fd, s, n);
-
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            err = -errno;
-            break;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
+    err = iocs_write_all(fd, p, n);
     if (fchmod(fd, 0644) < 0 && !err)
         err = -errno;
     if (close(fd) < 0 && !err)
@@ -435,7 +422,7 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
     }
     err = write_atomic(path, b.p, b.len);
     if (err)
-        iocs_seterr(errbuf, errlen, err, "%s: %s", path, iocs_strerror(err));
+        iocs_seterr(errbuf, errlen, err, "%s: %s", path, strerror(-err));
 out:
     free(b.p);
     return err;
@@ -550,9 +537,9 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
     size_t n = 0;
     int err;
 
-    err = iocs__read_file(path, &buf, &n);
+    err = iocs_read_file(path, &buf, &n);
     if (err)
-        return iocs_seterr(errbuf, errlen, err, "%s", iocs_strerror(err));
+        return iocs_seterr(errbuf, errlen, err, "%s", strerror(-err));
     err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);
     free(buf);
     return err;

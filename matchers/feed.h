@@ -43,14 +43,11 @@
 #include <stdint.h>
 
 #include "matchers/ioc.h"
+#include "matchers/util.h" /* iocs_reject_fn */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* Called once per rejected line. why is static or valid during the call. */
-typedef void (*iocs_reject_fn)(void *ctx, const char *file, size_t line,
-                               const char *why);
 
 /*
  * Called once per entry with how it was read: file, line (1-based; for
@@ -126,12 +123,6 @@ int iocs_feed_load_file_opts(struct iocs_iocset *set, const char *path,
                              const struct iocs_feed_opts *opts,
                              iocs_reject_fn reject, void *ctx,
                              struct iocs_feed_report *rep);
-
-/*
- * Read a whole file into *out (malloc'd, NUL-terminated; the NUL is not
- * counted in *len). Returns 0 or a negative errno. Shared with allow.c.
- */
-int iocs__read_file(const char *path, char **out, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -20,7 +20,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "matchers/feed_internal.h"
+#include "matchers/feed_csv.h"
+#include "matchers/feed_misp.h"
+#include "matchers/util.h"
 
 enum col {
     COL_NONE,
@@ -92,11 +94,6 @@ struct row {
     size_t cap;
 };
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 /*
  * Split one line into fields at sep, unquoting "..." fields. Returns 0,
  * -ENOMEM, or -EINVAL with *why for an unterminated quote.
@@ -143,7 +140,7 @@ static int split_row(struct row *r, const char *l, size_t n, char sep,
         } else {
             while (i < n && l[i] != sep)
                 r->buf[o++] = l[i++];
-            while (o > start && is_blank(r->buf[o - 1]))
+            while (o > start && iocs_is_blank(r->buf[o - 1]))
                 o--;
         }
         if (r->n < MAX_FIELDS)
@@ -175,7 +172,7 @@ static bool first_line(const char *buf, size_t n, size_t *pos,
         size_t i = 0;
 
         (*lineno)++;
-        while (i < *len && is_blank((*line)[i]))
+        while (i < *len && iocs_is_blank((*line)[i]))
             i++;
         if (i < *len && (*line)[i] != '#')
             return true;
@@ -199,9 +196,9 @@ bool iocs__feed_is_csv(const char *buf, size_t n)
         if (!p)
             p = line + len;
         b = (size_t)(p - line);
-        while (a < b && (is_blank(line[a]) || line[a] == '"'))
+        while (a < b && (iocs_is_blank(line[a]) || line[a] == '"'))
             a++;
-        while (b > a && (is_blank(line[b - 1]) || line[b - 1] == '"'))
+        while (b > a && (iocs_is_blank(line[b - 1]) || line[b - 1] == '"'))
             b--;
         if (col_of(line + a, b - a) == COL_VALUE)
             return true;
@@ -233,7 +230,7 @@ static int load_table(struct iocs__loader *ld, const char *buf, size_t n,
 
         lineno++;
         ld->rep.lines++;
-        while (i < len && is_blank(line[i]))
+        while (i < len && iocs_is_blank(line[i]))
             i++;
         if (i == len || line[i] == '#')
             continue;
@@ -377,7 +374,7 @@ int iocs__feed_zeek(struct iocs__loader *ld, const char *buf, size_t n)
         return iocs__feed_fatal(ld, lineno, "Zeek intel file without #fields");
     line += 7;
     len -= 7;
-    while (len > 0 && is_blank(*line)) {
+    while (len > 0 && iocs_is_blank(*line)) {
         line++;
         len--;
     }

@@ -18,7 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "matchers/feed_internal.h"
+#include "matchers/feed_misp.h"
+#include "matchers/feed_stix.h"
 
 /* How a feed's type name is read. */
 enum how {

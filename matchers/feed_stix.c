@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "matchers/feed_internal.h"
+#include "matchers/feed_stix.h"
 
 /* Most comparisons read from one pattern. */
 #define MAX_COMPS 256

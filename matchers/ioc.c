@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "matchers/cidr.h"
+#include "matchers/util.h"
 
 static bool is_space(unsigned char c)
 {
@@ -602,13 +603,7 @@ void iocs_iocset_free(struct iocs_iocset *s)
 /* FNV-1a over the type and the value, folded to 32 bits. */
 static uint32_t hash_ioc(enum iocs_type t, const char *v, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)t;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)v[i];
-        h *= 0x100000001b3ULL;
-    }
-    return (uint32_t)(h ^ (h >> 32));
+    return iocs_fnv1a32(IOCS_FNV1A_BASIS ^ (uint64_t)t, v, n);
 }
 
 static struct iocs_ioc *at(const struct iocs_iocset *s, size_t i)

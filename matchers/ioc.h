@@ -2,8 +2,9 @@
  * ioc.h - the indicator model: types, refanging, type detection,
  * normalisation, and the IOC set that every feed parser fills.
  *
- * Sits between the feed parsers (matchers/feed.c, later CSV/MISP/STIX) and
- * the database compiler (matchers/db.c). A set is built single-threaded at
+ * Sits between the feed parsers (matchers/feed*.c: plain lists, LOKI,
+ * CSV/TSV, Zeek, MISP, STIX 2; matchers/rules.c) and the database compiler
+ * (matchers/db.c). A set is built single-threaded at
  * config time and is read-only afterwards: scanning threads may read it
  * concurrently without locks. Strings handed to iocs_iocset_add() are
  * copied; pointers returned by iocs_iocset_get() stay valid until the set

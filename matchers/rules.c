@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "matchers/feed.h"
-#include "pipeline/status.h"
+#include "matchers/util.h"
 
 /* The flags the database adds to every rule (see db.c). */
 #define RULE_DB_FLAGS (HS_FLAG_SOM_LEFTMOST | HS_FLAG_MULTILINE)
@@ -319,7 +319,7 @@ int iocs_rules_load_file(struct iocs_iocset *set, const char *path,
     size_t n = 0;
     int err;
 
-    err = iocs__read_file(path, &buf, &n);
+    err = iocs_read_file(path, &buf, &n);
     if (err)
         return err;
     err = iocs_rules_load_mem(set, path, buf, n, reject, ctx, rep);

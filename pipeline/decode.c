@@ -29,6 +29,7 @@
 
 #include <msgpack.h>
 
+#include "matchers/util.h"
 #include "pipeline/json.h"
 #include "pipeline/status.h"
 

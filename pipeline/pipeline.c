@@ -19,11 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "matchers/allow.h"
 #include "matchers/builtin.h"
-#include "matchers/db.h"
-#include "matchers/dbcache.h"
-#include "matchers/feed.h"
+#include "matchers/load.h"
 #include "matchers/rules.h"
 #include "pipeline/decode.h"
 #include "pipeline/framer.h"
@@ -39,215 +36,46 @@ static void on_reject(void *ctx, const char *file, size_t line, const char *why)
     fprintf(stderr, "%s:%zu: %s\n", file, line, why);
 }
 
-/* As on_reject(), counting into *(size_t *)ctx. */
-static void on_reject_count(void *ctx, const char *file, size_t line,
-                            const char *why)
-{
-    (*(size_t *)ctx)++;
-    on_reject(NULL, file, line, why);
-}
-
-/* Count a rejected line without printing it (it was, or will be, reported
- * where the set is loaded). */
-static void on_reject_silent(void *ctx, const char *file, size_t line,
-                             const char *why)
-{
-    (void)file;
-    (void)line;
-    (void)why;
-    (*(size_t *)ctx)++;
-}
-
-/* FNV-1a, 64 bits. */
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-
 static void on_walk_err(void *ctx, const char *path, int err)
 {
     (void)ctx;
     fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
 }
 
-/* Counts of one input file, for `compile`. */
-struct input_count {
-    const char *path;
-    struct iocs_feed_report rep;
-};
-
-/* What load_iocs() read, for `compile` and --stats. */
-struct load_report {
-    struct input_count *inputs; /* feeds, then rule files; may be NULL */
-    size_t rejected, allowed, skipped, expired;
-    bool builtin;
-};
-
-/* Whether the built-in pack is used: without -i and --rules, or asked. */
-static bool use_builtin(const struct iocs_scan_opts *o)
+/* The loader's options from the command line's. */
+static struct iocs_load_opts load_opts(const struct iocs_scan_opts *o)
 {
-    return o->builtin || (o->nfeeds == 0 && o->nrules == 0);
+    return (struct iocs_load_opts){.feeds = o->feeds,
+                                   .nfeeds = o->nfeeds,
+                                   .rules = o->rules,
+                                   .nrules = o->nrules,
+                                   .allows = o->allows,
+                                   .nallows = o->nallows,
+                                   .db = o->db,
+                                   .builtin = o->builtin,
+                                   .strict = o->strict,
+                                   .use_cache = !o->no_cache,
+                                   .all_attributes = o->all_attributes,
+                                   .reject = on_reject};
 }
 
-/* Copy every IOC of from (with its `also` records) that the allowlist
- * does not cover into a new set. Regex rules are never allowlisted. */
-static int drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
-                        size_t *dropped)
+/* Say why a load failed: "iocstream: [file: ]why". */
+static void print_load_err(int err, const struct iocs_load_err *e)
 {
-    struct iocs_iocset *from = *set, *to = NULL;
-    int err;
+    const char *why = e->msg[0] ? e->msg : iocs_strerror(err);
 
-    err = iocs_iocset_new(&to);
-    if (err)
-        return err;
-    for (size_t i = 0; i < iocs_iocset_count(from); i++) {
-        const struct iocs_ioc *x = iocs_iocset_get(from, i);
-
-        if (x->type != IOCS_REGEX &&
-            iocs_allow_ioc(a, x->type, x->value, x->len)) {
-            (*dropped)++;
-            continue;
-        }
-        for (const struct iocs_ioc *r = x; r; r = r->also) {
-            struct iocs_ioc copy = *r;
-
-            copy.also = NULL;
-            err = iocs_iocset_add(to, &copy, NULL);
-            if (err) {
-                iocs_iocset_free(to);
-                return err;
-            }
-        }
-    }
-    iocs_iocset_free(from);
-    *set = to;
-    return 0;
+    if (e->reported)
+        return; /* the rejected lines were the message */
+    if (e->path)
+        fprintf(stderr, "iocstream: %s: %s\n", e->path, why);
+    else
+        fprintf(stderr, "iocstream: %s\n", why);
 }
 
-/* Load every --allow file into *out (NULL when there is none); each
- * rejected line goes to reject and is counted in *rejected. With strict, a
- * rejected line stops at the end of its file. Returns 0, or 2 after
- * reporting what went wrong. */
-static int load_allow(const struct iocs_scan_opts *o, bool strict,
-                      struct iocs_allow **out, iocs_reject_fn reject,
-                      size_t *rejected)
+/* The feeds are read: say what was skipped before the allowlists speak. */
+static void on_feeds_read(void *ctx, const struct iocs_load_report *lr)
 {
-    int err;
-
-    *out = NULL;
-    if (o->nallows == 0)
-        return 0;
-    if (iocs_allow_new(out) < 0) {
-        fprintf(stderr, "iocstream: out of memory\n");
-        return 2;
-    }
-    for (size_t i = 0; i < o->nallows; i++) {
-        size_t before = *rejected;
-
-        err = iocs_allow_load_file(*out, o->allows[i], reject, rejected, NULL);
-        if (err) {
-            fprintf(stderr, "iocstream: %s: %s\n", o->allows[i],
-                    iocs_strerror(err));
-            return 2;
-        }
-        if (strict && *rejected > before)
-            return 2;
-    }
-    return 0;
-}
-
-/* Load the allowlists and drop the IOCs they cover. Returns 0, or 2 after
- * reporting what went wrong. */
-static int apply_allow(const struct iocs_scan_opts *o, struct iocs_iocset **set,
-                       struct load_report *lr)
-{
-    struct iocs_allow *a = NULL;
-    int status = 2, err;
-
-    if (load_allow(o, o->strict, &a, on_reject_count, &lr->rejected))
-        goto out;
-    if (a) {
-        err = drop_allowed(set, a, &lr->allowed);
-        if (err) {
-            fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-            goto out;
-        }
-    }
-    status = 0;
-out:
-    iocs_allow_free(a);
-    return status;
-}
-
-/* The allowlists again, for the scan: a CIDR IOC's addresses are checked
- * against them (the database, maybe from the cache or --db, only lost the
- * IOCs they cover). Rejected lines are reported where the set is loaded
- * (a set with rejected lines is never taken from the cache index). */
-static int load_scan_allow(const struct iocs_scan_opts *o,
-                           struct iocs_allow **out)
-{
-    size_t rejected = 0;
-
-    return load_allow(o, o->strict, out, on_reject_silent, &rejected);
-}
-
-/*
- * Load the IOC set: the feeds (-i), the rule files (--rules), the built-in
- * pack (with neither, or with --builtin), less what the allowlists cover.
- * Rejected lines are reported; with --strict any is an error, otherwise
- * they are skipped. Fills lr (its inputs array, if any, has nfeeds +
- * nrules entries). Returns 0, or 2 after reporting what went wrong.
- */
-static int load_iocs(const struct iocs_scan_opts *o, struct iocs_iocset **set,
-                     struct load_report *lr)
-{
-    char errbuf[512];
-    int err;
-
-    lr->builtin = use_builtin(o);
-    if (lr->builtin) {
-        err = iocs_builtin_load(*set, errbuf, sizeof(errbuf));
-        if (err) {
-            fprintf(stderr, "iocstream: %s\n", errbuf);
-            return 2;
-        }
-    }
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
-        bool feed = i < o->nfeeds;
-        const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
-        struct iocs_feed_report rep = {0};
-
-        if (feed) {
-            struct iocs_feed_opts fo = {.all_attributes = o->all_attributes,
-                                        .now = time(NULL)};
-
-            err = iocs_feed_load_file_opts(*set, path, &fo, on_reject, NULL,
-                                           &rep);
-        } else
-            err = iocs_rules_load_file(*set, path, on_reject, NULL, &rep);
-        if (err) {
-            fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
-            return 2;
-        }
-        lr->rejected += rep.rejected;
-        lr->skipped += rep.skipped;
-        lr->expired += rep.expired;
-        if (lr->inputs)
-            lr->inputs[i] = (struct input_count){.path = path, .rep = rep};
-    }
-    if (lr->rejected && o->strict) {
-        fprintf(stderr,
-                "iocstream: %zu IOC line%s rejected (--strict); nothing "
-                "scanned\n",
-                lr->rejected, lr->rejected == 1 ? "" : "s");
-        return 2;
-    }
+    (void)ctx;
     if (lr->rejected)
         fprintf(stderr, "iocstream: %zu IOC line%s rejected and skipped\n",
                 lr->rejected, lr->rejected == 1 ? "" : "s");
@@ -257,36 +85,6 @@ static int load_iocs(const struct iocs_scan_opts *o, struct iocs_iocset **set,
                 "detection (to_ids) and %zu expired, skipped; "
                 "`iocstream iocs --explain` lists them\n",
                 lr->skipped, lr->skipped == 1 ? "y" : "ies", lr->expired);
-    if (apply_allow(o, set, lr))
-        return 2;
-    if (iocs_iocset_count(*set) == 0) {
-        fprintf(stderr, "iocstream: the feeds hold no indicators\n");
-        return 2;
-    }
-    return 0;
-}
-
-/* Everything besides the input files' identities that shapes the set: the
- * options, this build's version, and the built-in pack when used. */
-static uint64_t cache_salt(const struct iocs_scan_opts *o)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    unsigned char flags[4] = {use_builtin(o), o->strict, o->all_attributes,
-                              IOCS_DBFILE_VERSION};
-    size_t n;
-    const struct iocs_builtin *b = iocs_builtin_pack(&n);
-
-    h = fnv(h, flags, sizeof(flags));
-    for (size_t i = 0; flags[0] && i < n; i++) {
-        h = fnv(h, b[i].value, strlen(b[i].value) + 1);
-        h = fnv(h, b[i].reference, strlen(b[i].reference) + 1);
-        h = fnv(h, b[i].description, strlen(b[i].description) + 1);
-        h = fnv(h, &b[i].severity, sizeof(b[i].severity));
-    }
-    /* Separate the feed, rule and allowlist lists. */
-    h = fnv(h, &o->nfeeds, sizeof(o->nfeeds));
-    h = fnv(h, &o->nrules, sizeof(o->nrules));
-    return h;
 }
 
 /*
@@ -297,71 +95,43 @@ static uint64_t cache_salt(const struct iocs_scan_opts *o)
 static int get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
                   struct iocs_dbcache_result *res)
 {
-    struct iocs_dbcache_opts co = {0};
-    struct load_report lr = {0};
-    struct iocs_iocset *set = NULL;
-    const char **inputs = NULL;
-    char dir[4096], errbuf[512];
-    int status = 2, err;
+    struct iocs_load_opts lo = load_opts(o);
+    struct iocs_load_report lr = {0};
+    struct iocs_load_err e;
+    int err;
 
-    memset(res, 0, sizeof(*res));
-    if (o->db) {
-        err = iocs_dbfile_read(out, o->db, 0, errbuf, sizeof(errbuf));
-        if (err) {
-            fprintf(stderr, "iocstream: --db %s: %s%s\n", o->db, errbuf,
-                    err == -ESTALE || err == -EINVAL
-                        ? "; rebuild it with `iocstream compile`"
-                        : "");
-            return 2;
-        }
+    lo.read = on_feeds_read;
+    err = iocs_load_db(&lo, out, res, &lr, &e);
+    if (!err)
         return 0;
-    }
-    if (!o->no_cache && iocs_dbcache_dir(dir, sizeof(dir)) == 0) {
-        size_t n = o->nfeeds + o->nrules + o->nallows;
+    if (o->db)
+        fprintf(stderr, "iocstream: --db %s: %s%s\n", o->db, e.msg,
+                err == -ESTALE || err == -EINVAL
+                    ? "; rebuild it with `iocstream compile`"
+                    : "");
+    else
+        print_load_err(err, &e);
+    return 2;
+}
 
-        inputs = calloc(n ? n : 1, sizeof(*inputs));
-        if (!inputs) {
-            fprintf(stderr, "iocstream: out of memory\n");
-            return 2;
-        }
-        for (size_t i = 0; i < o->nfeeds; i++)
-            inputs[co.ninputs++] = o->feeds[i];
-        for (size_t i = 0; i < o->nrules; i++)
-            inputs[co.ninputs++] = o->rules[i];
-        for (size_t i = 0; i < o->nallows; i++)
-            inputs[co.ninputs++] = o->allows[i];
-        co.dir = dir;
-        co.inputs = inputs;
-        co.salt = cache_salt(o);
-        err = iocs_dbcache_find(&co, out, res);
-        if (err == 0) {
-            status = 0;
-            goto out;
-        }
-    }
-    if (iocs_iocset_new(&set) < 0) {
-        fprintf(stderr, "iocstream: out of memory\n");
-        goto out;
-    }
-    if (load_iocs(o, &set, &lr))
-        goto out;
-    /* With rejected lines, record no inputs index: the next start parses
-     * the feeds again and reports them again (the set is still cached). */
-    if (lr.rejected) {
-        co.ninputs = 0;
-        co.salt = 0;
-    }
-    err = iocs_dbcache_get(&co, set, out, res, errbuf, sizeof(errbuf));
-    if (err) {
-        fprintf(stderr, "iocstream: %s\n", errbuf);
-        goto out;
-    }
-    set = NULL; /* the database owns it now */
-    status = 0;
-out:
-    iocs_iocset_free(set);
-    free(inputs);
-    return status;
+/* The allowlists again, for the scan: a CIDR IOC's addresses are checked
+ * against them (the database, maybe from the cache or --db, only lost the
+ * IOCs they cover). Rejected lines are reported where the set is loaded
+ * (a set with rejected lines is never taken from the cache index). Returns
+ * 0, or 2 after reporting what went wrong. */
+static int load_scan_allow(const struct iocs_scan_opts *o,
+                           struct iocs_allow **out)
+{
+    struct iocs_load_opts lo = load_opts(o);
+    struct iocs_load_err e;
+    size_t rejected = 0;
+    int err;
+
+    lo.reject = NULL;
+    err = iocs_load_allow(&lo, o->strict, out, &rejected, &e);
+    if (err)
+        print_load_err(err, &e);
+    return err ? 2 : 0;
 }
 
 static int open_output(const char *path)
@@ -783,7 +553,8 @@ out:
     return status;
 }
 
-static void print_counts(const struct iocs_db *db, const struct load_report *lr,
+static void print_counts(const struct iocs_db *db,
+                         const struct iocs_load_report *lr,
                          const struct iocs_scan_opts *o, const char *out)
 {
     const struct iocs_iocset *set = iocs_db_set(db);
@@ -810,7 +581,7 @@ static void print_counts(const struct iocs_db *db, const struct load_report *lr,
     if (lr->builtin)
         printf("  %s: %zu loaded\n", "builtin", builtin);
     for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
-        const struct input_count *c = &lr->inputs[i];
+        const struct iocs_load_input *c = &lr->inputs[i];
 
         printf("  %s: %zu loaded, %zu duplicates, %zu rejected (%s)\n", c->path,
                c->rep.loaded, c->rep.duplicates, c->rep.rejected,
@@ -822,26 +593,28 @@ static void print_counts(const struct iocs_db *db, const struct load_report *lr,
 
 int iocs_pipeline_compile(const struct iocs_scan_opts *o, const char *out)
 {
-    struct iocs_dbcache_opts co = {0};
-    struct load_report lr = {0};
-    struct iocs_iocset *set = NULL;
+    struct iocs_load_opts lo = load_opts(o);
+    struct iocs_dbcache_result res;
+    struct iocs_load_report lr = {0};
+    struct iocs_load_err e;
     struct iocs_db *db = NULL;
     char errbuf[512];
     int status = 2, err;
 
     lr.inputs = calloc(o->nfeeds + o->nrules + 1, sizeof(*lr.inputs));
-    if (!lr.inputs || iocs_iocset_new(&set) < 0) {
+    if (!lr.inputs) {
         fprintf(stderr, "iocstream: out of memory\n");
         goto out;
     }
-    if (load_iocs(o, &set, &lr))
-        goto out;
-    err = iocs_dbcache_get(&co, set, &db, NULL, errbuf, sizeof(errbuf));
+    /* Compiled afresh from the inputs: neither --db nor the cache. */
+    lo.db = NULL;
+    lo.use_cache = false;
+    lo.read = on_feeds_read;
+    err = iocs_load_db(&lo, &db, &res, &lr, &e);
     if (err) {
-        fprintf(stderr, "iocstream: %s\n", errbuf);
+        print_load_err(err, &e);
         goto out;
     }
-    set = NULL;
     err = iocs_dbfile_write(db, out, errbuf, sizeof(errbuf));
     if (err) {
         fprintf(stderr, "iocstream: %s\n", errbuf);
@@ -851,7 +624,6 @@ int iocs_pipeline_compile(const struct iocs_scan_opts *o, const char *out)
     status = 0;
 out:
     iocs_db_free(db);
-    iocs_iocset_free(set);
     free(lr.inputs);
     return status;
 }
@@ -1018,16 +790,21 @@ static void print_builtin(void)
 int iocs_pipeline_iocs(const struct iocs_scan_opts *o, bool explain,
                        bool builtin)
 {
+    struct iocs_load_opts lo = load_opts(o);
     struct iocs_allow *allow = NULL;
-    size_t skipped = 0, dummy = 0;
+    struct iocs_load_err e;
+    size_t skipped = 0, rejected = 0;
     int status = 2, err;
 
     if (builtin)
         print_builtin();
     if (!explain)
         return fflush(stdout) == 0 ? 0 : 2;
-    if (load_allow(o, false, &allow, on_reject_count, &dummy))
+    err = iocs_load_allow(&lo, false, &allow, &rejected, &e);
+    if (err) {
+        print_load_err(err, &e);
         goto out;
+    }
     printf("reference\ttype\tvalue\tfeed\tnote\n");
     for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
         bool feed = i < o->nfeeds;

@@ -4,8 +4,6 @@
 #include "pipeline/status.h"
 
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 const char *iocs_strerror(int err)
@@ -30,16 +28,4 @@ const char *iocs_strerror(int err)
         return strerror(
             -err); /* glibc's strerror is thread-safe for known codes */
     return "unknown error";
-}
-
-int iocs_seterr(char *errbuf, size_t errlen, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (errbuf && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(errbuf, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return err;
 }

@@ -1,10 +1,11 @@
 /*
- * status.h - error codes and shared error helpers.
+ * status.h - exit statuses and the text of error codes.
  *
  * Every fallible call in iocstream returns 0 (or a count) on success and a
  * negative errno on failure, the same encoding as io_uring's cqe->res.
  * Hyperscan and msgpack codes are translated at the module edge. This module
  * turns those codes into text; it is the only place that knows all of them.
+ * (matchers/ fills its own error text: see matchers/util.h.)
  */
 #ifndef IOCS_STATUS_H
 #define IOCS_STATUS_H
@@ -27,14 +28,6 @@ enum {
  * string is static. Thread-safe.
  */
 const char *iocs_strerror(int err);
-
-/*
- * Format into errbuf (always NUL-terminated when errlen > 0), printf-style.
- * Used by config-time calls that explain what was wrong. Returns err, so a
- * caller can write `return iocs_seterr(errbuf, errlen, -EINVAL, ...)`.
- */
-int iocs_seterr(char *errbuf, size_t errlen, int err, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 
 #ifdef __cplusplus
 }

@@ -49,6 +49,24 @@ static inline void t_tmpdir_fini(void)
     t_tmp[0] = '\0';
 }
 
+/* Run the cmocka group tests[] inside the program's temporary directory,
+ * removed afterwards: `return t_run_in_tmpdir(tests);` in main(). Returns
+ * what cmocka returns, or 1 when the directory cannot be made. */
+#define t_run_in_tmpdir(tests)                                                 \
+    t__run_in_tmpdir(#tests, tests, sizeof(tests) / sizeof((tests)[0]))
+
+static inline int t__run_in_tmpdir(const char *name,
+                                   const struct CMUnitTest *tests, size_t n)
+{
+    int rc;
+
+    if (t_tmpdir_init() < 0)
+        return 1;
+    rc = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
+    t_tmpdir_fini();
+    return rc;
+}
+
 /* out = the temporary directory + "/" + name. */
 static inline void t_path(char *out, size_t cap, const char *name)
 {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/allow.h"
 #include "matchers/cidr.h"
 
@@ -52,25 +53,13 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Write text to a temporary file; path must hold 32 bytes. */
-static void tmpfile_with(char *path, const char *text)
-{
-    int fd;
-
-    strcpy(path, "/tmp/iocs-allowXXXXXX");
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
-}
-
 static int load_text(struct iocs_allow *a, const char *text, struct rejects *r,
                      size_t *loaded)
 {
-    char path[32];
+    char path[PATH_MAX];
     int err;
 
-    tmpfile_with(path, text);
+    t_tmp_text(path, sizeof(path), "allow.txt", text);
     err = iocs_allow_load_file(a, path, on_reject, r, loaded);
     unlink(path);
     return err;
@@ -196,5 +185,5 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_allow_bad_files, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return t_run_in_tmpdir(tests);
 }

@@ -20,12 +20,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/builtin.h"
 #include "matchers/db.h"
 #include "matchers/dbcache.h"
 #include "matchers/feed.h"
 #include "matchers/ioc.h"
 #include "matchers/rules.h"
+#include "matchers/util.h"
 
 static const char feed_text[] = "192.0.2.7\n"
                                 "10.0.0.0/8\n"
@@ -36,54 +38,46 @@ static const char feed_text[] = "192.0.2.7\n"
                                 "24.144.114.85\n"; /* also in the pack */
 static const char rules_text[] = "r1 high /id=[A-Z]{2}[0-9]+/i ids\n";
 
+/* One test's directory (inside the program's temporary one, so that no
+ * test sees another's cache), feed and cache. */
 struct fix {
-    char dir[64];
-    char feed[96];
-    char cache[96];
+    char dir[PATH_MAX];
+    char feed[PATH_MAX + 16];
+    char cache[PATH_MAX + 32];
 };
-
-static void write_file(const char *path, const void *p, size_t n)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, p, n), (ssize_t)n);
-    close(fd);
-}
 
 static unsigned char *read_whole(const char *path, size_t *n)
 {
     char *buf;
 
-    assert_int_equal(iocs__read_file(path, &buf, n), 0);
+    assert_int_equal(iocs_read_file(path, &buf, n), 0);
     return (unsigned char *)buf;
 }
 
 static int setup(void **state)
 {
+    static unsigned seq;
     struct fix *f = calloc(1, sizeof(*f));
+    char name[32];
 
     if (!f)
         return -1;
-    strcpy(f->dir, "/tmp/iocs_dbcache_XXXXXX");
-    if (!mkdtemp(f->dir))
+    snprintf(name, sizeof(name), "t%u", seq++);
+    t_path(f->dir, sizeof(f->dir), name);
+    if (mkdir(f->dir, 0700) < 0) {
+        free(f);
         return -1;
+    }
     snprintf(f->feed, sizeof(f->feed), "%s/feed.txt", f->dir);
     snprintf(f->cache, sizeof(f->cache), "%s/cache/iocstream", f->dir);
-    write_file(f->feed, feed_text, sizeof(feed_text) - 1);
+    t_write_file(f->feed, feed_text, sizeof(feed_text) - 1);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fix *f = *state;
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
-    free(f);
+    free(*state); /* group_teardown removes the files */
     return 0;
 }
 
@@ -163,7 +157,7 @@ static void test_dbcache_round_trip(void **state)
     struct fix *f = *state;
     struct iocs_iocset *set = make_set(f);
     struct iocs_db *db, *back;
-    char path[128], errbuf[256];
+    char path[PATH_MAX + 16], errbuf[256];
     uint64_t hash;
 
     snprintf(path, sizeof(path), "%s/iocs.db", f->dir);
@@ -210,7 +204,7 @@ static void test_dbcache_refuses_bad_files(void **state)
     struct fix *f = *state;
     struct iocs_iocset *set = make_set(f);
     struct iocs_db *db, *back = NULL;
-    char path[128], bad[128], errbuf[256];
+    char path[PATH_MAX + 16], bad[PATH_MAX + 16], errbuf[256];
     unsigned char *buf, *copy;
     size_t n;
     uint64_t hash;
@@ -229,7 +223,7 @@ static void test_dbcache_refuses_bad_files(void **state)
 
         memcpy(copy, buf, n);
         copy[i] ^= 0x20;
-        write_file(bad, copy, n);
+        t_write_file(bad, copy, n);
         err = iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf));
         if (err != -EINVAL && err != -ESTALE)
             fail_msg("byte %zu of %zu flipped: %d", i, n, err);
@@ -237,26 +231,26 @@ static void test_dbcache_refuses_bad_files(void **state)
     for (size_t k = 0; k < 6; k++) {
         size_t cut[] = {0, 1, 100, 160, n / 2, n - 1};
 
-        write_file(bad, buf, cut[k]);
+        t_write_file(bad, buf, cut[k]);
         assert_int_equal(
             iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)), -EINVAL);
     }
     memcpy(copy, buf, n);
     copy[n] = 0;
-    write_file(bad, copy, n + 1);
+    t_write_file(bad, copy, n + 1);
     assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
                      -EINVAL);
 
     /* Another format version, another Hyperscan, another set. */
     memcpy(copy, buf, n);
     copy[8]++;
-    write_file(bad, copy, n);
+    t_write_file(bad, copy, n);
     assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
                      -ESTALE);
     assert_non_null(strstr(errbuf, "version"));
     memcpy(copy, buf, n);
     copy[16] = 'X';
-    write_file(bad, copy, n);
+    t_write_file(bad, copy, n);
     assert_int_equal(iocs_dbfile_read(&back, bad, 0, errbuf, sizeof(errbuf)),
                      -ESTALE);
     assert_non_null(strstr(errbuf, "Hyperscan"));
@@ -286,7 +280,7 @@ static void test_dbcache_cache(void **state)
         .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 42};
     struct iocs_dbcache_result res;
     struct iocs_db *db = NULL;
-    char errbuf[256], path[256];
+    char errbuf[256], path[PATH_MAX + 64];
     struct iocs_iocset *set;
     unsigned char *buf;
     uint64_t hash;
@@ -324,7 +318,7 @@ static void test_dbcache_cache(void **state)
              (unsigned long long)hash);
     buf = read_whole(path, &n);
     buf[n / 2] ^= 1;
-    write_file(path, buf, n);
+    t_write_file(path, buf, n);
     assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
     assert_non_null(strstr(res.why, "checksum"));
     assert_int_equal(
@@ -336,7 +330,7 @@ static void test_dbcache_cache(void **state)
     iocs_db_free(db);
 
     /* Truncated: rebuilt too. */
-    write_file(path, buf, n / 3);
+    t_write_file(path, buf, n / 3);
     assert_int_equal(
         iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
         0);
@@ -345,9 +339,9 @@ static void test_dbcache_cache(void **state)
     free(buf);
 
     /* A changed feed: the index no longer applies. */
-    write_file(f->feed, "198.51.100.1\n", 13);
+    t_write_file(f->feed, "198.51.100.1\n", 13);
     assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
-    write_file(f->feed, feed_text, sizeof(feed_text) - 1);
+    t_write_file(f->feed, feed_text, sizeof(feed_text) - 1);
 }
 
 int main(void)
@@ -359,5 +353,5 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dbcache_cache, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return t_run_in_tmpdir(tests);
 }

@@ -14,8 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "helpers.h"
 #include "matchers/feed.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -253,23 +253,6 @@ static void test_feed_missing_file(void **state)
                      -ENOENT);
 }
 
-/* Find ../shared next to the source tree, or /work/shared. */
-static int shared_dir(char *out, size_t cap)
-{
-    const char *src = getenv("IOCS_SOURCE_DIR");
-    struct stat st;
-
-    if (src) {
-        snprintf(out, cap, "%s/../shared", src);
-        if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-            return 0;
-    }
-    snprintf(out, cap, "/work/shared");
-    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
-    return -ENOENT;
-}
-
 static void load_corpus_file(struct iocs_iocset *s, const char *path)
 {
     struct iocs_feed_report rep = {0};
@@ -294,8 +277,8 @@ static void test_feed_corpus(void **state)
     size_t before;
     DIR *d;
 
-    if (shared_dir(dir, sizeof(dir)))
-        skip();
+    if (t_shared_dir(dir, sizeof(dir)))
+        skip(); /* no corpus beside the source tree */
     snprintf(path, sizeof(path), "%s/corpus/iocs/talos", dir);
     d = opendir(path);
     if (!d)

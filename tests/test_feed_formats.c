@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/allow.h"
 #include "matchers/feed.h"
 
@@ -450,14 +451,11 @@ static void test_feed_allowlisted(void **state)
 {
     struct iocs_iocset *s = *state;
     struct iocs_feed_report rep = {0};
-    char path[] = "/tmp/iocs-allowXXXXXX";
+    char path[PATH_MAX];
     struct iocs_allow *a;
     struct iocs_feed_opts o = {0};
-    int fd = mkstemp(path);
 
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "microsoft.com\n10.0.0.0/8\n", 25), 25);
-    close(fd);
+    t_tmp_text(path, sizeof(path), "allow.txt", "microsoft.com\n10.0.0.0/8\n");
     assert_int_equal(iocs_allow_new(&a), 0);
     assert_int_equal(iocs_allow_load_file(a, path, NULL, NULL, NULL), 0);
     o.allow = a;
@@ -469,7 +467,6 @@ static void test_feed_allowlisted(void **state)
     assert_int_equal(rep.loaded, 1);
     assert_int_equal(rep.allowed, 3);
     iocs_allow_free(a);
-    unlink(path);
 }
 
 /* LOKI filename IOCs are regex rules with their score. */
@@ -605,21 +602,16 @@ static void test_feed_stix_10mb(void **state)
     free(buf);
 }
 
-/* Find the corpus: $IOCS_SOURCE_DIR/../shared/corpus or /work/shared. */
+/* The corpus's IOC feeds (helpers.h finds the corpus), or -ENOENT. */
 static int corpus_dir(char *out, size_t cap)
 {
-    const char *src = getenv("IOCS_SOURCE_DIR");
+    char shared[PATH_MAX - 64];
     struct stat st;
 
-    if (src) {
-        snprintf(out, cap, "%s/../shared/corpus/iocs", src);
-        if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-            return 0;
-    }
-    snprintf(out, cap, "/work/shared/corpus/iocs");
-    if (stat(out, &st) == 0 && S_ISDIR(st.st_mode))
-        return 0;
-    return -ENOENT;
+    if (t_shared_dir(shared, sizeof(shared)))
+        return -ENOENT;
+    snprintf(out, cap, "%s/corpus/iocs", shared);
+    return stat(out, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -ENOENT;
 }
 
 /* Files the corpus holds in formats we reject on purpose. */
@@ -776,5 +768,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_feed_corpus_talos_stix, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return t_run_in_tmpdir(tests);
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/ioc.h"
 #include "matchers/rules.h"
 
@@ -125,8 +126,7 @@ static void test_rules_file(void **state)
     struct iocs_feed_report rep = {0};
     struct rejects rj = {0};
     struct iocs_iocset *set;
-    char path[] = "/tmp/iocs_rules_XXXXXX";
-    int fd;
+    char path[PATH_MAX];
 
     (void)state;
     assert_int_equal(iocs_iocset_new(&set), 0);
@@ -151,10 +151,7 @@ static void test_rules_file(void **state)
         -EINVAL);
 
     /* From a file; a missing file is its errno. */
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, "z 9 /zzz/\n", 10), 10);
-    close(fd);
+    t_tmp_text(path, sizeof(path), "z.rules", "z 9 /zzz/\n");
     assert_int_equal(iocs_rules_load_file(set, path, NULL, NULL, NULL), 0);
     assert_int_equal(iocs_iocset_count(set), 3);
     unlink(path);
@@ -183,5 +180,5 @@ int main(void)
         cmocka_unit_test(test_rules_file),
         cmocka_unit_test(test_rules_flags),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return t_run_in_tmpdir(tests);
 }

@@ -1,13 +1,17 @@
 /*
- * feed_internal.h - what the feed parsers share (matchers/feed*.c).
+ * feed_util.h - what the feed parsers share (matchers/feed*.c).
  *
  * Each format's parser cuts its input into struct iocs__entry records and
  * hands each to iocs__feed_take(), which refangs, types, normalises,
  * filters (expiry, allowlist) and adds it to the load's private set, or
- * reports why not. Not a public header: only matchers/feed*.c include it.
+ * reports why not. Also the numbers, words, times and lines the formats
+ * read alike. It knows no format: the dispatcher (feed.c) and the parsers
+ * include it, never the other way round. Not a public header: only
+ * matchers/feed*.c include it. Config-time only; not thread-safe for one
+ * loader.
  */
-#ifndef IOCS_FEED_INTERNAL_H
-#define IOCS_FEED_INTERNAL_H
+#ifndef IOCS_FEED_UTIL_H
+#define IOCS_FEED_UTIL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,35 +89,6 @@ int iocs__feed_confidence(const char *s, size_t n);
 /* Whether a MISP to_ids text means true ("1", "true", "yes"). */
 bool iocs__feed_truthy(const char *s, size_t n);
 
-/* The parsers. buf has no NUL byte and no BOM. */
-int iocs__feed_plain(struct iocs__loader *ld, const char *buf, size_t n);
-int iocs__feed_loki(struct iocs__loader *ld, const char *buf, size_t n);
-int iocs__feed_csv(struct iocs__loader *ld, const char *buf, size_t n);
-int iocs__feed_zeek(struct iocs__loader *ld, const char *buf, size_t n);
-int iocs__feed_json(struct iocs__loader *ld, const char *buf, size_t n);
-
-/* The JSON formats, given the parsed document (jansson's json_t). */
-struct json_t;
-int iocs__feed_misp(struct iocs__loader *ld, struct json_t *root);
-int iocs__feed_stix(struct iocs__loader *ld, struct json_t *objects);
-
-/*
- * Take one value whose type the feed names with its own vocabulary (MISP
- * attribute types including composites such as "ip-dst|port" and
- * "filename|sha256", Volexity and Zeek Intel:: names, ours). Attribute
- * types that are not indicators ("text", "link", "comment", ...) are
- * skipped with the reason; an unknown type is detected from the value when
- * detect_unknown is set and skipped otherwise. base carries the metadata;
- * its value, len and type fields are overwritten.
- */
-int iocs__feed_misp_value(struct iocs__loader *ld, struct iocs__entry *base,
-                          const char *type, const char *value, size_t vlen,
-                          bool detect_unknown);
-
-/* Whether the first non-comment line of buf is a CSV/TSV header naming a
- * value column. */
-bool iocs__feed_is_csv(const char *buf, size_t n);
-
 /*
  * Cut the next line out of buf[*pos..n): sets *line and *len (without the
  * '\n' and a '\r' before it) and advances *pos. Returns false at the end.
@@ -121,4 +96,4 @@ bool iocs__feed_is_csv(const char *buf, size_t n);
 bool iocs__next_line(const char *buf, size_t n, size_t *pos, const char **line,
                      size_t *len);
 
-#endif /* IOCS_FEED_INTERNAL_H */
+#endif /* IOCS_FEED_UTIL_H */
