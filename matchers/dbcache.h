@@ -63,7 +63,7 @@
 extern "C" {
 #endif
 
-#define IOCS_DBFILE_VERSION 1
+#define IOCS_DBFILE_VERSION 2 /* 2: port and word per record */
 
 /* The key of a set: 64 bits over its serialized form (every IOC and its
  * metadata, in order), hs_version() and this CPU's Hyperscan features.

@@ -44,13 +44,30 @@ static bool contains(const char *buf, size_t n, const char *needle)
     return memmem(buf, n, needle, strlen(needle)) != NULL;
 }
 
+/*
+ * Whether buf[i] = '[' opens a JSON array: a value ('{', '[', '"', ']', a
+ * digit, '-', true, false, null) must follow. A plain list of path patterns may
+ * start with "[Cc]:\\..." and is not JSON.
+ */
+static bool looks_json_array(const char *buf, size_t n, size_t i)
+{
+    if (buf[i] != '[')
+        return false;
+    i = skip_ws(buf, n, i + 1);
+    if (i == n || strchr("{[\"]-0123456789", buf[i]))
+        return true;
+    return (n - i >= 4 && memcmp(buf + i, "true", 4) == 0) ||
+           (n - i >= 5 && memcmp(buf + i, "false", 5) == 0) ||
+           (n - i >= 4 && memcmp(buf + i, "null", 4) == 0);
+}
+
 /* Pick the format from the content, never from the file name, and run it. */
 static int parse(struct iocs__loader *ld, const char *buf, size_t n)
 {
     size_t i = skip_ws(buf, n, 0);
     size_t head = n - i < 4096 ? n - i : 4096;
 
-    if (i < n && (buf[i] == '{' || buf[i] == '['))
+    if (i < n && (buf[i] == '{' || looks_json_array(buf, n, i)))
         return iocs__feed_json(ld, buf, n);
     if (i < n && buf[i] == '<') {
         if (contains(buf + i, head, "STIX_Package") ||
