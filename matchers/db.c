@@ -510,8 +510,10 @@ static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
     case IOCS_FILENAME:
         return add_filename(b, i, x);
     case IOCS_STRING:
-        return add_literal(b, i, x->value, x->len, 0, IOCS_EDGE_NONE,
-                           IOCS_EDGE_NONE);
+        /* A --strings "word:" entry keeps to whole words. */
+        return add_literal(b, i, x->value, x->len, 0,
+                           x->word ? IOCS_EDGE_DOMAIN : IOCS_EDGE_NONE,
+                           x->word ? IOCS_EDGE_DOMAIN : IOCS_EDGE_NONE);
     case IOCS_REGEX:
         return add_regex(b, i, x);
     case IOCS_TYPE_COUNT:

@@ -123,6 +123,18 @@ static int merge(struct iocs_iocset *dst, const struct iocs__loader *ld,
     rep->skipped += r->skipped;
     rep->expired += r->expired;
     rep->allowed += r->allowed;
+    rep->untyped += r->untyped;
+    rep->wide += r->wide;
+    rep->bad_regex += r->bad_regex;
+    rep->not_ids += r->not_ids;
+    if (r->widest4 && (!rep->widest4 || r->widest4 < rep->widest4)) {
+        rep->widest4 = r->widest4;
+        memcpy(rep->widest4_text, r->widest4_text, sizeof(rep->widest4_text));
+    }
+    if (r->widest6 && (!rep->widest6 || r->widest6 < rep->widest6)) {
+        rep->widest6 = r->widest6;
+        memcpy(rep->widest6_text, r->widest6_text, sizeof(rep->widest6_text));
+    }
     for (size_t t = 0; t < IOCS_TYPE_COUNT; t++)
         rep->by_type[t] += by_type[t];
     return 0;

@@ -76,6 +76,7 @@ struct iocs_feed_report {
     size_t untyped;   /* plain values that are no indicator type */
     size_t wide;      /* CIDRs wider than /8 or /32 (no --allow-wide) */
     size_t bad_regex; /* expressions Hyperscan cannot compile */
+    size_t not_ids;   /* MISP attributes with to_ids false */
     /* The widest CIDR loaded per family (prefix; 0 when none), as text. */
     unsigned widest4, widest6;
     char widest4_text[48], widest6_text[48];

@@ -28,7 +28,7 @@ static int fail(struct iocs_load_err *e, int err, const char *path,
 
 bool iocs_load_builtin_used(const struct iocs_load_opts *o)
 {
-    return o->builtin || (o->nfeeds == 0 && o->nrules == 0);
+    return o->builtin || (o->nfeeds == 0 && o->nrules == 0 && o->nstrings == 0);
 }
 
 int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
@@ -142,13 +142,18 @@ static int load_input(const struct iocs_load_opts *o, struct iocs_iocset *set,
                       size_t i, struct iocs_load_report *lr,
                       struct iocs_load_err *e)
 {
-    bool feed = i < o->nfeeds;
-    const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
+    bool strings = i >= o->nfeeds + o->nrules;
+    bool feed = i < o->nfeeds || strings;
+    const char *path = strings         ? o->strings[i - o->nfeeds - o->nrules]
+                       : i < o->nfeeds ? o->feeds[i]
+                                       : o->rules[i - o->nfeeds];
     struct iocs_feed_report rep = {0};
     int err;
 
     if (feed) {
         struct iocs_feed_opts fo = {.all_attributes = o->all_attributes,
+                                    .allow_wide = o->allow_wide,
+                                    .strings = strings,
                                     .now =
                                         o->now ? o->now : (int64_t)time(NULL)};
 
@@ -162,6 +167,7 @@ static int load_input(const struct iocs_load_opts *o, struct iocs_iocset *set,
     lr->rejected += rep.rejected;
     lr->skipped += rep.skipped;
     lr->expired += rep.expired;
+    lr->not_ids += rep.not_ids;
     if (lr->inputs)
         lr->inputs[i] = (struct iocs_load_input){.path = path, .rep = rep};
     return 0;
@@ -179,7 +185,7 @@ int iocs_load_set(const struct iocs_load_opts *o, struct iocs_iocset **set,
         if (err)
             return err;
     }
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
         err = load_input(o, *set, i, lr, e);
         if (err)
             return err;
@@ -195,6 +201,10 @@ int iocs_load_set(const struct iocs_load_opts *o, struct iocs_iocset **set,
     err = apply_allow(o, set, lr, e);
     if (err)
         return err;
+    if (iocs_iocset_count(*set) == 0 && lr->not_ids)
+        return fail(e, -ENODATA, NULL,
+                    "the feeds hold no indicators: their MISP attributes "
+                    "all have to_ids false; load them with --all-attributes");
     if (iocs_iocset_count(*set) == 0)
         return fail(e, -ENODATA, NULL, "the feeds hold no indicators");
     return 0;
@@ -205,8 +215,9 @@ int iocs_load_set(const struct iocs_load_opts *o, struct iocs_iocset **set,
 static uint64_t cache_salt(const struct iocs_load_opts *o)
 {
     uint64_t h = IOCS_FNV1A_BASIS;
-    unsigned char flags[4] = {iocs_load_builtin_used(o), o->strict,
-                              o->all_attributes, IOCS_DBFILE_VERSION};
+    unsigned char flags[5] = {iocs_load_builtin_used(o), o->strict,
+                              o->all_attributes, IOCS_DBFILE_VERSION,
+                              o->allow_wide};
     size_t n;
     const struct iocs_builtin *b = iocs_builtin_pack(&n);
 
@@ -220,6 +231,7 @@ static uint64_t cache_salt(const struct iocs_load_opts *o)
     /* Separate the feed, rule and allowlist lists. */
     h = iocs_fnv1a(h, &o->nfeeds, sizeof(o->nfeeds));
     h = iocs_fnv1a(h, &o->nrules, sizeof(o->nrules));
+    h = iocs_fnv1a(h, &o->nstrings, sizeof(o->nstrings));
     return h;
 }
 
@@ -242,7 +254,7 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
         return err;
     }
     if (o->use_cache && iocs_dbcache_dir(dir, sizeof(dir)) == 0) {
-        size_t n = o->nfeeds + o->nrules + o->nallows;
+        size_t n = o->nfeeds + o->nrules + o->nallows + o->nstrings;
 
         inputs = calloc(n ? n : 1, sizeof(*inputs));
         if (!inputs)
@@ -253,6 +265,8 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
             inputs[co.ninputs++] = o->rules[i];
         for (size_t i = 0; i < o->nallows; i++)
             inputs[co.ninputs++] = o->allows[i];
+        for (size_t i = 0; i < o->nstrings; i++)
+            inputs[co.ninputs++] = o->strings[i];
         co.dir = dir;
         co.inputs = inputs;
         co.salt = cache_salt(o);

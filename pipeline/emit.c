@@ -474,7 +474,7 @@ static size_t rec_room(const struct iocs_emitter *e,
  * the value and type of ioc (the head of the chain). */
 static void pack_indicator(const struct iocs_emitter *e, struct mp *m,
                            const struct iocs_ioc *ioc, const struct rec_strs *r,
-                           int confidence)
+                           int confidence, unsigned port)
 {
     struct typed t;
     bool has_typed = typed_field(e, ioc, &t);
@@ -482,7 +482,7 @@ static void pack_indicator(const struct iocs_emitter *e, struct mp *m,
     const char *conf = confidence_word(confidence), *tags = r->tags.s, *tag;
     size_t ntags = count_tags(r->tags.s), len;
 
-    mp_map(m, 2 + has_typed + !!r->provider.s + !!r->description.s +
+    mp_map(m, 2 + has_typed + !!port + !!r->provider.s + !!r->description.s +
                   !!r->reference.s + !!conf + !!ntags);
     MP_LIT(m, "type");
     mp_str(m, type.s, type.n);
@@ -499,6 +499,10 @@ static void pack_indicator(const struct iocs_emitter *e, struct mp *m,
             mp_str(m, t.hash.s, t.hash.n);
         }
         mp_str(m, ioc->value, ioc->len);
+    }
+    if (port) { /* "address:port" feeds: threat.indicator.port */
+        MP_LIT(m, "port");
+        mp_uint(m, port);
     }
     if (r->provider.s) {
         MP_LIT(m, "provider");
@@ -588,12 +592,13 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
         struct rec_strs r;
 
         rec_strs(&r, ioc, rec);
-        err = mp_room(e, &m, rec_room(e, ev, &r));
+        err = mp_room(e, &m,
+                      rec_room(e, ev, &r) + str_room(measure(rec->rule_id)));
         if (err)
             return err;
         mp_map(&m, 3);
         MP_LIT(&m, "indicator");
-        pack_indicator(e, &m, ioc, &r, rec->confidence);
+        pack_indicator(e, &m, ioc, &r, rec->confidence, rec->port);
         MP_LIT(&m, "matched");
         mp_map(&m, 4);
         MP_LIT(&m, "atomic");
@@ -603,7 +608,10 @@ static int pack_event(struct iocs_emitter *e, const struct iocs_event *ev)
         MP_LIT(&m, "type");
         MP_LIT(&m, "indicator_match_rule");
         MP_LIT(&m, "id");
-        mp_str(&m, id, idlen);
+        if (rec->rule_id) /* a rule's own id, not its index */
+            mp_cstr(&m, rec->rule_id);
+        else
+            mp_str(&m, id, idlen);
         MP_LIT(&m, "feed");
         mp_map(&m, 1);
         MP_LIT(&m, "name");
@@ -671,6 +679,10 @@ static void json_indicator(const struct iocs_emitter *e, struct iocs__jbuf *b,
             LIT(b, "}");
         if (t.key.s)
             LIT(b, "}");
+    }
+    if (rec->port) {
+        LIT(b, ",\"port\":");
+        iocs__json_u64(b, rec->port);
     }
     if (rec->provider) {
         LIT(b, ",\"provider\":");
@@ -757,7 +769,10 @@ static void json_event(struct iocs_emitter *e, const struct iocs_event *ev)
         iocs__json_str(b, ev->atomic, ev->atomic_len);
         LIT(b, ",\"field\":\"event.original\","
                "\"type\":\"indicator_match_rule\",\"id\":");
-        iocs__json_str(b, id, idlen);
+        if (rec->rule_id)
+            iocs__json_cstr(b, rec->rule_id);
+        else
+            iocs__json_str(b, id, idlen);
         LIT(b, "},\"feed\":{\"name\":");
         if (rec->feed)
             iocs__json_cstr(b, rec->feed);

@@ -42,6 +42,27 @@ static void on_walk_err(void *ctx, const char *path, int err)
     fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
 }
 
+/* A feed's hygiene: loaded per type, skipped per reason, widest CIDRs. */
+static void print_hygiene(FILE *f, const char *path,
+                          const struct iocs_feed_report *r)
+{
+    fprintf(f, "# %s: loaded", path);
+    for (int t = 0; t < IOCS_TYPE_COUNT; t++)
+        if (r->by_type[t])
+            fprintf(f, " %s %zu", iocs_type_name((enum iocs_type)t),
+                    r->by_type[t]);
+    fprintf(f,
+            "; skipped: not an indicator %zu, CIDR too wide %zu, regex "
+            "refused %zu, to_ids false %zu, other %zu; rejected %zu",
+            r->untyped, r->wide, r->bad_regex, r->not_ids,
+            r->skipped - r->untyped - r->wide - r->not_ids, r->rejected);
+    if (r->widest4)
+        fprintf(f, "; widest %s", r->widest4_text);
+    if (r->widest6)
+        fprintf(f, "; widest %s", r->widest6_text);
+    fputc('\n', f);
+}
+
 /* The loader's options from the command line's. */
 static struct iocs_load_opts load_opts(const struct iocs_scan_opts *o)
 {
@@ -56,6 +77,9 @@ static struct iocs_load_opts load_opts(const struct iocs_scan_opts *o)
                                    .strict = o->strict,
                                    .use_cache = !o->no_cache,
                                    .all_attributes = o->all_attributes,
+                                   .allow_wide = o->allow_wide,
+                                   .strings = o->strings,
+                                   .nstrings = o->nstrings,
                                    .reject = on_reject};
 }
 
@@ -580,12 +604,15 @@ static void print_counts(const struct iocs_db *db,
     printf("by feed:\n");
     if (lr->builtin)
         printf("  %s: %zu loaded\n", "builtin", builtin);
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
         const struct iocs_load_input *c = &lr->inputs[i];
 
         printf("  %s: %zu loaded, %zu duplicates, %zu rejected (%s)\n", c->path,
                c->rep.loaded, c->rep.duplicates, c->rep.rejected,
-               i < o->nfeeds ? "feed" : "rules");
+               i < o->nfeeds               ? "feed"
+               : i < o->nfeeds + o->nrules ? "rules"
+                                           : "strings");
+        print_hygiene(stdout, c->path, &c->rep);
     }
     if (o->nallows)
         printf("  allowlists: %zu IOCs dropped\n", lr->allowed);
@@ -601,7 +628,8 @@ int iocs_pipeline_compile(const struct iocs_scan_opts *o, const char *out)
     char errbuf[512];
     int status = 2, err;
 
-    lr.inputs = calloc(o->nfeeds + o->nrules + 1, sizeof(*lr.inputs));
+    lr.inputs =
+        calloc(o->nfeeds + o->nrules + o->nstrings + 1, sizeof(*lr.inputs));
     if (!lr.inputs) {
         fprintf(stderr, "iocstream: out of memory\n");
         goto out;
@@ -712,9 +740,19 @@ static size_t ref_line(const char *ref)
     return colon ? (size_t)strtoull(colon + 1, NULL, 10) : 0;
 }
 
+/* Whether path is one of the --strings files (by identity, not name). */
+static bool is_strings(const struct iocs_scan_opts *o, const char *path)
+{
+    for (size_t i = 0; i < o->nstrings; i++)
+        if (o->strings[i] == path)
+            return true;
+    return false;
+}
+
 /* Explain one feed or rule file: load it alone, list what went in and
  * what was skipped, in line order. */
 static int explain_file(const char *path, bool rules, bool all_attributes,
+                        const struct iocs_scan_opts *o,
                         const struct iocs_allow *allow, size_t *skipped)
 {
     struct iocs_feed_report rep = {0};
@@ -729,6 +767,8 @@ static int explain_file(const char *path, bool rules, bool all_attributes,
         err = iocs_rules_load_file(set, path, on_explain_reject, &e, &rep);
     } else {
         struct iocs_feed_opts fo = {.all_attributes = all_attributes,
+                                    .allow_wide = o->allow_wide,
+                                    .strings = is_strings(o, path),
                                     .now = time(NULL),
                                     .explain = on_explain_entry,
                                     .explain_ctx = &e};
@@ -761,6 +801,8 @@ static int explain_file(const char *path, bool rules, bool all_attributes,
     qsort(e.v, e.len, sizeof(*e.v), by_line);
     for (size_t i = 0; i < e.len; i++)
         printf("%s\n", e.v[i].text);
+    if (!rules)
+        print_hygiene(stdout, path, &rep);
 out:
     for (size_t i = 0; i < e.len; i++)
         free(e.v[i].text);
@@ -806,11 +848,13 @@ int iocs_pipeline_iocs(const struct iocs_scan_opts *o, bool explain,
         goto out;
     }
     printf("reference\ttype\tvalue\tfeed\tnote\n");
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
-        bool feed = i < o->nfeeds;
-        const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
+        bool feed = i < o->nfeeds || i >= o->nfeeds + o->nrules;
+        const char *path = i < o->nfeeds ? o->feeds[i]
+                           : feed        ? o->strings[i - o->nfeeds - o->nrules]
+                                         : o->rules[i - o->nfeeds];
 
-        err = explain_file(path, !feed, o->all_attributes, allow, &skipped);
+        err = explain_file(path, !feed, o->all_attributes, o, allow, &skipped);
         if (err) {
             fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
             goto out;
