@@ -148,6 +148,8 @@ static void psl_load(void)
 
 bool iocs_tld_known(const char *v, size_t n)
 {
+    static const char *const special[] = {"example", "test", "invalid",
+                                          "localhost"};
     char name[254];
     size_t start;
 
@@ -158,6 +160,15 @@ bool iocs_tld_known(const char *v, size_t n)
     for (size_t i = 0; i < n; i++)
         name[i] = lower(v[i]);
     name[n] = '\0';
+    /* The special-use TLDs of RFC 2606/6761 are real in documentation,
+     * tests and labs, though no registry lists them. */
+    for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+        size_t sl = strlen(special[k]);
+
+        if (n >= sl && memcmp(name + n - sl, special[k], sl) == 0 &&
+            (n == sl || name[n - sl - 1] == '.'))
+            return true;
+    }
     pthread_once(&psl_once, psl_load);
     if (!psl)
         return false;
