@@ -1462,7 +1462,8 @@ int iocs_evtx_next(struct iocs_evtx *r, struct iocs_evtx_record *rec)
             continue;
         }
         if (err == 1)
-            warnf(r, out.chunk, "record %" PRIu64 ": %s", out.record_id, msg);
+            warnf(r, out.chunk, "%srecord %" PRIu64 ": %s",
+                  recovered ? "recovered " : "", out.record_id, msg);
         out.line = r->line;
         out.len = r->line_len;
         out.ordinal = ++r->st.records;
