@@ -884,7 +884,12 @@ static void put_value(struct iocs_evtx *r, int32_t idx, int in_system,
 int iocs__evtx_render(struct iocs_evtx *r, char *xml, size_t len,
                       const char **line, size_t *line_len)
 {
-    int err = parse(r, xml, len);
+    int err;
+
+    /* libevtx hands out a C string: the XML ends at its first NUL, and so
+     * no NUL ever reaches a line (some JSON readers refuse \u0000). */
+    len = strnlen(xml, len);
+    err = parse(r, xml, len);
 
     if (err)
         return err;

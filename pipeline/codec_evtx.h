@@ -145,6 +145,7 @@ void iocs_evtx_free(struct iocs_evtx *r);
  * Render the restricted XML that libevtx writes for one record, xml[0..len)
  * (changed in place: entities are decoded where they stand), as the JSON
  * line above, into the reader's line buffer; *line and *len are set.
+ * The XML ends at its first NUL byte, if any, as libevtx's C string does.
  * Exposed for the fuzzer and the tests. Returns 0, -EBADMSG (not XML this
  * renderer accepts), -E2BIG (over a cap) or -ENOMEM.
  */
