@@ -19,8 +19,8 @@
  *   attributes is null. Attributes are members of the element's object; its
  *   text beside attributes or children is "#text". Repeated children with
  *   the same name are one array, in order. xmlns attributes are dropped.
- * - <Data Name="N">v</Data> is "N":"v"; a <Data> without Name is
- *   "param1", "param2"... in order (Winlogbeat's names). EventData and
+ * - <Data Name="N">v</Data> is "N":"v" ("" when empty); a <Data> without Name
+ * is "param1", "param2"... in order (Winlogbeat's names). EventData and
  *   UserData values are always strings, as Windows wrote them.
  * - Under System, EventID, Version, Level, Task, Opcode, EventRecordID and
  *   the attributes ProcessID, ThreadID and Qualifiers are JSON numbers
