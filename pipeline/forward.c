@@ -251,6 +251,96 @@ out:
     return err;
 }
 
+static uint64_t be(const unsigned char *p, int bytes)
+{
+    uint64_t v = 0;
+    int i;
+
+    for (i = 0; i < bytes; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/*
+ * The length of the msgpack object at the start of p[0..n), found by
+ * walking it without allocating: -EAGAIN when it runs past n, -EPROTO for
+ * the never-used byte 0xc1. msgpack-c's unpacker allocates what a
+ * container's count claims before the elements arrive (an array32 header
+ * asks for 4G objects), so untrusted bytes go through this first.
+ */
+static int obj_len(const unsigned char *p, size_t n, size_t *len)
+{
+    uint64_t want = 1; /* objects still to walk */
+    size_t off = 0;
+
+    while (want > 0) {
+        uint64_t hdr, body = 0, kids = 0;
+        unsigned char c;
+
+        /* Every object takes at least one byte. */
+        if (want > n - off)
+            return -EAGAIN;
+        c = p[off];
+        hdr = 1;
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+        } else if (c <= 0x8f) {
+            kids = 2 * (uint64_t)(c & 15);
+        } else if (c <= 0x9f) {
+            kids = c & 15;
+        } else if (c <= 0xbf) {
+            body = c & 31;
+        } else if (c == 0xc1) {
+            return -EPROTO;
+        } else {
+            static const unsigned char fixed[0xdf - 0xc4 + 1] = {
+                /* c4..df: header bytes, then fixed body bytes */
+                [0xca - 0xc4] = 5, [0xcb - 0xc4] = 9,  [0xcc - 0xc4] = 2,
+                [0xcd - 0xc4] = 3, [0xce - 0xc4] = 5,  [0xcf - 0xc4] = 9,
+                [0xd0 - 0xc4] = 2, [0xd1 - 0xc4] = 3,  [0xd2 - 0xc4] = 5,
+                [0xd3 - 0xc4] = 9, [0xd4 - 0xc4] = 3,  [0xd5 - 0xc4] = 4,
+                [0xd6 - 0xc4] = 6, [0xd7 - 0xc4] = 10, [0xd8 - 0xc4] = 18};
+            int lb; /* bytes of the length or count field */
+
+            if (fixed[c - 0xc4]) {
+                hdr = fixed[c - 0xc4];
+            } else {
+                switch (c) {
+                case 0xc4:
+                case 0xc7:
+                case 0xd9:
+                    lb = 1;
+                    break;
+                case 0xc5:
+                case 0xc8:
+                case 0xda:
+                case 0xdc:
+                case 0xde:
+                    lb = 2;
+                    break;
+                default:
+                    lb = 4;
+                    break; /* c6 c9 db dd df */
+                }
+                hdr = 1 + (uint64_t)lb + (c == 0xc7 || c == 0xc8 || c == 0xc9);
+                if (hdr > n - off)
+                    return -EAGAIN;
+                if (c == 0xdc || c == 0xdd)
+                    kids = be(p + off + 1, lb);
+                else if (c == 0xde || c == 0xdf)
+                    kids = 2 * be(p + off + 1, lb);
+                else
+                    body = be(p + off + 1, lb);
+            }
+        }
+        if (hdr + body > n - off)
+            return -EAGAIN;
+        off += hdr + body;
+        want += kids - 1;
+    }
+    *len = off;
+    return 0;
+}
+
 /*
  * Unpack one msgpack object at the start of p[0..n) into u. Returns 0
  * with *used, -EAGAIN or -EPROTO.
@@ -258,7 +348,10 @@ out:
 static int unpack(msgpack_unpacked *u, const void *p, size_t n, size_t *used)
 {
     size_t off = 0;
+    int err = obj_len(p, n, &n);
 
+    if (err)
+        return err;
     switch (msgpack_unpack_next(u, p, n, &off)) {
     case MSGPACK_UNPACK_SUCCESS:
     case MSGPACK_UNPACK_EXTRA_BYTES:
