@@ -11,6 +11,7 @@ Every record received is written to --out as one JSON line
 {"tag": ..., "time": [sec, nsec] or sec, "record": {...}}, flushed before
 the ack goes out, so a record the sender saw acked is in the file.
 
+--discard: ack every message without decoding its entries (benchmarks).
 --drop-after N: after N messages, the next one is written but not acked
 and the connection is closed (once), to test resends. --ready FILE gets the
 port (or "unix") once the receiver listens. Needs Debian's python3-msgpack
@@ -136,8 +137,11 @@ class Receiver:
                 msg = self.next_obj(conn, unpacker)
                 if msg is None:
                     return
-                tag, entries, option = self.entries_of(msg)
-                self.write(tag, entries)
+                if self.args.discard:  # benchmarks: ack, decode nothing
+                    option = msg[2] if len(msg) > 2 else {}
+                else:
+                    tag, entries, option = self.entries_of(msg)
+                    self.write(tag, entries)
                 with self.lock:
                     self.messages += 1
                     drop = (self.args.drop_after is not None
@@ -202,6 +206,8 @@ def main():
     p.add_argument("--tls-key")
     p.add_argument("--drop-after", type=int)
     p.add_argument("--no-ack", action="store_true")
+    p.add_argument("--discard", action="store_true",
+                   help="ack without decoding or writing (benchmarks)")
     Receiver(p.parse_args()).run()
 
 
