@@ -85,7 +85,8 @@ static unsigned char *tool(const char *cmd, const void *in, size_t n,
 }
 
 /*
- * Decode src[0..n) with codec c, in pieces of piece bytes, into room of
+ * Decode src[0..n) with codec c, in pieces of piece bytes (0: fuzz_codec's
+ * pseudo-random pieces of 1..64 bytes), into room of
  * out_cap bytes per call. The decoded bytes go to *out; returns the last
  * iocs_decoder_run() result (1 or a negative errno), *off the offset.
  */
@@ -96,21 +97,33 @@ static int decode(enum iocs_codec c, const unsigned char *src, size_t n,
     unsigned char *room = malloc(out_cap);
     size_t pos = 0, in_len = 0, got;
     const unsigned char *in = src;
+    uint32_t seed = 2654435761u;
     int ret;
 
     assert_non_null(room);
     assert_int_equal(iocs_decoder_new(&d, c), 0);
     for (;;) {
+        size_t before;
         int eof;
 
         if (in_len == 0 && pos < n) {
             in = src + pos;
-            in_len = n - pos < piece ? n - pos : piece;
+            if (piece == 0) {
+                /* Pieces of 1..64 as fuzz_codec cuts them. */
+                seed = seed * 1103515245u + 12345u;
+                in_len = 1 + (seed >> 16) % 64;
+            } else {
+                in_len = piece;
+            }
+            if (in_len > n - pos)
+                in_len = n - pos;
             pos += in_len;
         }
+        before = in_len;
         eof = pos == n;
         ret = iocs_decoder_run(d, &in, &in_len, eof, room, out_cap, &got);
         assert_true(got <= out_cap);
+        assert_true(in_len <= before);
         put(out, room, got);
         if (ret != 0)
             break;
@@ -211,7 +224,10 @@ static void test_codec_large(void **state)
 static void test_codec_concatenated(void **state)
 {
     size_t cut1 = 10000 + 17, cut2 = 30000 + 5, n = 48 << 10;
-    static const size_t pieces[] = {1, 7, 4096, SIZE_MAX};
+    /* Odd sizes too: a member's trailer and the next header split at
+     * every alignment (ISA-L hands back read-ahead bytes at a member's
+     * end, from before the current piece when the pieces are small). */
+    static const size_t pieces[] = {1, 2, 3, 5, 7, 9, 11, 13, 4096, SIZE_MAX};
 
     (void)state;
     assert_true(text.p[cut1] != '\n' && text.p[cut2 - 1] != '\n');
@@ -398,6 +414,52 @@ static void test_codec_trailing(void **state)
         free(out.p);
         free(all.p);
         free(z);
+    }
+}
+
+/*
+ * Found by fuzz_codec: a damaged member fed in small pieces made ISA-L
+ * move next_in back past the start of the piece (it hands back its
+ * read-ahead bytes); the decoder must never report negative consumption.
+ */
+static void test_codec_gzip_handback(void **state)
+{
+    static const unsigned char bad[] = {
+        0x1f, 0x8b, 0x08, 0x00, 0xff, 0x26, 0x08, 0x6b, 0x00, 0x03, 0xdd, 0xd3,
+        0xbb, 0x6e, 0x83, 0x30, 0x14, 0x80, 0xe1, 0xbd, 0x4f, 0x71, 0x94, 0x29,
+        0x19, 0xda, 0xf8, 0x82, 0xb1, 0x1d, 0xc9, 0x43, 0xd5, 0x35, 0x5b, 0xa6,
+        0x8e, 0x06, 0xec, 0x14, 0x5d, 0x12, 0x94, 0x63, 0xa4, 0xf2, 0xf6, 0xb5,
+        0x13, 0x42, 0xaa, 0x4c, 0x49, 0x55, 0xa9, 0x55, 0x99, 0x7e, 0x8e, 0x41,
+        0x16, 0x9f, 0x4c, 0x18, 0x3a, 0x67, 0x36, 0xaf, 0x9b, 0x97, 0xe7, 0xf5,
+        0x1a, 0x5a, 0xdc, 0x1a, 0xdb, 0x57, 0x75, 0x98, 0xd3, 0x5c, 0x65, 0x9c,
+        0x69, 0x45, 0xe5, 0x93, 0x90, 0xba, 0xdd, 0xfe, 0x24, 0xf7, 0xc8, 0x12,
+        0x9d, 0xf4, 0xbe, 0xd2, 0x5e, 0x28, 0x22, 0x72, 0x92, 0xfc, 0x84, 0x28,
+        0xbc, 0xf5, 0x92, 0x67, 0x36, 0x23, 0x09, 0x71, 0xbc, 0x67, 0xde, 0x17,
+        0xe4, 0x28, 0x39, 0xae, 0x53, 0xa5, 0xc8, 0x48, 0x4a, 0xff, 0xdf, 0x49,
+        0x3c, 0x71, 0xaa, 0xfb, 0x4f, 0xe2, 0x0f, 0x70, 0xfe, 0xa1, 0x1f, 0xbb,
+        0xae, 0xae, 0x31, 0xd3, 0xe4, 0x0b, 0xe5, 0xc3, 0x27, 0x25, 0xe3, 0x59,
+        0x94, 0x0d, 0x05, 0x00, 0x00};
+
+    (void)state;
+    for (size_t piece = 0; piece <= 64; piece++)
+        for (size_t cap = 1; cap <= 4096; cap *= 8) {
+            struct buf out = {0};
+            uint64_t off;
+
+            assert_int_equal(decode(IOCS_CODEC_GZIP, bad, sizeof(bad), piece,
+                                    cap, &out, &off),
+                             -EBADMSG);
+            assert_true(off <= sizeof(bad));
+            free(out.p);
+        }
+    {
+        struct buf out = {0};
+
+        /* The crash itself: fuzz_codec's pieces and room for byte 1. */
+        assert_int_equal(decode(IOCS_CODEC_GZIP, bad, sizeof(bad), 0,
+                                1 + 2654435761u % 4096, &out, NULL),
+                         -EBADMSG);
+        free(out.p);
     }
 }
 
@@ -645,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_codec_truncated),
         cmocka_unit_test(test_codec_damaged),
         cmocka_unit_test(test_codec_trailing),
+        cmocka_unit_test(test_codec_gzip_handback),
         cmocka_unit_test(test_codec_reset_reuses),
         cmocka_unit_test(test_codec_bomb_bounded),
     };
