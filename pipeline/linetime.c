@@ -184,7 +184,8 @@ static size_t hms(const unsigned char *p, const unsigned char *end,
     return valid_time(c) ? 8 : 0;
 }
 
-/* An optional fraction (`.` or `,` then digits, 9 kept) at p. */
+/* An optional fraction (`.` or `,` then digits, 9 kept) at p; its
+ * length, 0 when there is none (*nsec is then 0). */
 static size_t fraction(const unsigned char *p, const unsigned char *end,
                        long *nsec)
 {
@@ -200,6 +201,10 @@ static size_t fraction(const unsigned char *p, const unsigned char *end,
             v = v * 10 + (p[n] - '0');
             kept++;
         }
+    /* A comma is also a field separator (PAN-OS, CSV exports): it starts
+     * a fraction only for 1-9 digits not followed by another field. */
+    if (p[0] == ',' && (n > 10 || (p + n < end && p[n] == ',')))
+        return 0;
     for (; kept < 9; kept++)
         v *= 10;
     *nsec = v;
@@ -257,14 +262,15 @@ static size_t iso(const unsigned char *p, const unsigned char *end,
     int forti = 0;
     size_t n;
 
-    if (end - p < 19 || p[4] != '-' || p[7] != '-')
+    /* YYYY/MM/DD as Go's log package, xrdp and PAN-OS write it, too. */
+    if (end - p < 19 || (p[4] != '-' && p[4] != '/') || p[7] != p[4])
         return 0;
     c->y = num(p, end, 4);
     c->mo = num(p + 5, end, 2);
     c->d = num(p + 8, end, 2);
     if (c->y < 0 || c->mo < 0 || c->d < 0 || !valid_date(c))
         return 0;
-    if (p[10] == ' ' && end - p >= 24 && !memcmp(p + 10, " time=", 6)) {
+    if (p[4] == '-' && end - p >= 24 && !memcmp(p + 10, " time=", 6)) {
         forti = 1;
         q = p + 16;
     } else if (p[10] != 'T' && p[10] != 't' && p[10] != ' ') {

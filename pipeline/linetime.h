@@ -5,7 +5,8 @@
  * The first timestamp in the line is the line's time. Forms: RFC 3164
  * (`Dec  5 03:14:15`, optional `<PRI>` first, no year), RFC 5424 / ISO
  * 8601 (`2024-12-05T03:14:15.123456+01:00`, `T` or a space, a fraction of
- * 1-9 digits after `.` or `,`, `Z`, `+hh:mm`, `+hhmm`, `+hh` or nothing),
+ * 1-9 digits after `.` or `,`, `Z`, `+hh:mm`, `+hhmm`, `+hh` or nothing;
+ * also `2024/12/05 03:14:15` as Go's log, xrdp and PAN-OS write it),
  * Apache/CLF (`[05/Dec/2024:03:14:15 -0500]`), Cisco (`Dec 05 2024
  * 03:14:15[.mmm]`), ctime as Apache's error log writes it (`Dec 04
  * 04:47:44 2005`), auditd (`audit(1733368455.123:456)`) and FortiGate

@@ -96,6 +96,7 @@ static const struct lt_case cases[] = {
      NULL},
     {"2024-12-05 03:14:15,5 log4j comma", 0, NULL, 1, 1733368455, 500000000,
      NULL},
+    {"2024-12-05 03:14:15,123,next,field", 0, NULL, 1, 1733368455, 0, NULL},
     /* Zones. */
     {"2024-12-05T03:14:15+05:30 x", 0, NULL, 1, 1733348655, 0, NULL},
     {"2024-12-05T03:14:15+0530 x", 0, NULL, 1, 1733348655, 0, NULL},
@@ -120,6 +121,13 @@ static const struct lt_case cases[] = {
     {"2024-12-15 14:12:12 192.168.1.31:45321 TLS Error: incoming packet "
      "authentication failed from [AF_INET]192.168.1.31:45321",
      0, NULL, 1, 1734271932, 0, NULL},
+    /* Slashes. corpus: fail2ban_xrdp.log, sekoia_paloalto-ngfw.log */
+    {"2022/05/06 04:53:57 [190.2.139.67:58629] [channel 106] direct TCP/IP "
+     "forwarding from 127.0.0.1:22",
+     0, NULL, 1, 1651812837, 0, NULL},
+    {"1,2020/12/04 16:00:02,016401002222,USERID,login,2305", 0, NULL, 1,
+     1607097602, 0, NULL},
+    {"2024/12-05 03:14:15 mixed separators", 0, NULL, 0, 0, 0, NULL},
     /* Apache/CLF. corpus: vpn-fortinet/crowdsec_CVE-2022-40684.log */
     {"127.0.0.1 - - [14/Oct/2022:09:55:53 +0200] \"PUT "
      "/api/v2/cmdb/system/admin/hes HTTP/1.1\" 404 134 \"-\" \"Report "
