@@ -93,17 +93,18 @@ static int bz_run(void *impl, struct iocs__codec_io *io)
         size_t out_n = room < IOCS__CODEC_CHUNK ? room : IOCS__CODEC_CHUNK;
         int ret;
 
+        if (out_n == 0)
+            return 0; /* more room */
+        if (io->in_len == 0 && !b->in_stream && b->streams)
+            return io->eof ? 1 : 0; /* between streams */
         if (!b->live) {
-            /* A stream ended and reset failed to make the next one. */
+            /* Bytes follow a stream's end: the next stream (or garbage,
+             * which libbz2 reports as a bad magic). */
             int err = bz_start(b);
 
             if (err)
                 return err;
         }
-        if (out_n == 0)
-            return 0; /* more room */
-        if (io->in_len == 0 && !b->in_stream && b->streams)
-            return io->eof ? 1 : 0; /* between streams */
         /* libbz2 takes a non-const pointer but never writes the input. */
         b->s.next_in = (char *)(uintptr_t)io->in;
         b->s.avail_in = (unsigned)in_n;

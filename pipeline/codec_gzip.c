@@ -1,10 +1,12 @@
 /*
  * codec_gzip.c - gzip (RFC 1952) with ISA-L's igzip inflate.
  *
- * isal_inflate() with crc_flag ISAL_GZIP parses each member's header and
- * checks its CRC-32 and ISIZE trailer; this file only strings members
- * together. A member may end anywhere in an input piece, and the next one
- * may start in the same piece or a later one.
+ * Each member's header is parsed here, byte by byte (it may be cut
+ * anywhere: ISA-L's own header parser gets FHCRC wrong when the header
+ * comes in several pieces), then isal_inflate() with crc_flag
+ * ISAL_GZIP_NO_HDR_VER inflates the deflate data and checks the CRC-32
+ * and ISIZE trailer. A member may end anywhere in an input piece, and the
+ * next one may start in the same piece or a later one.
  *
  * After the last member: end of input is a clean end; zero bytes are
  * accepted to the end (block or tape padding, which gzip(1) also skips
@@ -18,12 +20,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 
 #include "pipeline/codec_impl.h"
 
+/* RFC 1952 header flags. */
+#define GZ_FHCRC 0x02
+#define GZ_FEXTRA 0x04
+#define GZ_FNAME 0x08
+#define GZ_FCOMMENT 0x10
+#define GZ_FRESERVED 0xe0
+
 enum gz_phase {
-    GZ_MEMBER,  /* inside a member (or at its first byte) */
+    GZ_HEADER,  /* in a member's header (or at its first byte) */
+    GZ_MEMBER,  /* in a member's deflate data or trailer */
     GZ_BETWEEN, /* a member ended; another, padding or the end may follow */
     GZ_PADDING, /* zero bytes after the last member */
 };
@@ -38,23 +49,42 @@ enum gz_phase {
  */
 #define GZ_TAIL 16
 
+/* Where the header parser is: the fixed 10 bytes, then each field. */
+enum gz_field { H_FIXED, H_XLEN, H_EXTRA, H_NAME, H_COMMENT, H_HCRC };
+
 struct gz {
     struct inflate_state st;
     enum gz_phase phase;
-    int members; /* members that ended cleanly */
+    enum gz_field field;
+    unsigned pos;   /* bytes of the current field read */
+    unsigned flags; /* FLG of this member */
+    unsigned xlen;  /* FEXTRA length */
+    unsigned hcrc;  /* FHCRC as read */
+    uint32_t crc;   /* CRC-32 of the header so far */
+    int members;    /* members that ended cleanly */
     unsigned char tail[GZ_TAIL];
     size_t tail_len;
     unsigned char pend[2 * GZ_TAIL];
     size_t pend_len, pend_pos;
 };
 
+/* Ready for a member's first byte. */
+static void member(struct gz *g)
+{
+    isal_inflate_reset(&g->st);
+    g->st.crc_flag = ISAL_GZIP_NO_HDR_VER;
+    g->phase = GZ_HEADER;
+    g->field = H_FIXED;
+    g->pos = 0;
+    g->crc = 0;
+}
+
 static int gz_reset(void *impl)
 {
     struct gz *g = impl;
 
     isal_inflate_init(&g->st);
-    g->st.crc_flag = ISAL_GZIP;
-    g->phase = GZ_MEMBER;
+    member(g);
     g->members = 0;
     g->tail_len = 0;
     g->pend_len = g->pend_pos = 0;
@@ -160,6 +190,90 @@ static int inflate_some(struct gz *g, struct iocs__codec_io *io)
     return ret;
 }
 
+/* Move past the fields this member does not have: 1 when the header is
+ * complete, 0 when the current field wants bytes. */
+static int skip_absent(struct gz *g)
+{
+    for (;;) {
+        switch (g->field) {
+        case H_FIXED:
+            return 0;
+        case H_XLEN:
+            if (g->flags & GZ_FEXTRA)
+                return 0;
+            g->field = H_NAME;
+            break;
+        case H_EXTRA:
+            if (g->pos < g->xlen)
+                return 0;
+            g->pos = 0;
+            g->field = H_NAME;
+            break;
+        case H_NAME:
+            if (g->flags & GZ_FNAME)
+                return 0;
+            g->field = H_COMMENT;
+            break;
+        case H_COMMENT:
+            if (g->flags & GZ_FCOMMENT)
+                return 0;
+            g->field = H_HCRC;
+            break;
+        case H_HCRC:
+            return g->flags & GZ_FHCRC ? 0 : 1;
+        }
+    }
+}
+
+/*
+ * Read one header byte c. Returns 1 when the header is complete, 0 when
+ * more is wanted, -EBADMSG when it is not a gzip header we can inflate.
+ */
+static int header_byte(struct gz *g, unsigned char c)
+{
+    static const unsigned char fixed[3] = {0x1f, 0x8b, 8};
+
+    if (g->field != H_HCRC)
+        g->crc = crc32_gzip_refl(g->crc, &c, 1);
+    switch (g->field) {
+    case H_FIXED:
+        if (g->pos < 3 && c != fixed[g->pos])
+            return -EBADMSG; /* not gzip, or not deflate */
+        if (g->pos == 3) {
+            if (c & GZ_FRESERVED)
+                return -EBADMSG; /* gzip(1) refuses these too */
+            g->flags = c;
+        }
+        if (++g->pos < 10)
+            return 0;
+        g->pos = 0;
+        g->field = H_XLEN;
+        break;
+    case H_XLEN:
+        g->xlen = g->pos ? g->xlen | (unsigned)c << 8 : c;
+        if (++g->pos < 2)
+            return 0;
+        g->pos = 0;
+        g->field = H_EXTRA;
+        break;
+    case H_EXTRA:
+        g->pos++;
+        break;
+    case H_NAME:
+    case H_COMMENT:
+        if (c != 0)
+            return 0;
+        g->field = g->field == H_NAME ? H_COMMENT : H_HCRC;
+        break;
+    case H_HCRC:
+        g->hcrc = g->pos ? g->hcrc | (unsigned)c << 8 : c;
+        if (++g->pos < 2)
+            return 0;
+        return g->hcrc == (g->crc & 0xffff) ? 1 : -EBADMSG;
+    }
+    return skip_absent(g);
+}
+
 static int gz_run(void *impl, struct iocs__codec_io *io)
 {
     struct gz *g = impl;
@@ -168,6 +282,23 @@ static int gz_run(void *impl, struct iocs__codec_io *io)
 
     for (;;) {
         switch (g->phase) {
+        case GZ_HEADER: {
+            int ret = 0;
+
+            p = cur(g, io, &n);
+            if (n == 0)
+                return io->eof ? -EBADMSG : 0; /* cut in the header */
+            for (size_t i = 0; i < n && ret == 0; i++) {
+                ret = header_byte(g, p[i]);
+                if (ret >= 0)
+                    eat(g, io, 1);
+            }
+            if (ret < 0)
+                return ret;
+            if (ret == 1)
+                g->phase = GZ_MEMBER;
+            continue;
+        }
         case GZ_MEMBER: {
             size_t out_before = io->out_len, in_before;
 
@@ -193,10 +324,7 @@ static int gz_run(void *impl, struct iocs__codec_io *io)
             if (n == 0)
                 return io->eof ? 1 : 0;
             if (p[0] == 0x1f) {
-                /* The next member: ISA-L checks the rest of its magic. */
-                isal_inflate_reset(&g->st);
-                g->st.crc_flag = ISAL_GZIP;
-                g->phase = GZ_MEMBER;
+                member(g); /* the header parser checks the rest */
                 continue;
             }
             if (p[0] != 0)

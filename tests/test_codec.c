@@ -418,6 +418,75 @@ static void test_codec_trailing(void **state)
 }
 
 /*
+ * Every optional gzip header field (FEXTRA, FNAME, FCOMMENT, FHCRC), as
+ * gzip(1) writes FNAME for a named file: built by hand around a raw
+ * deflate stream, and decoded in small pieces.
+ */
+static void test_codec_gzip_header_fields(void **state)
+{
+    static const unsigned char hdr[] = {
+        0x1f, 0x8b, 8,   0x04 | 0x08 | 0x10 | 0x02,
+        0,    0,    0,   0,
+        0,    3,    4,   0,
+        'a',  'b',  'c', 'd', /* FEXTRA: 4 bytes */
+        'x',  '.',  'l', 'o',
+        'g',  0,       /* FNAME */
+        'h',  'i',  0, /* FCOMMENT */
+    };
+    size_t n = 30000, len;
+    struct buf gz = {0};
+    unsigned char tr[8], *deflated = malloc(n + 1024);
+    uLong crc = crc32(0, Z_NULL, 0);
+    z_stream s = {0};
+
+    (void)state;
+    assert_non_null(deflated);
+    put(&gz, hdr, sizeof(hdr));
+    crc = crc32(crc, hdr, sizeof(hdr));
+    tr[0] = (unsigned char)crc; /* FHCRC: the low 16 bits of the CRC-32 */
+    tr[1] = (unsigned char)(crc >> 8);
+    put(&gz, tr, 2);
+    assert_int_equal(
+        deflateInit2(&s, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    s.next_in = text.p;
+    s.avail_in = (uInt)n;
+    s.next_out = deflated;
+    s.avail_out = (uInt)(n + 1024);
+    assert_int_equal(deflate(&s, Z_FINISH), Z_STREAM_END);
+    len = s.total_out;
+    deflateEnd(&s);
+    put(&gz, deflated, len);
+    crc = crc32(crc32(0, Z_NULL, 0), text.p, (uInt)n);
+    for (int i = 0; i < 4; i++) {
+        tr[i] = (unsigned char)(crc >> (8 * i));
+        tr[4 + i] = (unsigned char)(n >> (8 * i));
+    }
+    put(&gz, tr, 8);
+    for (size_t piece = 1; piece <= 17; piece += 4) {
+        struct buf out = {0};
+
+        assert_int_equal(
+            decode(IOCS_CODEC_GZIP, gz.p, gz.len, piece, 13, &out, NULL), 1);
+        assert_int_equal(out.len, n);
+        assert_memory_equal(out.p, text.p, n);
+        free(out.p);
+    }
+    /* A bad header CRC is damage. */
+    gz.p[sizeof(hdr)] ^= 1;
+    {
+        struct buf out = {0};
+
+        assert_int_equal(
+            decode(IOCS_CODEC_GZIP, gz.p, gz.len, 4096, 65536, &out, NULL),
+            -EBADMSG);
+        assert_int_equal(out.len, 0);
+        free(out.p);
+    }
+    free(gz.p);
+    free(deflated);
+}
+
+/*
  * Found by fuzz_codec: a damaged member fed in small pieces made ISA-L
  * move next_in back past the start of the piece (it hands back its
  * read-ahead bytes); the decoder must never report negative consumption.
@@ -708,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_codec_damaged),
         cmocka_unit_test(test_codec_trailing),
         cmocka_unit_test(test_codec_gzip_handback),
+        cmocka_unit_test(test_codec_gzip_header_fields),
         cmocka_unit_test(test_codec_reset_reuses),
         cmocka_unit_test(test_codec_bomb_bounded),
     };
