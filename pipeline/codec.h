@@ -5,8 +5,9 @@
  *
  * Seam between the reader (raw bytes of a file) and the framer (lines).
  * A source's codec is decided once, from its first bytes, whatever its
- * name: gzip (1f 8b), zstd (28 b5 2f fd), bzip2 ("BZh" + '1'..'9'), xz
- * (fd "7zXZ" 00) and Windows event logs ("ElfFile\0", see codec_evtx.h);
+ * name: gzip (1f 8b 08), zstd (28 b5 2f fd, or a skippable frame 50..5f
+ * 2a 4d 18 first), bzip2 ("BZh" + '1'..'9'), xz (fd "7zXZ" 00) and
+ * Windows event logs ("ElfFile\0", see codec_evtx.h);
  * anything else is plain text and is passed through untouched.
  *
  * A decoder is streaming and bounded: it holds a fixed amount of state
