@@ -5,8 +5,9 @@
  *
  * Seam between the reader (raw bytes of a file) and the framer (lines).
  * A source's codec is decided once, from its first bytes, whatever its
- * name: gzip (1f 8b), zstd (28 b5 2f fd), bzip2 ("BZh" + '1'..'9'), xz
- * (fd "7zXZ" 00) and Windows event logs ("ElfFile\0", see codec_evtx.h);
+ * name: gzip (1f 8b 08), zstd (28 b5 2f fd, or a skippable frame 50..5f
+ * 2a 4d 18 first), bzip2 ("BZh" + '1'..'9'), xz (fd "7zXZ" 00) and
+ * Windows event logs ("ElfFile\0", see codec_evtx.h);
  * anything else is plain text and is passed through untouched.
  *
  * A decoder is streaming and bounded: it holds a fixed amount of state
@@ -17,7 +18,16 @@
  * numbers are those of the decompressed bytes. A damaged stream (cut short,
  * a bad check value, garbage inside or after it) is an error for that
  * source only: every byte inflated before the damage is still handed out,
- * then -EBADMSG, with iocs_decoder_in_offset() saying where.
+ * then -EBADMSG, with iocs_decoder_in_offset() saying where (at or a
+ * little past the damage: libraries read ahead within their buffers).
+ * A stream codec's source with no stream at all (0 bytes) is damaged too;
+ * a 0-byte file is detected as plain, and plain empty is complete.
+ * After the last gzip member, zero bytes (block padding) are skipped as
+ * gzip(1) skips them; xz stream padding is the format's own.
+ *
+ * Limits: a zstd frame whose window is over 2^27 bytes (zstd(1)'s own
+ * default limit) and an xz stream needing over 128 MiB to decode are
+ * errors for that source (-EBADMSG), not allocations of what they ask.
  *
  * One decoder per thread; decoders share nothing.
  */
@@ -73,7 +83,7 @@ void iocs_decoder_free(struct iocs_decoder *d);
 void iocs_decoder_reset(struct iocs_decoder *d);
 
 /*
- * Inflate. *in/*in_len is compressed input (advanced past what was
+ * Inflate. *in and *in_len are compressed input (advanced past what was
  * consumed; may be empty when eof is set), out[0..out_cap) is where the
  * decompressed bytes go; *out_len is set to how many were written. eof
  * says that no input follows *in.

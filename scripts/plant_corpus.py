@@ -12,7 +12,8 @@ in every line (planted or already there) computed by scripts/iocref.py.
 
 Writes DIR/logs/<same relative paths>, DIR/iocs.txt, DIR/truth.jsonl (the
 format of genlogs.py). Bytes are kept as they are: lines are handled as
-Latin-1 text so every byte maps to one character and back.
+Latin-1 text so every byte maps to one character and back. Windows event
+logs (.evtx, found by their magic) are binary and are left out.
 """
 
 import argparse
@@ -28,6 +29,7 @@ import iocref  # noqa: E402
 FEEDS = ["iocs/talos", "iocs/maltrail", "iocs/signature-base/c2-iocs.txt",
          "iocs/signature-base/hash-iocs.txt"]
 PER_TYPE = 60
+EVTX_MAGIC = b"ElfFile\0"
 _V4 = re.compile(r"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9]|\.[0-9])")
 
 
@@ -115,7 +117,14 @@ def main():
             src = os.path.join(d, name)
             rel = os.path.relpath(src, root)
             with open(src, "rb") as f:
-                data = f.read().decode("latin-1")
+                raw = f.read()
+            # A Windows event log (.evtx, by its magic whatever its name) is
+            # binary records, not lines: planting text into it would break
+            # it, and its truth comes from its records, not from lines.
+            # Left out: not copied, no truth rows.
+            if raw.startswith(EVTX_MAGIC):
+                continue
+            data = raw.decode("latin-1")
             parts = data.split("\n")
             out = []
             for i, part in enumerate(parts):
