@@ -271,6 +271,11 @@ static int take_one(struct iocs__loader *ld, const struct iocs__entry *e)
     }
     type = pick_type(e, ld->raw, (size_t)n);
     if (!e->typed && type == IOCS_STRING) {
+        /* A control byte is a broken line, not free text: say so. */
+        for (int i = 0; i < n; i++)
+            if ((unsigned char)ld->raw[i] < 0x20 || ld->raw[i] == 0x7f)
+                return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                         "contains a control character");
         ld->rep.untyped++;
         skip_loud(ld, e, NULL,
                   "not an indicator; load text IOCs with --strings FILE");

@@ -20,6 +20,9 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Why a plain-list value of no indicator type is skipped. */
+#define NOT_IOC "not an indicator; load text IOCs with --strings FILE"
+
 /* What the reject callback saw. */
 struct rejects {
     size_t n;
@@ -76,10 +79,10 @@ static const struct {
     {"d41d8cd98f00b204e9800998ecf8427e", IOCS_MD5, "feeds/test.txt:9"},
     {"mimikatz.exe", IOCS_FILENAME, "feeds/test.txt:10"},
     {"a@evil.example", IOCS_EMAIL, "feeds/test.txt:11"},
-    {"ingredi support desk", IOCS_STRING, "feeds/test.txt:12"},
 };
 
-/* Comments, blank lines, CRLF, a BOM and defanged values. */
+/* Comments, blank lines, CRLF, a BOM and defanged values. A value of no
+ * indicator type (line 12) is reported and skipped, not loaded as text. */
 static void test_feed_plain_list(void **state)
 {
     struct iocs_iocset *s = *state;
@@ -102,11 +105,15 @@ static void test_feed_plain_list(void **state)
                        "192.81.209.168"; /* no final newline */
 
     assert_int_equal(load(s, text, &r, &rep), 0);
-    assert_int_equal(r.n, 0);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.line[0], 12);
+    assert_string_equal(r.why[0], NOT_IOC);
     assert_int_equal(rep.lines, 15);
     assert_int_equal(rep.loaded, ARRAY_LEN(plain_want));
     assert_int_equal(rep.duplicates, 2);
     assert_int_equal(rep.rejected, 0);
+    assert_int_equal(rep.skipped, 1);
+    assert_int_equal(rep.untyped, 1);
     assert_int_equal(iocs_iocset_count(s), ARRAY_LEN(plain_want));
     for (size_t i = 0; i < ARRAY_LEN(plain_want); i++) {
         const struct iocs_ioc *ioc = iocs_iocset_get(s, i);
@@ -140,12 +147,15 @@ static const struct {
     size_t line;
     const char *why;
 } reject_want[] = {
-    {2, "shorter than 4 bytes"},         {4, "prefix length over 32"},
-    {5, "contains a control character"}, {7, "longer than 2048 bytes"},
+    {2, NOT_IOC},
+    {4, "prefix length over 32"},
+    {5, "contains a control character"},
+    {7, "longer than 2048 bytes"},
     {8, "prefix length over 128"},
 };
 
-/* Rejected lines reach the callback with their number and reason. */
+/* Rejected lines reach the callback with their number and reason; so does
+ * a word ("abc"), which is skipped, not rejected. */
 static void test_feed_rejects(void **state)
 {
     struct iocs_iocset *s = *state;
@@ -170,7 +180,9 @@ static void test_feed_rejects(void **state)
         0);
     assert_int_equal(rep.lines, 8);
     assert_int_equal(rep.loaded, 2);
-    assert_int_equal(rep.rejected, ARRAY_LEN(reject_want));
+    assert_int_equal(rep.rejected, ARRAY_LEN(reject_want) - 1);
+    assert_int_equal(rep.skipped, 1);
+    assert_int_equal(rep.untyped, 1);
     assert_int_equal(r.n, ARRAY_LEN(reject_want));
     assert_string_equal(r.file, "feeds/test.txt");
     for (size_t i = 0; i < ARRAY_LEN(reject_want); i++) {
@@ -180,37 +192,49 @@ static void test_feed_rejects(void **state)
     free(text);
 }
 
-/* A NUL byte makes the whole feed unusable: nothing is added. */
-/* A ';' or ',' starts a description only after a typed value: a string
- * IOC such as a user agent keeps them. */
+/* A ';' or ',' starts a description only after a typed value. A plain
+ * list's free text is no IOC; a --strings file keeps such a line whole. */
 static void test_feed_description_split(void **state)
 {
     struct iocs_iocset *s = *state;
     struct iocs_feed_report rep = {0};
+    struct iocs_feed_opts text = {.strings = true};
     struct rejects r = {0};
     const struct iocs_ioc *x;
+    static const char lines[] = "176.123.5.126;65\n"
+                                "evil.example,C2 server\n"
+                                "Mozilla/5.0 (compatible; Xbot/1.0; +x)\n"
+                                "not, really a list\n";
 
-    assert_int_equal(load(s,
-                          "176.123.5.126;65\n"
-                          "evil.example,C2 server\n"
-                          "Mozilla/5.0 (compatible; Xbot/1.0; +x)\n"
-                          "not, really a list\n",
-                          &r, &rep),
-                     0);
-    assert_int_equal(rep.loaded, 4);
+    assert_int_equal(load(s, lines, &r, &rep), 0);
+    assert_int_equal(rep.loaded, 2);
+    assert_int_equal(rep.skipped, 2);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.line[0], 3);
+    assert_int_equal(r.line[1], 4);
     x = iocs_iocset_get(s, 0);
     assert_string_equal(x->value, "176.123.5.126");
     assert_string_equal(x->description, "65");
     x = iocs_iocset_get(s, 1);
     assert_string_equal(x->value, "evil.example");
     assert_string_equal(x->description, "C2 server");
+
+    assert_int_equal(iocs_feed_load_mem_opts(s, "ua.txt",
+                                             "Mozilla/5.0 (compatible; "
+                                             "Xbot/1.0; +x)\nnot, really a "
+                                             "list\n",
+                                             58, &text, on_reject, &r, &rep),
+                     0);
+    assert_int_equal(rep.loaded, 4);
     x = iocs_iocset_get(s, 2);
     assert_int_equal(x->type, IOCS_STRING);
     assert_string_equal(x->value, "Mozilla/5.0 (compatible; Xbot/1.0; +x)");
     x = iocs_iocset_get(s, 3);
+    assert_int_equal(x->type, IOCS_STRING);
     assert_string_equal(x->value, "not, really a list");
 }
 
+/* A NUL byte makes the whole feed unusable: nothing is added. */
 static void test_feed_nul_byte(void **state)
 {
     struct iocs_iocset *s = *state;

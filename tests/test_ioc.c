@@ -138,8 +138,8 @@ static const struct {
     {"a@b", IOCS_STRING},
     {"://evil.example", IOCS_STRING},
     {"http://", IOCS_STRING},
-    {"1.2.3.4/x", IOCS_STRING},
-    {"report.dat", IOCS_DOMAIN}, /* any alphabetic top-level label */
+    {"1.2.3.4/x", IOCS_URL},     /* host/path with no scheme */
+    {"report.dat", IOCS_STRING}, /* "dat" is no top-level domain */
     {"ingredi support desk customer thin", IOCS_STRING},
     {"1:2:3", IOCS_STRING},
     {"", IOCS_STRING},
