@@ -31,10 +31,13 @@ bool iocs_load_builtin_used(const struct iocs_load_opts *o)
     return o->builtin || (o->nfeeds == 0 && o->nrules == 0 && o->nstrings == 0);
 }
 
-int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
-                           size_t *dropped)
+/* Copy every IOC of from (with its `also` records) that a does not cover
+ * into a new set *out; *dropped counts the others. */
+static int copy_unallowed(const struct iocs_iocset *from,
+                          const struct iocs_allow *a, struct iocs_iocset **out,
+                          size_t *dropped)
 {
-    struct iocs_iocset *from = *set, *to = NULL;
+    struct iocs_iocset *to = NULL;
     size_t n = 0;
     int err;
 
@@ -60,9 +63,21 @@ int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
             }
         }
     }
-    iocs_iocset_free(from);
-    *set = to;
+    *out = to;
     *dropped += n;
+    return 0;
+}
+
+int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
+                           size_t *dropped)
+{
+    struct iocs_iocset *to;
+    int err = copy_unallowed(*set, a, &to, dropped);
+
+    if (err)
+        return err;
+    iocs_iocset_free(*set);
+    *set = to;
     return 0;
 }
 
@@ -235,6 +250,58 @@ static uint64_t cache_salt(const struct iocs_load_opts *o)
     return h;
 }
 
+/*
+ * --db with --allow: the allowlists cover exact-value IOCs as they do when
+ * feeds are parsed, not only the addresses of CIDR IOCs. When they cover
+ * some IOC of *db, it is rebuilt without them (the file stays as it is).
+ */
+static int allow_db(const struct iocs_load_opts *o, struct iocs_db **db,
+                    struct iocs_load_report *lr, struct iocs_load_err *e)
+{
+    const struct iocs_iocset *set = iocs_db_set(*db);
+    struct iocs_iocset *kept = NULL;
+    struct iocs_allow *a = NULL;
+    struct iocs_db *fresh = NULL;
+    size_t dropped = 0;
+    bool any = false;
+    int err;
+
+    err = iocs_load_allow(o, o->strict, &a, &lr->rejected, e);
+    if (err || !a)
+        return err;
+    for (size_t i = 0; i < iocs_iocset_count(set) && !any; i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+
+        any = x->type != IOCS_REGEX &&
+              iocs_allow_ioc(a, x->type, x->value, x->len);
+    }
+    if (!any)
+        goto out;
+    err = copy_unallowed(set, a, &kept, &dropped);
+    if (err) {
+        fail(e, err, NULL, "out of memory");
+        goto out;
+    }
+    if (iocs_iocset_count(kept) == 0) {
+        err = fail(e, -ENODATA, o->db, "the allowlists cover every IOC");
+        goto out;
+    }
+    err = iocs_db_compile(&fresh, kept, e->msg, sizeof(e->msg));
+    if (err) {
+        e->path = o->db;
+        goto out;
+    }
+    iocs__db_own_set(fresh);
+    kept = NULL; /* the database owns it now */
+    iocs_db_free(*db);
+    *db = fresh;
+    lr->allowed += dropped;
+out:
+    iocs_iocset_free(kept);
+    iocs_allow_free(a);
+    return err;
+}
+
 int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
                  struct iocs_dbcache_result *res, struct iocs_load_report *lr,
                  struct iocs_load_err *e)
@@ -249,8 +316,15 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
     memset(res, 0, sizeof(*res));
     if (o->db) {
         err = iocs_dbfile_read(out, o->db, 0, e->msg, sizeof(e->msg));
-        if (err)
+        if (err) {
             e->path = o->db;
+            return err;
+        }
+        err = allow_db(o, out, lr, e);
+        if (err) {
+            iocs_db_free(*out);
+            *out = NULL;
+        }
         return err;
     }
     if (o->use_cache && iocs_dbcache_dir(dir, sizeof(dir)) == 0) {

@@ -126,7 +126,9 @@ int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
                            size_t *dropped);
 
 /*
- * The database for o: read from o->db; else, with o->use_cache, from the
+ * The database for o: read from o->db (rebuilt without the IOCs that o's
+ * allowlists cover, counted in lr->allowed; -ENODATA when they cover
+ * all); else, with o->use_cache, from the
  * cache when the inputs are unchanged; else loaded as iocs_load_set() does
  * and then taken from the cache by set hash or compiled (and cached). The
  * database owns its set; *res says how it was found. A set with rejected
