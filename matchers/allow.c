@@ -253,6 +253,11 @@ static int add_text(struct iocs_allow *a, const char *v, size_t n, int forced,
         v++;
         n--;
     }
+    if (n == 1) {
+        /* As in the feeds: it would allow almost anything. */
+        *why = "a single character matches almost anything";
+        return -EINVAL;
+    }
     t = forced >= 0 ? (enum iocs_type)forced : iocs_type_detect(v, n);
     if (forced == IOCS_DOMAIN) {
         enum iocs_type d = iocs_type_detect(v, n);
@@ -281,6 +286,11 @@ static int add_text(struct iocs_allow *a, const char *v, size_t n, int forced,
         }
         if (err) {
             *why = "not an address";
+            return -EINVAL;
+        }
+        if (prefix == 0) {
+            /* 0.0.0.0/0 or ::/0 would silence every address IOC. */
+            *why = "covers every address";
             return -EINVAL;
         }
         return add_range(a, family, addr, prefix);

@@ -10,8 +10,9 @@
  * (one value per line, '#' comments, refanged, typed like IOCs) or MISP
  * warninglist JSON ({"name", "type": "cidr"|"hostname"|"string"|
  * "substring"|"regex", "list": [...]}; substring and regex lists are
- * rejected with a reason). Built at config time; read-only and thread-safe
- * afterwards.
+ * rejected with a reason). An entry that would allow everything, 0.0.0.0/0
+ * or ::/0, or a single character, is rejected with a reason in both.
+ * Built at config time; read-only and thread-safe afterwards.
  */
 #ifndef IOCS_ALLOW_H
 #define IOCS_ALLOW_H
