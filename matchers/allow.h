@@ -44,6 +44,11 @@ void iocs_allow_free(struct iocs_allow *a);
 int iocs_allow_load_file(struct iocs_allow *a, const char *path,
                          iocs_reject_fn reject, void *ctx, size_t *loaded);
 
+/* As iocs_allow_load_file(), from buf[0..n) named name in messages. */
+int iocs_allow_load_mem(struct iocs_allow *a, const char *name, const char *buf,
+                        size_t n, iocs_reject_fn reject, void *ctx,
+                        size_t *loaded);
+
 /* Whether a normalised IOC value of type t is allowlisted (an address in an
  * allowed range, a domain under an allowed domain, an equal value). */
 bool iocs_allow_ioc(const struct iocs_allow *a, enum iocs_type t,
