@@ -46,19 +46,30 @@ static bool contains(const char *buf, size_t n, const char *needle)
 
 /*
  * Whether buf[i] = '[' opens a JSON array: a value ('{', '[', '"', ']', a
- * digit, '-', true, false, null) must follow. A plain list of path patterns may
- * start with "[Cc]:\\..." and is not JSON.
+ * digit, '-', true, false, null) must follow. A plain list may start with
+ * "[Cc]:\\..." (path patterns) or "[2604:a880::1]:443" (an address and a
+ * port, whole on its line) and is not JSON.
  */
 static bool looks_json_array(const char *buf, size_t n, size_t i)
 {
+    const char *nl;
+    size_t j, end, aoff, alen;
+    unsigned port;
+
     if (buf[i] != '[')
         return false;
-    i = skip_ws(buf, n, i + 1);
-    if (i == n || strchr("{[\"]-0123456789", buf[i]))
+    nl = memchr(buf + i, '\n', n - i);
+    end = nl ? (size_t)(nl - buf) : n;
+    while (end > i && strchr(" \t\r", buf[end - 1]))
+        end--;
+    if (iocs_addr_port(buf + i, end - i, &aoff, &alen, &port) == 0)
+        return false;
+    j = skip_ws(buf, n, i + 1);
+    if (j == n || strchr("{[\"]-0123456789", buf[j]))
         return true;
-    return (n - i >= 4 && memcmp(buf + i, "true", 4) == 0) ||
-           (n - i >= 5 && memcmp(buf + i, "false", 5) == 0) ||
-           (n - i >= 4 && memcmp(buf + i, "null", 4) == 0);
+    return (n - j >= 4 && memcmp(buf + j, "true", 4) == 0) ||
+           (n - j >= 5 && memcmp(buf + j, "false", 5) == 0) ||
+           (n - j >= 4 && memcmp(buf + j, "null", 4) == 0);
 }
 
 /* Pick the format from the content, never from the file name, and run it. */
