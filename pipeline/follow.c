@@ -318,8 +318,11 @@ static void make_room(struct iocs_follow *f)
     for (size_t i = 0; i < f->nfiles; i++) {
         struct ffile *e = &f->files[i];
 
-        if (e->kind != S_LIVE || e->fd < 0 || e->busy || e->queued ||
-            e->dir < 0 || e->pos < e->size || waits(e))
+        /* Only a file read to its end: one with bytes still to read
+         * could be renamed away or deleted while closed, and its bytes
+         * lost. A queued one is reopened by examine(). */
+        if (e->kind != S_LIVE || e->fd < 0 || e->busy || e->dir < 0 ||
+            e->pos < e->size || waits(e))
             continue;
         if (!old || e->used_ms < old->used_ms)
             old = e;
@@ -778,8 +781,7 @@ static int add_file(struct iocs_follow *f, const char *path, int dir,
     if (!history) {
         /* A new file: settle() decides where it starts, once its first
          * bytes say whether it is a copy. */
-        enqueue(f, e);
-        return 0;
+        goto queue;
     }
     r = read_prefix(f, e, &len);
     if (r < 0)
@@ -807,6 +809,11 @@ static int add_file(struct iocs_follow *f, const char *path, int dir,
         goto drop;
     }
     e->settled = true;
+queue:
+    /* Over the cap (a large history, a burst of new files): examine()
+     * reopens it by path when its turn comes. */
+    if (f->open > f->o.max_open && e->dir >= 0)
+        close_fd(f, e);
     enqueue(f, e);
     return 0;
 

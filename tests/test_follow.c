@@ -20,6 +20,7 @@
 
 #include <cmocka.h> /* cmocka 1.x wants stdarg, stddef, stdint, setjmp first */
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -239,13 +240,14 @@ static void join(char out[PATH_MAX], const char *dir, const char *name)
 static void *writer_main(void *arg)
 {
     struct writer *w = arg;
-    char log[PATH_MAX], log1[PATH_MAX], copy[PATH_MAX], gz[PATH_MAX],
-        sub[PATH_MAX], subf[PATH_MAX];
+    char log[PATH_MAX], log1[PATH_MAX], copy[PATH_MAX], copy3[PATH_MAX],
+        gz[PATH_MAX], sub[PATH_MAX], subf[PATH_MAX];
     int fd, old, sfd = -1;
 
     join(log, w->dir, "app.log");
     join(log1, w->dir, "app.log.1");
     join(copy, w->dir, "app.log.2");
+    join(copy3, w->dir, "app.log.3");
     join(gz, w->dir, "app.log.1.gz");
     join(sub, w->dir, "sub");
     join(subf, w->dir, "sub/new.log");
@@ -266,6 +268,12 @@ static void *writer_main(void *arg)
             copytruncate(log, copy);
         if (i == 700)
             gzip_file(log1, gz);
+        if (i == 800) {
+            /* The copy is closed once quiet; renamed later it must not be
+             * read again (x.1 -> x.2 of the next rotation). */
+            sleep_ms(3 * QUIET_MS);
+            assert_int_equal(rename(copy, copy3), 0);
+        }
         if (i == 750) {
             assert_int_equal(mkdir(sub, 0755), 0);
             sfd = open_log(subf);
@@ -359,6 +367,67 @@ static void test_follow_exactly_once_through_rotations(void **state)
     assert_true(sn->kinds[IOCS_FOLLOW_ROTATED_AWAY] >= 1);
     assert_true(sn->kinds[IOCS_FOLLOW_TRUNCATED] >= 1);
     assert_true(sn->kinds[IOCS_FOLLOW_CLOSED] >= 1);
+    iocs_follow_free(f);
+    free(sn);
+}
+
+static int count_fds(void)
+{
+    struct dirent *d;
+    DIR *dir = opendir("/proc/self/fd");
+    int n = 0;
+
+    assert_non_null(dir);
+    while ((d = readdir(dir)))
+        n += d->d_name[0] != '.';
+    closedir(dir);
+    return n - 1; /* the directory's own */
+}
+
+/* Many files, few descriptors: fully read files are closed and reopened
+ * by path when they change, and nothing is read twice. */
+static void test_follow_bounded_descriptors(void **state)
+{
+    struct iocs_follow_opts o = {.quiet_ms = QUIET_MS, .max_open = 4};
+    struct seen *sn = calloc(1, sizeof(*sn));
+    const char *paths[1] = {t_tmp};
+    struct iocs_follow_item it;
+    struct iocs_follow *f;
+    char path[PATH_MAX], name[32], err[256];
+    int base, fd, most = 0;
+
+    (void)state;
+    for (unsigned i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "f%02u.log", i);
+        t_path(path, sizeof(path), name);
+        fd = open_log(path);
+        put_line(fd, 'a', i);
+        close(fd);
+    }
+    base = count_fds();
+    assert_int_equal(iocs_follow_new(&f, paths, 1, &o, err, sizeof(err)), 0);
+    while (iocs_follow_next(f, &it, 100) == 0) {
+        consume(f, &it, sn);
+        most = count_fds() - base > most ? count_fds() - base : most;
+    }
+    for (unsigned i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "f%02u.log", i);
+        t_path(path, sizeof(path), name);
+        fd = open_log(path);
+        put_line(fd, 'a', 40 + i);
+        close(fd);
+    }
+    while (iocs_follow_next(f, &it, 200) == 0) {
+        consume(f, &it, sn);
+        most = count_fds() - base > most ? count_fds() - base : most;
+    }
+    for (unsigned i = 0; i < 80; i++)
+        if (sn->a[i] != 1)
+            fail_msg("line a %u seen %u times", i, sn->a[i]);
+    /* The inotify descriptor, and at most max_open files (one more may
+     * be opened before the least recently used is closed). */
+    if (most > 1 + 4 + 1)
+        fail_msg("%d descriptors held", most);
     iocs_follow_free(f);
     free(sn);
 }
@@ -473,46 +542,74 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+struct lat_writer {
+    int fd;
+    long n;
+    int64_t *t0; /* when each line was written */
+};
+
+/* Another thread writes, as a logging process would: the follower is
+ * asleep in poll(2) and pays a real wake-up for each line. */
+static void *lat_writer_main(void *arg)
+{
+    struct lat_writer *lw = arg;
+
+    for (long i = 0; i < lw->n; i++) {
+        sleep_ms(2);
+        lw->t0[i] = mono_us();
+        put_line(lw->fd, 'a', (unsigned)i);
+    }
+    return NULL;
+}
+
 /* Delay from write(2) of a line to the item that covers it. */
 static void test_follow_latency(void **state)
 {
     const char *env = getenv("IOCS_FOLLOW_LATENCY");
     struct iocs_follow *f;
     struct iocs_follow_item it;
+    struct lat_writer lw;
     const char *paths[1] = {t_tmp};
     char path[PATH_MAX], err[256];
     int64_t *lat;
-    long n = env ? atol(env) : 0;
-    int fd;
+    long n = env ? atol(env) : 0, got = 0;
+    pthread_t th;
 
     (void)state;
     if (n <= 0 || n > 10000000)
         skip();
     lat = calloc((size_t)n, sizeof(*lat));
+    lw.t0 = calloc((size_t)n, sizeof(*lw.t0));
+    lw.n = n;
     t_path(path, sizeof(path), "lat.log");
-    fd = open_log(path);
+    lw.fd = open_log(path);
     assert_int_equal(iocs_follow_new(&f, paths, 1, NULL, err, sizeof(err)), 0);
     assert_int_equal(iocs_follow_next(f, &it, 1000), 0);
     assert_int_equal(iocs_follow_done(f, it.handle, 0, 1), 0);
-    for (long i = 0; i < n; i++) {
-        int64_t t0;
+    assert_int_equal(pthread_create(&th, NULL, lat_writer_main, &lw), 0);
+    while (got < n) {
+        int64_t t1;
 
-        /* Idle between lines, as a live log is: each line pays a whole
-         * wake-up. */
-        sleep_ms(2);
-        t0 = mono_us();
-        put_line(fd, 'a', (unsigned)i);
-        assert_int_equal(iocs_follow_next(f, &it, 1000), 0);
-        lat[i] = mono_us() - t0;
-        assert_int_equal(iocs_follow_done(f, it.handle, it.end, 2 + i), 0);
+        assert_int_equal(iocs_follow_next(f, &it, 5000), 0);
+        t1 = mono_us();
+        /* Every whole line the item covers, from its write to now. */
+        for (long k = (long)(it.offset / LINE_LEN);
+             k < (long)(it.end / LINE_LEN); k++)
+            lat[got++] = t1 - lw.t0[k];
+        assert_int_equal(iocs_follow_done(f, it.handle,
+                                          it.end - it.end % LINE_LEN,
+                                          1 + it.end / LINE_LEN),
+                         0);
     }
+    pthread_join(th, NULL);
     qsort(lat, (size_t)n, sizeof(*lat), cmp_i64);
     printf("follow latency over %ld lines: p50 %lld us, p90 %lld us, p99 "
            "%lld us, max %lld us\n",
            n, (long long)lat[n / 2], (long long)lat[n * 9 / 10],
            (long long)lat[n * 99 / 100], (long long)lat[n - 1]);
-    close(fd);
+    close(lw.fd);
     free(lat);
+    free(lw.t0);
     iocs_follow_free(f);
 }
 
@@ -522,6 +619,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_follow_exactly_once_through_rotations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_history_and_resume, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_follow_bounded_descriptors, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follow_idle_uses_no_cpu, setup,
                                         teardown),
