@@ -356,18 +356,6 @@ static struct ffile *by_inode(struct iocs_follow *f, uint64_t dev, uint64_t ino)
     return NULL;
 }
 
-static struct ffile *by_path(struct iocs_follow *f, const char *path)
-{
-    for (size_t i = 0; i < f->nfiles; i++) {
-        struct ffile *e = &f->files[i];
-
-        if ((e->kind == S_LIVE || e->kind == S_RETIRED) && e->path &&
-            !strcmp(e->path, path))
-            return e;
-    }
-    return NULL;
-}
-
 /* A known file (any inode) whose fingerprint the prefix carries: the
  * source a copy or a compressed rotation continues. The one furthest
  * read wins (a copy holds what its original had). */
@@ -638,7 +626,10 @@ static int examine(struct iocs_follow *f, struct ffile *e,
         r = refresh_print(f, e, &cut);
         if (r < 0)
             return 0;
-        if (cut || e->size < e->pos) {
+        /* Shrunk below what was handed out, or other first bytes. (Not
+         * "below pos": a copy being written starts short of the position
+         * it continues from.) */
+        if (cut || e->size < e->end) {
             remember_cut(f, &old);
             e->pos = 0;
             e->line = 1;
@@ -647,7 +638,8 @@ static int examine(struct iocs_follow *f, struct ffile *e,
             e->truncated = e->announced;
         }
     }
-    if (e->size > e->end || !e->announced || e->truncated) {
+    if (e->truncated ||
+        (e->size >= e->pos && (e->size > e->end || !e->announced))) {
         fill(f, e, it, data_kind(e), false);
         return 1;
     }
@@ -965,11 +957,17 @@ static int scan_roots(struct iocs_follow *f, bool history, char *errbuf,
 
 /* --- inotify events --------------------------------------------------- */
 
+/* The followed or retired file named path in dirs[dir]. */
 static struct ffile *in_dir(struct iocs_follow *f, int dir, const char *path)
 {
-    struct ffile *e = by_path(f, path);
+    for (size_t i = 0; i < f->nfiles; i++) {
+        struct ffile *e = &f->files[i];
 
-    return e && e->dir == dir ? e : NULL;
+        if ((e->kind == S_LIVE || e->kind == S_RETIRED) && e->dir == dir &&
+            e->path && !strcmp(e->path, path))
+            return e;
+    }
+    return NULL;
 }
 
 /* A followed file left the watched tree (moved out, or unlinked): watch
@@ -1050,8 +1048,10 @@ static void on_event(struct iocs_follow *f, const struct inotify_event *ev)
          * finds the file by inode; until then it is an orphan. */
         if (e && e->kind == S_LIVE)
             orphan(f, e, ev->mask & IN_DELETE);
-        else if (e)
+        else if (e && (ev->mask & IN_DELETE))
             entomb(f, e);
+        else if (e)
+            e->dir = -1; /* retired: its IN_MOVED_TO finds it by inode */
         return;
     }
     if (ev->mask & (IN_CREATE | IN_MOVED_TO) || !e) {

@@ -210,8 +210,17 @@ static void copytruncate(const char *x, const char *dst)
     size_t n = 0;
     char *data = t_read_file(x, &n);
 
+    int fd;
+
     assert_non_null(data);
-    t_write_file(dst, data, n);
+    /* In two halves with a pause, so that the follower sees the copy
+     * while it is still being written. */
+    fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, n / 2), (ssize_t)(n / 2));
+    sleep_ms(20);
+    assert_int_equal(write(fd, data + n / 2, n - n / 2), (ssize_t)(n - n / 2));
+    close(fd);
     free(data);
     assert_int_equal(truncate(x, 0), 0);
 }
