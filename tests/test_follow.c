@@ -441,6 +441,63 @@ static void test_follow_bounded_descriptors(void **state)
     free(sn);
 }
 
+/* A file deleted, and one moved out of the watched tree, while their
+ * writers still append: both are read to their end through the open
+ * descriptor (late writes too), then closed. */
+static void test_follow_deleted_and_moved_out(void **state)
+{
+    struct iocs_follow_opts o = {.quiet_ms = QUIET_MS};
+    struct seen *sn = calloc(1, sizeof(*sn));
+    struct iocs_follow_item it;
+    struct iocs_follow *f;
+    char dir[PATH_MAX], away[PATH_MAX], a[PATH_MAX], b[PATH_MAX], b2[PATH_MAX],
+        err[256];
+    const char *paths[1] = {dir};
+    int fa, fb, closed = 0;
+    int64_t end;
+
+    (void)state;
+    t_path(dir, sizeof(dir), "watched");
+    t_path(away, sizeof(away), "away");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mkdir(away, 0755), 0);
+    join(a, dir, "a.log");
+    join(b, dir, "b.log");
+    join(b2, away, "b.log");
+    fa = open_log(a);
+    fb = open_log(b);
+    put_line(fa, 'a', 0);
+    put_line(fb, 's', 0);
+    assert_int_equal(iocs_follow_new(&f, paths, 1, &o, err, sizeof(err)), 0);
+    assert_int_equal(unlink(a), 0);
+    assert_int_equal(rename(b, b2), 0);
+    for (unsigned i = 1; i < 20; i++) {
+        put_line(fa, 'a', i);
+        put_line(fb, 's', i);
+        sleep_ms(QUIET_MS / 10);
+        while (iocs_follow_next(f, &it, 0) == 0)
+            consume(f, &it, sn);
+    }
+    end = mono_us() + 5 * QUIET_MS * 1000;
+    while (mono_us() < end && closed < 2) {
+        if (iocs_follow_next(f, &it, 50) == 0) {
+            closed += it.kind == IOCS_FOLLOW_CLOSED;
+            consume(f, &it, sn);
+        }
+    }
+    for (unsigned i = 0; i < 20; i++) {
+        if (sn->a[i] != 1 || sn->s[i] != 1)
+            fail_msg("line %u seen %u and %u times", i, sn->a[i], sn->s[i]);
+    }
+    assert_int_equal(closed, 2);
+    assert_true(sn->kinds[IOCS_FOLLOW_DELETED] >= 1);
+    assert_true(sn->kinds[IOCS_FOLLOW_ROTATED_AWAY] >= 1);
+    close(fa);
+    close(fb);
+    iocs_follow_free(f);
+    free(sn);
+}
+
 /* Files present at start come first, each from its checkpoint. */
 static void test_follow_history_and_resume(void **state)
 {
@@ -631,6 +688,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follow_bounded_descriptors, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_follow_deleted_and_moved_out,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_idle_uses_no_cpu, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follow_latency, setup, teardown),
