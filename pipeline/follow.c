@@ -947,6 +947,13 @@ static int scan_roots(struct iocs_follow *f, bool history, char *errbuf,
                 add_file(f, p, di, history, false);
             }
         }
+        if (r == -ENOSPC) {
+            seterr(errbuf, errlen,
+                   "%s: out of inotify watches (raise "
+                   "fs.inotify.max_user_watches)",
+                   p);
+            return r;
+        }
         if (r < 0) {
             seterr(errbuf, errlen, "%s: %s", p, strerror(-r));
             return r;
