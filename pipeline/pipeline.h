@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "pipeline/emit.h"
+#include "pipeline/event.h"
 
 #ifdef __cplusplus
 extern "C" {
