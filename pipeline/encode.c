@@ -2,13 +2,17 @@
  * encode.c - events -> ECS msgpack or JSON (see encode.h).
  *
  * The layout is the table ecs[] below, one row per field: its key path,
- * the value it holds and how that value is written. iocs_encoder_new()
- * turns the rows into a tree of nodes (a map per path prefix, a list of
- * maps for a "[]" segment) once; an event is then written by walking the
- * tree with the msgpack writer or the JSON writer. Each node keeps its key
- * already encoded for both formats, so a key costs one copy.
+ * the value it holds, how that value is written, and whether it may be
+ * absent. iocs_encoder_new() turns the rows into a tree (a map per path
+ * prefix, a list of maps for a "[]" segment), then compiles the tree into
+ * a short program for the encoder's format: every run of bytes that is
+ * the same for every event (keys, map headers, literals, JSON punctuation)
+ * becomes one constant, and only values, optional fields, the headers of
+ * maps that hold optional fields, and the list of records remain as steps.
+ * So both formats come from the one table, and an event costs about what
+ * hand-written code did (bench/bench_emit.cc).
  *
- * Per event the values are gathered first (struct vals): every string is
+ * Per event the values are gathered first (struct value): every string is
  * measured once, and whether an optional field is present is known before
  * its map's size must be written (msgpack puts the count first).
  */
@@ -78,65 +82,94 @@ struct ecs_row {
     enum val val;
     enum how how;
     const char *lit; /* H_LIT, H_LIT_ARRAY */
+    bool opt;        /* absent when its value is (NULL, no tags, no typed
+                        field): left out of its map */
 };
 
 /*
- * The event, field by field, in output order. A row whose value is absent
- * for an event (a NULL string, no tags, no typed field) is left out of its
- * map. The typed field's key path ("*") depends on the IOC type, see
- * typed_field().
+ * The event, field by field, in output order. The typed field's key path
+ * ("*") depends on the IOC type, see typed_field(). The first field of a
+ * map is never optional (JSON's commas are compiled in).
  */
 static const struct ecs_row ecs[] = {
-    {"@timestamp", V_TIMESTAMP, H_TIME, NULL},
-    {"event.kind", V_NONE, H_LIT, "alert"},
-    {"event.category", V_NONE, H_LIT_ARRAY, "threat"},
-    {"event.type", V_NONE, H_LIT_ARRAY, "indicator"},
-    {"event.created", V_CREATED, H_TIME, NULL},
-    {"event.severity", V_SEVERITY, H_INT, NULL},
-    {"event.original", V_ORIGINAL, H_STR, NULL},
-    {"log.file.path", V_PATH, H_STR, NULL},
-    {"log.offset", V_OFFSET, H_UINT, NULL},
-    {"threat.feed.name", V_FEED, H_STR, NULL},
-    {"threat.enrichments[].indicator.type", V_ECS_TYPE, H_STR, NULL},
-    {"threat.enrichments[].indicator.name", V_VALUE, H_STR, NULL},
-    {"threat.enrichments[].indicator.*", V_VALUE, H_TYPED, NULL},
-    {"threat.enrichments[].indicator.provider", V_REC_PROVIDER, H_STR, NULL},
+    {"@timestamp", V_TIMESTAMP, H_TIME, NULL, false},
+    {"event.kind", V_NONE, H_LIT, "alert", false},
+    {"event.category", V_NONE, H_LIT_ARRAY, "threat", false},
+    {"event.type", V_NONE, H_LIT_ARRAY, "indicator", false},
+    {"event.created", V_CREATED, H_TIME, NULL, false},
+    {"event.severity", V_SEVERITY, H_INT, NULL, false},
+    {"event.original", V_ORIGINAL, H_STR, NULL, false},
+    {"log.file.path", V_PATH, H_STR, NULL, false},
+    {"log.offset", V_OFFSET, H_UINT, NULL, false},
+    {"threat.feed.name", V_FEED, H_STR, NULL, false},
+    {"threat.enrichments[].indicator.type", V_ECS_TYPE, H_STR, NULL, false},
+    {"threat.enrichments[].indicator.name", V_VALUE, H_STR, NULL, false},
+    {"threat.enrichments[].indicator.*", V_VALUE, H_TYPED, NULL, true},
+    {"threat.enrichments[].indicator.provider", V_REC_PROVIDER, H_STR, NULL,
+     true},
     {"threat.enrichments[].indicator.description", V_REC_DESCRIPTION, H_STR,
-     NULL},
-    {"threat.enrichments[].indicator.reference", V_REC_REFERENCE, H_STR, NULL},
-    {"threat.enrichments[].indicator.confidence", V_REC_CONFIDENCE, H_STR,
-     NULL},
-    {"threat.enrichments[].indicator.tags", V_REC_TAGS, H_TAGS, NULL},
-    {"threat.enrichments[].matched.atomic", V_ATOMIC, H_STR, NULL},
-    {"threat.enrichments[].matched.field", V_NONE, H_LIT, "event.original"},
-    {"threat.enrichments[].matched.type", V_NONE, H_LIT,
-     "indicator_match_rule"},
-    {"threat.enrichments[].matched.id", V_IOC_ID, H_STR, NULL},
-    {"threat.enrichments[].feed.name", V_REC_FEED, H_STR, NULL},
-    {"iocstream.line", V_LINE, H_UINT, NULL},
-    {"iocstream.match.start", V_START, H_UINT, NULL},
-    {"iocstream.match.end", V_END, H_UINT, NULL},
-    {"iocstream.count", V_COUNT, H_UINT, NULL},
-    {"iocstream.db", V_DB, H_STR, NULL},
-    {"iocstream.truncated", V_TRUNCATED, H_BOOL, NULL},
-    {"iocstream.line_length", V_LINE_LENGTH, H_UINT, NULL},
+     NULL, true},
+    {"threat.enrichments[].indicator.reference", V_REC_REFERENCE, H_STR, NULL,
+     true},
+    {"threat.enrichments[].indicator.confidence", V_REC_CONFIDENCE, H_STR, NULL,
+     true},
+    {"threat.enrichments[].indicator.tags", V_REC_TAGS, H_TAGS, NULL, true},
+    {"threat.enrichments[].matched.atomic", V_ATOMIC, H_STR, NULL, false},
+    {"threat.enrichments[].matched.field", V_NONE, H_LIT, "event.original",
+     false},
+    {"threat.enrichments[].matched.type", V_NONE, H_LIT, "indicator_match_rule",
+     false},
+    {"threat.enrichments[].matched.id", V_IOC_ID, H_STR, NULL, false},
+    {"threat.enrichments[].feed.name", V_REC_FEED, H_STR, NULL, false},
+    {"iocstream.line", V_LINE, H_UINT, NULL, false},
+    {"iocstream.match.start", V_START, H_UINT, NULL, false},
+    {"iocstream.match.end", V_END, H_UINT, NULL, false},
+    {"iocstream.count", V_COUNT, H_UINT, NULL, false},
+    {"iocstream.db", V_DB, H_STR, NULL, false},
+    {"iocstream.truncated", V_TRUNCATED, H_BOOL, NULL, false},
+    {"iocstream.line_length", V_LINE_LENGTH, H_UINT, NULL, false},
 };
 
 #define ROWS (sizeof(ecs) / sizeof(ecs[0]))
 /* Every row is a leaf; inner nodes are fewer than the rows; plus the root. */
 #define NODES_MAX (2 * ROWS + 1)
-#define KEY_MAX 32 /* longest key segment */
+#define KEY_MAX 31    /* longest key segment: a msgpack fixstr */
+#define OPT_MAX 8     /* optional fields in one map */
+#define OPS_MAX 256   /* steps of a compiled program */
+#define BLOB_MAX 4096 /* constant bytes of a compiled program */
+/* Constants up to this long are copied as a whole block of this size (two
+ * vector moves, no call): the blob and every reservation have this much
+ * slack past the bytes counted. */
+#define SMALL_COPY 32
 
 /* One node of the tree built from ecs[]. Index 0 is the root (a map). */
 struct node {
     enum how how;
     enum val val;
     const char *lit;
-    size_t lit_len;
+    bool opt;
     unsigned kid, next; /* first child, next sibling; 0: none */
-    unsigned char mkey_len, jkey_len;
-    char mkey[KEY_MAX + 1]; /* msgpack: fixstr header and the key */
-    char jkey[KEY_MAX + 4]; /* JSON: "key": */
+    size_t key_len;
+    char key[KEY_MAX + 1];
+};
+
+/* One step of a compiled program. */
+enum op_kind {
+    OP_CONST,   /* copy blob[off..off+len) */
+    OP_VALUE,   /* (when present, if opt) blob[off..off+len), the key, then
+                   the value */
+    OP_MAPHDR,  /* msgpack: a map of nfixed + present optional fields */
+    OP_RECORDS, /* first record of the IOC; msgpack: the list's header */
+    OP_NEXT,    /* next record: back to jump, or on past the list */
+};
+
+struct op {
+    unsigned char kind, how, val;
+    bool opt;
+    unsigned short off, len;
+    unsigned short jump;        /* OP_NEXT: the step after OP_RECORDS */
+    unsigned char nfixed, nopt; /* OP_MAPHDR */
+    unsigned char opt_how[OPT_MAX], opt_val[OPT_MAX];
 };
 
 /* A string and its length, measured once. */
@@ -172,18 +205,36 @@ struct iocs_encoder {
     struct iocs_sink_rec *rec;
     size_t nrec, rec_cap;
     uint64_t count;
+    /* The table as a tree, then as a program for fmt. */
     struct node nodes[NODES_MAX];
     unsigned nnodes;
+    struct op ops[OPS_MAX];
+    unsigned nops;
+    unsigned char *blob; /* heap: a copy of unknown length is a memcpy
+                            call, not `rep movs` (slow to start) */
+    size_t blob_len;
+    int build_err;
     struct lstr ecs_type[IOCS_TYPE_COUNT]; /* iocs_type_ecs() of each */
     struct lstr tname[IOCS_TYPE_COUNT];    /* iocs_type_name() of each */
     struct tstext ts[2];                   /* @timestamp, event.created */
     /* The event being written. */
     const struct iocs_event *ev;
+    const struct iocs_ioc *recp; /* the record being written */
     struct value v[V_COUNT_];
+    struct lstr typed[3]; /* typed_field() of the event's IOC */
+    unsigned ntyped;
+    size_t prog_room; /* msgpack: every step once, strings aside */
+    size_t head_room, body_room, rec_room; /* msgpack: bytes the strings
+                                              of the event before the
+                                              records, of each record and
+                                              the tail, of one record's
+                                              metadata may take */
     char id[16];
 };
 
 #define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
+
+/* ---- the tree ---------------------------------------------------------- */
 
 /* The child of node p named key[0..n) that is an inner node of kind how,
  * if it is p's last child (paths group by prefix, in order); else a new
@@ -197,24 +248,16 @@ static unsigned tree_node(struct iocs_encoder *e, unsigned p, const char *key,
     for (i = e->nodes[p].kid; i; i = e->nodes[i].next)
         last = i;
     if (inner && last && e->nodes[last].how == how &&
-        e->nodes[last].mkey_len == n + 1 &&
-        memcmp(e->nodes[last].mkey + 1, key, n) == 0)
+        e->nodes[last].key_len == n && memcmp(e->nodes[last].key, key, n) == 0)
         return last;
-    if (e->nnodes == NODES_MAX || n > KEY_MAX - 1)
+    if (e->nnodes == NODES_MAX || n > KEY_MAX)
         return 0;
     i = e->nnodes++;
     nd = &e->nodes[i];
     memset(nd, 0, sizeof(*nd));
     nd->how = how;
-    /* Keys are short ASCII: a fixstr, and JSON text that needs no
-     * escaping. */
-    nd->mkey[0] = (char)(0xa0 | n);
-    memcpy(nd->mkey + 1, key, n);
-    nd->mkey_len = (unsigned char)(n + 1);
-    nd->jkey[0] = '"';
-    memcpy(nd->jkey + 1, key, n);
-    memcpy(nd->jkey + 1 + n, "\":", 2);
-    nd->jkey_len = (unsigned char)(n + 3);
+    memcpy(nd->key, key, n);
+    nd->key_len = n;
     if (last)
         e->nodes[last].next = i;
     else
@@ -248,9 +291,276 @@ static int tree_build(struct iocs_encoder *e)
             return -EINVAL;
         e->nodes[at].val = ecs[r].val;
         e->nodes[at].lit = ecs[r].lit;
-        e->nodes[at].lit_len = ecs[r].lit ? strlen(ecs[r].lit) : 0;
+        e->nodes[at].opt = ecs[r].opt;
     }
     return 0;
+}
+
+/* ---- the program ------------------------------------------------------- */
+
+/* Append constant bytes: to the last step when it is a constant too. */
+static void gen_const(struct iocs_encoder *e, const void *p, size_t n)
+{
+    struct op *last = e->nops ? &e->ops[e->nops - 1] : NULL;
+
+    if (e->build_err || n == 0)
+        return;
+    if (e->blob_len + n > BLOB_MAX) {
+        e->build_err = -EINVAL;
+        return;
+    }
+    memcpy(e->blob + e->blob_len, p, n);
+    if (last && last->kind == OP_CONST &&
+        last->off + last->len == e->blob_len) {
+        last->len = (unsigned short)(last->len + n);
+    } else if (e->nops == OPS_MAX) {
+        e->build_err = -EINVAL;
+        return;
+    } else {
+        e->ops[e->nops++] = (struct op){.kind = OP_CONST,
+                                        .off = (unsigned short)e->blob_len,
+                                        .len = (unsigned short)n};
+    }
+    e->blob_len += n;
+}
+
+/* Append a step; its key bytes (an optional field's) are p[0..n). Returns
+ * it, or NULL (build_err set). */
+static struct op *gen_op(struct iocs_encoder *e, enum op_kind kind,
+                         const void *p, size_t n)
+{
+    struct op *o;
+
+    if (e->build_err)
+        return NULL;
+    if (e->nops == OPS_MAX || e->blob_len + n > BLOB_MAX) {
+        e->build_err = -EINVAL;
+        return NULL;
+    }
+    o = &e->ops[e->nops++];
+    *o = (struct op){.kind = (unsigned char)kind,
+                     .off = (unsigned short)e->blob_len,
+                     .len = (unsigned short)n};
+    if (n)
+        memcpy(e->blob + e->blob_len, p, n);
+    e->blob_len += n;
+    return o;
+}
+
+/* Constant bytes written by a msgpack or JSON writer: into a fixed buffer,
+ * then appended. */
+static void gen_mp_str(struct iocs_encoder *e, const char *s, size_t n)
+{
+    unsigned char b[KEY_MAX + 40];
+    size_t k = 0;
+
+    if (n >= 32 && n < 256) {
+        b[k++] = 0xd9;
+        b[k++] = (unsigned char)n;
+    } else if (n < 32) {
+        b[k++] = (unsigned char)(0xa0 | n);
+    } else {
+        e->build_err = -EINVAL; /* no literal or key is this long */
+        return;
+    }
+    if (k + n > sizeof(b)) {
+        e->build_err = -EINVAL;
+        return;
+    }
+    memcpy(b + k, s, n);
+    gen_const(e, b, k + n);
+}
+
+static void gen_json_str(struct iocs_encoder *e, const char *s, size_t n)
+{
+    char b[128];
+    struct iocs__jbuf j;
+
+    iocs__jbuf_init_fixed(&j, b, sizeof(b));
+    iocs__json_str(&j, s, n);
+    if (j.err) {
+        e->build_err = -EINVAL;
+        return;
+    }
+    gen_const(e, b, j.len);
+}
+
+static void gen_value(struct iocs_encoder *e, const struct node *nd,
+                      const void *key, size_t key_len)
+{
+    struct op *o = gen_op(e, OP_VALUE, key, key_len);
+
+    if (!o)
+        return;
+    o->how = (unsigned char)nd->how;
+    o->val = (unsigned char)nd->val;
+    o->opt = nd->opt;
+}
+
+static void gen_mp_map(struct iocs_encoder *e, unsigned n);
+static void gen_json_map(struct iocs_encoder *e, unsigned n);
+
+/* The list of records of node n, whose body is a map of n's children. */
+static void gen_records(struct iocs_encoder *e, unsigned n, bool json)
+{
+    struct op *o = gen_op(e, OP_RECORDS, NULL, 0);
+    unsigned body = e->nops;
+
+    if (!o)
+        return;
+    if (json)
+        gen_json_map(e, n);
+    else
+        gen_mp_map(e, n);
+    o = gen_op(e, OP_NEXT, NULL, 0);
+    if (o)
+        o->jump = (unsigned short)body;
+}
+
+/* msgpack: node n's children as a map. */
+static void gen_mp_map(struct iocs_encoder *e, unsigned n)
+{
+    unsigned char nfixed = 0, nopt = 0, hdr;
+    struct op *o;
+
+    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
+        if (!e->nodes[k].opt) {
+            nfixed++;
+        } else if (nopt == OPT_MAX) {
+            e->build_err = -EINVAL;
+            return;
+        } else {
+            nopt++;
+        }
+    }
+    if (nfixed + nopt >= 16) {
+        e->build_err = -EINVAL; /* a fixmap holds 15 */
+        return;
+    }
+    if (nopt == 0) {
+        hdr = (unsigned char)(0x80 | nfixed);
+        gen_const(e, &hdr, 1);
+    } else if ((o = gen_op(e, OP_MAPHDR, NULL, 0))) {
+        o->nfixed = nfixed;
+        for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
+            if (!e->nodes[k].opt)
+                continue;
+            o->opt_how[o->nopt] = (unsigned char)e->nodes[k].how;
+            o->opt_val[o->nopt++] = (unsigned char)e->nodes[k].val;
+        }
+    }
+    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
+        const struct node *nd = &e->nodes[k];
+        unsigned char key[KEY_MAX + 1];
+
+        key[0] = (unsigned char)(0xa0 | nd->key_len);
+        memcpy(key + 1, nd->key, nd->key_len);
+        if (nd->opt) {
+            /* H_TYPED writes its own keys. */
+            gen_value(e, nd, key, nd->how == H_TYPED ? 0 : nd->key_len + 1);
+            continue;
+        }
+        gen_const(e, key, nd->key_len + 1);
+        switch (nd->how) {
+        case H_MAP:
+            gen_mp_map(e, k);
+            break;
+        case H_RECORDS:
+            gen_records(e, k, false);
+            break;
+        case H_LIT_ARRAY:
+            hdr = 0x91;
+            gen_const(e, &hdr, 1);
+            /* fall through */
+        case H_LIT:
+            gen_mp_str(e, nd->lit, strlen(nd->lit));
+            break;
+        default:
+            gen_value(e, nd, NULL, 0);
+            break;
+        }
+    }
+}
+
+/* JSON: node n's children as an object. */
+static void gen_json_map(struct iocs_encoder *e, unsigned n)
+{
+    bool first = true;
+
+    gen_const(e, "{", 1);
+    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
+        const struct node *nd = &e->nodes[k];
+        char key[KEY_MAX + 5];
+        size_t kl = 0;
+
+        if (nd->opt && first) {
+            e->build_err = -EINVAL; /* its comma would depend on others */
+            return;
+        }
+        if (!first)
+            key[kl++] = ',';
+        first = false;
+        if (nd->how != H_TYPED) {
+            key[kl++] = '"';
+            memcpy(key + kl, nd->key, nd->key_len);
+            kl += nd->key_len;
+            key[kl++] = '"';
+            key[kl++] = ':';
+        }
+        if (nd->opt) {
+            gen_value(e, nd, key, kl); /* the comma goes with it */
+            continue;
+        }
+        gen_const(e, key, kl);
+        switch (nd->how) {
+        case H_MAP:
+            gen_json_map(e, k);
+            break;
+        case H_RECORDS:
+            gen_const(e, "[", 1);
+            gen_records(e, k, true);
+            gen_const(e, "]", 1);
+            break;
+        case H_LIT:
+            gen_json_str(e, nd->lit, strlen(nd->lit));
+            break;
+        case H_LIT_ARRAY:
+            gen_const(e, "[", 1);
+            gen_json_str(e, nd->lit, strlen(nd->lit));
+            gen_const(e, "]", 1);
+            break;
+        default:
+            gen_value(e, nd, NULL, 0);
+            break;
+        }
+    }
+    gen_const(e, "}", 1);
+}
+
+/* Compile the tree for e->fmt. Returns 0 or -EINVAL (a table the program
+ * cannot hold: a programming error). */
+static int prog_build(struct iocs_encoder *e)
+{
+    e->nops = 0;
+    e->blob_len = 0;
+    e->build_err = 0;
+    if (e->fmt == IOCS_FORMAT_MSGPACK) {
+        gen_mp_map(e, 0);
+    } else {
+        gen_json_map(e, 0);
+        gen_const(e, "\n", 1);
+    }
+    /* Every step once: its constant bytes, and for a value its header or
+     * number (9), or a time (as text, quoted: 50). */
+    e->prog_room = SMALL_COPY;
+    for (unsigned i = 0; i < e->nops; i++) {
+        const struct op *o = &e->ops[i];
+
+        e->prog_room += o->len + 9;
+        if (o->kind == OP_VALUE && o->how == H_TIME)
+            e->prog_room += sizeof(e->ts[0].text) + 2;
+    }
+    return e->build_err;
 }
 
 int iocs_encoder_new(struct iocs_encoder **out,
@@ -271,13 +581,16 @@ int iocs_encoder_new(struct iocs_encoder **out,
     e->db_id = strdup(o->db_id);
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
-    if (!e->db_id || !e->rec) {
+    e->blob = malloc(BLOB_MAX + SMALL_COPY);
+    if (!e->db_id || !e->rec || !e->blob) {
         err = -ENOMEM;
         goto fail;
     }
     err = iocs__jbuf_init(&e->buf, ENC_BUF_INIT, IOCS_ENCODE_BUF_MAX);
     if (!err)
         err = tree_build(e);
+    if (!err)
+        err = prog_build(e);
     if (err)
         goto fail;
     /* Constant per type: measured here, not per event. */
@@ -300,6 +613,7 @@ void iocs_encoder_free(struct iocs_encoder *e)
     if (!e)
         return;
     iocs__jbuf_fini(&e->buf);
+    free(e->blob);
     free(e->rec);
     free(e->db_id);
     free(e);
@@ -498,6 +812,13 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     set_str(&v[V_DB], e->db_id, e->db_len);
     set_u(&v[V_TRUNCATED], ev->original_len < ev->line_len);
     set_u(&v[V_LINE_LENGTH], ev->line_len);
+    e->ntyped = typed_field(e, ioc, e->typed);
+    /* A string is its bytes and a header of at most 5. */
+    e->head_room = v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n +
+                   type.n + e->db_len + 32;
+    /* What each record repeats, and the tail after the records. */
+    e->body_room = 3 * (ioc->len + 5) + ev->atomic_len + e->db_len +
+                   3 * (KEY_MAX + 6) + 64;
 }
 
 /* The values of one record of the IOC (rec is the IOC or one of its
@@ -518,24 +839,17 @@ static void record_values(struct iocs_encoder *e, const struct iocs_ioc *rec)
     v[V_REC_TAGS].u = count_tags(rec->tags);
     v[V_REC_TAGS].present = v[V_REC_TAGS].u > 0;
     set_str(&v[V_REC_FEED], feed.s, feed.n);
+    /* Tags: the bytes, and a header per tag (at most one per byte). */
+    e->rec_room = v[V_REC_PROVIDER].str.n + v[V_REC_DESCRIPTION].str.n +
+                  v[V_REC_REFERENCE].str.n + v[V_REC_CONFIDENCE].str.n +
+                  6 * measure(rec->tags).n + feed.n + 64;
 }
 
-/* Whether node nd is written for this event. */
-static bool node_present(const struct iocs_encoder *e, const struct node *nd)
+/* Whether an optional field is written for this event. */
+static inline bool field_present(const struct iocs_encoder *e, unsigned how,
+                                 unsigned val)
 {
-    struct lstr k[3];
-
-    switch (nd->how) {
-    case H_MAP:
-    case H_RECORDS:
-    case H_LIT:
-    case H_LIT_ARRAY:
-        return true;
-    case H_TYPED:
-        return typed_field(e, e->ev->ioc, k) > 0;
-    default:
-        return e->v[nd->val].present;
-    }
+    return how == H_TYPED ? e->ntyped > 0 : e->v[val].present;
 }
 
 /* A struct timespec as seconds and nanoseconds in [0, 1e9): an
@@ -577,12 +891,12 @@ static const struct tstext *time_text(struct tstext *c, struct timespec ts)
 
 /* ---- msgpack ----------------------------------------------------------- */
 
-/*
+/*/*
  * msgpack, written directly: msgpack-c's packer calls its write callback
  * for every header and every body; here each leaf makes room for itself
  * once (one compare in the common case) and its bytes are stored with no
  * call per piece. The encodings are msgpack's smallest, as msgpack-c
- * chooses them; test_emit reads the result back with msgpack-c's unpacker.
+ * chooses them; test_encode reads the result back with msgpack-c's unpacker.
  */
 struct mp {
     struct iocs__jbuf *b;
@@ -743,137 +1057,115 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
         mp_str(m, "", 0); /* unreachable: every int64 second fits */
     }
 }
-
-static int mp_node(struct iocs_encoder *e, struct mp *m, unsigned n);
-
-/* The children of node n that are present, as a map. */
-static int mp_kids(struct iocs_encoder *e, struct mp *m, unsigned n)
+/* One value step: the key (an optional field's), then the value. */
+static void mp_value(struct iocs_encoder *e, struct mp *m, const struct op *o)
 {
-    size_t count = 0;
-    int err;
-
-    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next)
-        count += node_present(e, &e->nodes[k]);
-    err = mp_room(m, 9);
-    if (err)
-        return err;
-    mp_map(m, count);
-    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
-        if (!node_present(e, &e->nodes[k]))
-            continue;
-        err = mp_node(e, m, k);
-        if (err)
-            return err;
-    }
-    return 0;
-}
-
-/* Node n: its key, then its value. */
-static int mp_node(struct iocs_encoder *e, struct mp *m, unsigned n)
-{
-    const struct node *nd = &e->nodes[n];
-    const struct value *v = &e->v[nd->val];
+    const struct value *v = &e->v[o->val];
     const char *tags, *tag;
-    struct lstr k[3];
-    unsigned nk;
     size_t len;
-    int err;
 
-    /* Room for the key and any fixed-size value or string header. */
-    err = mp_room(
-        m, nd->mkey_len + 16 + (nd->how == H_STR ? v->str.n : 0) +
-               (nd->how == H_LIT || nd->how == H_LIT_ARRAY ? nd->lit_len : 0) +
-               (nd->how == H_TIME ? sizeof(e->ts[0].text) : 0));
-    if (err)
-        return err;
-    mp_raw(m, nd->mkey, nd->mkey_len);
-    switch (nd->how) {
-    case H_MAP:
-        return mp_kids(e, m, n);
-    case H_RECORDS:
-        mp_array(m, count_records(e->ev->ioc));
-        for (const struct iocs_ioc *rec = e->ev->ioc; rec; rec = rec->also) {
-            record_values(e, rec);
-            err = mp_kids(e, m, n);
-            if (err)
-                return err;
-        }
-        return 0;
-    case H_LIT:
-        mp_str(m, nd->lit, nd->lit_len);
-        return 0;
-    case H_LIT_ARRAY:
-        mp_array(m, 1);
-        mp_str(m, nd->lit, nd->lit_len);
-        return 0;
+    mp_raw(m, e->blob + o->off, o->len);
+    switch (o->how) {
     case H_STR:
         mp_str(m, v->str.s, v->str.n);
-        return 0;
+        break;
     case H_TIME:
         if (e->str_times)
-            mp_ts_text(m, &e->ts[nd->val == V_CREATED], v->ts);
+            mp_ts_text(m, &e->ts[o->val == V_CREATED], v->ts);
         else
             mp_ts(m, v->ts);
-        return 0;
+        break;
     case H_UINT:
         mp_uint(m, v->u);
-        return 0;
+        break;
     case H_INT:
         mp_int(m, v->i);
-        return 0;
+        break;
     case H_BOOL:
         mp_byte(m, v->u ? 0xc3 : 0xc2);
-        return 0;
+        break;
     case H_TAGS:
         mp_array(m, v->u);
         tags = v->str.s;
-        while (next_tag(&tags, &tag, &len)) {
-            err = mp_room(m, len + 5);
-            if (err)
-                return err;
+        while (next_tag(&tags, &tag, &len))
             mp_str(m, tag, len);
-        }
-        return 0;
+        break;
     case H_TYPED:
-        /* The node's own key is "*": take it back, write the type's. */
-        m->p -= nd->mkey_len;
-        nk = typed_field(e, e->ev->ioc, k);
-        err = mp_room(m, 3 * (KEY_MAX + 6) + v->str.n + 5);
-        if (err)
-            return err;
-        for (unsigned i = 0; i < nk; i++) {
+        for (unsigned i = 0; i < e->ntyped; i++) {
             if (i)
                 mp_map(m, 1);
-            mp_str(m, k[i].s, k[i].n);
+            mp_str(m, e->typed[i].s, e->typed[i].n);
         }
         mp_str(m, v->str.s, v->str.n);
-        return 0;
+        break;
+    default:
+        break;
     }
-    return 0;
+}
+
+/* Constant bytes: a short run as one fixed-size block (see SMALL_COPY). */
+static inline void mp_const(struct mp *m, const unsigned char *p, size_t n)
+{
+    memcpy(m->p, p, n <= SMALL_COPY ? SMALL_COPY : n);
+    m->p += n;
+}
+
+/*
+ * Run the program as msgpack after what is buffered. Room is made up front
+ * for everything up to the records, then for each record and what follows
+ * it (prog_room covers every step once, head_room and rec_room the
+ * strings), so the steps themselves check nothing. Returns 0 or the
+ * buffer's error.
+ */
+static int run_mp(struct iocs_encoder *e)
+{
+    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len};
+    size_t room = e->prog_room + e->body_room;
+    int err = mp_room(&m, room + e->head_room);
+
+    for (unsigned pc = 0; pc < e->nops && !err; pc++) {
+        const struct op *o = &e->ops[pc];
+        unsigned n;
+
+        switch (o->kind) {
+        case OP_CONST:
+            mp_const(&m, e->blob + o->off, o->len);
+            break;
+        case OP_MAPHDR:
+            n = o->nfixed;
+            for (unsigned i = 0; i < o->nopt; i++)
+                n += field_present(e, o->opt_how[i], o->opt_val[i]);
+            mp_map(&m, n);
+            break;
+        case OP_RECORDS:
+            e->recp = e->ev->ioc;
+            record_values(e, e->recp);
+            err = mp_room(&m, room + e->rec_room);
+            if (!err)
+                mp_array(&m, count_records(e->ev->ioc));
+            break;
+        case OP_NEXT:
+            e->recp = e->recp->also;
+            if (e->recp) {
+                record_values(e, e->recp);
+                err = mp_room(&m, room + e->rec_room);
+                pc = o->jump - 1u; /* the loop's pc++ lands on jump */
+            }
+            break;
+        default:
+            if (!o->opt || field_present(e, o->how, o->val))
+                mp_value(e, &m, o);
+            break;
+        }
+    }
+    if (!err)
+        e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
+    return err;
 }
 
 /* ---- JSON -------------------------------------------------------------- */
 
 #define LIT(b, s) IOCS__JBUF_LIT(b, s)
-
-static void json_node(struct iocs_encoder *e, struct iocs__jbuf *b, unsigned n);
-
-/* The children of node n that are present, as an object. */
-static void json_kids(struct iocs_encoder *e, struct iocs__jbuf *b, unsigned n)
-{
-    bool first = true;
-
-    LIT(b, "{");
-    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
-        if (!node_present(e, &e->nodes[k]))
-            continue;
-        if (!first)
-            LIT(b, ",");
-        first = false;
-        json_node(e, b, k);
-    }
-    LIT(b, "}");
-}
 
 /* Append ts as JSON text, from the cache slot c. */
 static void json_ts(struct iocs__jbuf *b, struct tstext *c, struct timespec ts)
@@ -891,59 +1183,36 @@ static void json_ts(struct iocs__jbuf *b, struct tstext *c, struct timespec ts)
     }
 }
 
-/* Node n: its key, then its value. Errors stay in b->err. */
-static void json_node(struct iocs_encoder *e, struct iocs__jbuf *b, unsigned n)
+/* One value step: the key (an optional field's, with its comma), then the
+ * value. Errors stay in b->err. */
+static void json_value(struct iocs_encoder *e, struct iocs__jbuf *b,
+                       const struct op *o)
 {
-    const struct node *nd = &e->nodes[n];
-    const struct value *v = &e->v[nd->val];
+    const struct value *v = &e->v[o->val];
     const char *tags, *tag;
-    struct lstr k[3];
-    unsigned nk;
-    size_t len;
     bool first = true;
+    size_t len;
 
-    if (nd->how != H_TYPED)
-        iocs__jbuf_put(b, nd->jkey, nd->jkey_len);
-    switch (nd->how) {
-    case H_MAP:
-        json_kids(e, b, n);
-        return;
-    case H_RECORDS:
-        LIT(b, "[");
-        for (const struct iocs_ioc *rec = e->ev->ioc; rec; rec = rec->also) {
-            if (rec != e->ev->ioc)
-                LIT(b, ",");
-            record_values(e, rec);
-            json_kids(e, b, n);
-        }
-        LIT(b, "]");
-        return;
-    case H_LIT:
-        iocs__json_str(b, nd->lit, nd->lit_len);
-        return;
-    case H_LIT_ARRAY:
-        LIT(b, "[");
-        iocs__json_str(b, nd->lit, nd->lit_len);
-        LIT(b, "]");
-        return;
+    iocs__jbuf_put(b, e->blob + o->off, o->len);
+    switch (o->how) {
     case H_STR:
         iocs__json_str(b, v->str.s, v->str.n);
-        return;
+        break;
     case H_TIME:
-        json_ts(b, &e->ts[nd->val == V_CREATED], v->ts);
-        return;
+        json_ts(b, &e->ts[o->val == V_CREATED], v->ts);
+        break;
     case H_UINT:
         iocs__json_u64(b, v->u);
-        return;
+        break;
     case H_INT:
         iocs__json_i64(b, v->i);
-        return;
+        break;
     case H_BOOL:
         if (v->u)
             LIT(b, "true");
         else
             LIT(b, "false");
-        return;
+        break;
     case H_TAGS:
         LIT(b, "[");
         tags = v->str.s;
@@ -954,19 +1223,62 @@ static void json_node(struct iocs_encoder *e, struct iocs__jbuf *b, unsigned n)
             iocs__json_str(b, tag, len);
         }
         LIT(b, "]");
-        return;
+        break;
     case H_TYPED:
-        nk = typed_field(e, e->ev->ioc, k);
-        for (unsigned i = 0; i < nk; i++) {
+        for (unsigned i = 0; i < e->ntyped; i++) {
             if (i)
                 LIT(b, "{");
-            iocs__json_str(b, k[i].s, k[i].n);
+            iocs__json_str(b, e->typed[i].s, e->typed[i].n);
             LIT(b, ":");
         }
         iocs__json_str(b, v->str.s, v->str.n);
-        for (unsigned i = 1; i < nk; i++)
+        for (unsigned i = 1; i < e->ntyped; i++)
             LIT(b, "}");
-        return;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Run the program as JSON after what is buffered. Errors stay in
+ * e->buf.err. */
+static void run_json(struct iocs_encoder *e)
+{
+    struct iocs__jbuf *b = &e->buf;
+
+    for (unsigned pc = 0; pc < e->nops; pc++) {
+        const struct op *o = &e->ops[pc];
+
+        switch (o->kind) {
+        case OP_CONST:
+            if (o->len <= SMALL_COPY && b->cap - b->len >= SMALL_COPY &&
+                !b->err) {
+                /* As mp_const(): one fixed-size block, no call. */
+                memcpy(b->p + b->len, e->blob + o->off, SMALL_COPY);
+                b->len += o->len;
+            } else {
+                iocs__jbuf_put(b, e->blob + o->off, o->len);
+            }
+            break;
+        case OP_RECORDS:
+            e->recp = e->ev->ioc;
+            record_values(e, e->recp);
+            break;
+        case OP_NEXT:
+            e->recp = e->recp->also;
+            if (e->recp) {
+                record_values(e, e->recp);
+                LIT(b, ",");
+                pc = o->jump - 1u; /* the loop's pc++ lands on jump */
+            }
+            break;
+        case OP_VALUE:
+            if (!o->opt || field_present(e, o->how, o->val))
+                json_value(e, b, o);
+            break;
+        default:
+            break; /* OP_MAPHDR: msgpack only */
+        }
     }
 }
 
@@ -1004,14 +1316,9 @@ int iocs_encoder_event(struct iocs_encoder *e, const struct iocs_event *ev)
         return -EINVAL;
     event_values(e, ev);
     if (e->fmt == IOCS_FORMAT_MSGPACK) {
-        struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len};
-
-        err = mp_kids(e, &m, 0);
-        if (!err)
-            e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
+        err = run_mp(e);
     } else {
-        json_kids(e, &e->buf, 0);
-        IOCS__JBUF_LIT(&e->buf, "\n");
+        run_json(e);
         err = e->buf.err;
     }
     if (!err)
