@@ -1,20 +1,23 @@
 /*
  * encode.c - events -> ECS msgpack or JSON (see encode.h).
  *
- * The layout is the table ecs[] below, one row per field: its key path,
- * the value it holds, how that value is written, and whether it may be
- * absent. iocs_encoder_new() turns the rows into a tree (a map per path
- * prefix, a list of maps for a "[]" segment), then compiles the tree into
- * a short program for the encoder's format: every run of bytes that is
- * the same for every event (keys, map headers, literals, JSON punctuation)
- * becomes one constant, and only values, optional fields, the headers of
- * maps that hold optional fields, and the list of records remain as steps.
- * So both formats come from the one table, and an event costs about what
- * hand-written code did (bench/bench_emit.cc).
+ * The layout is ECS_EVENT below: one row per key, nested as the event is
+ * (a key path is the rows around it), each saying which value it holds
+ * and how that is written. Each writer, msgpack and JSON, defines what a
+ * row does and expands the table once, so both come from the same rows
+ * and compile to straight-line code: keys and literals become constant
+ * stores, as in a hand-written packer. A new field is one new row.
+ *
+ * Map sizes are never written by hand: a msgpack map's header byte is
+ * left open and filled in when its last row is written (a fixmap: the
+ * table has no map of 16 keys), and JSON's commas come from the same
+ * count. Optional rows (OPT, TYPED) are left out of their map when their
+ * value is absent.
  *
  * Per event the values are gathered first (struct value): every string is
- * measured once, and whether an optional field is present is known before
- * its map's size must be written (msgpack puts the count first).
+ * measured once, which also bounds the room the event takes, so the
+ * msgpack writer makes room once per event and once per record and stores
+ * with no check per piece.
  */
 #include "pipeline/encode.h"
 
@@ -31,10 +34,11 @@
 #define ENC_REC_MAX (IOCS_ENCODE_BUF_MAX / 64) /* no event is this small */
 
 #define NSEC_PER_SEC 1000000000L
+#define KEY_MAX 31  /* longest key: a msgpack fixstr */
+#define DEPTH_MAX 8 /* maps inside maps */
 
-/* Which value a field holds. V_REC_* change per record of the IOC. */
+/* Which value a row holds. V_REC_* change per record of the IOC. */
 enum val {
-    V_NONE, /* a literal: the row's lit */
     V_TIMESTAMP,
     V_CREATED,
     V_SEVERITY,
@@ -62,114 +66,103 @@ enum val {
     V_COUNT_ /* number of values */
 };
 
-/* How a value is written. */
-enum how {
-    H_MAP,       /* inner node: a map of its children */
-    H_RECORDS,   /* inner node: a list of maps, one per IOC record */
-    H_LIT,       /* the row's literal string */
-    H_LIT_ARRAY, /* a list holding the row's literal string */
-    H_STR,
-    H_TIME,
-    H_UINT,
-    H_INT,
-    H_BOOL,
-    H_TAGS,  /* a comma-separated string as a list of strings */
-    H_TYPED, /* ECS typed indicator field: key path from the IOC type */
-};
-
-struct ecs_row {
-    const char *path; /* dotted key path; "name[]" is a list of records */
-    enum val val;
-    enum how how;
-    const char *lit; /* H_LIT, H_LIT_ARRAY */
-    bool opt;        /* absent when its value is (NULL, no tags, no typed
-                        field): left out of its map */
-};
-
+/* clang-format off */
 /*
- * The event, field by field, in output order. The typed field's key path
- * ("*") depends on the IOC type, see typed_field(). The first field of a
- * map is never optional (JSON's commas are compiled in).
+ * The event, in output order. Rows:
+ *   MAP(key) ... END()          a map of the rows between
+ *   RECORDS(key) ... END_RECORDS()
+ *                               a list of maps of the rows between, one
+ *                               per record of the IOC: the IOC itself,
+ *                               then each record of its `also` chain
+ *   LIT(key, text)              a constant string (no JSON escapes in it)
+ *   LIT1(key, text)             a list of one constant string
+ *   FIELD(key, value, how)      a value, written as how: str, time, uint,
+ *                               int, bool, tags (a comma-separated string
+ *                               as a list of strings)
+ *   OPT(key, value, how)        the same, left out when the value is absent
+ *   TYPED()                     ECS threat.indicator's typed field: its key
+ *                               path comes from the IOC type (see
+ *                               typed_field()); none for strings and rules
+ * Planned rows (event.h): host.name, event.id, threat.indicator.port,
+ * winlog.*, iocstream.time.
  */
-static const struct ecs_row ecs[] = {
-    {"@timestamp", V_TIMESTAMP, H_TIME, NULL, false},
-    {"event.kind", V_NONE, H_LIT, "alert", false},
-    {"event.category", V_NONE, H_LIT_ARRAY, "threat", false},
-    {"event.type", V_NONE, H_LIT_ARRAY, "indicator", false},
-    {"event.created", V_CREATED, H_TIME, NULL, false},
-    {"event.severity", V_SEVERITY, H_INT, NULL, false},
-    {"event.original", V_ORIGINAL, H_STR, NULL, false},
-    {"log.file.path", V_PATH, H_STR, NULL, false},
-    {"log.offset", V_OFFSET, H_UINT, NULL, false},
-    {"threat.feed.name", V_FEED, H_STR, NULL, false},
-    {"threat.enrichments[].indicator.type", V_ECS_TYPE, H_STR, NULL, false},
-    {"threat.enrichments[].indicator.name", V_VALUE, H_STR, NULL, false},
-    {"threat.enrichments[].indicator.*", V_VALUE, H_TYPED, NULL, true},
-    {"threat.enrichments[].indicator.provider", V_REC_PROVIDER, H_STR, NULL,
-     true},
-    {"threat.enrichments[].indicator.description", V_REC_DESCRIPTION, H_STR,
-     NULL, true},
-    {"threat.enrichments[].indicator.reference", V_REC_REFERENCE, H_STR, NULL,
-     true},
-    {"threat.enrichments[].indicator.confidence", V_REC_CONFIDENCE, H_STR, NULL,
-     true},
-    {"threat.enrichments[].indicator.tags", V_REC_TAGS, H_TAGS, NULL, true},
-    {"threat.enrichments[].matched.atomic", V_ATOMIC, H_STR, NULL, false},
-    {"threat.enrichments[].matched.field", V_NONE, H_LIT, "event.original",
-     false},
-    {"threat.enrichments[].matched.type", V_NONE, H_LIT, "indicator_match_rule",
-     false},
-    {"threat.enrichments[].matched.id", V_IOC_ID, H_STR, NULL, false},
-    {"threat.enrichments[].feed.name", V_REC_FEED, H_STR, NULL, false},
-    {"iocstream.line", V_LINE, H_UINT, NULL, false},
-    {"iocstream.match.start", V_START, H_UINT, NULL, false},
-    {"iocstream.match.end", V_END, H_UINT, NULL, false},
-    {"iocstream.count", V_COUNT, H_UINT, NULL, false},
-    {"iocstream.db", V_DB, H_STR, NULL, false},
-    {"iocstream.truncated", V_TRUNCATED, H_BOOL, NULL, false},
-    {"iocstream.line_length", V_LINE_LENGTH, H_UINT, NULL, false},
-};
+#define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
+                  TYPED)                                                     \
+    FIELD("@timestamp", V_TIMESTAMP, time)                                   \
+    MAP("event")                                                             \
+        LIT("kind", "alert")                                                 \
+        LIT1("category", "threat")                                           \
+        LIT1("type", "indicator")                                            \
+        FIELD("created", V_CREATED, time)                                    \
+        FIELD("severity", V_SEVERITY, int)                                   \
+        FIELD("original", V_ORIGINAL, str)                                   \
+    END()                                                                    \
+    MAP("log")                                                               \
+        MAP("file")                                                          \
+            FIELD("path", V_PATH, str)                                       \
+        END()                                                                \
+        FIELD("offset", V_OFFSET, uint)                                      \
+    END()                                                                    \
+    MAP("threat")                                                            \
+        MAP("feed")                                                          \
+            FIELD("name", V_FEED, str)                                       \
+        END()                                                                \
+        RECORDS("enrichments")                                               \
+            MAP("indicator")                                                 \
+                FIELD("type", V_ECS_TYPE, str)                               \
+                FIELD("name", V_VALUE, str)                                  \
+                TYPED()                                                      \
+                OPT("provider", V_REC_PROVIDER, str)                         \
+                OPT("description", V_REC_DESCRIPTION, str)                   \
+                OPT("reference", V_REC_REFERENCE, str)                       \
+                OPT("confidence", V_REC_CONFIDENCE, str)                     \
+                OPT("tags", V_REC_TAGS, tags)                                \
+            END()                                                            \
+            MAP("matched")                                                   \
+                FIELD("atomic", V_ATOMIC, str)                               \
+                LIT("field", "event.original")                               \
+                LIT("type", "indicator_match_rule")                          \
+                FIELD("id", V_IOC_ID, str)                                   \
+            END()                                                            \
+            MAP("feed")                                                      \
+                FIELD("name", V_REC_FEED, str)                               \
+            END()                                                            \
+        END_RECORDS()                                                        \
+    END()                                                                    \
+    MAP("iocstream")                                                         \
+        FIELD("line", V_LINE, uint)                                          \
+        MAP("match")                                                         \
+            FIELD("start", V_START, uint)                                    \
+            FIELD("end", V_END, uint)                                        \
+        END()                                                                \
+        FIELD("count", V_COUNT, uint)                                        \
+        FIELD("db", V_DB, str)                                               \
+        FIELD("truncated", V_TRUNCATED, bool)                                \
+        FIELD("line_length", V_LINE_LENGTH, uint)                            \
+    END()
+/* clang-format on */
 
-#define ROWS (sizeof(ecs) / sizeof(ecs[0]))
-/* Every row is a leaf; inner nodes are fewer than the rows; plus the root. */
-#define NODES_MAX (2 * ROWS + 1)
-#define KEY_MAX 31    /* longest key segment: a msgpack fixstr */
-#define OPT_MAX 8     /* optional fields in one map */
-#define OPS_MAX 256   /* steps of a compiled program */
-#define BLOB_MAX 4096 /* constant bytes of a compiled program */
-/* Constants up to this long are copied as a whole block of this size (two
- * vector moves, no call): the blob and every reservation have this much
- * slack past the bytes counted. */
-#define SMALL_COPY 32
-
-/* One node of the tree built from ecs[]. Index 0 is the root (a map). */
-struct node {
-    enum how how;
-    enum val val;
-    const char *lit;
-    bool opt;
-    unsigned kid, next; /* first child, next sibling; 0: none */
-    size_t key_len;
-    char key[KEY_MAX + 1];
-};
-
-/* One step of a compiled program. */
-enum op_kind {
-    OP_CONST,   /* copy blob[off..off+len) */
-    OP_VALUE,   /* (when present, if opt) blob[off..off+len), the key, then
-                   the value */
-    OP_MAPHDR,  /* msgpack: a map of nfixed + present optional fields */
-    OP_RECORDS, /* first record of the IOC; msgpack: the list's header */
-    OP_NEXT,    /* next record: back to jump, or on past the list */
-};
-
-struct op {
-    unsigned char kind, how, val;
-    bool opt;
-    unsigned short off, len;
-    unsigned short jump;        /* OP_NEXT: the step after OP_RECORDS */
-    unsigned char nfixed, nopt; /* OP_MAPHDR */
-    unsigned char opt_how[OPT_MAX], opt_val[OPT_MAX];
+/* msgpack bytes of every row once, strings' bytes aside (they are counted
+ * per event: head_room, body_room, rec_room): a key is a fixstr, a
+ * string header at most 5 bytes, a number 9, a time as text 50. */
+#define ROOM_str 5
+#define ROOM_time 50
+#define ROOM_uint 9
+#define ROOM_int 9
+#define ROOM_bool 1
+#define ROOM_tags 5
+#define R_KEY(k) +sizeof(k)
+#define R_MAP(k) R_KEY(k) + 1
+#define R_END()
+#define R_RECORDS(k) R_KEY(k) + 5 + 1
+#define R_END_RECORDS()
+#define R_LIT(k, t) R_KEY(k) + sizeof(t) + 1
+#define R_LIT1(k, t) R_KEY(k) + sizeof(t) + 2
+#define R_FIELD(k, val, how) R_KEY(k) + ROOM_##how
+#define R_TYPED() +3 * (KEY_MAX + 6)
+enum {
+    ECS_MP_ROOM = 1 ECS_EVENT(R_MAP, R_END, R_RECORDS, R_END_RECORDS, R_LIT,
+                              R_LIT1, R_FIELD, R_FIELD, R_TYPED)
 };
 
 /* A string and its length, measured once. */
@@ -205,25 +198,14 @@ struct iocs_encoder {
     struct iocs_sink_rec *rec;
     size_t nrec, rec_cap;
     uint64_t count;
-    /* The table as a tree, then as a program for fmt. */
-    struct node nodes[NODES_MAX];
-    unsigned nnodes;
-    struct op ops[OPS_MAX];
-    unsigned nops;
-    unsigned char *blob; /* heap: a copy of unknown length is a memcpy
-                            call, not `rep movs` (slow to start) */
-    size_t blob_len;
-    int build_err;
     struct lstr ecs_type[IOCS_TYPE_COUNT]; /* iocs_type_ecs() of each */
     struct lstr tname[IOCS_TYPE_COUNT];    /* iocs_type_name() of each */
     struct tstext ts[2];                   /* @timestamp, event.created */
     /* The event being written. */
     const struct iocs_event *ev;
-    const struct iocs_ioc *recp; /* the record being written */
     struct value v[V_COUNT_];
     struct lstr typed[3]; /* typed_field() of the event's IOC */
     unsigned ntyped;
-    size_t prog_room; /* msgpack: every step once, strings aside */
     size_t head_room, body_room, rec_room; /* msgpack: bytes the strings
                                               of the event before the
                                               records, of each record and
@@ -233,335 +215,6 @@ struct iocs_encoder {
 };
 
 #define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
-
-/* ---- the tree ---------------------------------------------------------- */
-
-/* The child of node p named key[0..n) that is an inner node of kind how,
- * if it is p's last child (paths group by prefix, in order); else a new
- * node. Returns its index, or 0 when the table is too big. */
-static unsigned tree_node(struct iocs_encoder *e, unsigned p, const char *key,
-                          size_t n, enum how how, bool inner)
-{
-    struct node *nd;
-    unsigned last = 0, i;
-
-    for (i = e->nodes[p].kid; i; i = e->nodes[i].next)
-        last = i;
-    if (inner && last && e->nodes[last].how == how &&
-        e->nodes[last].key_len == n && memcmp(e->nodes[last].key, key, n) == 0)
-        return last;
-    if (e->nnodes == NODES_MAX || n > KEY_MAX)
-        return 0;
-    i = e->nnodes++;
-    nd = &e->nodes[i];
-    memset(nd, 0, sizeof(*nd));
-    nd->how = how;
-    memcpy(nd->key, key, n);
-    nd->key_len = n;
-    if (last)
-        e->nodes[last].next = i;
-    else
-        e->nodes[p].kid = i;
-    return i;
-}
-
-/* Build the tree from ecs[]. Returns 0 or -EINVAL (a table too big for
- * NODES_MAX or a key over KEY_MAX: a programming error). */
-static int tree_build(struct iocs_encoder *e)
-{
-    memset(&e->nodes[0], 0, sizeof(e->nodes[0]));
-    e->nodes[0].how = H_MAP;
-    e->nnodes = 1;
-    for (size_t r = 0; r < ROWS; r++) {
-        const char *p = ecs[r].path, *dot;
-        unsigned at = 0;
-
-        while ((dot = strchr(p, '.'))) {
-            size_t n = (size_t)(dot - p);
-            bool list = n > 2 && memcmp(dot - 2, "[]", 2) == 0;
-
-            at = tree_node(e, at, p, list ? n - 2 : n, list ? H_RECORDS : H_MAP,
-                           true);
-            if (!at)
-                return -EINVAL;
-            p = dot + 1;
-        }
-        at = tree_node(e, at, p, strlen(p), ecs[r].how, false);
-        if (!at)
-            return -EINVAL;
-        e->nodes[at].val = ecs[r].val;
-        e->nodes[at].lit = ecs[r].lit;
-        e->nodes[at].opt = ecs[r].opt;
-    }
-    return 0;
-}
-
-/* ---- the program ------------------------------------------------------- */
-
-/* Append constant bytes: to the last step when it is a constant too. */
-static void gen_const(struct iocs_encoder *e, const void *p, size_t n)
-{
-    struct op *last = e->nops ? &e->ops[e->nops - 1] : NULL;
-
-    if (e->build_err || n == 0)
-        return;
-    if (e->blob_len + n > BLOB_MAX) {
-        e->build_err = -EINVAL;
-        return;
-    }
-    memcpy(e->blob + e->blob_len, p, n);
-    if (last && last->kind == OP_CONST &&
-        last->off + last->len == e->blob_len) {
-        last->len = (unsigned short)(last->len + n);
-    } else if (e->nops == OPS_MAX) {
-        e->build_err = -EINVAL;
-        return;
-    } else {
-        e->ops[e->nops++] = (struct op){.kind = OP_CONST,
-                                        .off = (unsigned short)e->blob_len,
-                                        .len = (unsigned short)n};
-    }
-    e->blob_len += n;
-}
-
-/* Append a step; its key bytes (an optional field's) are p[0..n). Returns
- * it, or NULL (build_err set). */
-static struct op *gen_op(struct iocs_encoder *e, enum op_kind kind,
-                         const void *p, size_t n)
-{
-    struct op *o;
-
-    if (e->build_err)
-        return NULL;
-    if (e->nops == OPS_MAX || e->blob_len + n > BLOB_MAX) {
-        e->build_err = -EINVAL;
-        return NULL;
-    }
-    o = &e->ops[e->nops++];
-    *o = (struct op){.kind = (unsigned char)kind,
-                     .off = (unsigned short)e->blob_len,
-                     .len = (unsigned short)n};
-    if (n)
-        memcpy(e->blob + e->blob_len, p, n);
-    e->blob_len += n;
-    return o;
-}
-
-/* Constant bytes written by a msgpack or JSON writer: into a fixed buffer,
- * then appended. */
-static void gen_mp_str(struct iocs_encoder *e, const char *s, size_t n)
-{
-    unsigned char b[KEY_MAX + 40];
-    size_t k = 0;
-
-    if (n >= 32 && n < 256) {
-        b[k++] = 0xd9;
-        b[k++] = (unsigned char)n;
-    } else if (n < 32) {
-        b[k++] = (unsigned char)(0xa0 | n);
-    } else {
-        e->build_err = -EINVAL; /* no literal or key is this long */
-        return;
-    }
-    if (k + n > sizeof(b)) {
-        e->build_err = -EINVAL;
-        return;
-    }
-    memcpy(b + k, s, n);
-    gen_const(e, b, k + n);
-}
-
-static void gen_json_str(struct iocs_encoder *e, const char *s, size_t n)
-{
-    char b[128];
-    struct iocs__jbuf j;
-
-    iocs__jbuf_init_fixed(&j, b, sizeof(b));
-    iocs__json_str(&j, s, n);
-    if (j.err) {
-        e->build_err = -EINVAL;
-        return;
-    }
-    gen_const(e, b, j.len);
-}
-
-static void gen_value(struct iocs_encoder *e, const struct node *nd,
-                      const void *key, size_t key_len)
-{
-    struct op *o = gen_op(e, OP_VALUE, key, key_len);
-
-    if (!o)
-        return;
-    o->how = (unsigned char)nd->how;
-    o->val = (unsigned char)nd->val;
-    o->opt = nd->opt;
-}
-
-static void gen_mp_map(struct iocs_encoder *e, unsigned n);
-static void gen_json_map(struct iocs_encoder *e, unsigned n);
-
-/* The list of records of node n, whose body is a map of n's children. */
-static void gen_records(struct iocs_encoder *e, unsigned n, bool json)
-{
-    struct op *o = gen_op(e, OP_RECORDS, NULL, 0);
-    unsigned body = e->nops;
-
-    if (!o)
-        return;
-    if (json)
-        gen_json_map(e, n);
-    else
-        gen_mp_map(e, n);
-    o = gen_op(e, OP_NEXT, NULL, 0);
-    if (o)
-        o->jump = (unsigned short)body;
-}
-
-/* msgpack: node n's children as a map. */
-static void gen_mp_map(struct iocs_encoder *e, unsigned n)
-{
-    unsigned char nfixed = 0, nopt = 0, hdr;
-    struct op *o;
-
-    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
-        if (!e->nodes[k].opt) {
-            nfixed++;
-        } else if (nopt == OPT_MAX) {
-            e->build_err = -EINVAL;
-            return;
-        } else {
-            nopt++;
-        }
-    }
-    if (nfixed + nopt >= 16) {
-        e->build_err = -EINVAL; /* a fixmap holds 15 */
-        return;
-    }
-    if (nopt == 0) {
-        hdr = (unsigned char)(0x80 | nfixed);
-        gen_const(e, &hdr, 1);
-    } else if ((o = gen_op(e, OP_MAPHDR, NULL, 0))) {
-        o->nfixed = nfixed;
-        for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
-            if (!e->nodes[k].opt)
-                continue;
-            o->opt_how[o->nopt] = (unsigned char)e->nodes[k].how;
-            o->opt_val[o->nopt++] = (unsigned char)e->nodes[k].val;
-        }
-    }
-    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
-        const struct node *nd = &e->nodes[k];
-        unsigned char key[KEY_MAX + 1];
-
-        key[0] = (unsigned char)(0xa0 | nd->key_len);
-        memcpy(key + 1, nd->key, nd->key_len);
-        if (nd->opt) {
-            /* H_TYPED writes its own keys. */
-            gen_value(e, nd, key, nd->how == H_TYPED ? 0 : nd->key_len + 1);
-            continue;
-        }
-        gen_const(e, key, nd->key_len + 1);
-        switch (nd->how) {
-        case H_MAP:
-            gen_mp_map(e, k);
-            break;
-        case H_RECORDS:
-            gen_records(e, k, false);
-            break;
-        case H_LIT_ARRAY:
-            hdr = 0x91;
-            gen_const(e, &hdr, 1);
-            /* fall through */
-        case H_LIT:
-            gen_mp_str(e, nd->lit, strlen(nd->lit));
-            break;
-        default:
-            gen_value(e, nd, NULL, 0);
-            break;
-        }
-    }
-}
-
-/* JSON: node n's children as an object. */
-static void gen_json_map(struct iocs_encoder *e, unsigned n)
-{
-    bool first = true;
-
-    gen_const(e, "{", 1);
-    for (unsigned k = e->nodes[n].kid; k; k = e->nodes[k].next) {
-        const struct node *nd = &e->nodes[k];
-        char key[KEY_MAX + 5];
-        size_t kl = 0;
-
-        if (nd->opt && first) {
-            e->build_err = -EINVAL; /* its comma would depend on others */
-            return;
-        }
-        if (!first)
-            key[kl++] = ',';
-        first = false;
-        if (nd->how != H_TYPED) {
-            key[kl++] = '"';
-            memcpy(key + kl, nd->key, nd->key_len);
-            kl += nd->key_len;
-            key[kl++] = '"';
-            key[kl++] = ':';
-        }
-        if (nd->opt) {
-            gen_value(e, nd, key, kl); /* the comma goes with it */
-            continue;
-        }
-        gen_const(e, key, kl);
-        switch (nd->how) {
-        case H_MAP:
-            gen_json_map(e, k);
-            break;
-        case H_RECORDS:
-            gen_const(e, "[", 1);
-            gen_records(e, k, true);
-            gen_const(e, "]", 1);
-            break;
-        case H_LIT:
-            gen_json_str(e, nd->lit, strlen(nd->lit));
-            break;
-        case H_LIT_ARRAY:
-            gen_const(e, "[", 1);
-            gen_json_str(e, nd->lit, strlen(nd->lit));
-            gen_const(e, "]", 1);
-            break;
-        default:
-            gen_value(e, nd, NULL, 0);
-            break;
-        }
-    }
-    gen_const(e, "}", 1);
-}
-
-/* Compile the tree for e->fmt. Returns 0 or -EINVAL (a table the program
- * cannot hold: a programming error). */
-static int prog_build(struct iocs_encoder *e)
-{
-    e->nops = 0;
-    e->blob_len = 0;
-    e->build_err = 0;
-    if (e->fmt == IOCS_FORMAT_MSGPACK) {
-        gen_mp_map(e, 0);
-    } else {
-        gen_json_map(e, 0);
-        gen_const(e, "\n", 1);
-    }
-    /* Every step once: its constant bytes, and for a value its header or
-     * number (9), or a time (as text, quoted: 50). */
-    e->prog_room = SMALL_COPY;
-    for (unsigned i = 0; i < e->nops; i++) {
-        const struct op *o = &e->ops[i];
-
-        e->prog_room += o->len + 9;
-        if (o->kind == OP_VALUE && o->how == H_TIME)
-            e->prog_room += sizeof(e->ts[0].text) + 2;
-    }
-    return e->build_err;
-}
 
 int iocs_encoder_new(struct iocs_encoder **out,
                      const struct iocs_encoder_opts *o)
@@ -581,16 +234,11 @@ int iocs_encoder_new(struct iocs_encoder **out,
     e->db_id = strdup(o->db_id);
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
-    e->blob = malloc(BLOB_MAX + SMALL_COPY);
-    if (!e->db_id || !e->rec || !e->blob) {
+    if (!e->db_id || !e->rec) {
         err = -ENOMEM;
         goto fail;
     }
     err = iocs__jbuf_init(&e->buf, ENC_BUF_INIT, IOCS_ENCODE_BUF_MAX);
-    if (!err)
-        err = tree_build(e);
-    if (!err)
-        err = prog_build(e);
     if (err)
         goto fail;
     /* Constant per type: measured here, not per event. */
@@ -613,7 +261,6 @@ void iocs_encoder_free(struct iocs_encoder *e)
     if (!e)
         return;
     iocs__jbuf_fini(&e->buf);
-    free(e->blob);
     free(e->rec);
     free(e->db_id);
     free(e);
@@ -787,7 +434,6 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
                            : measure(iocs_type_ecs(ioc->type));
 
     e->ev = ev;
-    v[V_NONE].present = true;
     v[V_TIMESTAMP].ts = ev->timestamp;
     v[V_TIMESTAMP].present = true;
     v[V_CREATED].ts = ev->created;
@@ -817,8 +463,8 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     e->head_room = v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n +
                    type.n + e->db_len + 32;
     /* What each record repeats, and the tail after the records. */
-    e->body_room = 3 * (ioc->len + 5) + ev->atomic_len + e->db_len +
-                   3 * (KEY_MAX + 6) + 64;
+    e->body_room = 3 * (ioc->len + 5) + type.n + 5 + ev->atomic_len +
+                   e->db_len + 3 * (KEY_MAX + 6) + 64;
 }
 
 /* The values of one record of the IOC (rec is the IOC or one of its
@@ -843,13 +489,6 @@ static void record_values(struct iocs_encoder *e, const struct iocs_ioc *rec)
     e->rec_room = v[V_REC_PROVIDER].str.n + v[V_REC_DESCRIPTION].str.n +
                   v[V_REC_REFERENCE].str.n + v[V_REC_CONFIDENCE].str.n +
                   6 * measure(rec->tags).n + feed.n + 64;
-}
-
-/* Whether an optional field is written for this event. */
-static inline bool field_present(const struct iocs_encoder *e, unsigned how,
-                                 unsigned val)
-{
-    return how == H_TYPED ? e->ntyped > 0 : e->v[val].present;
 }
 
 /* A struct timespec as seconds and nanoseconds in [0, 1e9): an
@@ -891,12 +530,12 @@ static const struct tstext *time_text(struct tstext *c, struct timespec ts)
 
 /* ---- msgpack ----------------------------------------------------------- */
 
-/*/*
+/*
  * msgpack, written directly: msgpack-c's packer calls its write callback
- * for every header and every body; here each leaf makes room for itself
- * once (one compare in the common case) and its bytes are stored with no
- * call per piece. The encodings are msgpack's smallest, as msgpack-c
- * chooses them; test_encode reads the result back with msgpack-c's unpacker.
+ * for every header and every body; here room for the event is made once
+ * and the bytes are stored with no call and no check per piece. The
+ * encodings are msgpack's smallest, as msgpack-c chooses them;
+ * test_encode reads the result back with msgpack-c's unpacker.
  */
 struct mp {
     struct iocs__jbuf *b;
@@ -1057,110 +696,149 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
         mp_str(m, "", 0); /* unreachable: every int64 second fits */
     }
 }
-/* One value step: the key (an optional field's), then the value. */
-static void mp_value(struct iocs_encoder *e, struct mp *m, const struct op *o)
-{
-    const struct value *v = &e->v[o->val];
-    const char *tags, *tag;
-    size_t len;
 
-    mp_raw(m, e->blob + o->off, o->len);
-    switch (o->how) {
-    case H_STR:
-        mp_str(m, v->str.s, v->str.n);
-        break;
-    case H_TIME:
-        if (e->str_times)
-            mp_ts_text(m, &e->ts[o->val == V_CREATED], v->ts);
-        else
-            mp_ts(m, v->ts);
-        break;
-    case H_UINT:
-        mp_uint(m, v->u);
-        break;
-    case H_INT:
-        mp_int(m, v->i);
-        break;
-    case H_BOOL:
-        mp_byte(m, v->u ? 0xc3 : 0xc2);
-        break;
-    case H_TAGS:
-        mp_array(m, v->u);
-        tags = v->str.s;
-        while (next_tag(&tags, &tag, &len))
-            mp_str(m, tag, len);
-        break;
-    case H_TYPED:
-        for (unsigned i = 0; i < e->ntyped; i++) {
-            if (i)
-                mp_map(m, 1);
-            mp_str(m, e->typed[i].s, e->typed[i].n);
-        }
-        mp_str(m, v->str.s, v->str.n);
-        break;
-    default:
-        break;
-    }
+/* A string literal: its length is a constant, so is the header. */
+#define MP_LIT(m, lit) mp_str(m, lit, sizeof(lit) - 1)
+
+/* How each kind of value is written (the table's `how`). */
+static inline void mp_put_str(struct iocs_encoder *e, struct mp *m,
+                              const struct value *v)
+{
+    (void)e;
+    mp_str(m, v->str.s, v->str.n);
 }
 
-/* Constant bytes: a short run as one fixed-size block (see SMALL_COPY). */
-static inline void mp_const(struct mp *m, const unsigned char *p, size_t n)
+static inline void mp_put_time(struct iocs_encoder *e, struct mp *m,
+                               const struct value *v)
 {
-    memcpy(m->p, p, n <= SMALL_COPY ? SMALL_COPY : n);
-    m->p += n;
+    if (e->str_times)
+        mp_ts_text(m, &e->ts[v == &e->v[V_CREATED]], v->ts);
+    else
+        mp_ts(m, v->ts);
+}
+
+static inline void mp_put_uint(struct iocs_encoder *e, struct mp *m,
+                               const struct value *v)
+{
+    (void)e;
+    mp_uint(m, v->u);
+}
+
+static inline void mp_put_int(struct iocs_encoder *e, struct mp *m,
+                              const struct value *v)
+{
+    (void)e;
+    mp_int(m, v->i);
+}
+
+static inline void mp_put_bool(struct iocs_encoder *e, struct mp *m,
+                               const struct value *v)
+{
+    (void)e;
+    mp_byte(m, v->u ? 0xc3 : 0xc2);
+}
+
+static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
+                        const struct value *v)
+{
+    const char *tags = v->str.s, *tag;
+    size_t len;
+
+    (void)e;
+    mp_array(m, v->u);
+    while (next_tag(&tags, &tag, &len))
+        mp_str(m, tag, len);
+}
+
+/* The typed field: its keys as nested maps, then the value. */
+static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
+{
+    for (unsigned i = 0; i < e->ntyped; i++) {
+        if (i)
+            mp_map(m, 1);
+        mp_str(m, e->typed[i].s, e->typed[i].n);
+    }
+    mp_str(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
 }
 
 /*
- * Run the program as msgpack after what is buffered. Room is made up front
+ * The table as msgpack after what is buffered. hdr[] and n[] are the open
+ * maps' header bytes and key counts (lv the innermost); with the table's
+ * rows expanded in line, the compiler knows lv everywhere. Room is made
  * for everything up to the records, then for each record and what follows
- * it (prog_room covers every step once, head_room and rec_room the
- * strings), so the steps themselves check nothing. Returns 0 or the
- * buffer's error.
+ * it. Returns 0 or the buffer's error.
  */
-static int run_mp(struct iocs_encoder *e)
+static int write_mp(struct iocs_encoder *e)
 {
     struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len};
-    size_t room = e->prog_room + e->body_room;
-    int err = mp_room(&m, room + e->head_room);
+    const struct iocs_ioc *ioc = e->ev->ioc;
+    const struct value *v = e->v;
+    size_t room = ECS_MP_ROOM + e->body_room;
+    unsigned char *hdr[DEPTH_MAX];
+    unsigned n[DEPTH_MAX];
+    int lv = 0, err;
 
-    for (unsigned pc = 0; pc < e->nops && !err; pc++) {
-        const struct op *o = &e->ops[pc];
-        unsigned n;
+    err = mp_room(&m, room + e->head_room);
+    if (err)
+        return err;
+    hdr[0] = m.p++;
+    n[0] = 0;
 
-        switch (o->kind) {
-        case OP_CONST:
-            mp_const(&m, e->blob + o->off, o->len);
-            break;
-        case OP_MAPHDR:
-            n = o->nfixed;
-            for (unsigned i = 0; i < o->nopt; i++)
-                n += field_present(e, o->opt_how[i], o->opt_val[i]);
-            mp_map(&m, n);
-            break;
-        case OP_RECORDS:
-            e->recp = e->ev->ioc;
-            record_values(e, e->recp);
-            err = mp_room(&m, room + e->rec_room);
-            if (!err)
-                mp_array(&m, count_records(e->ev->ioc));
-            break;
-        case OP_NEXT:
-            e->recp = e->recp->also;
-            if (e->recp) {
-                record_values(e, e->recp);
-                err = mp_room(&m, room + e->rec_room);
-                pc = o->jump - 1u; /* the loop's pc++ lands on jump */
-            }
-            break;
-        default:
-            if (!o->opt || field_present(e, o->how, o->val))
-                mp_value(e, &m, o);
-            break;
-        }
+#define W_KEY(k) (n[lv]++, MP_LIT(&m, k))
+#define W_OPEN() (hdr[++lv] = m.p++, n[lv] = 0)
+#define W_CLOSE() (*hdr[lv] = (unsigned char)(0x80 | n[lv]), lv--)
+#define W_MAP(k)                                                               \
+    W_KEY(k);                                                                  \
+    W_OPEN();
+#define W_END() W_CLOSE();
+#define W_RECORDS(k)                                                           \
+    W_KEY(k);                                                                  \
+    mp_array(&m, count_records(ioc));                                          \
+    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also) {             \
+        record_values(e, rec);                                                 \
+        err = mp_room(&m, room + e->rec_room);                                 \
+        if (err)                                                               \
+            return err;                                                        \
+        W_OPEN();
+#define W_END_RECORDS()                                                        \
+    W_CLOSE();                                                                 \
     }
-    if (!err)
-        e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
-    return err;
+#define W_LIT(k, t)                                                            \
+    W_KEY(k);                                                                  \
+    MP_LIT(&m, t);
+#define W_LIT1(k, t)                                                           \
+    W_KEY(k);                                                                  \
+    mp_byte(&m, 0x91);                                                         \
+    MP_LIT(&m, t);
+#define W_FIELD(k, val, how)                                                   \
+    W_KEY(k);                                                                  \
+    mp_put_##how(e, &m, &v[val]);
+#define W_OPT(k, val, how)                                                     \
+    if (v[val].present) {                                                      \
+        W_FIELD(k, val, how)                                                   \
+    }
+#define W_TYPED()                                                              \
+    if (e->ntyped) {                                                           \
+        n[lv]++;                                                               \
+        mp_put_typed(e, &m);                                                   \
+    }
+    ECS_EVENT(W_MAP, W_END, W_RECORDS, W_END_RECORDS, W_LIT, W_LIT1, W_FIELD,
+              W_OPT, W_TYPED)
+#undef W_KEY
+#undef W_OPEN
+#undef W_CLOSE
+#undef W_MAP
+#undef W_END
+#undef W_RECORDS
+#undef W_END_RECORDS
+#undef W_LIT
+#undef W_LIT1
+#undef W_FIELD
+#undef W_OPT
+#undef W_TYPED
+    *hdr[0] = (unsigned char)(0x80 | n[0]);
+    e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
+    return 0;
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -1183,103 +861,145 @@ static void json_ts(struct iocs__jbuf *b, struct tstext *c, struct timespec ts)
     }
 }
 
-/* One value step: the key (an optional field's, with its comma), then the
- * value. Errors stay in b->err. */
-static void json_value(struct iocs_encoder *e, struct iocs__jbuf *b,
-                       const struct op *o)
+/* How each kind of value is written (the table's `how`). */
+static inline void js_put_str(struct iocs_encoder *e, struct iocs__jbuf *b,
+                              const struct value *v)
 {
-    const struct value *v = &e->v[o->val];
-    const char *tags, *tag;
+    (void)e;
+    iocs__json_str(b, v->str.s, v->str.n);
+}
+
+static inline void js_put_time(struct iocs_encoder *e, struct iocs__jbuf *b,
+                               const struct value *v)
+{
+    json_ts(b, &e->ts[v == &e->v[V_CREATED]], v->ts);
+}
+
+static inline void js_put_uint(struct iocs_encoder *e, struct iocs__jbuf *b,
+                               const struct value *v)
+{
+    (void)e;
+    iocs__json_u64(b, v->u);
+}
+
+static inline void js_put_int(struct iocs_encoder *e, struct iocs__jbuf *b,
+                              const struct value *v)
+{
+    (void)e;
+    iocs__json_i64(b, v->i);
+}
+
+static inline void js_put_bool(struct iocs_encoder *e, struct iocs__jbuf *b,
+                               const struct value *v)
+{
+    (void)e;
+    if (v->u)
+        LIT(b, "true");
+    else
+        LIT(b, "false");
+}
+
+static void js_put_tags(struct iocs_encoder *e, struct iocs__jbuf *b,
+                        const struct value *v)
+{
+    const char *tags = v->str.s, *tag;
     bool first = true;
     size_t len;
 
-    iocs__jbuf_put(b, e->blob + o->off, o->len);
-    switch (o->how) {
-    case H_STR:
-        iocs__json_str(b, v->str.s, v->str.n);
-        break;
-    case H_TIME:
-        json_ts(b, &e->ts[o->val == V_CREATED], v->ts);
-        break;
-    case H_UINT:
-        iocs__json_u64(b, v->u);
-        break;
-    case H_INT:
-        iocs__json_i64(b, v->i);
-        break;
-    case H_BOOL:
-        if (v->u)
-            LIT(b, "true");
-        else
-            LIT(b, "false");
-        break;
-    case H_TAGS:
-        LIT(b, "[");
-        tags = v->str.s;
-        while (next_tag(&tags, &tag, &len)) {
-            if (!first)
-                LIT(b, ",");
-            first = false;
-            iocs__json_str(b, tag, len);
-        }
-        LIT(b, "]");
-        break;
-    case H_TYPED:
-        for (unsigned i = 0; i < e->ntyped; i++) {
-            if (i)
-                LIT(b, "{");
-            iocs__json_str(b, e->typed[i].s, e->typed[i].n);
-            LIT(b, ":");
-        }
-        iocs__json_str(b, v->str.s, v->str.n);
-        for (unsigned i = 1; i < e->ntyped; i++)
-            LIT(b, "}");
-        break;
-    default:
-        break;
+    (void)e;
+    LIT(b, "[");
+    while (next_tag(&tags, &tag, &len)) {
+        if (!first)
+            LIT(b, ",");
+        first = false;
+        iocs__json_str(b, tag, len);
     }
+    LIT(b, "]");
 }
 
-/* Run the program as JSON after what is buffered. Errors stay in
- * e->buf.err. */
-static void run_json(struct iocs_encoder *e)
+/* The typed field: its keys as nested objects, then the value. */
+static void js_put_typed(struct iocs_encoder *e, struct iocs__jbuf *b)
+{
+    for (unsigned i = 0; i < e->ntyped; i++) {
+        if (i)
+            LIT(b, "{");
+        iocs__json_str(b, e->typed[i].s, e->typed[i].n);
+        LIT(b, ":");
+    }
+    iocs__json_str(b, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
+    for (unsigned i = 1; i < e->ntyped; i++)
+        LIT(b, "}");
+}
+
+/*
+ * The table as one JSON line, exactly as decode.c prints the msgpack form.
+ * n[] counts the keys of the open objects, for the commas. Errors stay in
+ * e->buf.err.
+ */
+static void write_json(struct iocs_encoder *e)
 {
     struct iocs__jbuf *b = &e->buf;
+    const struct iocs_ioc *ioc = e->ev->ioc;
+    const struct value *v = e->v;
+    unsigned n[DEPTH_MAX];
+    int lv = 0;
 
-    for (unsigned pc = 0; pc < e->nops; pc++) {
-        const struct op *o = &e->ops[pc];
+    LIT(b, "{");
+    n[0] = 0;
 
-        switch (o->kind) {
-        case OP_CONST:
-            if (o->len <= SMALL_COPY && b->cap - b->len >= SMALL_COPY &&
-                !b->err) {
-                /* As mp_const(): one fixed-size block, no call. */
-                memcpy(b->p + b->len, e->blob + o->off, SMALL_COPY);
-                b->len += o->len;
-            } else {
-                iocs__jbuf_put(b, e->blob + o->off, o->len);
-            }
-            break;
-        case OP_RECORDS:
-            e->recp = e->ev->ioc;
-            record_values(e, e->recp);
-            break;
-        case OP_NEXT:
-            e->recp = e->recp->also;
-            if (e->recp) {
-                record_values(e, e->recp);
-                LIT(b, ",");
-                pc = o->jump - 1u; /* the loop's pc++ lands on jump */
-            }
-            break;
-        case OP_VALUE:
-            if (!o->opt || field_present(e, o->how, o->val))
-                json_value(e, b, o);
-            break;
-        default:
-            break; /* OP_MAPHDR: msgpack only */
-        }
+#define W_KEY(k)                                                               \
+    if (n[lv]++)                                                               \
+        LIT(b, ",\"" k "\":");                                                 \
+    else                                                                       \
+        LIT(b, "\"" k "\":");
+#define W_OPEN()                                                               \
+    LIT(b, "{");                                                               \
+    n[++lv] = 0;
+#define W_CLOSE()                                                              \
+    LIT(b, "}");                                                               \
+    lv--;
+#define W_MAP(k) W_KEY(k) W_OPEN()
+#define W_END() W_CLOSE()
+#define W_RECORDS(k)                                                           \
+    W_KEY(k)                                                                   \
+    LIT(b, "[");                                                               \
+    for (const struct iocs_ioc *rec = ioc; rec; rec = rec->also) {             \
+        if (rec != ioc)                                                        \
+            LIT(b, ",");                                                       \
+        record_values(e, rec);                                                 \
+        W_OPEN()
+#define W_END_RECORDS()                                                        \
+    W_CLOSE()                                                                  \
+    }                                                                          \
+    LIT(b, "]");
+#define W_LIT(k, t) W_KEY(k) LIT(b, "\"" t "\"");
+#define W_LIT1(k, t) W_KEY(k) LIT(b, "[\"" t "\"]");
+#define W_FIELD(k, val, how) W_KEY(k) js_put_##how(e, b, &v[val]);
+#define W_OPT(k, val, how)                                                     \
+    if (v[val].present) {                                                      \
+        W_FIELD(k, val, how)                                                   \
     }
+#define W_TYPED()                                                              \
+    if (e->ntyped) {                                                           \
+        if (n[lv]++)                                                           \
+            LIT(b, ",");                                                       \
+        js_put_typed(e, b);                                                    \
+    }
+    ECS_EVENT(W_MAP, W_END, W_RECORDS, W_END_RECORDS, W_LIT, W_LIT1, W_FIELD,
+              W_OPT, W_TYPED)
+#undef W_KEY
+#undef W_OPEN
+#undef W_CLOSE
+#undef W_MAP
+#undef W_END
+#undef W_RECORDS
+#undef W_END_RECORDS
+#undef W_LIT
+#undef W_LIT1
+#undef W_FIELD
+#undef W_OPT
+#undef W_TYPED
+    LIT(b, "}\n");
 }
 
 #undef LIT
@@ -1316,9 +1036,9 @@ int iocs_encoder_event(struct iocs_encoder *e, const struct iocs_event *ev)
         return -EINVAL;
     event_values(e, ev);
     if (e->fmt == IOCS_FORMAT_MSGPACK) {
-        err = run_mp(e);
+        err = write_mp(e);
     } else {
-        run_json(e);
+        write_json(e);
         err = e->buf.err;
     }
     if (!err)
