@@ -73,7 +73,7 @@ void iocs_decoder_free(struct iocs_decoder *d);
 void iocs_decoder_reset(struct iocs_decoder *d);
 
 /*
- * Inflate. *in/*in_len is compressed input (advanced past what was
+ * Inflate. *in, *in_len is compressed input (advanced past what was
  * consumed; may be empty when eof is set), out[0..out_cap) is where the
  * decompressed bytes go; *out_len is set to how many were written. eof
  * says that no input follows *in.

@@ -466,10 +466,10 @@ static void print_stats(const struct iocs_scan_stats *st, double load,
                 (unsigned long long)st->lost);
 }
 
-static void report_source_err(const struct iocs_pathlist *list,
+static void report_source_err(const struct iocs_sourcelist *list,
                               const struct iocs_slab *s)
 {
-    fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+    fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
             iocs_strerror(s->err));
 }
 
@@ -480,7 +480,7 @@ static void report_source_err(const struct iocs_pathlist *list,
  * errno from the framer. Line numbers are left to the caller.
  */
 static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
-                      const struct iocs_pathlist *list,
+                      const struct iocs_sourcelist *list,
                       struct iocs_work_unit *v, int *status)
 {
     int rc;
@@ -494,8 +494,8 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
                 *status = 2;
             }
             iocs_framer_whole(p, &v[i].u);
-            v[i].path = list->v[p->source];
-            v[i].line0 = 1;
+            v[i].path = list->v[p->source].path;
+            v[i].line0 = list->v[p->source].start_line;
         }
         return (int)s->nparts;
     }
@@ -505,7 +505,7 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
     }
     rc = iocs_framer_frame(f, s, &v[0].u);
     if (rc > 0)
-        v[0].path = list->v[s->source];
+        v[0].path = list->v[s->source].path;
     return rc;
 }
 
@@ -513,7 +513,7 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, size_t max_line,
                        const struct iocs_allow *allow,
-                       struct iocs_pathlist *list, struct out *out,
+                       struct iocs_sourcelist *list, struct out *out,
                        struct iocs_scan_stats *st)
 {
     struct iocs_scanner_opts so = {.max_line = max_line, .allow = allow};
@@ -540,6 +540,21 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EAGAIN) {
+            /* Live input with no bytes yet: what is encoded goes out
+             * before the wait. */
+            err = out_write(out);
+            if (!err)
+                err = iocs_sink_flush(out->sink, -1);
+            if (!err)
+                err = iocs_reader_wait(r, -1);
+            if (err >= 0)
+                continue;
+            if (err != -EPIPE)
+                fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
+            status = 2;
+            break;
+        }
         if (err < 0) {
             fprintf(stderr, "iocstream: reader: %s\n", iocs_strerror(err));
             status = 2;
@@ -548,13 +563,13 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         n = slab_units(f, s, list, v, &status);
         err = n < 0 ? n : 0;
         if (err < 0)
-            fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+            fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
                     iocs_strerror(err));
         for (int i = 0; i < n && !err; i++) {
             const struct iocs_unit *u = &v[i].u;
 
             if (u->first)
-                line0 = 1;
+                line0 = list->v[u->source].start_line;
             err = iocs_scanner_unit(sc, u, v[i].path, line0, ls, on_event, out,
                                     &nl);
             line0 += nl;
@@ -600,7 +615,7 @@ static int collect_one(struct iocs_workers *w, struct iocs_reader *r,
 static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      const struct iocs_db *db, const struct iocs_scan_opts *o,
                      const struct iocs_allow *allow, unsigned max_jobs,
-                     struct iocs_pathlist *list, struct iocs_sink *sink,
+                     struct iocs_sourcelist *list, struct iocs_sink *sink,
                      struct iocs_scan_stats *st)
 {
     struct iocs_workers_opts wo = {.threads = o->threads,
@@ -636,6 +651,21 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EAGAIN && iocs_workers_busy(w)) {
+            err = collect_one(w, r, sink); /* let what was read go out */
+            if (err < 0)
+                break;
+            continue;
+        }
+        if (err == -EAGAIN) {
+            /* Live input with no bytes yet, every job written. */
+            err = iocs_sink_flush(sink, -1);
+            if (!err)
+                err = iocs_reader_wait(r, -1);
+            if (err < 0)
+                break;
+            continue;
+        }
         if (err == -EBUSY && iocs_workers_busy(w)) {
             err = collect_one(w, r, sink); /* every slab is in the pool */
             if (err < 0)
@@ -652,7 +682,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             iocs_reader_release(r, s);
             err = n;
             if (err < 0) {
-                fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+                fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
                         iocs_strerror(err));
                 err = 0;
                 status = 2;
@@ -668,7 +698,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                 iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
 
             if (u->first)
-                line0 = 1;
+                line0 = list->v[u->source].start_line;
             v[i].line0 = line0;
             v[i].nl = nl;
             line0 += nl;
@@ -720,7 +750,7 @@ static void print_cache(const struct iocs_scan_opts *o,
 /* Stream every source through the stages. Returns 0, or 2 when a source
  * failed (reported) or the output broke. */
 static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
-               const struct iocs_allow *allow, struct iocs_pathlist *list,
+               const struct iocs_allow *allow, struct iocs_sourcelist *list,
                struct iocs_sink *sink, struct out *out,
                struct iocs_scan_stats *st, bool *uring)
 {
@@ -745,7 +775,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (ro.pack_max > o->slab_size)
         ro.pack_max = o->slab_size;
 
-    err = iocs_reader_new(&r, &ro, (const char *const *)list->v, list->len);
+    err = iocs_reader_new(&r, &ro, list->v, list->len);
     if (!err)
         err = iocs_framer_new(&f, o->slab_size, overlap);
     if (err) {
@@ -773,7 +803,7 @@ out:
 int iocs_pipeline_scan(const struct iocs_scan_opts *o)
 {
     static const char *const stdin_path[] = {"-"};
-    struct iocs_pathlist list = {0};
+    struct iocs_sourcelist list = {0};
     struct iocs_scan_stats st = {0};
     struct iocs_dbcache_result cres;
     struct iocs_allow *allow = NULL;
@@ -846,7 +876,7 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
 out:
     iocs_encoder_free(out.enc);
     iocs_sink_close(sink);
-    iocs_pathlist_fini(&list);
+    iocs_sourcelist_fini(&list);
     iocs_allow_free(allow);
     iocs_db_free(db);
     return status;
