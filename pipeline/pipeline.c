@@ -398,7 +398,7 @@ struct out {
 
 /* Hand what is buffered to the sink. After a failure the events stay
  * buffered and the same batch is written again by the next call: the sink
- * goes on where it stopped, as the old emitter's flush did. */
+ * goes on where it stopped (sink.h), so no byte is written twice. */
 static int out_write(struct out *o)
 {
     struct iocs_sink_batch b;
@@ -509,7 +509,7 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
     return rc;
 }
 
-/* One thread: read, frame, scan and emit in turn. */
+/* One thread: read, frame, scan, encode and write in turn. */
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, size_t max_line,
                        const struct iocs_allow *allow,

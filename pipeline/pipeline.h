@@ -1,7 +1,7 @@
 /*
  * pipeline.h - wires the stages (feeds -> database; reader -> framer ->
- * scanner -> emit) for the subcommands. The only thing main() calls, and
- * the only module that prints diagnostics: library modules return codes.
+ * scanner -> encode -> sink) for the subcommands. The only thing main() calls,
+ * and the only module that prints diagnostics: library modules return codes.
  */
 #ifndef IOCS_PIPELINE_H
 #define IOCS_PIPELINE_H

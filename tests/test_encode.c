@@ -32,7 +32,7 @@ static int setup(void **state)
 
     if (!fd)
         return -1;
-    *fd = memfd_create("test_emit", 0);
+    *fd = memfd_create("test_encode", 0);
     if (*fd < 0) {
         free(fd);
         return -1;
@@ -223,7 +223,7 @@ static void unpack_one(msgpack_unpacked *u, const char *buf, size_t n)
     assert_int_equal(off, n);
 }
 
-/* Assert the whole event map of ev, key for key, in emit.h's order, up to
+/* Assert the whole event map of ev, key for key, in encode.h's order, up to
  * the indicator (returned for the caller's per-type checks). */
 static const msgpack_object *assert_event(const msgpack_object *m,
                                           const struct iocs_event *ev,
@@ -660,7 +660,7 @@ static void test_encode_many_events_in_order(void **state)
     free(buf);
 }
 
-/* A path_len given by the caller and one the emitter measures (0) give
+/* A path_len given by the caller and one the encoder measures (0) give
  * the same bytes, in both formats. */
 static void test_encode_path_len_given_or_measured(void **state)
 {
