@@ -762,7 +762,8 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
 }
 
 /*
- * The table as msgpack after what is buffered. hdr[] and n[] are the open
+ * The table as msgpack after what is buffered. hdr[] (offsets in the
+ * buffer) and n[] are the open
  * maps' header bytes and key counts (lv the innermost); with the table's
  * rows expanded in line, the compiler knows lv everywhere. Room is made
  * for everything up to the records, then for each record and what follows
@@ -774,19 +775,21 @@ static int write_mp(struct iocs_encoder *e)
     const struct iocs_ioc *ioc = e->ev->ioc;
     const struct value *v = e->v;
     size_t room = ECS_MP_ROOM + e->body_room;
-    unsigned char *hdr[DEPTH_MAX];
+    size_t hdr[DEPTH_MAX]; /* offsets: making room may move the buffer */
     unsigned n[DEPTH_MAX];
     int lv = 0, err;
 
     err = mp_room(&m, room + e->head_room);
     if (err)
         return err;
-    hdr[0] = m.p++;
+    hdr[0] = (size_t)(m.p++ - (unsigned char *)e->buf.p);
     n[0] = 0;
 
 #define W_KEY(k) (n[lv]++, MP_LIT(&m, k))
-#define W_OPEN() (hdr[++lv] = m.p++, n[lv] = 0)
-#define W_CLOSE() (*hdr[lv] = (unsigned char)(0x80 | n[lv]), lv--)
+#define W_OPEN()                                                               \
+    (hdr[++lv] = (size_t)(m.p++ - (unsigned char *)e->buf.p), n[lv] = 0)
+#define W_CLOSE()                                                              \
+    (((unsigned char *)e->buf.p)[hdr[lv]] = (unsigned char)(0x80 | n[lv]), lv--)
 #define W_MAP(k)                                                               \
     W_KEY(k);                                                                  \
     W_OPEN();
@@ -836,7 +839,7 @@ static int write_mp(struct iocs_encoder *e)
 #undef W_FIELD
 #undef W_OPT
 #undef W_TYPED
-    *hdr[0] = (unsigned char)(0x80 | n[0]);
+    ((unsigned char *)e->buf.p)[hdr[0]] = (unsigned char)(0x80 | n[0]);
     e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
     return 0;
 }

@@ -763,6 +763,56 @@ static void test_encode_rejects_bad_arguments(void **state)
     tenc_free(NULL);
 }
 
+/* A worker's job keeps every event of its unit: the buffer grows while an
+ * event is being written (a record's room moves it), and every event still
+ * decodes whole, in order, in both formats. */
+static void test_encode_buffer_grows_mid_event(void **state)
+{
+    enum { N = 20000 };
+    struct iocs_ioc also = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_encoder *em = NULL, *ej = NULL;
+    struct iocs_encoder_opts om = {.format = IOCS_FORMAT_MSGPACK,
+                                   .db_id = "db"},
+                             oj = {.format = IOCS_FORMAT_JSON, .db_id = "db"};
+    struct iocs_sink_batch bm, bj;
+    char *out = NULL, err[256];
+    size_t outlen = 0;
+    FILE *fp;
+    int fd;
+
+    (void)state;
+    also.provider = "second record";
+    ioc.also = &also; /* two records: room is made twice per event */
+    assert_int_equal(iocs_encoder_new(&em, &om), 0);
+    assert_int_equal(iocs_encoder_new(&ej, &oj), 0);
+    for (uint64_t i = 1; i <= N; i++) {
+        struct iocs_event ev = make_event(&ioc);
+
+        ev.line = i;
+        assert_int_equal(iocs_encoder_event(em, &ev), 0);
+        assert_int_equal(iocs_encoder_event(ej, &ev), 0);
+    }
+    iocs_encoder_batch(em, &bm);
+    iocs_encoder_batch(ej, &bj);
+    assert_int_equal(bm.n, N);
+    assert_true(bm.len > 4 * IOCS_ENCODE_FLUSH_AT); /* it grew */
+    fd = memfd_create("grown", 0);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bm.data, bm.len), (ssize_t)bm.len);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    fp = open_memstream(&out, &outlen);
+    assert_non_null(fp);
+    assert_int_equal(iocs_decode_stream(fd, fp, err, sizeof(err)), N);
+    fclose(fp);
+    assert_int_equal(outlen, bj.len);
+    assert_memory_equal(out, bj.data, bj.len);
+    free(out);
+    close(fd);
+    iocs_encoder_free(em);
+    iocs_encoder_free(ej);
+}
+
 /* A batch carries every event buffered, each record ending where its event
  * ends and holding its @timestamp; clear empties the buffer but not the
  * count. */
@@ -834,6 +884,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encode_every_type, setup,
                                         teardown),
         cmocka_unit_test(test_encode_batch_records),
+        cmocka_unit_test(test_encode_buffer_grows_mid_event),
         cmocka_unit_test(test_encode_str_times),
         cmocka_unit_test_setup_teardown(test_encode_optional_keys_and_truncated,
                                         setup, teardown),
