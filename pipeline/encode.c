@@ -173,10 +173,12 @@ struct lstr {
 
 /* One value of one event. A string with s NULL is absent. */
 struct value {
-    struct lstr str;
-    uint64_t u;
-    int64_t i;
-    struct timespec ts;
+    union { /* one per row's `how`: kept small, gathered per event */
+        struct lstr str;
+        uint64_t u;
+        int64_t i;
+        struct timespec ts;
+    };
     bool present;
 };
 
@@ -204,6 +206,7 @@ struct iocs_encoder {
     /* The event being written. */
     const struct iocs_event *ev;
     struct value v[V_COUNT_];
+    size_t ntags;         /* tags of the record being written */
     struct lstr typed[3]; /* typed_field() of the event's IOC */
     unsigned ntyped;
     size_t head_room, body_room, rec_room; /* msgpack: bytes the strings
@@ -482,8 +485,8 @@ static void record_values(struct iocs_encoder *e, const struct iocs_ioc *rec)
     set_str(&v[V_REC_REFERENCE], rec->reference, measure(rec->reference).n);
     set_str(&v[V_REC_CONFIDENCE], conf, measure(conf).n);
     set_str(&v[V_REC_TAGS], rec->tags, 0);
-    v[V_REC_TAGS].u = count_tags(rec->tags);
-    v[V_REC_TAGS].present = v[V_REC_TAGS].u > 0;
+    e->ntags = count_tags(rec->tags);
+    v[V_REC_TAGS].present = e->ntags > 0;
     set_str(&v[V_REC_FEED], feed.s, feed.n);
     /* Tags: the bytes, and a header per tag (at most one per byte). */
     e->rec_room = v[V_REC_PROVIDER].str.n + v[V_REC_DESCRIPTION].str.n +
@@ -744,8 +747,7 @@ static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
     const char *tags = v->str.s, *tag;
     size_t len;
 
-    (void)e;
-    mp_array(m, v->u);
+    mp_array(m, e->ntags);
     while (next_tag(&tags, &tag, &len))
         mp_str(m, tag, len);
 }
