@@ -64,7 +64,7 @@ std::string bench_file()
 void BM_reader_framer(benchmark::State &state)
 {
     static const std::string path = bench_file();
-    const char *paths[] = {path.c_str()};
+    const iocs_source src = iocs_source_of(path.c_str());
     iocs_reader_opts o{};
     o.slab_size = size_t(state.range(0)) << 10;
     o.headroom = o.slab_size;
@@ -79,7 +79,7 @@ void BM_reader_framer(benchmark::State &state)
         iocs_slab *s;
         iocs_unit u;
 
-        if (iocs_reader_new(&r, &o, paths, 1) < 0 ||
+        if (iocs_reader_new(&r, &o, &src, 1) < 0 ||
             iocs_framer_new(&f, o.slab_size, 256) < 0) {
             state.SkipWithError("setup failed");
             return;

@@ -103,15 +103,16 @@ static void on_walk_err(void *ctx, const char *path, int err)
 }
 
 /* Read every file of list into c->buf and cut it into chunks. */
-static int load_corpus(struct corpus *c, const struct iocs_pathlist *list,
+static int load_corpus(struct corpus *c, const struct iocs_sourcelist *list,
                        size_t chunk)
 {
     size_t total = 0, nchunks = 0, pos = 0;
     struct stat st;
 
     for (size_t i = 0; i < list->len; i++) {
-        if (stat(list->v[i], &st) < 0) {
-            fprintf(stderr, "rawlimit: %s: %s\n", list->v[i], strerror(errno));
+        if (stat(list->v[i].path, &st) < 0) {
+            fprintf(stderr, "rawlimit: %s: %s\n", list->v[i].path,
+                    strerror(errno));
             return -errno;
         }
         total += (size_t)st.st_size;
@@ -123,10 +124,11 @@ static int load_corpus(struct corpus *c, const struct iocs_pathlist *list,
         return -ENOMEM;
     for (size_t i = 0; i < list->len; i++) {
         size_t start = pos;
-        int fd = open(list->v[i], O_RDONLY);
+        int fd = open(list->v[i].path, O_RDONLY);
 
         if (fd < 0) {
-            fprintf(stderr, "rawlimit: %s: %s\n", list->v[i], strerror(errno));
+            fprintf(stderr, "rawlimit: %s: %s\n", list->v[i].path,
+                    strerror(errno));
             return -errno;
         }
         for (;;) {
@@ -140,7 +142,7 @@ static int load_corpus(struct corpus *c, const struct iocs_pathlist *list,
             if (got < 0) {
                 int err = -errno;
 
-                fprintf(stderr, "rawlimit: %s: %s\n", list->v[i],
+                fprintf(stderr, "rawlimit: %s: %s\n", list->v[i].path,
                         strerror(errno));
                 close(fd);
                 return err;
@@ -257,7 +259,7 @@ static size_t parse_size(const char *s)
 
 int main(int argc, char **argv)
 {
-    struct iocs_pathlist list = {0};
+    struct iocs_sourcelist list = {0};
     struct iocs_feed_report rep = {0};
     struct iocs_iocset *set = NULL;
     struct iocs_db *db = NULL;
@@ -362,7 +364,7 @@ out:
         iocs_db_scratch_free(scratch[t]);
     iocs_db_free(db);
     iocs_iocset_free(set);
-    iocs_pathlist_fini(&list);
+    iocs_sourcelist_fini(&list);
     free(c.buf);
     free(c.v);
     return status;

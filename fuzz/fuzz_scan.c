@@ -102,7 +102,7 @@ static int on_event(void *ctx, const struct iocs_event *ev)
 static void scan(int fd, size_t slab, struct sum *s)
 {
     char path[64];
-    const char *paths[1] = {path};
+    struct iocs_source src = iocs_source_of(path);
     struct iocs_reader_opts ro = {.slab_size = slab, .nslabs = 3, .depth = 2};
     struct iocs_scanner_opts so = {.max_line = 64};
     size_t overlap = iocs_db_overlap(db);
@@ -115,7 +115,7 @@ static void scan(int fd, size_t slab, struct sum *s)
 
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     ro.headroom = slab > overlap ? slab : overlap;
-    if (iocs_reader_new(&r, &ro, paths, 1) < 0 ||
+    if (iocs_reader_new(&r, &ro, &src, 1) < 0 ||
         iocs_framer_new(&f, slab, overlap) < 0 ||
         iocs_scanner_new(&sc, db, &so) < 0 ||
         iocs_linestate_new(&ls, so.max_line) < 0)

@@ -13,8 +13,8 @@
  * unpacker is then only ever given whole objects, so it never fails on
  * a frame() has accepted.
  *
- * Output goes through json.c, the writer the emitter's --format json uses,
- * so decoding our msgpack events gives the emitter's JSON byte for byte.
+ * Output goes through json.c, the writer encode.c's --format json uses,
+ * so decoding our msgpack events gives the encoder's JSON byte for byte.
  */
 #include "pipeline/decode.h"
 

@@ -18,7 +18,7 @@
  * (msgpack-c's parse stack; an empty one counts as a level too); deeper
  * input is -EBADMSG, never a stack overflow. Counts in headers are checked
  * against the bytes present before anything is allocated for them.
- * Output is compact (no spaces), the same bytes as the emitter's
+ * Output is compact (no spaces), the same bytes as the encoder's
  * IOCS_FORMAT_JSON for our events. Assumes the "C" numeric locale.
  */
 #ifndef IOCS_DECODE_H

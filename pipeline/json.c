@@ -1,5 +1,5 @@
 /*
- * json.c - the JSON text writer behind emit.c and decode.c (see json.h).
+ * json.c - the JSON text writer behind encode.c and decode.c (see json.h).
  *
  * Hot path for --format json: every event goes through iocs__json_str()
  * and iocs__json_u64(), so both avoid stdio and run over plain ASCII in

@@ -1,5 +1,5 @@
 /*
- * json.h - internal JSON text writer shared by emit.c (--format json) and
+ * json.h - internal JSON text writer shared by encode.c (--format json) and
  * decode.c (`iocstream decode`), so both print byte for byte the same text.
  *
  * Text goes into a struct iocs__jbuf: a buffer that is either fixed (the
@@ -67,7 +67,7 @@ int iocs__jbuf_spill(struct iocs__jbuf *b);
  * iocs__jbuf_put(). */
 void iocs__jbuf_put_slow(struct iocs__jbuf *b, const void *s, size_t n);
 
-/* Append n raw bytes. Inline because the msgpack packer calls it for
+/* Append n raw bytes. Inline because the JSON encoder calls it for
  * every key and value: the common case is one bounds check and memcpy. */
 static inline void iocs__jbuf_put(struct iocs__jbuf *b, const void *s, size_t n)
 {

@@ -3,8 +3,10 @@
  *
  * scan: load the feeds (or the built-in pack) into a set, compile it, walk
  * the PATH arguments, then stream every source through reader -> framer ->
- * scanner -> emitter on this thread. Per-source failures are reported by
- * name and the scan goes on; they make the exit status 2.
+ * scanner -> encoder -> sink: with -j 0 all on the calling thread, else the
+ * calling thread reads, frames and writes while a pool of workers scans and
+ * encodes (workers.h). Per-source failures are reported by name and the
+ * scan goes on; they make the exit status 2.
  */
 #include "pipeline/pipeline.h"
 
@@ -23,9 +25,11 @@
 #include "matchers/load.h"
 #include "matchers/rules.h"
 #include "pipeline/decode.h"
+#include "pipeline/encode.h"
 #include "pipeline/framer.h"
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
+#include "pipeline/sink.h"
 #include "pipeline/status.h"
 #include "pipeline/walk.h"
 #include "pipeline/workers.h"
@@ -158,21 +162,70 @@ static int load_scan_allow(const struct iocs_scan_opts *o,
     return err ? 2 : 0;
 }
 
-static int open_output(const char *path)
+/* The output: the sink for dest (sink.h). Reports a failure; NULL then. */
+static struct iocs_sink *open_output(const char *dest, enum iocs_format fmt)
 {
-    int fd;
+    struct iocs_sink_opts so = {.format = fmt};
+    struct iocs_sink *sink = NULL;
+    char errbuf[512];
+    int err = iocs_sink_open(&sink, dest, &so, errbuf, sizeof(errbuf));
 
-    if (!path || strcmp(path, "-") == 0)
-        return STDOUT_FILENO;
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        fprintf(stderr, "iocstream: %s: %s\n", path, strerror(errno));
-    return fd;
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n",
+                errbuf[0] ? errbuf : iocs_strerror(err));
+        return NULL;
+    }
+    return sink;
+}
+
+/*
+ * The inline path's output (-j 0): events are encoded here, as the scanner
+ * reports them, and go to the sink in batches of whole events once
+ * IOCS_ENCODE_FLUSH_AT bytes are buffered, and at the end.
+ */
+struct out {
+    struct iocs_encoder *enc;
+    struct iocs_sink *sink;
+    uint64_t seq;             /* last batch written */
+    struct iocs_sink_pos pos; /* every event before it is encoded */
+};
+
+/* Hand what is buffered to the sink. After a failure the events stay
+ * buffered and the same batch is written again by the next call: the sink
+ * goes on where it stopped (sink.h), so no byte is written twice. */
+static int out_write(struct out *o)
+{
+    struct iocs_sink_batch b;
+    int err;
+
+    iocs_encoder_batch(o->enc, &b);
+    b.seq = o->seq + 1;
+    b.pos = o->pos;
+    err = iocs_sink_write(o->sink, &b);
+    if (err)
+        return err;
+    o->seq++;
+    iocs_encoder_clear(o->enc);
+    return 0;
 }
 
 static int on_event(void *ctx, const struct iocs_event *ev)
 {
-    return iocs_emitter_event(ctx, ev);
+    struct out *o = ctx;
+    int err = iocs_encoder_event(o->enc, ev);
+
+    if (err == -ENOMEM && iocs_encoder_events(o->enc) > 0) {
+        /* It may fit alone: write out the events before it and retry. */
+        err = out_write(o);
+        if (err)
+            return err;
+        err = iocs_encoder_event(o->enc, ev);
+    }
+    if (err)
+        return err;
+    if (iocs_encoder_len(o->enc) >= IOCS_ENCODE_FLUSH_AT)
+        return out_write(o);
+    return 0;
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -207,10 +260,10 @@ static void print_stats(const struct iocs_scan_stats *st, double load,
                 (unsigned long long)st->lost);
 }
 
-static void report_source_err(const struct iocs_pathlist *list,
+static void report_source_err(const struct iocs_sourcelist *list,
                               const struct iocs_slab *s)
 {
-    fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+    fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
             iocs_strerror(s->err));
 }
 
@@ -221,7 +274,7 @@ static void report_source_err(const struct iocs_pathlist *list,
  * errno from the framer. Line numbers are left to the caller.
  */
 static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
-                      const struct iocs_pathlist *list,
+                      const struct iocs_sourcelist *list,
                       struct iocs_work_unit *v, int *status)
 {
     int rc;
@@ -235,8 +288,8 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
                 *status = 2;
             }
             iocs_framer_whole(p, &v[i].u);
-            v[i].path = list->v[p->source];
-            v[i].line0 = 1;
+            v[i].path = list->v[p->source].path;
+            v[i].line0 = list->v[p->source].start_line;
         }
         return (int)s->nparts;
     }
@@ -246,15 +299,15 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
     }
     rc = iocs_framer_frame(f, s, &v[0].u);
     if (rc > 0)
-        v[0].path = list->v[s->source];
+        v[0].path = list->v[s->source].path;
     return rc;
 }
 
-/* One thread: read, frame, scan and emit in turn. */
+/* One thread: read, frame, scan, encode and write in turn. */
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, size_t max_line,
                        const struct iocs_allow *allow,
-                       struct iocs_pathlist *list, struct iocs_emitter *em,
+                       struct iocs_sourcelist *list, struct out *out,
                        struct iocs_scan_stats *st)
 {
     struct iocs_scanner_opts so = {.max_line = max_line, .allow = allow};
@@ -281,6 +334,21 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EAGAIN) {
+            /* Live input with no bytes yet: what is encoded goes out
+             * before the wait. */
+            err = out_write(out);
+            if (!err)
+                err = iocs_sink_flush(out->sink, -1);
+            if (!err)
+                err = iocs_reader_wait(r, -1);
+            if (err >= 0)
+                continue;
+            if (err != -EPIPE)
+                fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
+            status = 2;
+            break;
+        }
         if (err < 0) {
             fprintf(stderr, "iocstream: reader: %s\n", iocs_strerror(err));
             status = 2;
@@ -289,16 +357,21 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         n = slab_units(f, s, list, v, &status);
         err = n < 0 ? n : 0;
         if (err < 0)
-            fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+            fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
                     iocs_strerror(err));
         for (int i = 0; i < n && !err; i++) {
             const struct iocs_unit *u = &v[i].u;
 
             if (u->first)
-                line0 = 1;
-            err = iocs_scanner_unit(sc, u, v[i].path, line0, ls, on_event, em,
+                line0 = list->v[u->source].start_line;
+            err = iocs_scanner_unit(sc, u, v[i].path, line0, ls, on_event, out,
                                     &nl);
             line0 += nl;
+            /* An open line's events come with a later unit. */
+            if (!err && u->ends_line)
+                out->pos = (struct iocs_sink_pos){.source = u->source,
+                                                  .offset = u->offset + u->len,
+                                                  .line = line0};
             if (err < 0 && err != -EPIPE)
                 fprintf(stderr, "iocstream: %s: %s\n", v[i].path,
                         iocs_strerror(err));
@@ -320,10 +393,11 @@ out:
 
 /* Collect the oldest job from the pool: write its events, release its
  * slab. Returns 1, 0 when none is in flight, or a negative errno. */
-static int collect_one(struct iocs_workers *w, struct iocs_reader *r, int fd)
+static int collect_one(struct iocs_workers *w, struct iocs_reader *r,
+                       struct iocs_sink *sink)
 {
     struct iocs_slab *s = NULL;
-    int rc = iocs_workers_collect(w, fd, &s);
+    int rc = iocs_workers_collect(w, sink, &s);
 
     if (s)
         iocs_reader_release(r, s);
@@ -335,7 +409,7 @@ static int collect_one(struct iocs_workers *w, struct iocs_reader *r, int fd)
 static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      const struct iocs_db *db, const struct iocs_scan_opts *o,
                      const struct iocs_allow *allow, unsigned max_jobs,
-                     struct iocs_pathlist *list, int fd,
+                     struct iocs_sourcelist *list, struct iocs_sink *sink,
                      struct iocs_scan_stats *st)
 {
     struct iocs_workers_opts wo = {.threads = o->threads,
@@ -343,7 +417,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .max_units = IOCS_READER_PARTS_MAX,
                                    .max_line = o->max_line,
                                    .allow = allow,
-                                   .format = o->format};
+                                   .format = sink->format,
+                                   .str_times = sink->str_times};
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
     uint64_t line0 = 1, lines = 0;
@@ -362,7 +437,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         int n;
 
         if (iocs_workers_full(w)) {
-            err = collect_one(w, r, fd);
+            err = collect_one(w, r, sink);
             if (err < 0)
                 break;
             continue;
@@ -370,8 +445,23 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EAGAIN && iocs_workers_busy(w)) {
+            err = collect_one(w, r, sink); /* let what was read go out */
+            if (err < 0)
+                break;
+            continue;
+        }
+        if (err == -EAGAIN) {
+            /* Live input with no bytes yet, every job written. */
+            err = iocs_sink_flush(sink, -1);
+            if (!err)
+                err = iocs_reader_wait(r, -1);
+            if (err < 0)
+                break;
+            continue;
+        }
         if (err == -EBUSY && iocs_workers_busy(w)) {
-            err = collect_one(w, r, fd); /* every slab is in the pool */
+            err = collect_one(w, r, sink); /* every slab is in the pool */
             if (err < 0)
                 break;
             continue;
@@ -386,7 +476,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             iocs_reader_release(r, s);
             err = n;
             if (err < 0) {
-                fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source],
+                fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
                         iocs_strerror(err));
                 err = 0;
                 status = 2;
@@ -402,8 +492,9 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                 iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
 
             if (u->first)
-                line0 = 1;
+                line0 = list->v[u->source].start_line;
             v[i].line0 = line0;
+            v[i].nl = nl;
             line0 += nl;
             lines += nl;
             if (u->last && u->len > 0 && u->ptr[u->len - 1] != '\n')
@@ -416,7 +507,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         }
     }
     /* Write out what is still in flight, even after an error. */
-    for (int rc; (rc = collect_one(w, r, fd)) != 0;)
+    for (int rc; (rc = collect_one(w, r, sink)) != 0;)
         if (rc < 0 && err >= 0)
             err = rc;
     if (err < 0) {
@@ -453,9 +544,9 @@ static void print_cache(const struct iocs_scan_opts *o,
 /* Stream every source through the stages. Returns 0, or 2 when a source
  * failed (reported) or the output broke. */
 static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
-               const struct iocs_allow *allow, struct iocs_pathlist *list,
-               struct iocs_emitter *em, int fd, struct iocs_scan_stats *st,
-               bool *uring)
+               const struct iocs_allow *allow, struct iocs_sourcelist *list,
+               struct iocs_sink *sink, struct out *out,
+               struct iocs_scan_stats *st, bool *uring)
 {
     struct iocs_reader_opts ro = {0};
     struct iocs_reader *r = NULL;
@@ -478,7 +569,7 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (ro.pack_max > o->slab_size)
         ro.pack_max = o->slab_size;
 
-    err = iocs_reader_new(&r, &ro, (const char *const *)list->v, list->len);
+    err = iocs_reader_new(&r, &ro, list->v, list->len);
     if (!err)
         err = iocs_framer_new(&f, o->slab_size, overlap);
     if (err) {
@@ -494,9 +585,9 @@ static int run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                 "with read(2)\n",
                 iocs_strerror(iocs_reader_uring_err(r)));
     if (o->threads > 0)
-        status = loop_pool(r, f, db, o, allow, max_jobs, list, fd, st);
+        status = loop_pool(r, f, db, o, allow, max_jobs, list, sink, st);
     else
-        status = loop_inline(r, f, db, o->max_line, allow, list, em, st);
+        status = loop_inline(r, f, db, o->max_line, allow, list, out, st);
 out:
     iocs_framer_free(f);
     iocs_reader_free(r);
@@ -506,18 +597,19 @@ out:
 int iocs_pipeline_scan(const struct iocs_scan_opts *o)
 {
     static const char *const stdin_path[] = {"-"};
-    struct iocs_pathlist list = {0};
+    struct iocs_sourcelist list = {0};
     struct iocs_scan_stats st = {0};
     struct iocs_dbcache_result cres;
     struct iocs_allow *allow = NULL;
-    struct iocs_emitter *em = NULL;
+    struct iocs_sink *sink = NULL;
+    struct out out = {0};
     struct iocs_db *db = NULL;
     struct timespec t0, t1;
     double load = 0;
     const char *const *paths = o->paths;
     size_t npaths = o->npaths, nerr = 0;
     bool uring = false;
-    int status = 2, fd = -1, err;
+    int status = 2, err;
 
     signal(SIGPIPE, SIG_IGN); /* a closed output is an EPIPE we report */
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -539,19 +631,29 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
             goto out;
         }
     }
-    fd = open_output(o->output);
-    if (fd < 0)
+    sink = open_output(o->output, o->format);
+    if (!sink)
         goto out;
-    err = iocs_emitter_new(&em, fd, o->format, iocs_db_id(db));
-    if (err) {
-        fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-        goto out;
+    out.sink = sink;
+    if (o->threads == 0) {
+        struct iocs_encoder_opts eo = {.format = sink->format,
+                                       .str_times = sink->str_times,
+                                       .db_id = iocs_db_id(db)};
+
+        err = iocs_encoder_new(&out.enc, &eo);
+        if (err) {
+            fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
+            goto out;
+        }
     }
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    status = run(o, db, allow, &list, em, fd, &st, &uring);
-    err = iocs_emitter_flush(em);
+    status = run(o, db, allow, &list, sink, &out, &st, &uring);
+    /* The inline path's last events; the pool wrote every job's. */
+    err = out.enc ? out_write(&out) : 0;
+    if (!err)
+        err = iocs_sink_flush(sink, -1);
     if (err && err != -EPIPE) {
         fprintf(stderr, "iocstream: %s: %s\n", o->output ? o->output : "stdout",
                 iocs_strerror(err));
@@ -566,12 +668,9 @@ int iocs_pipeline_scan(const struct iocs_scan_opts *o)
         status = st.events ? IOCS_EXIT_HIT : IOCS_EXIT_NOHIT;
 
 out:
-    iocs_emitter_free(em);
-    if (fd >= 0 && fd != STDOUT_FILENO && close(fd) < 0 && status != 2) {
-        fprintf(stderr, "iocstream: %s: %s\n", o->output, strerror(errno));
-        status = 2;
-    }
-    iocs_pathlist_fini(&list);
+    iocs_encoder_free(out.enc);
+    iocs_sink_close(sink);
+    iocs_sourcelist_fini(&list);
     iocs_allow_free(allow);
     iocs_db_free(db);
     return status;

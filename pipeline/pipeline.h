@@ -1,7 +1,7 @@
 /*
  * pipeline.h - wires the stages (feeds -> database; reader -> framer ->
- * scanner -> emit) for the subcommands. The only thing main() calls, and
- * the only module that prints diagnostics: library modules return codes.
+ * scanner -> encode -> sink) for the subcommands. The only thing main() calls,
+ * and the only module that prints diagnostics: library modules return codes.
  */
 #ifndef IOCS_PIPELINE_H
 #define IOCS_PIPELINE_H
@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "pipeline/emit.h"
+#include "pipeline/event.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -132,7 +132,7 @@ struct iocs_reader {
     unsigned qhead;
     unsigned qlen;
 
-    const char *const *paths;
+    const struct iocs_source *srcv; /* the caller's records */
     size_t npaths;
 
     /* Sources [next_src, next_open) are in the window, being opened or
@@ -151,6 +151,7 @@ struct iocs_reader {
     bool seekable;  /* regular file: reads at explicit offsets */
     bool stop;      /* EOF or an error seen: issue no new reads */
     bool need_poll; /* a read on a non-blocking pipe got -EAGAIN */
+    bool nonblock;  /* a pipe or terminal opened O_NONBLOCK: read(2) */
     bool issued;    /* a slab of this source was issued */
     uint64_t base;  /* file position of offset 0 (stdin may start later) */
     uint64_t size;  /* regular file: its size as last seen (fstat) */
@@ -304,16 +305,8 @@ static int issue(struct iocs_reader *r, struct rslab *s)
     struct io_uring_sqe *sqe;
     ssize_t n;
 
-    if (r->need_poll) {
-        struct pollfd p = {.fd = r->fd, .events = POLLIN};
-
-        /* A non-blocking stdin: wait for data rather than spin. */
-        if (poll(&p, 1, -1) < 0 && errno != EINTR)
-            return -errno;
-        r->need_poll = false;
-    }
     s->state = SLAB_INFLIGHT;
-    if (!r->uring) {
+    if (!r->uring || r->nonblock) {
         if (r->seekable)
             n = pread(r->fd, buf, len, (off_t)off);
         else
@@ -477,7 +470,7 @@ static int issue_opens(struct iocs_reader *r)
 {
     while (r->next_open < r->npaths && r->next_open - r->next_src < r->nwin) {
         struct rsrc *e = &r->win[r->next_open % r->nwin];
-        const char *path = r->paths[r->next_open];
+        const char *path = r->srcv[r->next_open].path;
         struct io_uring_sqe *sqe;
 
         *e = (struct rsrc){.fd = -1, .own = strcmp(path, "-") != 0};
@@ -513,6 +506,9 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
     r->base = 0;
     r->next_off = 0;
     r->seekable = S_ISREG(e->st_mode);
+    /* io_uring waits in the kernel for a pipe, O_NONBLOCK or not; read(2)
+     * says -EAGAIN, which the caller needs to flush and wait itself. */
+    r->nonblock = !r->seekable && (fcntl(e->fd, F_GETFL) & O_NONBLOCK);
     if (r->seekable && !e->own) {
         /* A file on stdin is read from where the caller left it. */
         off_t pos = lseek(e->fd, 0, SEEK_CUR);
@@ -520,8 +516,12 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
         r->base = pos > 0 ? (uint64_t)pos : 0;
     }
     r->size = r->seekable ? e->size : 0;
-    if (r->seekable && r->base % PAGE)
-        unalign_fd(e->fd); /* a file on stdin read from an odd position */
+    /* A resumed file is read from its start offset, and its offsets count
+     * from the file's start; a pipe cannot be skipped into (reader.h). */
+    if (r->seekable)
+        r->next_off = r->srcv[r->next_src].start_offset;
+    if (r->seekable && (r->base + r->next_off) % PAGE)
+        unalign_fd(e->fd); /* read from an odd position */
     if (r->seekable && r->size > r->slab_size)
         (void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 }
@@ -534,7 +534,7 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
 static int start_next(struct iocs_reader *r)
 {
     struct rsrc *e = &r->win[r->next_src % r->nwin];
-    const char *path = r->paths[r->next_src];
+    const char *path = r->srcv[r->next_src].path;
     struct iocs_slab *ps;
     struct rpart *rp;
     struct rslab *p;
@@ -567,7 +567,10 @@ static int start_next(struct iocs_reader *r)
             e->statted = true;
         }
     }
+    /* A pack holds whole files: a file resumed past its start is read on
+     * its own. */
     packed = r->pack_max > 0 && e->own &&
+             r->srcv[r->next_src].start_offset == 0 &&
              (e->err < 0 || (S_ISREG(e->st_mode) && e->size <= r->pack_max));
     if (!packed) {
         seal(r); /* its slabs come after every pack before it */
@@ -656,6 +659,11 @@ static int refill(struct iocs_reader *r)
                 return 0;
             continue;
         }
+        /* A non-blocking pipe said -EAGAIN: nothing is resubmitted until
+         * iocs_reader_next() sees it readable (it returns -EAGAIN until
+         * then). */
+        if (r->need_poll)
+            return 0;
         if (r->nshort) {
             for (unsigned i = 0; i < r->qlen && r->nshort; i++) {
                 struct rslab *s = r->queue[(r->qhead + i) % r->nslabs];
@@ -759,11 +767,18 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
             return 0;
         if (!s && r->nfree == 0)
             return -EBUSY;
+        if (r->need_poll) {
+            err = iocs_reader_wait(r, 0);
+            if (err < 0)
+                return err;
+            if (err == 0)
+                return -EAGAIN; /* no bytes yet: the caller waits */
+        }
 
         err = refill(r);
         if (err)
             return err;
-        if (!r->uring)
+        if (!r->uring || r->need_poll)
             continue;
         s = qpeek(r);
         if ((s && s->state == SLAB_READY) ||
@@ -792,6 +807,22 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
     }
 }
 
+int iocs_reader_wait(struct iocs_reader *r, int timeout_ms)
+{
+    struct pollfd p = {.fd = r->fd, .events = POLLIN};
+    int n;
+
+    if (!r->need_poll || r->fd < 0)
+        return 1;
+    n = poll(&p, 1, timeout_ms);
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (n == 0)
+        return 0;
+    r->need_poll = false; /* readable, at its end, or failed: read on */
+    return 1;
+}
+
 void iocs_reader_release(struct iocs_reader *r, struct iocs_slab *slab)
 {
     struct rslab *s = (struct rslab *)slab;
@@ -814,14 +845,14 @@ int iocs_reader_uring_err(const struct iocs_reader *r)
 
 int iocs_reader_new(struct iocs_reader **out,
                     const struct iocs_reader_opts *opts,
-                    const char *const *paths, size_t npaths)
+                    const struct iocs_source *src, size_t npaths)
 {
     struct iocs_reader *r;
     unsigned entries;
     size_t stride;
     int err;
 
-    if (!out || !opts || (!paths && npaths) || opts->slab_size == 0 ||
+    if (!out || !opts || (!src && npaths) || opts->slab_size == 0 ||
         opts->slab_size > SLAB_MAX || opts->headroom > SLAB_MAX ||
         opts->nslabs < 2 || opts->depth < 1 || opts->depth > opts->nslabs ||
         npaths > UINT32_MAX || opts->pack_max > opts->slab_size ||
@@ -847,7 +878,7 @@ int iocs_reader_new(struct iocs_reader **out,
                       : opts->headroom;
     r->nslabs = opts->nslabs;
     r->depth = opts->depth;
-    r->paths = paths;
+    r->srcv = src;
     r->npaths = npaths;
     r->nwin =
         opts->open_ahead ? opts->open_ahead : IOCS_READER_OPEN_AHEAD_DEFAULT;

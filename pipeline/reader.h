@@ -18,6 +18,22 @@
  * regular file on stdin is read from its current position, which is
  * offset 0.
  *
+ * Sources are records (source.h). A regular file whose start_offset is
+ * not 0 is read from there: its first slab has offset start_offset (and
+ * it is never packed); offsets stay those of the file, and the caller
+ * numbers its lines from start_line. A start offset past the end gives an
+ * empty last slab. A pipe, FIFO or terminal cannot be skipped into: its
+ * start_offset is ignored and its offsets count from 0.
+ *
+ * Waiting: a pipe, FIFO or terminal that is non-blocking (O_NONBLOCK set
+ * by whoever opened it, e.g. a stdin shared with a non-blocking parent)
+ * may have no bytes yet. Then iocs_reader_next() returns -EAGAIN, after
+ * every slab read before it has been handed out; the caller flushes its
+ * output (the events so far must not wait for more input) and calls
+ * iocs_reader_wait() (or polls by itself) before calling next again. A
+ * blocking descriptor and a regular file never give -EAGAIN: reads there
+ * block in the kernel.
+ *
  * Small files (opts.pack_max > 0): a regular file of at most pack_max
  * bytes when opened is read whole, in one read of that size, into a
  * shared slab, a pack, beside the small files that follow it; the pack
@@ -49,6 +65,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipeline/source.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,7 +96,8 @@ struct iocs_reader_opts {
 #define IOCS_READER_PARTS_MAX 256
 
 struct iocs_slab {
-    uint32_t source;     /* index into the paths given to iocs_reader_new() */
+    uint32_t source;     /* index into the sources given to
+                            iocs_reader_new() */
     uint64_t offset;     /* byte offset in the source of data[0] */
     unsigned char *data; /* len bytes read; data - headroom is writable */
     size_t len;
@@ -96,26 +115,36 @@ struct iocs_slab {
 struct iocs_reader;
 
 /*
- * Make a reader over paths[0..npaths) ("-" is stdin). The paths array and
- * its strings must outlive the reader. Opening happens lazily, in order;
- * open errors come back as a slab with err set. Returns 0, -EINVAL (bad
- * opts) or -ENOMEM.
+ * Make a reader over src[0..n) (a path "-" is stdin). The array and its
+ * paths must outlive the reader. Opening happens lazily, in order; open
+ * errors come back as a slab with err set. Returns 0, -EINVAL (bad opts)
+ * or -ENOMEM.
  */
 int iocs_reader_new(struct iocs_reader **out,
                     const struct iocs_reader_opts *opts,
-                    const char *const *paths, size_t npaths);
+                    const struct iocs_source *src, size_t n);
 
 /* Release r, closing open files. NULL is accepted and ignored. */
 void iocs_reader_free(struct iocs_reader *r);
 
 /*
  * Hand out the next slab in order. Returns 1 with *out set, 0 when every
- * source is done, or a negative errno for a failure of the reader itself
- * (not of one source). Blocks until the slab is read. The slab stays valid
- * until iocs_reader_release(); a caller holding all nslabs slabs gets
- * -EBUSY.
+ * source is done, -EAGAIN when the source being read is a non-blocking
+ * pipe, FIFO or terminal with no bytes yet (see "Waiting" above: wait with
+ * iocs_reader_wait(), then call again), or another negative errno for a
+ * failure of the reader itself (not of one source). Otherwise blocks until
+ * the slab is read. The slab stays valid until iocs_reader_release(); a
+ * caller holding all nslabs slabs gets -EBUSY.
  */
 int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out);
+
+/*
+ * After -EAGAIN from iocs_reader_next(): wait up to timeout_ms (< 0:
+ * forever, 0: just look) for the source to have bytes (or reach its end,
+ * or fail). Returns 1 when iocs_reader_next() will make progress, 0 at
+ * the deadline (or on a signal), or a negative errno from poll(2).
+ */
+int iocs_reader_wait(struct iocs_reader *r, int timeout_ms);
 
 /* Give a slab back for reuse. */
 void iocs_reader_release(struct iocs_reader *r, struct iocs_slab *s);

@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 #include "matchers/db.h"
-#include "pipeline/emit.h"
+#include "pipeline/event.h"
 #include "pipeline/framer.h"
 
 #ifdef __cplusplus

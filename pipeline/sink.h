@@ -36,7 +36,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "pipeline/emit.h" /* enum iocs_format */
+#include "pipeline/event.h" /* enum iocs_format */
 
 #ifdef __cplusplus
 extern "C" {
@@ -134,8 +134,12 @@ int iocs_sink_open(struct iocs_sink **out, const char *dest,
  * Hand over one batch. Like write(2) on a blocking descriptor, but whole:
  * returns 0 once the sink owns every byte of the batch (copied, written or
  * queued for sending), or a negative errno for a failure that cannot heal;
- * batches must come with seq increasing by one. May block for
- * backpressure.
+ * batches must come with seq increasing by one (-EINVAL otherwise). May
+ * block for backpressure. After a failure the same batch (same seq) may be
+ * written again: the sink goes on after what it already took of it, so no
+ * byte goes out twice (-EAGAIN from a non-blocking stdout, for one). EPIPE
+ * is returned as it is: the reader of the output went away (ignore
+ * SIGPIPE to get it).
  */
 static inline int iocs_sink_write(struct iocs_sink *s,
                                   const struct iocs_sink_batch *b)
@@ -175,6 +179,15 @@ static inline void iocs_sink_close(struct iocs_sink *s)
     if (s)
         s->ops->close(s);
 }
+
+/*
+ * Implementations, for sink.c's table of schemes only: each opens its kind
+ * of destination (dest is what follows the scheme's "://", or the path, or
+ * NULL for stdout) with iocs_sink_open()'s contract.
+ */
+int iocs__sink_file_open(struct iocs_sink **out, const char *dest,
+                         const struct iocs_sink_opts *o, char *errbuf,
+                         size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,7 @@ struct ancestor {
 };
 
 struct walk {
-    struct iocs_pathlist *list;
+    struct iocs_sourcelist *list;
     bool follow;
     iocs_walk_err_fn on_err;
     void *ctx;
@@ -33,24 +33,15 @@ struct walk {
     const struct ancestor *up;
 };
 
-static int push(struct iocs_pathlist *list, const char *path)
+/* Append path with the identity it was found with (0, 0: unknown). */
+static int push(struct iocs_sourcelist *list, const char *path, uint64_t dev,
+                uint64_t ino)
 {
-    char *copy;
+    struct iocs_source s = iocs_source_of(path);
 
-    if (list->len == list->cap) {
-        size_t cap = list->cap ? list->cap * 2 : 16;
-        char **v = realloc(list->v, cap * sizeof(*v));
-
-        if (!v)
-            return -ENOMEM;
-        list->v = v;
-        list->cap = cap;
-    }
-    copy = strdup(path);
-    if (!copy)
-        return -ENOMEM;
-    list->v[list->len++] = copy;
-    return 0;
+    s.dev = dev;
+    s.ino = ino;
+    return iocs_sourcelist_add(list, &s);
 }
 
 /* Report an unwalkable path and keep it, so the reader fails on it in order. */
@@ -60,12 +51,13 @@ static int failed(struct walk *w, const char *path, int err)
         w->on_err(w->ctx, path, err);
     if (w->nerr)
         (*w->nerr)++;
-    return push(w->list, path);
+    return push(w->list, path, 0, 0);
 }
 
 static int cmp_path(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const struct iocs_source *)a)->path,
+                  ((const struct iocs_source *)b)->path);
 }
 
 static char *join(const char *dir, const char *name)
@@ -85,15 +77,17 @@ static char *join(const char *dir, const char *name)
 
 static int walk_dir(struct walk *w, const char *dir, const struct stat *st);
 
-/* Handle one entry met inside a directory. */
-static int walk_entry(struct walk *w, const char *path, unsigned char type)
+/* Handle one entry met inside a directory (w->up): a regular file is on
+ * the directory's device, with the entry's inode, so it needs no stat. */
+static int walk_entry(struct walk *w, const char *path, unsigned char type,
+                      uint64_t ino)
 {
     struct stat st;
 
     if (type == DT_LNK && !w->follow)
         return 0;
     if (type == DT_REG)
-        return push(w->list, path);
+        return push(w->list, path, w->up->dev, ino);
     if (type != DT_DIR && type != DT_LNK && type != DT_UNKNOWN)
         return 0; /* FIFOs, sockets and devices are never walked into. */
 
@@ -104,7 +98,7 @@ static int walk_entry(struct walk *w, const char *path, unsigned char type)
         return failed(w, path, -errno);
     }
     if (S_ISREG(st.st_mode))
-        return push(w->list, path);
+        return push(w->list, path, st.st_dev, st.st_ino);
     if (S_ISDIR(st.st_mode))
         return walk_dir(w, path, &st);
     return 0;
@@ -144,7 +138,7 @@ static int walk_dir(struct walk *w, const char *dir, const struct stat *st)
             err = -ENOMEM;
             break;
         }
-        err = walk_entry(w, path, de->d_type);
+        err = walk_entry(w, path, de->d_type, de->d_ino);
         free(path);
         if (err)
             break;
@@ -155,7 +149,7 @@ static int walk_dir(struct walk *w, const char *dir, const struct stat *st)
     return err;
 }
 
-int iocs_walk_add(struct iocs_pathlist *list, const char *arg,
+int iocs_walk_add(struct iocs_sourcelist *list, const char *arg,
                   bool follow_symlinks, iocs_walk_err_fn on_err, void *ctx,
                   size_t *nerr)
 {
@@ -171,12 +165,12 @@ int iocs_walk_add(struct iocs_pathlist *list, const char *arg,
     int err;
 
     if (!strcmp(arg, "-"))
-        return push(list, arg);
+        return push(list, arg, 0, 0);
     /* Links named on the command line are always followed. */
     if (stat(arg, &st) < 0)
         return failed(&w, arg, -errno);
-    if (!S_ISDIR(st.st_mode))
-        return push(list, arg); /* A file (or FIFO) named is taken as is. */
+    if (!S_ISDIR(st.st_mode)) /* A file (or FIFO) named is taken as is. */
+        return push(list, arg, st.st_dev, st.st_ino);
 
     err = walk_dir(&w, arg, &st);
     if (err)
@@ -184,12 +178,4 @@ int iocs_walk_add(struct iocs_pathlist *list, const char *arg,
     if (list->len - start > 1)
         qsort(list->v + start, list->len - start, sizeof(*list->v), cmp_path);
     return 0;
-}
-
-void iocs_pathlist_fini(struct iocs_pathlist *list)
-{
-    for (size_t i = 0; i < list->len; i++)
-        free(list->v[i]);
-    free(list->v);
-    memset(list, 0, sizeof(*list));
 }

@@ -10,6 +10,11 @@
  * link back to a directory being walked (a loop) are skipped silently. Special
  * files met while walking (FIFOs, sockets, devices) are skipped. Config-time
  * only.
+ *
+ * Each source is a record (source.h) with its identity as walked: device
+ * and inode come from the directory entry (or the stat of a path named on
+ * the command line), so the walk makes no syscall per file beyond
+ * readdir; the fingerprint is left to iocs_source_fingerprint().
  */
 #ifndef IOCS_WALK_H
 #define IOCS_WALK_H
@@ -17,32 +22,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "pipeline/source.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-struct iocs_pathlist {
-    char **v; /* owned; each owned */
-    size_t len;
-    size_t cap;
-};
 
 /* Called for each path that cannot be walked (stat or opendir failed);
  * err is a negative errno. The walk goes on with the others. */
 typedef void (*iocs_walk_err_fn)(void *ctx, const char *path, int err);
 
 /*
- * Append the sources for one argument to list (zero it first). Returns 0,
+ * Append the sources for one argument to list (zero it first; release it
+ * with iocs_sourcelist_fini()), each read from its start. Returns 0,
  * or -ENOMEM. Unreadable paths go to on_err (if non-NULL) and are also
  * appended as they are, so the reader reports them in order and the exit
  * status says error; *nerr (if non-NULL) is incremented for each.
  */
-int iocs_walk_add(struct iocs_pathlist *list, const char *arg,
+int iocs_walk_add(struct iocs_sourcelist *list, const char *arg,
                   bool follow_symlinks, iocs_walk_err_fn on_err, void *ctx,
                   size_t *nerr);
-
-/* Release every path and the array; leaves list zeroed. */
-void iocs_pathlist_fini(struct iocs_pathlist *list);
 
 #ifdef __cplusplus
 }

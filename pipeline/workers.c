@@ -17,7 +17,8 @@ struct job {
     struct iocs_work_unit *v; /* max_units entries */
     unsigned n;
     bool touches; /* a unit touches the line state */
-    struct iocs_emitter *em;
+    struct iocs_encoder *enc;
+    struct iocs_sink_pos pos; /* where the job's batch reaches */
     int err;
     bool done;
 };
@@ -46,11 +47,17 @@ struct iocs_workers {
     struct worker *workers;
     unsigned nworkers;
     struct iocs_linestate *ls; /* the one line that may span units */
+    struct iocs_sink_pos pos;  /* of the last job submitted */
+    uint64_t batch_seq;        /* of the last batch written */
+    int sink_err;              /* the sink failed: later batches are
+                                  dropped, this error returned */
+    void (*before_job)(void *ctx, uint64_t seq);
+    void *before_job_ctx;
 };
 
 static int on_event(void *ctx, const struct iocs_event *ev)
 {
-    return iocs_emitter_event(ctx, ev);
+    return iocs_encoder_event(ctx, ev);
 }
 
 /* Whether a job reads or writes the shared line state: it continues a line
@@ -89,12 +96,14 @@ static void *work(void *arg)
             }
         pthread_mutex_unlock(&w->mu);
 
+        if (w->before_job)
+            w->before_job(w->before_job_ctx, seq);
         /* The reading thread counted the units' newlines already. */
         err = 0;
         for (unsigned i = 0; i < j->n && !err; i++)
             err =
                 iocs_scanner_unit(me->sc, &j->v[i].u, j->v[i].path,
-                                  j->v[i].line0, w->ls, on_event, j->em, NULL);
+                                  j->v[i].line0, w->ls, on_event, j->enc, NULL);
 
         pthread_mutex_lock(&w->mu);
         j->err = err;
@@ -116,6 +125,9 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
 {
     struct iocs_scanner_opts so = {.max_line = opts->max_line,
                                    .allow = opts->allow};
+    struct iocs_encoder_opts eo = {.format = opts->format,
+                                   .str_times = opts->str_times,
+                                   .db_id = iocs_db_id(db)};
     struct iocs_workers *w;
     int err;
 
@@ -130,6 +142,8 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     pthread_cond_init(&w->done, NULL);
     pthread_cond_init(&w->order, NULL);
     w->njobs = opts->max_jobs;
+    w->before_job = opts->before_job;
+    w->before_job_ctx = opts->before_job_ctx;
     w->max_units = opts->max_units;
     w->jobs = calloc(w->njobs, sizeof(*w->jobs));
     w->units = calloc((size_t)w->njobs * w->max_units, sizeof(*w->units));
@@ -143,8 +157,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
         goto fail;
     for (unsigned i = 0; i < w->njobs; i++) {
         w->jobs[i].v = w->units + (size_t)i * w->max_units;
-        err =
-            iocs_emitter_new(&w->jobs[i].em, -1, opts->format, iocs_db_id(db));
+        err = iocs_encoder_new(&w->jobs[i].enc, &eo);
         if (err)
             goto fail;
     }
@@ -185,7 +198,7 @@ void iocs_workers_free(struct iocs_workers *w)
         iocs_scanner_free(k->sc);
     }
     for (unsigned i = 0; w->jobs && i < w->njobs; i++)
-        iocs_emitter_free(w->jobs[i].em);
+        iocs_encoder_free(w->jobs[i].enc);
     iocs_linestate_free(w->ls);
     free(w->jobs);
     free(w->units);
@@ -221,8 +234,18 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
     memcpy(j->v, v, n * sizeof(*v));
     j->n = n;
     j->touches = false;
-    for (unsigned i = 0; i < n; i++)
-        j->touches |= touches_line(&v[i].u);
+    for (unsigned i = 0; i < n; i++) {
+        const struct iocs_unit *u = &v[i].u;
+
+        j->touches |= touches_line(u);
+        /* An open line's events come with a later job: the position stays
+         * before it. */
+        if (u->ends_line)
+            w->pos = (struct iocs_sink_pos){.source = u->source,
+                                            .offset = u->offset + u->len,
+                                            .line = v[i].line0 + v[i].nl};
+    }
+    j->pos = w->pos;
     j->err = 0;
     j->done = false;
     pthread_mutex_lock(&w->mu);
@@ -233,9 +256,10 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
     return 0;
 }
 
-int iocs_workers_collect(struct iocs_workers *w, int fd,
+int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
                          struct iocs_slab **slab)
 {
+    struct iocs_sink_batch b;
     struct job *j;
     int err;
 
@@ -252,7 +276,15 @@ int iocs_workers_collect(struct iocs_workers *w, int fd,
 
     *slab = j->slab;
     /* Events of units scanned before a failure still leave. */
-    err = iocs_emitter_drain(j->em, fd);
+    iocs_encoder_batch(j->enc, &b);
+    b.seq = w->batch_seq + 1;
+    b.pos = j->pos;
+    err = w->sink_err ? w->sink_err : iocs_sink_write(sink, &b);
+    if (!err)
+        w->batch_seq++;
+    else
+        w->sink_err = err; /* a broken output stays broken */
+    iocs_encoder_clear(j->enc);
     if (j->err)
         err = j->err;
     w->tail++;

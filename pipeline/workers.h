@@ -5,10 +5,11 @@
  * The thread that reads (reader + framer) submits jobs: the units of one
  * slab (one unit, or one per small file of a pack), each with its source
  * name and its first line number; N workers take jobs in submission order, each
- * with its own scanner (its own Hyperscan scratch), and encode the unit's
- * events into the unit's own emitter buffer. The reading thread collects
- * finished units strictly in submission order: it writes their events to the
- * output and gets their slabs back to release to the reader. At most max_jobs
+ * with its own scanner (its own Hyperscan scratch), and encode the job's
+ * events into the job's own encoder (encode.h). The reading thread collects
+ * finished jobs strictly in submission order: it hands each job's events to
+ * the sink as one batch (sink.h) and gets their slabs back to release to the
+ * reader. At most max_jobs
  * units are in flight: a slow output slows the reader and memory stays flat.
  *
  * A unit that continues a long line waits, in its worker, for the unit
@@ -24,10 +25,11 @@
 #include <stdint.h>
 
 #include "matchers/db.h"
-#include "pipeline/emit.h"
+#include "pipeline/encode.h"
 #include "pipeline/framer.h"
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
+#include "pipeline/sink.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,7 +41,12 @@ struct iocs_workers_opts {
     unsigned max_units;             /* units in one job, >= 1 */
     size_t max_line;                /* as for the scanner */
     const struct iocs_allow *allow; /* as for the scanner */
-    enum iocs_format format;
+    enum iocs_format format;        /* the sink's (sink->format) */
+    bool str_times;                 /* the sink's (sink->str_times) */
+    /* Tests only: called by a worker before it scans each job (seq is the
+     * job's submission number, from 0), to inject delays. NULL: none. */
+    void (*before_job)(void *ctx, uint64_t seq);
+    void *before_job_ctx;
 };
 
 struct iocs_workers;
@@ -58,12 +65,15 @@ bool iocs_workers_full(const struct iocs_workers *w);
 /* Whether any job is in flight. */
 bool iocs_workers_busy(const struct iocs_workers *w);
 
-/* A unit to scan, the name of its source and the line its first byte is
- * in. */
+/* A unit to scan, the name of its source, the line its first byte is in,
+ * and the newlines in its bytes past u.rescan (the reading thread counts
+ * them anyway): a job's batch reaches the end of its last unit that ends a
+ * line, at line line0 + nl. */
 struct iocs_work_unit {
     struct iocs_unit u;
     const char *path;
     uint64_t line0;
+    uint64_t nl;
 };
 
 /*
@@ -75,13 +85,16 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
                         const struct iocs_work_unit *v, unsigned n);
 
 /*
- * Wait for the oldest job in flight, write its events to fd, and return
- * its slab in *slab for the caller to release. Returns 1 with *slab set,
- * 0 when nothing is in flight, or a negative errno: a scan of the job
- * failed (the events of its units before the failing one are written) or
- * writing failed (*slab is still set so it can be released).
+ * Wait for the oldest job in flight, hand its events to sink as one batch
+ * (the next seq of this pool, from 1; pos: the end of the job's last unit
+ * that ends a line, or the previous batch's pos), and return its slab in
+ * *slab for the caller to release. Every job makes a batch, with no events
+ * too, so positions advance. Returns 1 with *slab set, 0 when nothing is in
+ * flight, or a negative errno: a scan of the job failed (the events of its
+ * units before the failing one are written) or iocs_sink_write() failed
+ * (*slab is still set so it can be released).
  */
-int iocs_workers_collect(struct iocs_workers *w, int fd,
+int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
                          struct iocs_slab **slab);
 
 /* Totals of every worker's scanner (call when nothing is in flight). */

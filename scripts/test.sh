@@ -24,9 +24,9 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j"$
 
 echo "== tsan build + the tests that run worker threads"
 cmake --preset tsan >/dev/null
-cmake --build build/tsan -j"$jobs" --target iocstream test_scanner
+cmake --build build/tsan -j"$jobs" --target iocstream test_scanner test_workers
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
-    -R "test_scanner|e2e_generated|e2e_cli"
+    -R "test_scanner|test_workers|e2e_generated|e2e_cli"
 
 echo "== fuzz targets (${IOCS_FUZZ_SECONDS:-20} s each)"
 cmake --preset fuzz >/dev/null

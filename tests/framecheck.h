@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pipeline/framer.h"
@@ -115,6 +116,7 @@ static const char *framecheck_run(const char *const *paths,
     struct framecheck fc = {
         .data = data, .len = len, .nsrc = nsrc, .overlap = overlap};
     struct iocs_reader_opts o = *opts;
+    struct iocs_source *src = calloc(nsrc ? nsrc : 1, sizeof(*src));
     struct iocs_reader *r = NULL;
     struct iocs_framer *f = NULL;
     struct iocs_slab *s;
@@ -123,8 +125,14 @@ static const char *framecheck_run(const char *const *paths,
     int rc = 0;
 
     o.headroom = o.slab_size > overlap ? o.slab_size : overlap;
-    if (iocs_reader_new(&r, &o, paths, nsrc) < 0)
+    if (!src)
+        return "out of memory";
+    for (size_t i = 0; i < nsrc; i++)
+        src[i] = iocs_source_of(paths[i]); /* each read from its start */
+    if (iocs_reader_new(&r, &o, src, nsrc) < 0) {
+        free(src);
         return "iocs_reader_new failed";
+    }
     if (iocs_framer_new(&f, o.slab_size, overlap) < 0) {
         why = "iocs_framer_new failed";
         goto out;
@@ -147,6 +155,7 @@ static const char *framecheck_run(const char *const *paths,
 out:
     iocs_framer_free(f);
     iocs_reader_free(r);
+    free(src);
     return why;
 }
 

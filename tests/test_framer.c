@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "pipeline/framer.h"
 #include "tests/framecheck.h"
 
-static char tmpdir[PATH_MAX - 16];
 static bool have_uring;
 
 static const size_t slab_sizes[] = {1, 2, 3, 7, 64, 4096};
@@ -144,16 +144,6 @@ static void make(struct buf *b, enum content c, size_t slab)
     }
 }
 
-static void write_file(const char *path, const struct buf *b)
-{
-    FILE *fp = fopen(path, "wb");
-
-    assert_non_null(fp);
-    if (b->len)
-        assert_int_equal(fwrite(b->p, 1, b->len, fp), b->len);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /*
  * Every content at every slab size and overlap: each file alone, and all
  * of them in one reader, so carries never leak from one source to the next.
@@ -172,11 +162,12 @@ static void contents_case(bool no_uring)
         size_t slab = slab_sizes[i];
 
         for (int c = 0; c < C_COUNT; c++) {
-            int n = snprintf(names[c], sizeof(names[c]), "%s/c%d", tmpdir, c);
+            char name[16];
 
-            assert_true(n > 0 && (size_t)n < sizeof(names[c]));
+            snprintf(name, sizeof(name), "c%d", c);
+            t_path(names[c], sizeof(names[c]), name);
             make(&b[c], (enum content)c, slab);
-            write_file(names[c], &b[c]);
+            t_write_file(names[c], b[c].p, b[c].len);
             paths[c] = names[c];
             data[c] = b[c].p;
             len[c] = b[c].len;
@@ -385,12 +376,8 @@ static void test_framer_rejects_bad_slabs(void **state)
 static int group_setup(void **state)
 {
     struct io_uring ring;
-    const char *base = getenv("TMPDIR");
-
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/iocs_framer_XXXXXX",
-             base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (t_tmpdir_init() < 0)
         return -1;
     have_uring = io_uring_queue_init(2, &ring, 0) == 0;
     if (have_uring)
@@ -401,7 +388,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return rmdir(tmpdir);
+    t_tmpdir_fini();
+    return 0;
 }
 
 int main(void)

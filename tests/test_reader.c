@@ -20,9 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "pipeline/reader.h"
 
-static char tmpdir[PATH_MAX];
 static bool have_uring;
 
 /* Deterministic bytes (xorshift), so every failure reproduces. */
@@ -38,20 +38,18 @@ static void fill(unsigned char *p, size_t n, uint32_t seed)
     }
 }
 
-static void write_file(const char *path, const unsigned char *p, size_t n)
+/* The reader over bare paths, each a source read from its start. The
+ * records live in one array: a test has one reader at a time. */
+static int reader_new_paths(struct iocs_reader **r,
+                            const struct iocs_reader_opts *o,
+                            const char *const *paths, size_t n)
 {
-    FILE *fp = fopen(path, "wb");
+    static struct iocs_source src[512];
 
-    assert_non_null(fp);
-    assert_int_equal(fwrite(p, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
-static void tmp_path(char *out, size_t cap, const char *name)
-{
-    int n = snprintf(out, cap, "%s/%s", tmpdir, name);
-
-    assert_true(n > 0 && (size_t)n < cap);
+    assert_true(n <= sizeof(src) / sizeof(src[0]));
+    for (size_t i = 0; i < n; i++)
+        src[i] = iocs_source_of(paths[i]);
+    return iocs_reader_new(r, o, paths ? src : NULL, n);
 }
 
 struct expect {
@@ -113,7 +111,7 @@ static size_t read_and_check(const struct iocs_reader_opts *opts,
     int rc;
 
     assert_true(opts->nslabs <= 64);
-    assert_int_equal(iocs_reader_new(&r, opts, paths, n), 0);
+    assert_int_equal(reader_new_paths(&r, opts, paths, n), 0);
     assert_int_equal(iocs_reader_uring(r), !opts->no_uring);
 
     while ((rc = iocs_reader_next(r, &s)) == 1) {
@@ -228,21 +226,21 @@ static void packs_case(bool no_uring, bool direct)
         if (k % 11 == 5)
             len = 0;
         snprintf(name, sizeof(name), "p%03zu", k);
-        tmp_path(names[k], sizeof(names[k]), name);
+        t_path(names[k], sizeof(names[k]), name);
         paths[k] = names[k];
         if (k == 100) {
             want[k] = (struct expect){.err = -ENOENT};
             continue;
         }
         if (k == 200) {
-            paths[k] = tmpdir;
+            paths[k] = t_tmp;
             want[k] = (struct expect){.err = -EISDIR};
             continue;
         }
         data[k] = malloc(len + 1);
         assert_non_null(data[k]);
         fill(data[k], len, (uint32_t)(k + 7));
-        write_file(names[k], data[k], len);
+        t_write_file(names[k], data[k], len);
         want[k] = (struct expect){.data = data[k], .len = len, .seekable = 1};
     }
     for (size_t j = 0; j < sizeof(shapes) / sizeof(*shapes); j++) {
@@ -310,13 +308,13 @@ static void test_reader_packs_free_early(void **state)
         char name[32];
 
         snprintf(name, sizeof(name), "e%02zu", k);
-        tmp_path(names[k], sizeof(names[k]), name);
-        write_file(names[k], byte, 2);
+        t_path(names[k], sizeof(names[k]), name);
+        t_write_file(names[k], byte, 2);
         paths[k] = names[k];
     }
     for (int stop = 0; stop < 3; stop++) {
         o.no_uring = !have_uring;
-        assert_int_equal(iocs_reader_new(&r, &o, paths, N), 0);
+        assert_int_equal(reader_new_paths(&r, &o, paths, N), 0);
         for (int i = 0; i < stop; i++) {
             assert_int_equal(iocs_reader_next(r, &s), 1);
             assert_true(s->nparts > 0);
@@ -353,11 +351,11 @@ static void sizes_case(bool no_uring)
             char name[64];
 
             snprintf(name, sizeof(name), "f%zu_%zu", slab, k);
-            tmp_path(names[k], sizeof(names[k]), name);
+            t_path(names[k], sizeof(names[k]), name);
             data[k] = malloc(sizes[k] + 1);
             assert_non_null(data[k]);
             fill(data[k], sizes[k], (uint32_t)(k + 1));
-            write_file(names[k], data[k], sizes[k]);
+            t_write_file(names[k], data[k], sizes[k]);
             paths[k] = names[k];
             want[k] = (struct expect){
                 .data = data[k], .len = sizes[k], .seekable = true};
@@ -400,7 +398,7 @@ static void errors_case(bool no_uring)
 {
     static const unsigned char a[] = "alpha\nbeta\n", b[] = "gamma";
     char pa[PATH_MAX], pm[PATH_MAX], pb[PATH_MAX];
-    const char *paths[] = {pa, pm, tmpdir, pb};
+    const char *paths[] = {pa, pm, t_tmp, pb};
     struct expect want[] = {
         {.data = a, .len = sizeof(a) - 1, .seekable = true},
         {.err = -ENOENT},
@@ -412,11 +410,11 @@ static void errors_case(bool no_uring)
 
     if (!no_uring && !have_uring)
         skip();
-    tmp_path(pa, sizeof(pa), "a");
-    tmp_path(pm, sizeof(pm), "missing");
-    tmp_path(pb, sizeof(pb), "b");
-    write_file(pa, a, sizeof(a) - 1);
-    write_file(pb, b, sizeof(b) - 1);
+    t_path(pa, sizeof(pa), "a");
+    t_path(pm, sizeof(pm), "missing");
+    t_path(pb, sizeof(pb), "b");
+    t_write_file(pa, a, sizeof(a) - 1);
+    t_write_file(pb, b, sizeof(b) - 1);
     read_and_check(&o, paths, want, 4);
     unlink(pa);
     unlink(pb);
@@ -455,8 +453,8 @@ static void pipe_case(bool no_uring)
     if (!no_uring && !have_uring)
         skip();
     fill(data, N, 7);
-    tmp_path(pa, sizeof(pa), "pa");
-    write_file(pa, a, 2);
+    t_path(pa, sizeof(pa), "pa");
+    t_write_file(pa, a, 2);
     assert_int_equal(pipe(fds), 0);
     pid = fork();
     assert_true(pid >= 0);
@@ -510,8 +508,8 @@ static void stdin_case(bool no_uring)
 
     if (!no_uring && !have_uring)
         skip();
-    tmp_path(p, sizeof(p), "stdin");
-    write_file(p, data, sizeof(data) - 1);
+    t_path(p, sizeof(p), "stdin");
+    t_write_file(p, data, sizeof(data) - 1);
     fd = open(p, O_RDONLY);
     assert_true(fd >= 0);
     assert_int_equal(lseek(fd, 5, SEEK_SET), 5);
@@ -539,6 +537,122 @@ static void test_reader_stdin_read(void **state)
     stdin_case(true);
 }
 
+/* A source with a start offset is read from there: offsets are the
+ * file's, it is never packed, and a start past the end is an empty last
+ * slab there. */
+static void start_offset_case(bool no_uring)
+{
+    static const unsigned char data[] = "line1\nline2\nline3\n";
+    struct iocs_reader_opts o = {.slab_size = 4,
+                                 .nslabs = 4,
+                                 .depth = 2,
+                                 .pack_max = 4,
+                                 .no_uring = no_uring};
+    struct iocs_source src[2];
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+    unsigned char got[64];
+    size_t n = 0;
+    uint64_t next = 6;
+    char p[PATH_MAX];
+
+    if (!no_uring && !have_uring)
+        skip();
+    t_path(p, sizeof(p), "resumed");
+    t_write_file(p, data, sizeof(data) - 1);
+    src[0] = iocs_source_of(p);
+    src[0].start_offset = 6;
+    src[0].start_line = 2;
+    src[1] = iocs_source_of(p);
+    src[1].start_offset = 1000;
+    assert_int_equal(iocs_reader_new(&r, &o, src, 2), 0);
+    for (;;) {
+        assert_int_equal(iocs_reader_next(r, &s), 1);
+        assert_int_equal(s->nparts, 0);
+        assert_int_equal(s->source, 0);
+        assert_int_equal(s->offset, next);
+        assert_int_equal(s->first, next == 6);
+        assert_true(n + s->len <= sizeof(got));
+        memcpy(got + n, s->data, s->len);
+        n += s->len;
+        next += s->len;
+        iocs_reader_release(r, s);
+        if (s->last)
+            break;
+    }
+    assert_int_equal(n, sizeof(data) - 1 - 6);
+    assert_memory_equal(got, data + 6, n);
+    assert_int_equal(iocs_reader_next(r, &s), 1);
+    assert_int_equal(s->source, 1);
+    assert_int_equal(s->offset, 1000);
+    assert_int_equal(s->len, 0);
+    assert_true(s->first && s->last);
+    iocs_reader_release(r, s);
+    assert_int_equal(iocs_reader_next(r, &s), 0);
+    iocs_reader_free(r);
+    unlink(p);
+}
+
+static void test_reader_start_offset(void **state)
+{
+    (void)state;
+    start_offset_case(true);
+    start_offset_case(false);
+}
+
+/* A non-blocking stdin pipe with no bytes yet is -EAGAIN (not a hang, not
+ * the end); iocs_reader_wait() says when bytes came; the end is still
+ * an empty last slab, then 0. */
+static void eagain_case(bool no_uring)
+{
+    struct iocs_reader_opts o = {
+        .slab_size = 64, .nslabs = 2, .depth = 1, .no_uring = no_uring};
+    struct iocs_source src = iocs_source_of("-");
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+    int fds[2], saved, rc;
+
+    if (!no_uring && !have_uring)
+        skip();
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+    saved = dup(STDIN_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
+    alarm(10); /* a hang fails the test instead of the suite */
+    assert_int_equal(iocs_reader_new(&r, &o, &src, 1), 0);
+    assert_int_equal(iocs_reader_next(r, &s), -EAGAIN);
+    assert_int_equal(iocs_reader_next(r, &s), -EAGAIN);
+    assert_int_equal(iocs_reader_wait(r, 0), 0);
+    assert_int_equal(write(fds[1], "abc\n", 4), 4);
+    assert_int_equal(iocs_reader_wait(r, 1000), 1);
+    assert_int_equal(iocs_reader_next(r, &s), 1);
+    assert_int_equal(s->len, 4);
+    assert_memory_equal(s->data, "abc\n", 4);
+    assert_int_equal(s->offset, 0);
+    iocs_reader_release(r, s);
+    close(fds[1]);
+    while ((rc = iocs_reader_next(r, &s)) == -EAGAIN)
+        assert_true(iocs_reader_wait(r, 1000) >= 0);
+    assert_int_equal(rc, 1);
+    assert_int_equal(s->len, 0);
+    assert_true(s->last);
+    iocs_reader_release(r, s);
+    assert_int_equal(iocs_reader_next(r, &s), 0);
+    iocs_reader_free(r);
+    alarm(0);
+    assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+    close(saved);
+    close(fds[0]);
+}
+
+static void test_reader_nonblocking_pipe_eagain(void **state)
+{
+    (void)state;
+    eagain_case(true);
+    eagain_case(false);
+}
+
 /* Holding every slab is a caller bug, reported rather than a hang; freeing
  * a reader with reads in flight and slabs held is clean. */
 static void test_reader_busy_and_early_free(void **state)
@@ -552,10 +666,10 @@ static void test_reader_busy_and_early_free(void **state)
 
     (void)state;
     o.no_uring = !have_uring;
-    tmp_path(p, sizeof(p), "busy");
-    write_file(p, data, sizeof(data));
+    t_path(p, sizeof(p), "busy");
+    t_write_file(p, data, sizeof(data));
     paths[0] = p;
-    assert_int_equal(iocs_reader_new(&r, &o, paths, 1), 0);
+    assert_int_equal(reader_new_paths(&r, &o, paths, 1), 0);
     assert_int_equal(iocs_reader_next(r, &s1), 1);
     assert_int_equal(iocs_reader_next(r, &s2), 1);
     assert_int_equal(iocs_reader_next(r, &s3), -EBUSY);
@@ -583,11 +697,11 @@ static void test_reader_free_cancels_pipe_read(void **state)
     if (!have_uring)
         skip();
     assert_int_equal(pipe(fds), 0);
-    tmp_path(pm, sizeof(pm), "missing");
+    t_path(pm, sizeof(pm), "missing");
     snprintf(pp, sizeof(pp), "/proc/self/fd/%d", fds[0]);
     paths[0] = pm;
     paths[1] = pp;
-    assert_int_equal(iocs_reader_new(&r, &o, paths, 2), 0);
+    assert_int_equal(reader_new_paths(&r, &o, paths, 2), 0);
     assert_int_equal(iocs_reader_next(r, &s), 1);
     assert_int_equal(s->err, -ENOENT);
     alarm(20); /* a hang below fails the test instead of CI */
@@ -613,7 +727,7 @@ static void test_reader_rejects_bad_opts(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-        assert_int_equal(iocs_reader_new(&r, &bad[i], paths, 1), -EINVAL);
+        assert_int_equal(reader_new_paths(&r, &bad[i], paths, 1), -EINVAL);
     assert_null(r);
 }
 
@@ -636,12 +750,8 @@ static void test_reader_empty_list(void **state)
 static int group_setup(void **state)
 {
     struct io_uring ring;
-    const char *base = getenv("TMPDIR");
-
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "%s/iocs_reader_XXXXXX",
-             base && *base ? base : "/tmp");
-    if (!mkdtemp(tmpdir))
+    if (t_tmpdir_init() < 0)
         return -1;
     have_uring = io_uring_queue_init(2, &ring, 0) == 0;
     if (have_uring)
@@ -652,7 +762,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    return rmdir(tmpdir);
+    t_tmpdir_fini();
+    return 0;
 }
 
 int main(void)
@@ -671,6 +782,8 @@ int main(void)
         cmocka_unit_test(test_reader_stdin_uring),
         cmocka_unit_test(test_reader_stdin_read),
         cmocka_unit_test(test_reader_busy_and_early_free),
+        cmocka_unit_test(test_reader_start_offset),
+        cmocka_unit_test(test_reader_nonblocking_pipe_eagain),
         cmocka_unit_test(test_reader_free_cancels_pipe_read),
         cmocka_unit_test(test_reader_rejects_bad_opts),
         cmocka_unit_test(test_reader_empty_list),

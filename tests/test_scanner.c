@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "matchers/cidr.h"
 #include "matchers/db.h"
 #include "matchers/ioc.h"
@@ -393,7 +394,7 @@ static int setup(void **state)
     struct fix *f = calloc(1, sizeof(*f));
     char errbuf[256];
 
-    if (!f || iocs_iocset_new(&f->set) < 0)
+    if (!f || t_tmpdir_init() < 0 || iocs_iocset_new(&f->set) < 0)
         return -1;
     for (size_t i = 0; i < NTIOCS; i++) {
         char norm[IOCS_IOC_MAX + 1];
@@ -425,6 +426,7 @@ static int teardown(void **state)
     iocs_db_free(f->db);
     iocs_iocset_free(f->set);
     free(f);
+    t_tmpdir_fini();
     return 0;
 }
 
@@ -481,7 +483,7 @@ static void scan_file(const struct iocs_db *db, const char *path, size_t slab,
                       size_t max_hits, size_t max_line, bool no_uring,
                       struct evs *out, struct iocs_scan_stats *st)
 {
-    const char *paths[] = {path};
+    struct iocs_source src = iocs_source_of(path);
     struct iocs_reader_opts ro = {
         .slab_size = slab, .nslabs = 4, .depth = 2, .no_uring = no_uring};
     struct iocs_scanner_opts so = {.max_line = max_line, .max_hits = max_hits};
@@ -496,7 +498,7 @@ static void scan_file(const struct iocs_db *db, const char *path, size_t slab,
     unsigned turn = 0;
 
     ro.headroom = slab > overlap ? slab : overlap;
-    assert_int_equal(iocs_reader_new(&r, &ro, paths, 1), 0);
+    assert_int_equal(iocs_reader_new(&r, &ro, &src, 1), 0);
     assert_int_equal(iocs_framer_new(&f, slab, overlap), 0);
     assert_int_equal(iocs_scanner_new(&sc[0], db, &so), 0);
     assert_int_equal(iocs_scanner_new(&sc[1], db, &so), 0);
@@ -557,15 +559,17 @@ static void compare(const struct evs *got, const struct evs *want)
     assert_int_equal(got->len, want->len);
 }
 
+/* A new file in the temporary directory holding buf; the caller frees
+ * the path. */
 static char *write_tmp(const char *buf, size_t n)
 {
-    char *path = strdup("/tmp/iocs_scanner_XXXXXX");
-    int fd = mkstemp(path);
+    static unsigned seq;
+    char name[32], path[PATH_MAX];
 
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, buf, n), (ssize_t)n);
-    close(fd);
-    return path;
+    snprintf(name, sizeof(name), "log%u", seq++);
+    t_path(path, sizeof(path), name);
+    t_write_file(path, buf, n);
+    return strdup(path);
 }
 
 /* The same events at every slab size, equal to the oracle's. */

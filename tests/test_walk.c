@@ -18,9 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "pipeline/walk.h"
 
-static char root[PATH_MAX - 64];
+/* The tree's root: the test program's temporary directory. */
+#define root t_tmp
 
 /*
  * The tree, relative to root. "sub-x" sorts before "sub/" byte-wise ('-'
@@ -40,13 +42,10 @@ static void at(char *out, const char *rel)
 
 static int setup(void **state)
 {
-    const char *base = getenv("TMPDIR");
     char p[PATH_MAX];
 
     (void)state;
-    snprintf(root, sizeof(root), "%s/iocs_walk_XXXXXX",
-             base && *base ? base : "/tmp");
-    if (!mkdtemp(root))
+    if (t_tmpdir_init() < 0)
         return -1;
     for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
         at(p, dirs[i]);
@@ -81,24 +80,9 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    static const char *const links[] = {"link.log", "dirlink", "sub/loop",
-                                        "dangling", "fifo"};
-    char p[PATH_MAX];
-
     (void)state;
-    for (size_t i = 0; i < sizeof(links) / sizeof(*links); i++) {
-        at(p, links[i]);
-        unlink(p);
-    }
-    for (size_t i = 0; i < sizeof(files) / sizeof(*files); i++) {
-        at(p, files[i]);
-        unlink(p);
-    }
-    for (size_t i = sizeof(dirs) / sizeof(*dirs); i-- > 0;) {
-        at(p, dirs[i]);
-        rmdir(p);
-    }
-    return rmdir(root);
+    t_tmpdir_fini(); /* links, files, the FIFO and the directories */
+    return 0;
 }
 
 struct errs {
@@ -117,14 +101,29 @@ static void on_err(void *ctx, const char *path, int err)
 }
 
 /* The list must be exactly root + each of want, in order. */
-static void assert_list(const struct iocs_pathlist *l, const char *const *want,
-                        size_t n)
+static void assert_list(const struct iocs_sourcelist *l,
+                        const char *const *want, size_t n)
 {
     char p[PATH_MAX];
 
     for (size_t i = 0; i < n && i < l->len; i++) {
         at(p, want[i]);
-        assert_string_equal(l->v[i], p);
+        assert_string_equal(l->v[i].path, p);
+        /* Identity as walked: the file's own device and inode, and a
+         * source read from its start. */
+        {
+            struct stat st;
+
+            assert_int_equal(stat(p, &st), 0);
+            if (S_ISREG(st.st_mode)) { /* not an unwalkable directory */
+                assert_int_equal(l->v[i].dev, st.st_dev);
+                assert_int_equal(l->v[i].ino, st.st_ino);
+            }
+            assert_int_equal(l->v[i].start_offset, 0);
+            assert_int_equal(l->v[i].start_line, 1);
+            assert_int_equal(l->v[i].codec, IOCS_CODEC_PLAIN);
+            assert_int_equal(l->v[i].fp_len, 0);
+        }
     }
     assert_int_equal(l->len, n);
 }
@@ -135,7 +134,7 @@ static void test_walk_sorted_skips_links_and_fifos(void **state)
         ".hidden",          "a.log",     "b.log", "sub-x/c.log",
         "sub/deeper/y.log", "sub/z.log",
     };
-    struct iocs_pathlist l = {0};
+    struct iocs_sourcelist l = {0};
     struct errs e = {0};
     size_t nerr = 0;
 
@@ -144,7 +143,7 @@ static void test_walk_sorted_skips_links_and_fifos(void **state)
     assert_list(&l, want, sizeof(want) / sizeof(*want));
     assert_int_equal(nerr, 0);
     assert_int_equal(e.n, 0);
-    iocs_pathlist_fini(&l);
+    iocs_sourcelist_fini(&l);
     assert_null(l.v);
     assert_int_equal(l.len, 0);
 }
@@ -158,14 +157,14 @@ static void test_walk_follows_links(void **state)
         "dirlink/z.log", "link.log", "sub-x/c.log", "sub/deeper/y.log",
         "sub/z.log",
     };
-    struct iocs_pathlist l = {0};
+    struct iocs_sourcelist l = {0};
     size_t nerr = 0;
 
     (void)state;
     assert_int_equal(iocs_walk_add(&l, root, true, NULL, NULL, &nerr), 0);
     assert_list(&l, want, sizeof(want) / sizeof(*want));
     assert_int_equal(nerr, 0);
-    iocs_pathlist_fini(&l);
+    iocs_sourcelist_fini(&l);
 }
 
 /* Arguments keep their order; each directory's run is sorted on its own;
@@ -173,7 +172,7 @@ static void test_walk_follows_links(void **state)
  * on the command line is followed; a trailing '/' is not doubled. */
 static void test_walk_arguments_in_order(void **state)
 {
-    struct iocs_pathlist l = {0};
+    struct iocs_sourcelist l = {0};
     struct errs e = {0};
     char p[PATH_MAX], missing[PATH_MAX], dirlink[PATH_MAX], want[PATH_MAX];
     size_t nerr = 0;
@@ -187,25 +186,25 @@ static void test_walk_arguments_in_order(void **state)
     assert_int_equal(iocs_walk_add(&l, "-", false, on_err, &e, &nerr), 0);
     assert_int_equal(iocs_walk_add(&l, dirlink, false, on_err, &e, &nerr), 0);
     assert_int_equal(l.len, 5);
-    assert_string_equal(l.v[0], p);
-    assert_string_equal(l.v[1], missing);
-    assert_string_equal(l.v[2], "-");
+    assert_string_equal(l.v[0].path, p);
+    assert_string_equal(l.v[1].path, missing);
+    assert_string_equal(l.v[2].path, "-");
     at(want, "dirlink/deeper/y.log");
-    assert_string_equal(l.v[3], want);
+    assert_string_equal(l.v[3].path, want);
     at(want, "dirlink/z.log");
-    assert_string_equal(l.v[4], want);
+    assert_string_equal(l.v[4].path, want);
     assert_int_equal(nerr, 1);
     assert_int_equal(e.n, 1);
     assert_int_equal(e.last, -ENOENT);
     assert_string_equal(e.path, missing);
-    iocs_pathlist_fini(&l);
+    iocs_sourcelist_fini(&l);
 }
 
 /* A FIFO named on the command line is taken as it is (the reader reads
  * it); an empty directory adds nothing. */
 static void test_walk_named_fifo_and_empty_dir(void **state)
 {
-    struct iocs_pathlist l = {0};
+    struct iocs_sourcelist l = {0};
     char p[PATH_MAX], fifo[PATH_MAX];
 
     (void)state;
@@ -215,8 +214,8 @@ static void test_walk_named_fifo_and_empty_dir(void **state)
     assert_int_equal(l.len, 0);
     assert_int_equal(iocs_walk_add(&l, fifo, false, NULL, NULL, NULL), 0);
     assert_int_equal(l.len, 1);
-    assert_string_equal(l.v[0], fifo);
-    iocs_pathlist_fini(&l);
+    assert_string_equal(l.v[0].path, fifo);
+    iocs_sourcelist_fini(&l);
 }
 
 /* An unreadable subdirectory is reported, kept in sorted place, and the
@@ -226,7 +225,7 @@ static void test_walk_unreadable_dir(void **state)
     static const char *const want[] = {
         ".hidden", "a.log", "b.log", "sub-x/c.log", "sub/deeper", "sub/z.log",
     };
-    struct iocs_pathlist l = {0};
+    struct iocs_sourcelist l = {0};
     struct errs e = {0};
     char p[PATH_MAX];
     size_t nerr = 0;
@@ -241,7 +240,28 @@ static void test_walk_unreadable_dir(void **state)
     assert_list(&l, want, sizeof(want) / sizeof(*want));
     assert_int_equal(nerr, 1);
     assert_int_equal(e.last, -EACCES);
-    iocs_pathlist_fini(&l);
+    iocs_sourcelist_fini(&l);
+}
+
+/* The fingerprint is the hash of the first bytes, read on demand; stdin
+ * has none. */
+static void test_walk_fingerprint(void **state)
+{
+    struct iocs_source s;
+    char p[PATH_MAX];
+
+    (void)state;
+    at(p, "a.log");
+    s = iocs_source_of(p);
+    assert_int_equal(iocs_source_fingerprint(&s), 0);
+    assert_int_equal(s.fp_len, 2);
+    assert_true(s.fingerprint == iocs_source_hash("x\n", 2));
+    assert_true(s.fingerprint != iocs_source_hash("y\n", 2));
+    s = iocs_source_of("-");
+    assert_int_equal(iocs_source_fingerprint(&s), -ESPIPE);
+    at(p, "nowhere");
+    s = iocs_source_of(p);
+    assert_int_equal(iocs_source_fingerprint(&s), -ENOENT);
 }
 
 int main(void)
@@ -252,6 +272,7 @@ int main(void)
         cmocka_unit_test(test_walk_arguments_in_order),
         cmocka_unit_test(test_walk_named_fifo_and_empty_dir),
         cmocka_unit_test(test_walk_unreadable_dir),
+        cmocka_unit_test(test_walk_fingerprint),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

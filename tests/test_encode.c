@@ -1,8 +1,9 @@
 /*
- * test_emit.c - events -> msgpack / JSON lines (pipeline/emit.h): the ECS
- * map key for key for every IOC type, timestamp forms, optional keys, the
- * JSON mode against the decoder byte for byte, many events across the
- * flush threshold, the buffer cap, and a reader that went away.
+ * test_encode.c - events -> msgpack / JSON lines (pipeline/encode.h): the
+ * ECS map key for key for every IOC type, timestamp forms (and RFC 3339
+ * text for sinks that want it), optional keys, the JSON mode against the
+ * decoder byte for byte, many events across the flush threshold, the
+ * buffer cap, and the per-event records a batch carries.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -22,16 +23,16 @@
 #include <msgpack.h>
 
 #include "pipeline/decode.h"
-#include "pipeline/emit.h"
+#include "pipeline/encode.h"
 
-/* Per test: a memfd the emitter writes to. */
+/* Per test: a memfd the encoded events are written to. */
 static int setup(void **state)
 {
     int *fd = malloc(sizeof(*fd));
 
     if (!fd)
         return -1;
-    *fd = memfd_create("test_emit", 0);
+    *fd = memfd_create("test_encode", 0);
     if (*fd < 0) {
         free(fd);
         return -1;
@@ -62,6 +63,72 @@ static char *slurp(int fd, size_t *n)
     p[end] = '\0';
     *n = (size_t)end;
     return p;
+}
+
+/* An encoder and the fd its events go to, as the inline path writes them
+ * (pipeline.c): encode, hand the buffer out past IOCS_ENCODE_FLUSH_AT, and
+ * retry an event too big for what is buffered once the buffer is out. */
+struct tenc {
+    struct iocs_encoder *e;
+    int fd;
+};
+
+static int tenc_flush(struct tenc *t)
+{
+    struct iocs_sink_batch b;
+
+    iocs_encoder_batch(t->e, &b);
+    if (b.len && write(t->fd, b.data, b.len) != (ssize_t)b.len)
+        return -EIO;
+    iocs_encoder_clear(t->e);
+    return 0;
+}
+
+static int tenc_new(struct tenc **out, int fd, enum iocs_format fmt,
+                    const char *db)
+{
+    struct iocs_encoder_opts o = {.format = fmt, .db_id = db};
+    struct tenc *t = calloc(1, sizeof(*t));
+    int err;
+
+    if (!t)
+        return -ENOMEM;
+    err = iocs_encoder_new(&t->e, &o);
+    if (err) {
+        free(t);
+        return err;
+    }
+    t->fd = fd;
+    *out = t;
+    return 0;
+}
+
+static int tenc_event(struct tenc *t, const struct iocs_event *ev)
+{
+    int err = iocs_encoder_event(t->e, ev);
+
+    if (err == -ENOMEM && iocs_encoder_events(t->e) > 0) {
+        err = tenc_flush(t);
+        if (!err)
+            err = iocs_encoder_event(t->e, ev);
+    }
+    if (!err && iocs_encoder_len(t->e) >= IOCS_ENCODE_FLUSH_AT)
+        err = tenc_flush(t);
+    return err;
+}
+
+static uint64_t tenc_count(const struct tenc *t)
+{
+    return iocs_encoder_count(t->e);
+}
+
+static void tenc_free(struct tenc *t)
+{
+    if (!t)
+        return;
+    (void)tenc_flush(t);
+    iocs_encoder_free(t->e);
+    free(t);
 }
 
 static const unsigned char line[] = "Nov 22 03:56:57 vpn sshd[1]: from "
@@ -156,7 +223,7 @@ static void unpack_one(msgpack_unpacked *u, const char *buf, size_t n)
     assert_int_equal(off, n);
 }
 
-/* Assert the whole event map of ev, key for key, in emit.h's order, up to
+/* Assert the whole event map of ev, key for key, in encode.h's order, up to
  * the indicator (returned for the caller's per-type checks). */
 static const msgpack_object *assert_event(const msgpack_object *m,
                                           const struct iocs_event *ev,
@@ -270,26 +337,25 @@ static const struct type_case type_cases[] = {
 };
 
 /* Every IOC type: the whole map, with the typed field where ECS puts it. */
-static void test_emit_every_type(void **state)
+static void test_encode_every_type(void **state)
 {
     int fd = *(int *)*state;
-    struct iocs_emitter *e;
+    struct tenc *e = NULL;
     size_t n, ntypes = sizeof(type_cases) / sizeof(type_cases[0]);
     msgpack_unpacker mpac;
     msgpack_unpacked u;
     char *buf;
 
-    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
-                     0);
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
     for (size_t i = 0; i < ntypes; i++) {
         struct iocs_ioc ioc = make_ioc(type_cases[i].type, type_cases[i].value);
         struct iocs_event ev = make_event(&ioc);
 
-        assert_int_equal(iocs_emitter_event(e, &ev), 0);
+        assert_int_equal(tenc_event(e, &ev), 0);
     }
-    assert_int_equal(iocs_emitter_count(e), ntypes);
-    assert_int_equal(iocs_emitter_flush(e), 0);
-    iocs_emitter_free(e);
+    assert_int_equal(tenc_count(e), ntypes);
+    assert_int_equal(tenc_flush(e), 0);
+    tenc_free(e);
 
     buf = slurp(fd, &n);
     assert_true(msgpack_unpacker_init(&mpac, 1024));
@@ -328,13 +394,13 @@ static void test_emit_every_type(void **state)
 
 /* provider, description and reference appear, in that order, only when
  * set; a cut line is marked truncated with its full length. */
-static void test_emit_optional_keys_and_truncated(void **state)
+static void test_encode_optional_keys_and_truncated(void **state)
 {
     int fd = *(int *)*state;
     struct iocs_ioc ioc = make_ioc(IOCS_DOMAIN, "evil.example");
     struct iocs_event ev = make_event(&ioc);
     const msgpack_object *ind;
-    struct iocs_emitter *e;
+    struct tenc *e = NULL;
     msgpack_unpacked u;
     char *buf;
     size_t n;
@@ -344,10 +410,9 @@ static void test_emit_optional_keys_and_truncated(void **state)
     ioc.reference = "feeds/bt.csv:12";
     ioc.severity = -3;
     ev.line_len = 100000;
-    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
-                     0);
-    assert_int_equal(iocs_emitter_event(e, &ev), 0);
-    iocs_emitter_free(e); /* free flushes */
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
+    assert_int_equal(tenc_event(e, &ev), 0);
+    tenc_free(e); /* free writes out */
 
     buf = slurp(fd, &n);
     unpack_one(&u, buf, n);
@@ -365,7 +430,7 @@ static void test_emit_optional_keys_and_truncated(void **state)
 /* Timestamps take the smallest msgpack form that holds them: 32-bit for
  * whole seconds below 2^32, 64-bit with nanoseconds below 2^34 seconds,
  * 96-bit before 1970 or past 2^34; an unnormalised timespec is folded. */
-static void test_emit_timestamp_forms(void **state)
+static void test_encode_timestamp_forms(void **state)
 {
     static const struct {
         struct timespec in;
@@ -388,7 +453,7 @@ static void test_emit_timestamp_forms(void **state)
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct iocs_event ev = make_event(&ioc);
-        struct iocs_emitter *e;
+        struct tenc *e = NULL;
         msgpack_unpacked u;
         const msgpack_object *ts;
         char *buf;
@@ -397,11 +462,10 @@ static void test_emit_timestamp_forms(void **state)
         assert_int_equal(ftruncate(fd, 0), 0);
         assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
         ev.timestamp = cases[i].in;
-        assert_int_equal(
-            iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
-        assert_int_equal(iocs_emitter_event(e, &ev), 0);
-        assert_int_equal(iocs_emitter_flush(e), 0);
-        iocs_emitter_free(e);
+        assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
+        assert_int_equal(tenc_event(e, &ev), 0);
+        assert_int_equal(tenc_flush(e), 0);
+        tenc_free(e);
         buf = slurp(fd, &n);
         unpack_one(&u, buf, n);
         ts = at(&u.data, 0, "@timestamp");
@@ -414,22 +478,21 @@ static void test_emit_timestamp_forms(void **state)
 
 /* Decoding the msgpack form gives the JSON form byte for byte, even for a
  * line full of bytes that need escaping. */
-static void test_emit_json_matches_decoder(void **state)
+static void test_encode_json_matches_decoder(void **state)
 {
     static const unsigned char nasty[] = "GET /\"x\"\\y\t\x01\x7f \xff\xc0\xaf "
                                          "\xed\xa0\x80 caf\xc3\xa9 "
                                          "\xf0\x9f\x98\x80 evil.example\r";
     int fd = *(int *)*state, jfd = memfd_create("json", 0);
-    struct iocs_emitter *em, *ej;
+    struct tenc *em = NULL, *ej = NULL;
     char *mp, *js, *dec = NULL, err[128];
     size_t mn, jn, dn = 0;
     FILE *out;
     long got;
 
     assert_true(jfd >= 0);
-    assert_int_equal(iocs_emitter_new(&em, fd, IOCS_FORMAT_MSGPACK, "db\"1"),
-                     0);
-    assert_int_equal(iocs_emitter_new(&ej, jfd, IOCS_FORMAT_JSON, "db\"1"), 0);
+    assert_int_equal(tenc_new(&em, fd, IOCS_FORMAT_MSGPACK, "db\"1"), 0);
+    assert_int_equal(tenc_new(&ej, jfd, IOCS_FORMAT_JSON, "db\"1"), 0);
     for (size_t i = 0; i < sizeof(type_cases) / sizeof(type_cases[0]); i++) {
         struct iocs_ioc ioc = make_ioc(type_cases[i].type, type_cases[i].value);
         struct iocs_event ev = make_event(&ioc);
@@ -448,11 +511,11 @@ static void test_emit_json_matches_decoder(void **state)
         if (i % 3 == 0)
             ioc.description = "desc\n\"x\"";
         ev.ioc_id = (uint32_t)i * 1000003u;
-        assert_int_equal(iocs_emitter_event(em, &ev), 0);
-        assert_int_equal(iocs_emitter_event(ej, &ev), 0);
+        assert_int_equal(tenc_event(em, &ev), 0);
+        assert_int_equal(tenc_event(ej, &ev), 0);
     }
-    iocs_emitter_free(em);
-    iocs_emitter_free(ej);
+    tenc_free(em);
+    tenc_free(ej);
 
     mp = slurp(fd, &mn);
     js = slurp(jfd, &jn);
@@ -482,14 +545,14 @@ static void test_emit_json_matches_decoder(void **state)
 /* An IOC read from two feeds is one event with one enrichment per record,
  * each with its own provider, confidence keyword, tags and feed; the JSON
  * form still matches the decoder. */
-static void test_emit_enrichment_per_record(void **state)
+static void test_encode_enrichment_per_record(void **state)
 {
     int fd = *(int *)*state, jfd = memfd_create("json", 0);
     struct iocs_ioc other = make_ioc(IOCS_DOMAIN, "evil.example");
     struct iocs_ioc ioc = make_ioc(IOCS_DOMAIN, "evil.example");
     struct iocs_event ev = make_event(&ioc);
     const msgpack_object *enr, *ind, *o;
-    struct iocs_emitter *em, *ej;
+    struct tenc *em = NULL, *ej = NULL;
     char *mp, *js, *dec = NULL, err[128];
     size_t mn, jn, dn = 0;
     msgpack_unpacked u;
@@ -503,12 +566,12 @@ static void test_emit_enrichment_per_record(void **state)
     other.description = "C2";
     ioc.also = &other;
     assert_true(jfd >= 0);
-    assert_int_equal(iocs_emitter_new(&em, fd, IOCS_FORMAT_MSGPACK, "db"), 0);
-    assert_int_equal(iocs_emitter_new(&ej, jfd, IOCS_FORMAT_JSON, "db"), 0);
-    assert_int_equal(iocs_emitter_event(em, &ev), 0);
-    assert_int_equal(iocs_emitter_event(ej, &ev), 0);
-    iocs_emitter_free(em);
-    iocs_emitter_free(ej);
+    assert_int_equal(tenc_new(&em, fd, IOCS_FORMAT_MSGPACK, "db"), 0);
+    assert_int_equal(tenc_new(&ej, jfd, IOCS_FORMAT_JSON, "db"), 0);
+    assert_int_equal(tenc_event(em, &ev), 0);
+    assert_int_equal(tenc_event(ej, &ev), 0);
+    tenc_free(em);
+    tenc_free(ej);
 
     mp = slurp(fd, &mn);
     unpack_one(&u, mp, mn);
@@ -548,31 +611,88 @@ static void test_emit_enrichment_per_record(void **state)
     close(jfd);
 }
 
+/* An "address:port" IOC's port follows the typed field, per record; a
+ * rule's own id is matched.id (else the IOC's index). JSON says the same. */
+static void test_encode_port_and_rule_id(void **state)
+{
+    int fd = *(int *)*state, jfd = memfd_create("json", 0);
+    struct iocs_ioc other = make_ioc(IOCS_IPV4, "144.34.218.157");
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "144.34.218.157");
+    struct iocs_ioc rule = make_ioc(IOCS_REGEX, "evil[.]example");
+    struct iocs_event ev = make_event(&ioc), rev = make_event(&rule);
+    const msgpack_object *enr, *ind;
+    struct tenc *em = NULL, *ej = NULL;
+    char *mp, *js;
+    size_t mn, jn, off;
+    msgpack_unpacked u;
+
+    ioc.port = 23333;
+    other.port = 443;
+    other.feed = "sliver.txt";
+    ioc.also = &other;
+    rule.rule_id = "bt-get-rdf-version-check";
+    assert_true(jfd >= 0);
+    assert_int_equal(tenc_new(&em, fd, IOCS_FORMAT_MSGPACK, "db"), 0);
+    assert_int_equal(tenc_new(&ej, jfd, IOCS_FORMAT_JSON, "db"), 0);
+    assert_int_equal(tenc_event(em, &ev), 0);
+    assert_int_equal(tenc_event(em, &rev), 0);
+    assert_int_equal(tenc_event(ej, &ev), 0);
+    assert_int_equal(tenc_event(ej, &rev), 0);
+    tenc_free(em);
+    tenc_free(ej);
+
+    mp = slurp(fd, &mn);
+    off = 0;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, mp, mn, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[0];
+    ind = at(enr, 0, "indicator");
+    assert_cstr(at(ind, 2, "ip"), "144.34.218.157");
+    assert_int_equal(at(ind, 3, "port")->via.u64, 23333);
+    assert_cstr(at(at(enr, 1, "matched"), 3, "id"), "4242");
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[1];
+    assert_int_equal(at(at(enr, 0, "indicator"), 3, "port")->via.u64, 443);
+    assert_int_equal(msgpack_unpack_next(&u, mp, mn, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, mn);
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[0];
+    assert_cstr(at(at(enr, 1, "matched"), 3, "id"), "bt-get-rdf-version-check");
+    msgpack_unpacked_destroy(&u);
+
+    js = slurp(jfd, &jn);
+    assert_non_null(strstr(js, "\"ip\":\"144.34.218.157\",\"port\":23333}"));
+    assert_non_null(strstr(js, "\"port\":443}"));
+    assert_non_null(strstr(js, "\"id\":\"bt-get-rdf-version-check\""));
+    free(mp);
+    free(js);
+    close(jfd);
+}
+
 /* Many events (several flushes' worth) arrive complete and in order. */
-static void test_emit_many_events_in_order(void **state)
+static void test_encode_many_events_in_order(void **state)
 {
     enum { N = 50000 };
     int fd = *(int *)*state;
     struct iocs_ioc ioc = make_ioc(IOCS_URL, "http://evil.example/x.php");
-    struct iocs_emitter *e;
+    struct tenc *e = NULL;
     msgpack_unpacker mpac;
     msgpack_unpacked u;
     size_t n, seen = 0;
     char *buf;
 
-    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
-                     0);
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
     for (uint64_t i = 1; i <= N; i++) {
         struct iocs_event ev = make_event(&ioc);
 
         ev.line = i;
-        assert_int_equal(iocs_emitter_event(e, &ev), 0);
+        assert_int_equal(tenc_event(e, &ev), 0);
     }
     /* Most of it went out before the final flush. */
     assert_true(lseek(fd, 0, SEEK_END) > (off_t)(N * 300));
-    assert_int_equal(iocs_emitter_count(e), N);
-    assert_int_equal(iocs_emitter_flush(e), 0);
-    iocs_emitter_free(e);
+    assert_int_equal(tenc_count(e), N);
+    assert_int_equal(tenc_flush(e), 0);
+    tenc_free(e);
 
     buf = slurp(fd, &n);
     assert_true(msgpack_unpacker_init(&mpac, 1024));
@@ -598,9 +718,9 @@ static void test_emit_many_events_in_order(void **state)
     free(buf);
 }
 
-/* A path_len given by the caller and one the emitter measures (0) give
+/* A path_len given by the caller and one the encoder measures (0) give
  * the same bytes, in both formats. */
-static void test_emit_path_len_given_or_measured(void **state)
+static void test_encode_path_len_given_or_measured(void **state)
 {
     static const enum iocs_format fmts[] = {IOCS_FORMAT_MSGPACK,
                                             IOCS_FORMAT_JSON};
@@ -614,14 +734,14 @@ static void test_emit_path_len_given_or_measured(void **state)
 
         for (int k = 0; k < 2; k++) {
             struct iocs_event ev = make_event(&ioc);
-            struct iocs_emitter *e;
+            struct tenc *e = NULL;
 
             assert_true(fd[k] >= 0);
             ev.path_len = k ? strlen(ev.path) : 0;
-            assert_int_equal(iocs_emitter_new(&e, fd[k], fmts[f], "db"), 0);
-            assert_int_equal(iocs_emitter_event(e, &ev), 0);
-            assert_int_equal(iocs_emitter_flush(e), 0);
-            iocs_emitter_free(e);
+            assert_int_equal(tenc_new(&e, fd[k], fmts[f], "db"), 0);
+            assert_int_equal(tenc_event(e, &ev), 0);
+            assert_int_equal(tenc_flush(e), 0);
+            tenc_free(e);
             out[k] = slurp(fd[k], &n[k]);
             close(fd[k]);
         }
@@ -632,39 +752,38 @@ static void test_emit_path_len_given_or_measured(void **state)
     }
 }
 
-/* An event over IOCS_EMIT_BUF_MAX is -ENOMEM and leaves no trace; events
+/* An event over IOCS_ENCODE_BUF_MAX is -ENOMEM and leaves no trace; events
  * around it are intact. */
-static void test_emit_event_over_cap(void **state)
+static void test_encode_event_over_cap(void **state)
 {
     int fd = *(int *)*state;
     struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
     struct iocs_event ev = make_event(&ioc), big = ev;
-    unsigned char *huge = malloc(IOCS_EMIT_BUF_MAX);
-    struct iocs_emitter *e;
+    unsigned char *huge = malloc(IOCS_ENCODE_BUF_MAX);
+    struct tenc *e = NULL;
     msgpack_unpacker mpac;
     msgpack_unpacked u;
     char *buf;
     size_t n;
 
     assert_non_null(huge);
-    memset(huge, 'a', IOCS_EMIT_BUF_MAX);
+    memset(huge, 'a', IOCS_ENCODE_BUF_MAX);
     big.original = huge;
-    big.original_len = IOCS_EMIT_BUF_MAX;
-    big.line_len = IOCS_EMIT_BUF_MAX;
-    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"),
-                     0);
+    big.original_len = IOCS_ENCODE_BUF_MAX;
+    big.line_len = IOCS_ENCODE_BUF_MAX;
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
     ev.line = 1;
-    assert_int_equal(iocs_emitter_event(e, &ev), 0);
-    assert_int_equal(iocs_emitter_event(e, &big), -ENOMEM);
+    assert_int_equal(tenc_event(e, &ev), 0);
+    assert_int_equal(tenc_event(e, &big), -ENOMEM);
     /* Big, but under the cap alone: the buffer is written out to fit it. */
-    big.original_len = IOCS_EMIT_BUF_MAX - 4096;
+    big.original_len = IOCS_ENCODE_BUF_MAX - 4096;
     big.line = 2;
-    assert_int_equal(iocs_emitter_event(e, &big), 0);
+    assert_int_equal(tenc_event(e, &big), 0);
     ev.line = 3;
-    assert_int_equal(iocs_emitter_event(e, &ev), 0);
-    assert_int_equal(iocs_emitter_count(e), 3);
-    assert_int_equal(iocs_emitter_flush(e), 0);
-    iocs_emitter_free(e);
+    assert_int_equal(tenc_event(e, &ev), 0);
+    assert_int_equal(tenc_count(e), 3);
+    assert_int_equal(tenc_flush(e), 0);
+    tenc_free(e);
     free(huge);
 
     buf = slurp(fd, &n);
@@ -684,103 +803,164 @@ static void test_emit_event_over_cap(void **state)
     free(buf);
 }
 
-/* A reader that went away is -EPIPE (SIGPIPE is ignored in main()), from
- * the event that crossed the threshold and from flush; free is safe. */
-static void test_emit_closed_pipe_is_epipe(void **state)
-{
-    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
-    struct iocs_event ev = make_event(&ioc);
-    struct iocs_emitter *e;
-    int fds[2], err = 0;
-
-    (void)state;
-    assert_int_equal(pipe(fds), 0);
-    close(fds[0]);
-    assert_int_equal(iocs_emitter_new(&e, fds[1], IOCS_FORMAT_JSON, "db"), 0);
-    for (int i = 0; i < 100000 && !err; i++)
-        err = iocs_emitter_event(e, &ev);
-    assert_int_equal(err, -EPIPE);
-    assert_int_equal(iocs_emitter_flush(e), -EPIPE);
-    iocs_emitter_free(e);
-    close(fds[1]);
-}
-
 /* Bad arguments are -EINVAL, not a crash. */
-static void test_emit_rejects_bad_arguments(void **state)
+static void test_encode_rejects_bad_arguments(void **state)
 {
     int fd = *(int *)*state;
     struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
     struct iocs_event ev = make_event(&ioc);
-    struct iocs_emitter *e;
+    struct tenc *e = NULL;
 
-    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_JSON, NULL), -EINVAL);
-    assert_int_equal(iocs_emitter_new(&e, fd, (enum iocs_format)7, "db"),
-                     -EINVAL);
-    assert_int_equal(iocs_emitter_new(&e, fd, IOCS_FORMAT_JSON, "db"), 0);
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_JSON, NULL), -EINVAL);
+    assert_int_equal(tenc_new(&e, fd, (enum iocs_format)7, "db"), -EINVAL);
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_JSON, "db"), 0);
     ev.path = NULL;
-    assert_int_equal(iocs_emitter_event(e, &ev), -EINVAL);
-    assert_int_equal(iocs_emitter_count(e), 0);
-    iocs_emitter_free(e);
-    iocs_emitter_free(NULL);
+    assert_int_equal(tenc_event(e, &ev), -EINVAL);
+    assert_int_equal(tenc_count(e), 0);
+    tenc_free(e);
+    tenc_free(NULL);
 }
 
-/* Buffer mode (fd -1): nothing is written until drained, then every byte
- * arrives once, in order. */
-static void test_emit_buffer_mode_drains(void **state)
+/* A worker's job keeps every event of its unit: the buffer grows while an
+ * event is being written (a record's room moves it), and every event still
+ * decodes whole, in order, in both formats. */
+static void test_encode_buffer_grows_mid_event(void **state)
 {
+    enum { N = 20000 };
+    struct iocs_ioc also = make_ioc(IOCS_IPV4, "192.81.209.168");
     struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
-    struct iocs_event ev = make_event(&ioc);
-    struct iocs_emitter *e;
-    char buf[8192];
-    int fds[2];
-    ssize_t n;
+    struct iocs_encoder *em = NULL, *ej = NULL;
+    struct iocs_encoder_opts om = {.format = IOCS_FORMAT_MSGPACK,
+                                   .db_id = "db"},
+                             oj = {.format = IOCS_FORMAT_JSON, .db_id = "db"};
+    struct iocs_sink_batch bm, bj;
+    char *out = NULL, err[256];
+    size_t outlen = 0;
+    FILE *fp;
+    int fd;
 
     (void)state;
-    assert_int_equal(pipe(fds), 0);
-    assert_int_equal(iocs_emitter_new(&e, -1, IOCS_FORMAT_JSON, "db"), 0);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(iocs_emitter_event(e, &ev), 0);
-    assert_int_equal(iocs_emitter_flush(e), 0); /* no fd: nothing to do */
-    assert_int_equal(iocs_emitter_drain(e, fds[1]), 0);
-    close(fds[1]);
-    n = read(fds[0], buf, sizeof(buf));
-    assert_true(n > 0);
-    assert_int_equal(memchr(buf, '\n', (size_t)n) != NULL, 1);
-    {
-        int lines = 0;
+    also.provider = "second record";
+    ioc.also = &also; /* two records: room is made twice per event */
+    assert_int_equal(iocs_encoder_new(&em, &om), 0);
+    assert_int_equal(iocs_encoder_new(&ej, &oj), 0);
+    for (uint64_t i = 1; i <= N; i++) {
+        struct iocs_event ev = make_event(&ioc);
 
-        for (ssize_t i = 0; i < n; i++)
-            lines += buf[i] == '\n';
-        assert_int_equal(lines, 3);
+        ev.line = i;
+        assert_int_equal(iocs_encoder_event(em, &ev), 0);
+        assert_int_equal(iocs_encoder_event(ej, &ev), 0);
     }
-    /* Drained: a second drain writes nothing. */
-    assert_int_equal(iocs_emitter_drain(e, fds[0]), 0);
-    close(fds[0]);
-    iocs_emitter_free(e);
+    iocs_encoder_batch(em, &bm);
+    iocs_encoder_batch(ej, &bj);
+    assert_int_equal(bm.n, N);
+    assert_true(bm.len > 4 * IOCS_ENCODE_FLUSH_AT); /* it grew */
+    fd = memfd_create("grown", 0);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bm.data, bm.len), (ssize_t)bm.len);
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    fp = open_memstream(&out, &outlen);
+    assert_non_null(fp);
+    assert_int_equal(iocs_decode_stream(fd, fp, err, sizeof(err)), N);
+    fclose(fp);
+    assert_int_equal(outlen, bj.len);
+    assert_memory_equal(out, bj.data, bj.len);
+    free(out);
+    close(fd);
+    iocs_encoder_free(em);
+    iocs_encoder_free(ej);
+}
+
+/* A batch carries every event buffered, each record ending where its event
+ * ends and holding its @timestamp; clear empties the buffer but not the
+ * count. */
+static void test_encode_batch_records(void **state)
+{
+    struct iocs_encoder_opts o = {.format = IOCS_FORMAT_JSON, .db_id = "db"};
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc);
+    struct iocs_encoder *e = NULL;
+    struct iocs_sink_batch b;
+    size_t start = 0;
+
+    (void)state;
+    assert_int_equal(iocs_encoder_new(&e, &o), 0);
+    for (int i = 0; i < 3; i++) {
+        ev.timestamp.tv_sec = 1795000000 + i;
+        assert_int_equal(iocs_encoder_event(e, &ev), 0);
+    }
+    iocs_encoder_batch(e, &b);
+    assert_int_equal(b.n, 3);
+    assert_int_equal(b.len, iocs_encoder_len(e));
+    for (size_t i = 0; i < b.n; i++) {
+        const char *nl = memchr(b.data + start, '\n', b.len - start);
+
+        assert_non_null(nl);
+        assert_int_equal(b.rec[i].end, (size_t)(nl - (const char *)b.data) + 1);
+        assert_int_equal(b.rec[i].timestamp.tv_sec, 1795000000 + (long)i);
+        assert_null(b.rec[i].id);
+        start = b.rec[i].end;
+    }
+    assert_int_equal(start, b.len);
+    iocs_encoder_clear(e);
+    iocs_encoder_batch(e, &b);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(iocs_encoder_count(e), 3);
+    iocs_encoder_free(e);
+    iocs_encoder_free(NULL);
+}
+
+/* With str_times (Fluent Forward), msgpack times are the JSON form's RFC
+ * 3339 text, unquoted, and nothing else changes. */
+static void test_encode_str_times(void **state)
+{
+    struct iocs_encoder_opts o = {
+        .format = IOCS_FORMAT_MSGPACK, .str_times = true, .db_id = "db"};
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc);
+    struct iocs_encoder *e = NULL;
+    struct iocs_sink_batch b;
+    msgpack_unpacked u;
+
+    (void)state;
+    assert_int_equal(iocs_encoder_new(&e, &o), 0);
+    assert_int_equal(iocs_encoder_event(e, &ev), 0);
+    iocs_encoder_batch(e, &b);
+    unpack_one(&u, (const char *)b.data, b.len);
+    assert_cstr(at(&u.data, 0, "@timestamp"), "2026-11-18T11:06:40.123456789Z");
+    assert_cstr(at(at(&u.data, 1, "event"), 3, "created"),
+                "2026-11-18T11:06:41.000000000Z");
+    assert_uint(at(at(&u.data, 4, "iocstream"), 0, "line"), 77);
+    msgpack_unpacked_destroy(&u);
+    iocs_encoder_free(e);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_emit_every_type, setup, teardown),
-        cmocka_unit_test(test_emit_buffer_mode_drains),
-        cmocka_unit_test_setup_teardown(test_emit_optional_keys_and_truncated,
+        cmocka_unit_test_setup_teardown(test_encode_every_type, setup,
+                                        teardown),
+        cmocka_unit_test(test_encode_batch_records),
+        cmocka_unit_test(test_encode_buffer_grows_mid_event),
+        cmocka_unit_test(test_encode_str_times),
+        cmocka_unit_test_setup_teardown(test_encode_optional_keys_and_truncated,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emit_timestamp_forms, setup,
+        cmocka_unit_test_setup_teardown(test_encode_timestamp_forms, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_emit_enrichment_per_record, setup,
+        cmocka_unit_test_setup_teardown(test_encode_port_and_rule_id, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_emit_json_matches_decoder, setup,
+        cmocka_unit_test_setup_teardown(test_encode_enrichment_per_record,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_encode_json_matches_decoder, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_emit_many_events_in_order, setup,
+        cmocka_unit_test_setup_teardown(test_encode_many_events_in_order, setup,
                                         teardown),
-        cmocka_unit_test(test_emit_path_len_given_or_measured),
-        cmocka_unit_test_setup_teardown(test_emit_event_over_cap, setup,
+        cmocka_unit_test(test_encode_path_len_given_or_measured),
+        cmocka_unit_test_setup_teardown(test_encode_event_over_cap, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_emit_closed_pipe_is_epipe, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_emit_rejects_bad_arguments, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_encode_rejects_bad_arguments,
+                                        setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

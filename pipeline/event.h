@@ -1,0 +1,67 @@
+/*
+ * event.h - the one event struct every output sees: one hit of one IOC in
+ * one line, as the scanner reports it and the encoders (encode.h) write it.
+ *
+ * Sits between the scanner (which fills it, on its own stack, once per
+ * (line, IOC)) and encode.h (which turns it into bytes for a sink). An
+ * event borrows everything it points at: the pointers are valid during the
+ * callback that receives it only, so nothing is copied or allocated per
+ * event. A field added here is written by adding one row to the ECS table
+ * in encode.c; no other output changes.
+ *
+ * Planned fields, added with the code that fills them (DESIGN.md,
+ * "Events" and "A line's own time and host"):
+ *   host.name             from the line's RFC 3164 / RFC 5424 header
+ *   the line's own time   and whether the line has one ("iocstream.time":
+ *                         "line" | "none"); @timestamp then holds it
+ *   winlog.*              fields of a Windows event log record
+ *   event.id              derived from the source identity (source.h), the
+ *                         line offset and the IOC, so a resent event keeps it
+ * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
+ * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
+ */
+#ifndef IOCS_EVENT_H
+#define IOCS_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "matchers/ioc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One hit of one IOC in one line. Pointers are valid during the call. */
+struct iocs_event {
+    const struct iocs_ioc *ioc;
+    uint32_t ioc_id;               /* index in the IOC set */
+    const char *path;              /* source name; "-" for stdin */
+    size_t path_len;               /* strlen(path), or 0: the encoder
+                                      measures it (set it once per source
+                                      to spare a strlen per event) */
+    uint64_t offset;               /* byte offset of the line start */
+    uint64_t line;                 /* 1-based line number */
+    const unsigned char *original; /* the line, cut to --max-line */
+    size_t original_len;
+    uint64_t line_len;           /* full line length ('\r\n' excluded) */
+    const unsigned char *atomic; /* leftmost valid match, as in the log */
+    size_t atomic_len;
+    uint64_t start, end;       /* atomic's byte range in the line */
+    uint32_t count;            /* valid occurrences in the line */
+    struct timespec timestamp; /* @timestamp */
+    struct timespec created;   /* scan time */
+};
+
+/* How events are written: the user's --format (or the output's name). */
+enum iocs_format {
+    IOCS_FORMAT_MSGPACK,
+    IOCS_FORMAT_JSON,
+};
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IOCS_EVENT_H */
