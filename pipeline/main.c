@@ -1,6 +1,6 @@
 /*
  * main.c - the iocstream command line: parses arguments and hands them to
- * pipeline.c. Nothing else happens here.
+ * the subcommands (cmd.h). Nothing else happens here.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pipeline/pipeline.h"
+#include "pipeline/cmd.h"
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
 
@@ -22,6 +22,7 @@ static const char usage_text[] =
     "       iocstream iocs --explain -i FEED... [--rules F] [--allow F]\n"
     "       iocstream iocs --builtin\n"
     "       iocstream decode [FILE]\n"
+    "       iocstream summary [--format json|table] [EVENTS...]\n"
     "       iocstream help | --help | --version\n"
     "\n"
     "scan: find indicators of compromise in logs; one event per (line, IOC).\n"
@@ -50,14 +51,11 @@ static const char usage_text[] =
     "      --strict      a rejected IOC, rule or allowlist line is an error:\n"
     "                    nothing is scanned\n"
     "      --all-attributes  MISP: take attributes whose to_ids is false too\n"
-    "      --strings FILE  text IOCs, repeatable: one per line, at least 6\n"
-    "                    bytes, matched anywhere ('text:TEXT' or TEXT) or\n"
-    "                    as a whole word ('word:TEXT'); '#' comments. A plain\n"
-    "                    list's values that are no indicator are skipped\n"
+    "      --strings FILE  text IOCs (>= 6 bytes), one per line: TEXT, or\n"
+    "                    'word:TEXT' for whole words\n"
     "      --allow-wide  load CIDRs wider than /8 (IPv4) or /32 (IPv6)\n"
     "      --db FILE     use a database made by `iocstream compile` (no -i,\n"
-    "                    --rules or --builtin then; --allow still applies\n"
-    "                    to addresses matched by CIDR IOCs)\n"
+    "                    --rules or --builtin then; --allow still applies)\n"
     "      --no-cache    neither read nor write the database cache. Without\n"
     "                    it the compiled database is cached in\n"
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
@@ -97,7 +95,12 @@ static const char usage_more[] =
     "  skipped; exit 1 when one was skipped); --builtin lists the built-in\n"
     "  pack with the source of every entry.\n"
     "\n"
-    "decode: turn a msgpack event stream (FILE or stdin) into JSON lines.\n";
+    "decode: turn a msgpack event stream (FILE or stdin) into JSON lines.\n"
+    "\n"
+    "summary: one row per IOC of msgpack or JSON event files (or stdin):\n"
+    "  indicator, type, feeds, events, first_seen, last_seen, hosts,\n"
+    "  files; sorted by first_seen. --format json: one JSON object per line\n"
+    "  (the default when stdout is not a terminal); table: aligned text.\n";
 
 static void usage(FILE *f)
 {
@@ -200,7 +203,7 @@ static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
     }
 }
 
-static int cmd_scan(int argc, char **argv)
+static int parse_scan(int argc, char **argv)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     static const struct option longopts[] = {
@@ -343,9 +346,9 @@ static int cmd_scan(int argc, char **argv)
                         "multiple of 4K\n");
         goto bad;
     }
-    if (o.db && (o.nfeeds || o.nrules || o.builtin)) {
-        fputs("iocstream: --db cannot be combined with -i, --rules or "
-              "--builtin\n",
+    if (o.db && (o.nfeeds || o.nrules || o.nstrings || o.builtin)) {
+        fputs("iocstream: --db cannot be combined with -i, --rules, "
+              "--strings or --builtin\n",
               stderr);
         goto bad;
     }
@@ -356,7 +359,7 @@ static int cmd_scan(int argc, char **argv)
     o.allows = allows;
     o.paths = (const char *const *)argv + optind;
     o.npaths = (size_t)(argc - optind);
-    status = iocs_pipeline_scan(&o);
+    status = iocs_cmd_scan(&o);
     free(feeds);
     return status;
 
@@ -367,7 +370,7 @@ bad:
 }
 
 /* compile and iocs: the IOC options only. */
-static int cmd_iocs_like(int argc, char **argv, bool compile)
+static int parse_iocs_like(int argc, char **argv, bool compile)
 {
     static const struct option longopts[] = {
         {"iocs", required_argument, NULL, 'i'},
@@ -426,7 +429,7 @@ static int cmd_iocs_like(int argc, char **argv, bool compile)
             fputs("iocstream: compile needs -o FILE\n", stderr);
             goto bad;
         }
-        status = iocs_pipeline_compile(&o, out);
+        status = iocs_cmd_compile(&o, out);
     } else {
         if (out || (!explain && !o.builtin) ||
             (explain && o.nfeeds + o.nrules + o.nstrings == 0)) {
@@ -434,7 +437,7 @@ static int cmd_iocs_like(int argc, char **argv, bool compile)
                   stderr);
             goto bad;
         }
-        status = iocs_pipeline_iocs(&o, explain, o.builtin);
+        status = iocs_cmd_iocs(&o, explain, o.builtin);
     }
 done:
     free(feeds);
@@ -446,6 +449,45 @@ bad:
     return 2;
 }
 
+static int parse_summary(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool json = !isatty(STDOUT_FILENO);
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0) {
+                json = true;
+            } else if (strcmp(optarg, "table") == 0) {
+                json = false;
+            } else {
+                fprintf(stderr,
+                        "iocstream: --format: '%s' is not json or table\n",
+                        optarg);
+                goto bad;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            goto bad;
+        }
+    }
+    return iocs_cmd_summary((const char *const *)argv + optind,
+                            (size_t)(argc - optind), json);
+bad:
+    fputs("Try 'iocstream --help'.\n", stderr);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -453,17 +495,19 @@ int main(int argc, char **argv)
         return 2;
     }
     if (strcmp(argv[1], "scan") == 0)
-        return cmd_scan(argc - 1, argv + 1);
+        return parse_scan(argc - 1, argv + 1);
     if (strcmp(argv[1], "compile") == 0)
-        return cmd_iocs_like(argc - 1, argv + 1, true);
+        return parse_iocs_like(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "iocs") == 0)
-        return cmd_iocs_like(argc - 1, argv + 1, false);
+        return parse_iocs_like(argc - 1, argv + 1, false);
+    if (strcmp(argv[1], "summary") == 0)
+        return parse_summary(argc - 1, argv + 1);
     if (strcmp(argv[1], "decode") == 0) {
         if (argc > 3 || (argc == 3 && strcmp(argv[2], "--help") == 0)) {
             usage(argc > 3 ? stderr : stdout);
             return argc > 3 ? 2 : 0;
         }
-        return iocs_pipeline_decode(argc == 3 ? argv[2] : NULL);
+        return iocs_cmd_decode(argc == 3 ? argv[2] : NULL);
     }
     if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
         strcmp(argv[1], "-h") == 0) {

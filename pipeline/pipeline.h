@@ -47,25 +47,26 @@ struct iocs_scan_opts {
     bool stats;
 };
 
-/* Run `iocstream scan`. Returns the exit status: 0 no hits, 1 hits, 2 an
- * error (reported on stderr). */
-int iocs_pipeline_scan(const struct iocs_scan_opts *o);
+struct iocs_allow;
+struct iocs_db;
+struct iocs_scan_stats;
+struct iocs_sink;
+struct iocs_sourcelist;
 
-/* Run `iocstream compile`: the IOC options of o (feeds, rules, allows,
- * builtin, strict, all_attributes) into the database file out; prints
- * counts per type and per feed to stdout. Returns 0, or 2 on error. */
-int iocs_pipeline_compile(const struct iocs_scan_opts *o, const char *out);
-
-/* Run `iocstream iocs`: with explain, how every entry of the feeds and
- * rule files of o was read (type, normalised value, feed, or why it was
- * skipped); with builtin, the built-in pack. Returns 0, 1 when an entry was
- * skipped (explain), or 2 on error. */
-int iocs_pipeline_iocs(const struct iocs_scan_opts *o, bool explain,
-                       bool builtin);
-
-/* Run `iocstream decode [FILE]` (NULL or "-": stdin) to stdout. Returns the
- * exit status: 0, or 2 on error. */
-int iocs_pipeline_decode(const char *path);
+/*
+ * Stream every source of list through the stages into sink: reader ->
+ * framer -> scanner (on this thread with o->threads == 0, else in a pool
+ * of o->threads workers) -> encoder (in sink->format) -> sink, events in
+ * input order. Everything is the caller's and stays so; the sink is not
+ * flushed (the caller decides how long to wait for acks). A source that
+ * fails is reported on stderr by name and the others are scanned. st gets
+ * the totals, *uring whether io_uring read the input. Returns 0, or 2 when
+ * a source failed or the output broke (reported).
+ */
+int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
+                      const struct iocs_allow *allow,
+                      struct iocs_sourcelist *list, struct iocs_sink *sink,
+                      struct iocs_scan_stats *st, bool *uring);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
  * "nats:/x" is not silently created as a file named like a URL.
  */
 #include "pipeline/sink.h"
+#include "pipeline/sink_forward.h"
+#include "pipeline/sink_nats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -21,10 +23,11 @@ static const struct scheme {
     const char *what;   /* for the error message */
     sink_open_fn open;  /* NULL: not in this build yet */
 } schemes[] = {
-    {"forward://", "Fluent Forward (TCP)", NULL},
-    {"forward+tls://", "Fluent Forward over TLS", NULL},
-    {"unix://", "Fluent Forward over a Unix socket", NULL},
-    {"nats://", "NATS JetStream", NULL},
+    {"forward://", "Fluent Forward (TCP)", iocs__sink_forward_open},
+    {"forward+tls://", "Fluent Forward over TLS", iocs__sink_forward_open},
+    {"unix://", "Fluent Forward over a Unix socket", iocs__sink_forward_open},
+    {"nats://", "NATS JetStream", iocs__sink_nats_open},
+    {"nats+tls://", "NATS JetStream over TLS", iocs__sink_nats_open},
 };
 
 int iocs_sink_open(struct iocs_sink **out, const char *dest,
@@ -45,7 +48,7 @@ int iocs_sink_open(struct iocs_sink **out, const char *dest,
                      sc->what);
             return -EPROTONOSUPPORT;
         }
-        return sc->open(out, dest + n, o, errbuf, errlen);
+        return sc->open(out, dest, o, errbuf, errlen); /* whole URL */
     }
     return iocs__sink_file_open(out, dest, o, errbuf, errlen);
 }

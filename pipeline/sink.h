@@ -105,6 +105,9 @@ struct iocs_sink_ops {
     int (*flush)(struct iocs_sink *s, int timeout_ms);
     uint64_t (*acked)(const struct iocs_sink *s, struct iocs_sink_pos *pos);
     void (*close)(struct iocs_sink *s);
+    /* What went wrong last, or NULL (may itself be NULL: nothing to add
+     * to the errno). */
+    const char *(*error)(const struct iocs_sink *s);
 };
 
 /* Every implementation's struct starts with this. */
@@ -167,6 +170,16 @@ static inline uint64_t iocs_sink_acked(const struct iocs_sink *s,
                                        struct iocs_sink_pos *pos)
 {
     return s->ops->acked(s, pos);
+}
+
+/*
+ * Why the last write() or flush() failed, in words (a server's refusal, a
+ * certificate that does not verify), or NULL when the errno says it all.
+ * Valid until the next call on s.
+ */
+static inline const char *iocs_sink_error(const struct iocs_sink *s)
+{
+    return s->ops->error ? s->ops->error(s) : NULL;
 }
 
 /*

@@ -712,18 +712,19 @@ static void fwd_close(struct iocs_sink *base)
     free(s);
 }
 
+const char *iocs__sink_forward_error(const struct iocs_sink *s)
+{
+    return ((const struct fwd_sink *)s)->err;
+}
+
 static const struct iocs_sink_ops fwd_ops = {
     .name = "forward",
     .write = fwd_write,
     .flush = fwd_flush,
     .acked = fwd_acked,
     .close = fwd_close,
+    .error = iocs__sink_forward_error,
 };
-
-const char *iocs__sink_forward_error(const struct iocs_sink *s)
-{
-    return ((const struct fwd_sink *)s)->err;
-}
 
 /* Split dest into the sink's address fields. */
 static int parse_dest(struct fwd_sink *s, const char *dest)

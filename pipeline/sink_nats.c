@@ -415,18 +415,19 @@ static void nats_close(struct iocs_sink *base)
     free(s);
 }
 
+const char *iocs__sink_nats_error(const struct iocs_sink *s)
+{
+    return ((const struct nats_sink *)s)->err;
+}
+
 static const struct iocs_sink_ops nats_ops = {
     .name = "nats",
     .write = nats_write,
     .flush = nats_flush,
     .acked = nats_acked,
     .close = nats_close,
+    .error = iocs__sink_nats_error,
 };
-
-const char *iocs__sink_nats_error(const struct iocs_sink *s)
-{
-    return ((const struct nats_sink *)s)->err;
-}
 
 /* nats[+tls]://[USER:PASS@]HOST[:PORT]/SUBJECT into url and subject. */
 static int parse_dest(struct nats_sink *s, const char *dest, bool *tls)

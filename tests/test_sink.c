@@ -69,28 +69,34 @@ static struct iocs_sink *open_ok(const char *dest, bool durable)
     return s;
 }
 
-/* Network schemes are refused by name until their sinks are hooked in;
- * a path that cannot be created says which and why. */
+/* Network schemes reach their sinks (nothing listens on port 1 of the
+ * loopback, and a URL without its subject is malformed); a path that
+ * cannot be created says which and why. */
 static void test_sink_open_dispatch(void **state)
 {
-    static const char *const later[] = {
-        "forward://127.0.0.1:24224",
-        "forward+tls://logs.example:24284",
-        "unix:///run/fluent.sock",
-        "nats://127.0.0.1:4222/iocs.events",
+    static const struct {
+        const char *dest;
+        int err;
+    } cases[] = {
+        {"forward://127.0.0.1:1", -ECONNREFUSED},
+        {"unix:///nonexistent-dir/fluent.sock", -ENOENT},
+        {"nats://127.0.0.1:1/iocs.events", -ECONNREFUSED},
+        {"nats://127.0.0.1:4222", -EINVAL},
+        {"forward://127.0.0.1:99999", -EINVAL},
     };
     struct iocs_sink_opts o = {.format = IOCS_FORMAT_MSGPACK};
     struct iocs_sink *s = NULL;
     char errbuf[256], p[PATH_MAX];
 
     (void)state;
-    for (size_t i = 0; i < sizeof(later) / sizeof(later[0]); i++) {
-        assert_int_equal(
-            iocs_sink_open(&s, later[i], &o, errbuf, sizeof(errbuf)),
-            -EPROTONOSUPPORT);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int err = iocs_sink_open(&s, cases[i].dest, &o, errbuf, sizeof(errbuf));
+
+        if (err != cases[i].err)
+            fail_msg("%s: %d (%s), want %d", cases[i].dest, err, errbuf,
+                     cases[i].err);
         assert_null(s);
-        assert_non_null(strstr(errbuf, later[i]));
-        assert_non_null(strstr(errbuf, "not supported"));
+        assert_true(errbuf[0] != '\0');
     }
     t_path(p, sizeof(p), "no/such/dir/out.msgpack");
     assert_int_equal(iocs_sink_open(&s, p, &o, errbuf, sizeof(errbuf)),
