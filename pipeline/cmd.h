@@ -27,6 +27,13 @@ extern "C" {
 /* `iocstream scan`. Returns 0 no hits, 1 hits, 2 an error (reported). */
 int iocs_cmd_scan(const struct iocs_scan_opts *o);
 
+/* `iocstream scan --follow` (cmd_follow.c), after cmd_scan.c got the
+ * database and allowlists: *db and *allow are swapped on a reload and stay
+ * the caller's to free. Returns 128+signal after SIGTERM or SIGINT (what
+ * was scanned is written and committed), or 2 on error (reported). */
+int iocs__cmd_follow(const struct iocs_scan_opts *o, struct iocs_db **db,
+                     struct iocs_allow **allow);
+
 /* `iocstream compile`: the IOC options of o into the database file out;
  * prints counts per type and per feed to stdout. Returns 0, or 2. */
 int iocs_cmd_compile(const struct iocs_scan_opts *o, const char *out);

@@ -97,6 +97,10 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
         goto out;
     if (o->stats)
         iocs__cmd_print_cache(o, &cres, seconds_since(&t0));
+    if (o->follow) {
+        status = iocs__cmd_follow(o, &db, &allow);
+        goto out;
+    }
     if (npaths == 0) {
         paths = stdin_path;
         npaths = 1;

@@ -1226,7 +1226,9 @@ int iocs_follow_next(struct iocs_follow *f, struct iocs_follow_item *it,
                      int timeout_ms)
 {
     int64_t start = now_ms(), now;
-    struct pollfd p = {.fd = f->ifd, .events = POLLIN};
+    struct pollfd p[2] = {{.fd = f->ifd, .events = POLLIN},
+                          {.fd = f->o.wake_fd, .events = POLLIN}};
+    nfds_t np = f->o.wake_fd > 0 ? 2 : 1;
     int wait, quiet, r;
 
     for (;;) {
@@ -1255,10 +1257,12 @@ int iocs_follow_next(struct iocs_follow *f, struct iocs_follow_item *it,
                 wait = quiet;
         }
         /* The only sleep: in the kernel, until an event or a deadline. */
-        r = poll(&p, 1, wait);
+        r = poll(p, np, wait);
         if (r < 0)
             return -errno;
-        if (r > 0) {
+        if (np == 2 && p[1].revents)
+            return -EINTR;
+        if (r > 0 && p[0].revents) {
             r = drain(f);
             if (r < 0)
                 return r;

@@ -111,6 +111,9 @@ struct iocs_follow_opts {
                                              only read during _new() */
     iocs_follow_prefix_fn prefix;         /* NULL: the built-in one */
     void *prefix_ctx;
+    int wake_fd; /* > 0: polled beside inotify; when it is readable,
+                    iocs_follow_next() returns -EINTR (the caller drains
+                    it: a signalfd, an epoll set); 0: none */
 };
 
 struct iocs_follow;
@@ -133,9 +136,11 @@ void iocs_follow_free(struct iocs_follow *f);
 /*
  * The next thing to read, waiting up to timeout_ms (< 0: forever) for one.
  * Returns 0 with *it filled, -EAGAIN when nothing came within timeout_ms
- * (flush the sink, save the checkpoint, call again), -EINTR on a signal,
- * or another negative errno (inotify failed). A file is not reported again
- * until iocs_follow_done() is called for its item (other files are).
+ * (flush the sink, save the checkpoint, call again), -EINTR on a signal
+ * or when opts.wake_fd is readable (checked only when nothing is ready:
+ * items already queued come first), or another negative errno (inotify failed).
+ * A file is not reported again until iocs_follow_done() is called for its item
+ * (other files are).
  */
 int iocs_follow_next(struct iocs_follow *f, struct iocs_follow_item *it,
                      int timeout_ms);

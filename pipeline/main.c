@@ -79,6 +79,8 @@ static const char usage_text[] =
     "                    a multiple of 4K; files whose file system refuses\n"
     "                    it are read normally\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n"
+    "      --follow      tail -F the PATHs (rotation too) until SIGTERM\n"
+    "      --state FILE  with --follow: resume there; -o FILE: exactly once\n"
     "      --stats       print how the database was got, then bytes, lines,\n"
     "                    matches, events, GB/s to stderr\n"
     "  exit status: 0 no hits, 1 hits, 2 error (as grep)\n";
@@ -158,6 +160,8 @@ enum {
     OPT_NO_URING,
     OPT_DIRECT,
     OPT_STATS,
+    OPT_FOLLOW,
+    OPT_STATE,
     OPT_DB,
     OPT_NO_CACHE,
 };
@@ -227,6 +231,8 @@ static int parse_scan(int argc, char **argv)
         {"direct", no_argument, NULL, OPT_DIRECT},
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"stats", no_argument, NULL, OPT_STATS},
+        {"follow", no_argument, NULL, OPT_FOLLOW},
+        {"state", required_argument, NULL, OPT_STATE},
         {"jobs", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -333,6 +339,12 @@ static int parse_scan(int argc, char **argv)
         case OPT_STATS:
             o.stats = true;
             break;
+        case OPT_FOLLOW:
+            o.follow = true;
+            break;
+        case OPT_STATE:
+            o.state = optarg;
+            break;
         case 'h':
             usage(stdout);
             free(feeds);
@@ -350,6 +362,10 @@ static int parse_scan(int argc, char **argv)
         fputs("iocstream: --db cannot be combined with -i, --rules, "
               "--strings or --builtin\n",
               stderr);
+        goto bad;
+    }
+    if (o.state && !o.follow) {
+        fputs("iocstream: --state needs --follow\n", stderr);
         goto bad;
     }
     if (!format_set && !o.output && isatty(STDOUT_FILENO))

@@ -45,6 +45,8 @@ struct iocs_scan_opts {
     bool direct; /* --direct: O_DIRECT reads */
     bool follow_symlinks;
     bool stats;
+    bool follow;       /* --follow: tail -F the PATHs (cmd_follow.c) */
+    const char *state; /* --state FILE: committed positions (--follow) */
 };
 
 struct iocs_allow;

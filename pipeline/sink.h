@@ -85,6 +85,8 @@ struct iocs_sink_opts {
     int drain_timeout_ms; /* how long close()/flush() wait for acks at
                              the end; 0: the sink's default */
     bool durable;         /* file: fsync before acknowledging (--state) */
+    bool keep;            /* file: neither truncate nor overwrite; append
+                             (--follow --state cuts it back itself) */
 };
 
 /* Counters every sink keeps (--stats). */

@@ -118,9 +118,10 @@ static const struct iocs_sink_ops file_ops = {
 
 /*
  * dest NULL is stdout (never closed). A path is created or truncated, mode
- * 0644. Data reaches the file through write(2) as batches come, so a close
- * error (NFS) could only concern bytes already counted as written: the
- * durable mode's fsync in flush() is where such errors surface.
+ * 0644; with o->keep it is appended to, never truncated. Data reaches the file
+ * through write(2) as batches come, so a close error (NFS) could only concern
+ * bytes already counted as written: the durable mode's fsync in flush() is
+ * where such errors surface.
  */
 int iocs__sink_file_open(struct iocs_sink **out, const char *dest,
                          const struct iocs_sink_opts *o, char *errbuf,
@@ -143,7 +144,9 @@ int iocs__sink_file_open(struct iocs_sink **out, const char *dest,
     f->durable = o->durable;
     f->fd = STDOUT_FILENO;
     if (dest) {
-        f->fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        int how = o->keep ? O_APPEND : O_TRUNC;
+
+        f->fd = open(dest, O_WRONLY | O_CREAT | how | O_CLOEXEC, 0644);
         if (f->fd < 0) {
             err = -errno;
             snprintf(errbuf, errlen, "%s: %s", dest, strerror(errno));
