@@ -11,9 +11,11 @@
  * source resumes at its committed position. A kill -9 at any moment loses
  * only what was not committed, and that is scanned again.
  *
- * Commits: when the input has been quiet for IDLE_MS, and at least every
- * COMMIT_MS while it is not, so a line's events reach the output well
- * within half a second and an fsync storm is impossible.
+ * Each item's events are written to the sink as soon as it is scanned
+ * (readers of the output see them within milliseconds). Commits (the
+ * sink's flush: an fsync with --state; the state file): when the input
+ * has been quiet for IDLE_MS, and at least every COMMIT_MS while it is
+ * not, so an fsync storm is impossible.
  *
  * Signals (blocked, read from a signalfd, so none is lost between a check
  * and a sleep): SIGTERM and SIGINT stop reading, write and commit what was
@@ -637,7 +639,11 @@ static int run(struct follow_ctx *c)
             fprintf(stderr, "iocstream: follow: %s\n", iocs_strerror(err));
             return err;
         }
+        /* The item's events go out now (a write, no fsync): readers of
+         * the output see them at once; the commit follows. */
         err = on_item(c, &it);
+        if (!err)
+            err = iocs_live_write(c->live);
         if (err)
             return err;
         if (c->pending_since && now_ms() - c->pending_since >= COMMIT_MS) {

@@ -52,4 +52,28 @@ run wait $pid
 expect_status 143 "SIGTERM after a failed reload"
 grep -q "keeping the previous IOC set" err5.txt || fail "failed reload: $(cat err5.txt)"
 [ "$("$B" decode out2.mp | grep -c 'still found')" -eq 1 ] || fail "old set not kept"
+# Bounded and idle: 600 files followed, then 300 rename rotations over 5
+# names: the descriptors stay under the follower's cap (256), and an idle
+# follower uses no CPU (inotify wake-ups, no polling).
+mkdir many
+for i in $(seq 1 600); do echo "line $i 192.81.209.168" >"many/f$i.log"; done
+"$B" scan --follow -o many.mp many 2>err6.txt &
+pid=$!
+sleep 2
+for i in $(seq 1 300); do
+    echo "r $i 192.81.209.168" >>many/rot.log
+    mv many/rot.log "many/rot.log.$((i % 5))"
+done
+sleep 3
+nfd=$(ls /proc/$pid/fd | wc -l)
+[ "$nfd" -le 270 ] || fail "$nfd descriptors open after 600 files and 300 rotations"
+t0=$(awk '{print $14 + $15}' /proc/$pid/stat)
+sleep 3
+t1=$(awk '{print $14 + $15}' /proc/$pid/stat)
+[ $((t1 - t0)) -le 2 ] || fail "an idle follower used $((t1 - t0)) ticks of CPU in 3 s"
+kill -TERM $pid
+run wait $pid
+expect_status 143 "SIGTERM (many files)"
+n=$("$B" decode many.mp | wc -l)
+[ "$n" -eq 900 ] || fail "many files: $n events, want 900"
 echo "ok"
