@@ -256,6 +256,10 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
         co.dir = dir;
         co.inputs = inputs;
         co.salt = cache_salt(o);
+        /* The inputs' identity before they are parsed: the cache checks
+         * it again before recording them (a feed rewritten meanwhile). */
+        if (iocs_dbcache_inputs_key(&co, &co.inputs_key) < 0)
+            co.inputs_key = 0;
         err = iocs_dbcache_find(&co, out, res);
         if (err == 0)
             goto out;

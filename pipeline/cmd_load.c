@@ -79,6 +79,8 @@ int iocs__cmd_get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
 
     lo.read = iocs__cmd_on_feeds_read;
     err = iocs_load_db(&lo, out, res, &lr, &e);
+    if (res->warn[0])
+        fprintf(stderr, "iocstream: warning: cache: %s\n", res->warn);
     if (!err)
         return 0;
     if (o->db)
@@ -125,6 +127,9 @@ void iocs__cmd_print_cache(const struct iocs_scan_opts *o,
             o->db ? "loaded from --db" : how[r->how], secs);
     if (r->why[0])
         fprintf(stderr, "iocstream: cache: %s\n", r->why);
+    if (r->inputs_changed)
+        fprintf(stderr, "iocstream: cache: an input changed while it was "
+                        "read; this set is not cached\n");
     if (r->store_err)
         fprintf(stderr, "iocstream: cache not written: %s\n",
                 iocs_strerror(r->store_err));
