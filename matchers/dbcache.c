@@ -776,6 +776,14 @@ int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
     return 0;
 }
 
+void iocs__dbcache_index_make(unsigned char *idx, uint64_t key, uint64_t hash)
+{
+    memcpy(idx, IDX_MAGIC, 8);
+    le_store(idx + 8, key, 8);
+    le_store(idx + 16, hash, 8);
+    le_store(idx + 24, sum64(0, idx, 24), 8);
+}
+
 static int write_index(const struct iocs_dbcache_opts *o, uint64_t key,
                        uint64_t hash)
 {
@@ -786,10 +794,7 @@ static int write_index(const struct iocs_dbcache_opts *o, uint64_t key,
     err = entry_path(path, sizeof(path), o->dir, "in-", key, ".idx");
     if (err)
         return err;
-    memcpy(idx, IDX_MAGIC, 8);
-    le_store(idx + 8, key, 8);
-    le_store(idx + 16, hash, 8);
-    le_store(idx + 24, sum64(0, idx, 24), 8);
+    iocs__dbcache_index_make(idx, key, hash);
     return iocs_write_replace(path, idx, sizeof(idx), 0600, "cache file", NULL,
                               0);
 }
@@ -942,7 +947,11 @@ int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
             set_why(res, path, why);
         }
     }
+    if (o->on_compile)
+        o->on_compile(o->compile_ctx, iocs_iocset_count(set), false);
     err = iocs_db_compile(&db, set, errbuf, errlen);
+    if (o->on_compile)
+        o->on_compile(o->compile_ctx, iocs_iocset_count(set), true);
     if (err)
         return err;
     iocs__db_own_set(db);

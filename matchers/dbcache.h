@@ -120,6 +120,11 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
  * variable is set, or -ENAMETOOLONG. */
 int iocs_dbcache_dir(char *buf, size_t cap);
 
+/* Called with done false just before a set of niocs IOCs is compiled and
+ * with done true just after (a compile can take minutes: the caller may
+ * show progress). */
+typedef void (*iocs_compile_fn)(void *ctx, size_t niocs, bool done);
+
 struct iocs_dbcache_opts {
     const char *dir;           /* cache directory */
     const char *const *inputs; /* feed, rule and allowlist files */
@@ -128,6 +133,8 @@ struct iocs_dbcache_opts {
     uint64_t max_bytes;  /* the cache's size limit; 0: IOCS_DBCACHE_MAX */
     uint64_t inputs_key; /* iocs_dbcache_inputs_key() taken before the
                             inputs were parsed; 0: none taken */
+    iocs_compile_fn on_compile; /* or NULL */
+    void *compile_ctx;
 };
 
 /*
@@ -186,6 +193,9 @@ int iocs__dbfile_parse(struct iocs_db **out, const void *p, size_t n,
  * (when bind) and the checksum of the file p[0..n) when its header's sizes
  * add up to n, so that changed bytes reach the checks behind them. */
 void iocs__dbfile_fixup(void *p, size_t n, bool bind);
+
+/* For fuzzing: a well-formed 32-byte inputs index for key naming hash. */
+void iocs__dbcache_index_make(unsigned char *idx, uint64_t key, uint64_t hash);
 
 #ifdef __cplusplus
 }

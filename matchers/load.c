@@ -278,6 +278,8 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
         co.ninputs = 0;
         co.salt = 0;
     }
+    co.on_compile = o->compiling;
+    co.compile_ctx = o->compiling_ctx;
     err = iocs_dbcache_get(&co, set, out, res, e->msg, sizeof(e->msg));
     if (err)
         goto out;

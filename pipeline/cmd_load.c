@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pipeline/progress.h"
 #include "pipeline/status.h"
 
 void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
@@ -17,6 +19,25 @@ void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
 {
     (void)ctx;
     fprintf(stderr, "%s:%zu: %s\n", file, line, why);
+}
+
+/* A compile can take minutes (regex rules grow superlinearly): say what
+ * is compiled and for how long while stderr is a terminal. */
+static void on_compiling(void *ctx, size_t niocs, bool done)
+{
+    static struct iocs_progress *p;
+    char what[64];
+
+    (void)ctx;
+    if (done) {
+        iocs_progress_free(p); /* ends the phase, erases the line */
+        p = NULL;
+        return;
+    }
+    if (p || iocs_progress_new(&p, STDERR_FILENO, isatty(STDERR_FILENO)))
+        return;
+    snprintf(what, sizeof(what), "compiling %zu IOCs", niocs);
+    (void)iocs_progress_phase_begin(p, what);
 }
 
 /* The loader's options from the command line's. */
@@ -33,7 +54,8 @@ struct iocs_load_opts iocs__cmd_load_opts(const struct iocs_scan_opts *o)
                                    .strict = o->strict,
                                    .use_cache = !o->no_cache,
                                    .all_attributes = o->all_attributes,
-                                   .reject = iocs__cmd_on_reject};
+                                   .reject = iocs__cmd_on_reject,
+                                   .compiling = on_compiling};
 }
 
 /* Say why a load failed: "iocstream: [file: ]why". */
