@@ -5,7 +5,7 @@
  *
  * A database file holds everything a scan needs, so loading one parses no
  * feed: the IOC set (every IOC with its metadata and `also` chain), the
- * pattern table, and Hyperscan's serialized database. Format version 1,
+ * pattern table, and Hyperscan's serialized database. Format version 4,
  * integers little-endian (the file is for hosts like the one that built it:
  * Hyperscan's bytes are CPU-specific anyway):
  *
@@ -79,7 +79,9 @@
 extern "C" {
 #endif
 
-#define IOCS_DBFILE_VERSION 2
+/* 2: port and word per record; 3: IPv6 IOCs have a token trigger; 4: the
+ * Hyperscan section bound to the set and pattern table (header 152) */
+#define IOCS_DBFILE_VERSION 4
 
 /* The largest database file read (--db or the cache). */
 #define IOCS_DBFILE_MAX (UINT64_C(4) << 30) /* 4 GiB */
