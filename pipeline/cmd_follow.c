@@ -88,7 +88,7 @@ struct follow_ctx {
     struct iocs_checkpoint *s; /* NULL without --state */
     bool has_output;           /* -o is a regular file cut back on restart */
     uint64_t start_len;        /* its committed length at start */
-    uint64_t out_dev, out_ino; /* never scanned as input */
+    uint64_t out_dev, out_ino; /* the -o file (ino 0: none): never an input */
     struct src **tab;          /* open addressing, by handle */
     size_t tcap, tlen;
     struct pending *fifo;
@@ -283,7 +283,7 @@ static int on_item(struct follow_ctx *c, const struct iocs_follow_item *it)
         }
         return 0;
     }
-    if (c->has_output && it->id.dev == c->out_dev &&
+    if (c->out_ino && it->id.dev == c->out_dev &&
         it->id.ino == c->out_ino) /* our own output: never an input */
         return iocs_follow_done(
             c->f, it->handle, it->compressed ? it->offset : it->end, it->line);
@@ -529,8 +529,14 @@ static int open_output(struct follow_ctx *c)
                 errbuf[0] ? errbuf : iocs_strerror(err));
         return 2;
     }
-    if (!o->state || !o->output || !strcmp(o->output, "-") ||
+    if (!o->output || !strcmp(o->output, "-") ||
         strcmp(c->sink->ops->name, "file") != 0)
+        return 0;
+    if (stat(o->output, &st) == 0 && S_ISREG(st.st_mode)) {
+        c->out_dev = (uint64_t)st.st_dev; /* never scanned as an input */
+        c->out_ino = (uint64_t)st.st_ino;
+    }
+    if (!o->state)
         return 0;
     fd = open(o->output, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0) {
@@ -562,8 +568,6 @@ static int open_output(struct follow_ctx *c)
     }
     close(fd);
     c->has_output = true;
-    c->out_dev = (uint64_t)st.st_dev;
-    c->out_ino = (uint64_t)st.st_ino;
     if (!c->s->has_output) {
         /* A first run: the empty output is committed before any event. */
         iocs_checkpoint_set_output(c->s, 0);
