@@ -191,7 +191,7 @@ run_one() {
         # Page-cached is the condition: this VM's memory reclaim (DAMON)
         # evicts idle files between rounds, so warm the input (untimed).
         find "$(input_dir $in)" -type f -exec cat {} + >/dev/null
-        # exit 1 means hits: not an error
+        # exit 1 means no hits (as grep): not an error
         timed "$bin" scan $j --stats -i "$corpus/iocs.txt" -o /dev/null \
             "$(input_dir $in)" || [ $? = 1 ] || { cat "$tmp/err" >&2; exit 2; }
         count=$(sed -n 's/.* \([0-9]*\) events .*/\1/p' "$tmp/err")
