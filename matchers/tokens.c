@@ -1,0 +1,776 @@
+/*
+ * tokens.c - the typed token index: build (config time) and scan (hot
+ * path, allocation-free).
+ *
+ * The table: one array of 8-byte slots {tag, IOC index + 1}, linear
+ * probing, a power of two in size and at most 70% full. A key is the class
+ * of the token (one per family: ipv4, ipv6, hash, domain, email) and its
+ * folded bytes (an IPv6 address: its 16 bytes), hashed right to left so
+ * that the suffixes of a domain are hashed in one walk. The slot holds 32
+ * bits of the hash: a candidate that is no IOC almost never gets past the
+ * tag, and a tag match is confirmed against the IOC's value in the set.
+ */
+#include "matchers/tokens.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "matchers/cidr.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#endif
+
+/* Byte classes. */
+enum {
+    C_DIG = 1,    /* 0-9 */
+    C_HEXA = 2,   /* a-f A-F */
+    C_ALPHA = 4,  /* a-z A-Z */
+    C_WORD = 8,   /* '-' '_' */
+    C_DOT = 16,   /* '.' */
+    C_COLON = 32, /* ':' */
+    C_AT = 64,    /* '@' */
+    C_EX = 128,   /* '%' '+' */
+};
+
+#define C_ALNUM (C_DIG | C_ALPHA)
+#define C_HEX (C_DIG | C_HEXA)
+/* A domain label's bytes; an e-mail local part's bytes. */
+#define C_D (C_DIG | C_ALPHA | C_WORD)
+#define C_E (C_DIG | C_ALPHA | C_WORD | C_DOT | C_EX)
+
+static unsigned char cls[256];
+static unsigned char fold[256];
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+/* Token classes, the first part of every key. */
+enum { K_IPV4 = 1, K_IPV6, K_HASH, K_DOMAIN, K_EMAIL };
+
+struct slot {
+    uint32_t tag; /* 0: free */
+    uint32_t ioc;
+};
+
+struct iocs_tokens {
+    const struct iocs_iocset *set;
+    struct slot *slots;
+    size_t mask; /* slots - 1 */
+    size_t count;
+    size_t maxlen;
+    unsigned types; /* the types taken, (1u << enum iocs_type) */
+    bool v4, v6, hash, domain, email;
+};
+
+static void init_tables(void)
+{
+    for (int c = 0; c < 256; c++) {
+        unsigned char k = 0;
+
+        if (c >= '0' && c <= '9')
+            k = C_DIG;
+        else if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+            k = C_HEXA | C_ALPHA;
+        else if ((c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z'))
+            k = C_ALPHA;
+        else if (c == '-' || c == '_')
+            k = C_WORD;
+        else if (c == '.')
+            k = C_DOT;
+        else if (c == ':')
+            k = C_COLON;
+        else if (c == '@')
+            k = C_AT;
+        else if (c == '%' || c == '+')
+            k = C_EX;
+        cls[c] = k;
+        fold[c] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+}
+
+/* ---- keys ---- */
+
+#define H_SEED 0xcbf29ce484222325ull
+#define H_MUL 0x100000001b3ull
+
+static inline uint64_t step(uint64_t h, unsigned char c)
+{
+    return (h ^ c) * H_MUL;
+}
+
+/* The final hash of a key: class, length and the right-to-left hash. */
+static inline uint64_t finish(uint64_t h, unsigned k, size_t len)
+{
+    h ^= (uint64_t)k << 56 ^ (uint64_t)len << 40;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Hash of folded bytes p[0, n), right to left (an IPv6 address's 16 bytes
+ * go through the same folding on both sides: a few more tag collisions,
+ * which the address compare settles). */
+static uint64_t hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = H_SEED;
+
+    while (n > 0)
+        h = step(h, fold[p[--n]]);
+    return h;
+}
+
+static unsigned key_class(enum iocs_type t)
+{
+    switch (t) {
+    case IOCS_IPV4:
+        return K_IPV4;
+    case IOCS_IPV6:
+        return K_IPV6;
+    case IOCS_MD5:
+    case IOCS_SHA1:
+    case IOCS_SHA256:
+    case IOCS_SHA512:
+        return K_HASH;
+    case IOCS_DOMAIN:
+        return K_DOMAIN;
+    case IOCS_EMAIL:
+        return K_EMAIL;
+    default:
+        return 0;
+    }
+}
+
+/* ---- which IOCs ---- */
+
+static bool all_of(const char *v, size_t n, unsigned mask)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(cls[(unsigned char)v[i]] & mask))
+            return false;
+    return true;
+}
+
+/* A dotted name as the token pass cuts it: label bytes, every '.' followed
+ * by a letter or digit, not starting with '.'. */
+static bool dotted_name(const char *v, size_t n, bool need_dot)
+{
+    bool dot = false;
+
+    if (n == 0 || !(cls[(unsigned char)v[0]] & C_D))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char k = cls[(unsigned char)v[i]];
+
+        if (k & C_D)
+            continue;
+        if (k != C_DOT || i + 1 == n ||
+            !(cls[(unsigned char)v[i + 1]] & C_ALNUM))
+            return false;
+        dot = true;
+    }
+    return dot || !need_dot;
+}
+
+static size_t hash_len(enum iocs_type t)
+{
+    return t == IOCS_MD5      ? 32
+           : t == IOCS_SHA1   ? 40
+           : t == IOCS_SHA256 ? 64
+                              : 128;
+}
+
+bool iocs_tokens_takes(unsigned types, const struct iocs_ioc *ioc)
+{
+    const char *v = ioc->value, *at;
+    size_t n = ioc->len;
+    uint8_t a[16];
+
+    pthread_once(&tables_once, init_tables);
+    if ((unsigned)ioc->type >= 32 ||
+        !(types & IOCS_TOKENS_ALL & (1u << ioc->type)) || n == 0 ||
+        n > IOCS_TOKENS_MAXLEN)
+        return false;
+    switch (ioc->type) {
+    case IOCS_IPV4:
+        return iocs_ip4_parse(v, n, a) == 0;
+    case IOCS_IPV6:
+        /* An embedded dotted quad is no run of hex digits and ':'. */
+        return memchr(v, '.', n) == NULL && all_of(v, n, C_HEX | C_COLON) &&
+               iocs_ip6_parse(v, n, a) == 0;
+    case IOCS_MD5:
+    case IOCS_SHA1:
+    case IOCS_SHA256:
+    case IOCS_SHA512:
+        return n == hash_len(ioc->type) && all_of(v, n, C_HEX);
+    case IOCS_DOMAIN:
+        return dotted_name(v, n, true);
+    case IOCS_EMAIL:
+        at = memchr(v, '@', n);
+        return at && at > v && all_of(v, (size_t)(at - v), C_E) &&
+               dotted_name(at + 1, n - (size_t)(at - v) - 1, false);
+    default:
+        return false;
+    }
+}
+
+/* ---- build ---- */
+
+static uint64_t ioc_hash(const struct iocs_ioc *x)
+{
+    unsigned k = key_class(x->type);
+    uint8_t a[16];
+
+    if (k == K_IPV6) {
+        (void)iocs_ip6_parse(x->value, x->len, a); /* checked by takes() */
+        return finish(hash_bytes(a, 16), k, 16);
+    }
+    return finish(hash_bytes((const unsigned char *)x->value, x->len), k,
+                  x->len);
+}
+
+static inline uint32_t tag_of(uint64_t h)
+{
+    uint32_t tag = (uint32_t)(h >> 32);
+
+    return tag ? tag : 1;
+}
+
+int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
+                    unsigned types)
+{
+    size_t n = iocs_iocset_count(set), cap = 16;
+    struct iocs_tokens *t;
+
+    pthread_once(&tables_once, init_tables);
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return -ENOMEM;
+    t->set = set;
+    t->types = types & IOCS_TOKENS_ALL;
+    /* Sized for every IOC of the set at 70%: one pass, no rehash. A set
+     * that is mostly other types wastes a little table. */
+    while (cap * 7 < n * 10)
+        cap *= 2;
+    t->slots = calloc(cap, sizeof(*t->slots));
+    if (!t->slots) {
+        free(t);
+        return -ENOMEM;
+    }
+    t->mask = cap - 1;
+    for (size_t i = 0; i < n; i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+        uint64_t h;
+        size_t j;
+
+        if (!iocs_tokens_takes(t->types, x))
+            continue;
+        h = ioc_hash(x);
+        j = (size_t)h & t->mask;
+        while (t->slots[j].tag)
+            j = (j + 1) & t->mask;
+        t->slots[j] = (struct slot){.tag = tag_of(h), .ioc = (uint32_t)i};
+        t->count++;
+        if (x->len > t->maxlen)
+            t->maxlen = x->len;
+        switch (key_class(x->type)) {
+        case K_IPV4:
+            t->v4 = true;
+            break;
+        case K_IPV6:
+            t->v6 = true;
+            break;
+        case K_HASH:
+            t->hash = true;
+            break;
+        case K_DOMAIN:
+            t->domain = true;
+            break;
+        default:
+            t->email = true;
+            break;
+        }
+    }
+    *out = t;
+    return 0;
+}
+
+void iocs_tokens_free(struct iocs_tokens *t)
+{
+    if (!t)
+        return;
+    free(t->slots);
+    free(t);
+}
+
+size_t iocs_tokens_count(const struct iocs_tokens *t)
+{
+    return t->count;
+}
+
+size_t iocs_tokens_bytes(const struct iocs_tokens *t)
+{
+    return (t->mask + 1) * sizeof(*t->slots) + sizeof(*t);
+}
+
+size_t iocs_tokens_maxlen(const struct iocs_tokens *t)
+{
+    return t->maxlen;
+}
+
+/* ---- scan ---- */
+
+struct hit {
+    uint32_t ioc;
+    size_t start, end;
+};
+
+#define RUN_HITS 64
+
+/* One scan's state: the hits of the current run, sorted before they go. */
+struct scan {
+    const struct iocs_tokens *t;
+    const unsigned char *p;
+    size_t n;
+    iocs_token_fn fn;
+    void *ctx;
+    struct hit v[RUN_HITS];
+    size_t len;
+};
+
+static int flush(struct scan *s)
+{
+    /* Insertion sort by (end, ioc): a run holds a handful of hits. */
+    for (size_t i = 1; i < s->len; i++) {
+        struct hit x = s->v[i];
+        size_t j = i;
+
+        while (j > 0 &&
+               (s->v[j - 1].end > x.end ||
+                (s->v[j - 1].end == x.end && s->v[j - 1].ioc > x.ioc))) {
+            s->v[j] = s->v[j - 1];
+            j--;
+        }
+        s->v[j] = x;
+    }
+    for (size_t i = 0; i < s->len; i++) {
+        int rc = s->fn(s->ctx, s->v[i].ioc, s->v[i].start, s->v[i].end);
+
+        if (rc) {
+            s->len = 0;
+            return rc;
+        }
+    }
+    s->len = 0;
+    return 0;
+}
+
+static int add_hit(struct scan *s, uint32_t ioc, size_t start, size_t end)
+{
+    int rc;
+
+    if (s->len == RUN_HITS) {
+        /* More hits in one run than the buffer holds: those so far go out
+         * first; only this run's order can suffer. */
+        rc = flush(s);
+        if (rc)
+            return rc;
+    }
+    s->v[s->len++] = (struct hit){.ioc = ioc, .start = start, .end = end};
+    return 0;
+}
+
+/* Whether IOC x is the token p[s, e) of class k (a, for IPv6: its
+ * address). */
+static bool same(const struct iocs_ioc *x, unsigned k, const unsigned char *p,
+                 size_t s, size_t e, const uint8_t *a)
+{
+    uint8_t b[16];
+
+    if (key_class(x->type) != k)
+        return false;
+    if (k == K_IPV6)
+        return iocs_ip6_parse(x->value, x->len, b) == 0 &&
+               memcmp(a, b, 16) == 0;
+    if (x->len != e - s)
+        return false;
+    for (size_t i = 0; i < x->len; i++)
+        if (fold[p[s + i]] != fold[(unsigned char)x->value[i]])
+            return false;
+    return true;
+}
+
+/* Look the token p[s, e) of class k with right-to-left hash h up. */
+static int lookup(struct scan *s, unsigned k, uint64_t h, size_t st, size_t e,
+                  const uint8_t *a)
+{
+    const struct iocs_tokens *t = s->t;
+    uint64_t f = finish(h, k, k == K_IPV6 ? 16 : e - st);
+    uint32_t tag = tag_of(f);
+    size_t j = (size_t)f & t->mask;
+    int rc;
+
+    for (; t->slots[j].tag; j = (j + 1) & t->mask) {
+        if (t->slots[j].tag != tag)
+            continue;
+        if (!same(iocs_iocset_get(t->set, t->slots[j].ioc), k, s->p, st, e, a))
+            continue;
+        rc = add_hit(s, t->slots[j].ioc, st, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static inline unsigned char at(const struct scan *s, size_t i)
+{
+    return i < s->n ? cls[s->p[i]] : 0;
+}
+
+/* IPv4: each run of digits and '.' whose first byte is a digit. */
+static int run_v4(struct scan *s, size_t rs, size_t re)
+{
+    const unsigned char *p = s->p;
+    int rc;
+
+    for (size_t i = rs; i < re; i++) {
+        size_t e;
+
+        if (!(cls[p[i]] & C_DIG) ||
+            (i > rs && (cls[p[i - 1]] & (C_DIG | C_DOT))))
+            continue;
+        e = i + 1;
+        while (e < re &&
+               ((cls[p[e]] & C_DIG) || (p[e] == '.' && (at(s, e + 1) & C_DIG))))
+            e++;
+        if (e - i >= 7 && e - i <= 15) {
+            rc = lookup(s, K_IPV4, hash_bytes(p + i, e - i), i, e, NULL);
+            if (rc)
+                return rc;
+        }
+        i = e - 1;
+    }
+    return 0;
+}
+
+/* Hashes: each maximal hex run of 32, 40, 64 or 128 digits. */
+static int run_hex(struct scan *s, size_t rs, size_t re)
+{
+    const unsigned char *p = s->p;
+    int rc;
+
+    for (size_t i = rs; i < re;) {
+        size_t e = i;
+
+        while (e < re && (cls[p[e]] & C_HEX))
+            e++;
+        if (e - i == 32 || e - i == 40 || e - i == 64 || e - i == 128) {
+            rc = lookup(s, K_HASH, hash_bytes(p + i, e - i), i, e, NULL);
+            if (rc)
+                return rc;
+        }
+        i = e + 1;
+    }
+    return 0;
+}
+
+/* IPv6: each maximal run of hex digits and ':' with two ':' or more. */
+static int run_v6(struct scan *s, size_t rs, size_t re)
+{
+    const unsigned char *p = s->p;
+    uint8_t a[16];
+    int rc;
+
+    for (size_t i = rs; i < re;) {
+        size_t e = i, colons = 0;
+
+        while (e < re && (cls[p[e]] & (C_HEX | C_COLON))) {
+            colons += p[e] == ':';
+            e++;
+        }
+        if (colons >= 2 && e - i <= 39 &&
+            iocs_ip6_parse((const char *)p + i, e - i, a) == 0) {
+            rc = lookup(s, K_IPV6, hash_bytes(a, 16), i, e, a);
+            if (rc)
+                return rc;
+        }
+        i = e + 1;
+    }
+    return 0;
+}
+
+/* The end of a dotted name from i: label bytes, and '.' followed by a
+ * letter or digit. */
+static size_t name_end(const struct scan *s, size_t i, size_t re)
+{
+    const unsigned char *p = s->p;
+
+    while (i < re &&
+           ((cls[p[i]] & C_D) || (p[i] == '.' && (at(s, i + 1) & C_ALNUM))))
+        i++;
+    return i;
+}
+
+/* Domains: in each run of label bytes and '.', each dotted name, and each
+ * of its suffixes that starts a label. */
+static int run_domain(struct scan *s, size_t rs, size_t re)
+{
+    const unsigned char *p = s->p;
+    int rc;
+
+    for (size_t a = rs; a < re;) {
+        size_t e, lastdot = 0;
+        uint64_t h = H_SEED;
+        bool dot = false;
+
+        if (!(cls[p[a]] & (C_D | C_DOT))) {
+            a++;
+            continue;
+        }
+        e = name_end(s, a, re);
+        if (e == a) {
+            a++; /* a '.' that continues nothing */
+            continue;
+        }
+        for (size_t i = a; i < e; i++) {
+            if (p[i] == '.') {
+                dot = true;
+                lastdot = i;
+            }
+        }
+        if (dot) {
+            for (size_t i = e; i-- > a;) {
+                h = step(h, fold[p[i]]);
+                if (i >= lastdot || p[i] == '.' || (i > a && p[i - 1] != '.'))
+                    continue;
+                rc = lookup(s, K_DOMAIN, h, i, e, NULL);
+                if (rc)
+                    return rc;
+            }
+        }
+        a = e + 1; /* p[e] ends the name: it starts none */
+    }
+    return 0;
+}
+
+/* E-mail addresses: around each '@'. */
+static int run_email(struct scan *s, size_t rs, size_t re)
+{
+    const unsigned char *p = s->p;
+    int rc;
+
+    for (size_t m = rs; m < re; m++) {
+        size_t st = m, e;
+
+        if (p[m] != '@')
+            continue;
+        while (st > rs && (cls[p[st - 1]] & C_E))
+            st--;
+        e = name_end(s, m + 1, re);
+        if (st == m || e == m + 1)
+            continue;
+        rc = lookup(s, K_EMAIL, hash_bytes(p + st, e - st), st, e, NULL);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Every candidate of the run of token bytes p[rs, re). */
+static int run(struct scan *s, size_t rs, size_t re)
+{
+    const struct iocs_tokens *t = s->t;
+    unsigned seen = 0;
+    int rc = 0;
+
+    for (size_t i = rs; i < re; i++)
+        seen |= cls[s->p[i]];
+    if ((seen & C_DOT) && t->v4)
+        rc = run_v4(s, rs, re);
+    if (!rc && t->hash && re - rs >= 32)
+        rc = run_hex(s, rs, re);
+    if (!rc && (seen & C_COLON) && t->v6)
+        rc = run_v6(s, rs, re);
+    if (!rc && (seen & C_DOT) && t->domain)
+        rc = run_domain(s, rs, re);
+    if (!rc && (seen & C_AT) && t->email)
+        rc = run_email(s, rs, re);
+    if (rc) {
+        s->len = 0;
+        return rc;
+    }
+    return flush(s);
+}
+
+/* ---- the classification pass ---- */
+
+/* Trigger bytes, each a 64-bit mask of one 64-byte block: '.', ':', '@'
+ * (as enabled), and the first byte of each 16-byte chunk that is all hex
+ * digits (any run of 32 hex digits holds one such aligned chunk). */
+struct trig {
+    unsigned char c1, c2, c3;
+    bool hex;
+};
+
+static uint64_t mask_plain(const unsigned char *p, const struct trig *g)
+{
+    uint64_t m = 0;
+
+    for (unsigned i = 0; i < 64; i++)
+        if (p[i] == g->c1 || p[i] == g->c2 || p[i] == g->c3)
+            m |= 1ull << i;
+    if (g->hex) {
+        for (unsigned c = 0; c < 64; c += 16) {
+            unsigned i = 0;
+
+            while (i < 16 && (cls[p[c + i]] & C_HEX))
+                i++;
+            if (i == 16)
+                m |= 1ull << c;
+        }
+    }
+    return m;
+}
+
+#ifdef HAVE_X86
+/* SSE2 is part of x86-64: no dispatch needed. */
+static uint64_t mask_sse2(const unsigned char *p, const struct trig *g)
+{
+    const __m128i c1 = _mm_set1_epi8((char)g->c1);
+    const __m128i c2 = _mm_set1_epi8((char)g->c2);
+    const __m128i c3 = _mm_set1_epi8((char)g->c3);
+    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+    const __m128i low = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a');
+    const __m128i five = _mm_set1_epi8(5);
+    uint64_t m = 0;
+
+    for (unsigned c = 0; c < 64; c += 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)(p + c));
+        __m128i t = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, c1), _mm_cmpeq_epi8(x, c2)),
+            _mm_cmpeq_epi8(x, c3));
+
+        m |= (uint64_t)(unsigned)_mm_movemask_epi8(t) << c;
+        if (g->hex) {
+            __m128i d = _mm_sub_epi8(x, zero);
+            __m128i l = _mm_sub_epi8(_mm_or_si128(x, low), a);
+            __m128i hx = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d),
+                                      _mm_cmpeq_epi8(_mm_min_epu8(l, five), l));
+
+            if (_mm_movemask_epi8(hx) == 0xffff)
+                m |= 1ull << c;
+        }
+    }
+    return m;
+}
+
+__attribute__((target("avx2"))) static uint64_t
+mask_avx2(const unsigned char *p, const struct trig *g)
+{
+    const __m256i c1 = _mm256_set1_epi8((char)g->c1);
+    const __m256i c2 = _mm256_set1_epi8((char)g->c2);
+    const __m256i c3 = _mm256_set1_epi8((char)g->c3);
+    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
+    const __m256i low = _mm256_set1_epi8(0x20), a = _mm256_set1_epi8('a');
+    const __m256i five = _mm256_set1_epi8(5);
+    uint64_t m = 0;
+
+    for (unsigned c = 0; c < 64; c += 32) {
+        __m256i x = _mm256_loadu_si256((const __m256i *)(p + c));
+        __m256i t = _mm256_or_si256(
+            _mm256_or_si256(_mm256_cmpeq_epi8(x, c1), _mm256_cmpeq_epi8(x, c2)),
+            _mm256_cmpeq_epi8(x, c3));
+
+        m |= (uint64_t)(uint32_t)_mm256_movemask_epi8(t) << c;
+        if (g->hex) {
+            __m256i d = _mm256_sub_epi8(x, zero);
+            __m256i l = _mm256_sub_epi8(_mm256_or_si256(x, low), a);
+            __m256i hx =
+                _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d),
+                                _mm256_cmpeq_epi8(_mm256_min_epu8(l, five), l));
+            uint32_t hm = (uint32_t)_mm256_movemask_epi8(hx);
+
+            if ((hm & 0xffff) == 0xffff)
+                m |= 1ull << c;
+            if ((hm >> 16) == 0xffff)
+                m |= 1ull << (c + 16);
+        }
+    }
+    return m;
+}
+#endif
+
+typedef uint64_t (*mask_fn)(const unsigned char *, const struct trig *);
+
+static mask_fn pick_mask(void)
+{
+#ifdef HAVE_X86
+    /* Reads what libgcc found at startup: cheap, and no shared state. */
+    if (__builtin_cpu_supports("avx2"))
+        return mask_avx2;
+    return mask_sse2;
+#else
+    return mask_plain;
+#endif
+}
+
+/* The run of token bytes around trigger i, then its candidates. */
+static int trigger(struct scan *s, size_t i, size_t *done)
+{
+    const unsigned char *p = s->p;
+    size_t rs = i, re = i + 1;
+
+    while (rs > 0 && cls[p[rs - 1]])
+        rs--;
+    while (re < s->n && cls[p[re]])
+        re++;
+    *done = re;
+    return run(s, rs, re);
+}
+
+int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
+                     size_t n, iocs_token_fn fn, void *ctx)
+{
+    struct scan s = {.t = t, .p = p, .n = n, .fn = fn, .ctx = ctx};
+    struct trig g;
+    mask_fn mask = pick_mask();
+    unsigned char tail[64];
+    size_t done = 0, b;
+    int rc;
+
+    if (t->count == 0 || n == 0)
+        return 0;
+    /* A trigger byte that is not enabled repeats '.', which is needed by
+     * IPv4 and domains and is harmless for the others. */
+    g.c1 = '.';
+    g.c2 = t->v6 ? ':' : '.';
+    g.c3 = t->email ? '@' : '.';
+    g.hex = t->hash;
+    for (b = 0; b < n; b += 64) {
+        uint64_t m;
+
+        if (n - b >= 64) {
+            m = mask(p + b, &g);
+        } else {
+            /* NUL is no token byte: the padding triggers nothing. */
+            memset(tail, 0, sizeof(tail));
+            memcpy(tail, p + b, n - b);
+            m = mask_plain(tail, &g);
+        }
+        if (done > b)
+            m &= done - b >= 64 ? 0 : ~0ull << (done - b);
+        while (m) {
+            size_t i = b + (size_t)__builtin_ctzll(m);
+
+            rc = trigger(&s, i, &done);
+            if (rc)
+                return rc;
+            m &= done - b >= 64 ? 0 : ~0ull << (done - b);
+        }
+    }
+    return 0;
+}
