@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "matchers/cidr.h"
+#include "matchers/verify.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -58,10 +59,17 @@ struct iocs_tokens {
     const struct iocs_iocset *set;
     struct slot *slots;
     size_t mask; /* slots - 1 */
+    /* Bits set by the keys in the table (filt) and by the last two labels
+     * of each domain (dom2): one probe that stays in cache rules out most
+     * candidates before the table, which may not. */
+    uint64_t *filt, *dom2;
+    size_t fmask, dmask; /* bits - 1 */
     size_t count;
     size_t maxlen;
-    unsigned types; /* the types taken, (1u << enum iocs_type) */
-    bool v4, v6, hash, domain, email;
+    size_t minlen;
+    struct iocs_cidrset *cidrs; /* CIDR IOCs, or NULL */
+    unsigned types;             /* the types taken, (1u << enum iocs_type) */
+    bool v4, v6, hash, domain, email, c4, c6;
 };
 
 static void init_tables(void)
@@ -209,6 +217,14 @@ bool iocs_tokens_takes(unsigned types, const struct iocs_ioc *ioc)
         return n == hash_len(ioc->type) && all_of(v, n, C_HEX);
     case IOCS_DOMAIN:
         return dotted_name(v, n, true);
+    case IOCS_CIDR4:
+    case IOCS_CIDR6: {
+        int family;
+        unsigned prefix;
+
+        return iocs_cidr_parse(v, n, &family, a, &prefix) == 0 &&
+               family == (ioc->type == IOCS_CIDR4 ? 4 : 6);
+    }
     case IOCS_EMAIL:
         at = memchr(v, '@', n);
         return at && at > v && all_of(v, (size_t)(at - v), C_E) &&
@@ -233,6 +249,34 @@ static uint64_t ioc_hash(const struct iocs_ioc *x)
                   x->len);
 }
 
+/* The right-to-left hash of a domain's last two labels, finished. */
+static uint64_t last2_hash(const unsigned char *p, size_t n)
+{
+    size_t i = n, dots = 0;
+    uint64_t h = H_SEED;
+
+    while (i > 0) {
+        if (p[i - 1] == '.' && ++dots == 2)
+            break;
+        h = step(h, fold[p[--i]]);
+    }
+    return finish(h, K_DOMAIN, n - i);
+}
+
+static inline bool bit_get(const uint64_t *b, size_t mask, uint64_t h)
+{
+    size_t i = (size_t)(h >> 24) & mask;
+
+    return b[i / 64] >> (i % 64) & 1;
+}
+
+static inline void bit_set(uint64_t *b, size_t mask, uint64_t h)
+{
+    size_t i = (size_t)(h >> 24) & mask;
+
+    b[i / 64] |= 1ull << (i % 64);
+}
+
 static inline uint32_t tag_of(uint64_t h)
 {
     uint32_t tag = (uint32_t)(h >> 32);
@@ -243,7 +287,7 @@ static inline uint32_t tag_of(uint64_t h)
 int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
                     unsigned types)
 {
-    size_t n = iocs_iocset_count(set), cap = 16;
+    size_t n = iocs_iocset_count(set), cap = 16, bits = 64;
     struct iocs_tokens *t;
 
     pthread_once(&tables_once, init_tables);
@@ -256,12 +300,19 @@ int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
      * that is mostly other types wastes a little table. */
     while (cap * 7 < n * 10)
         cap *= 2;
+    /* 16 filter bits per IOC: about 6% of non-IOC keys get past. */
+    while (bits < 16 * n)
+        bits *= 2;
     t->slots = calloc(cap, sizeof(*t->slots));
-    if (!t->slots) {
-        free(t);
+    t->filt = calloc(bits / 64, sizeof(*t->filt));
+    t->dom2 = calloc(bits / 64, sizeof(*t->dom2));
+    if (!t->slots || !t->filt || !t->dom2) {
+        iocs_tokens_free(t);
         return -ENOMEM;
     }
     t->mask = cap - 1;
+    t->fmask = t->dmask = bits - 1;
+    t->minlen = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         const struct iocs_ioc *x = iocs_iocset_get(set, i);
         uint64_t h;
@@ -269,14 +320,42 @@ int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
 
         if (!iocs_tokens_takes(t->types, x))
             continue;
+        if (x->type == IOCS_CIDR4 || x->type == IOCS_CIDR6) {
+            /* Through the prefix set: every IP token is looked up. */
+            uint8_t a[16];
+            unsigned prefix;
+            int family, err;
+
+            (void)iocs_cidr_parse(x->value, x->len, &family, a, &prefix);
+            err = t->cidrs ? 0 : iocs_cidrset_new(&t->cidrs);
+            if (!err)
+                err =
+                    iocs_cidrset_add(t->cidrs, family, a, prefix, (uint32_t)i);
+            if (err) {
+                iocs_tokens_free(t);
+                return err;
+            }
+            t->count++;
+            if (family == 4)
+                t->c4 = true;
+            else
+                t->c6 = true;
+            continue;
+        }
         h = ioc_hash(x);
         j = (size_t)h & t->mask;
         while (t->slots[j].tag)
             j = (j + 1) & t->mask;
         t->slots[j] = (struct slot){.tag = tag_of(h), .ioc = (uint32_t)i};
+        bit_set(t->filt, t->fmask, h);
         t->count++;
         if (x->len > t->maxlen)
             t->maxlen = x->len;
+        if (x->len < t->minlen)
+            t->minlen = x->len;
+        if (x->type == IOCS_DOMAIN)
+            bit_set(t->dom2, t->dmask,
+                    last2_hash((const unsigned char *)x->value, x->len));
         switch (key_class(x->type)) {
         case K_IPV4:
             t->v4 = true;
@@ -303,7 +382,10 @@ void iocs_tokens_free(struct iocs_tokens *t)
 {
     if (!t)
         return;
+    iocs_cidrset_free(t->cidrs);
     free(t->slots);
+    free(t->filt);
+    free(t->dom2);
     free(t);
 }
 
@@ -330,6 +412,8 @@ struct hit {
 };
 
 #define RUN_HITS 64
+#define CIDR_IDS 64 /* ranges reported per token, as the scanner */
+#define CIDR_TOKEN_MAX IOCS_TOKEN_MAX
 
 /* One scan's state: the hits of the current run, sorted before they go. */
 struct scan {
@@ -414,6 +498,9 @@ static int lookup(struct scan *s, unsigned k, uint64_t h, size_t st, size_t e,
     size_t j = (size_t)f & t->mask;
     int rc;
 
+    if (!bit_get(t->filt, t->fmask, f))
+        return 0;
+
     for (; t->slots[j].tag; j = (j + 1) & t->mask) {
         if (t->slots[j].tag != tag)
             continue;
@@ -431,6 +518,44 @@ static inline unsigned char at(const struct scan *s, size_t i)
     return i < s->n ? cls[s->p[i]] : 0;
 }
 
+/* The ranges holding address a (family 4 or 6) of the token p[st, e). */
+static int cidr_hits(struct scan *s, int family, const uint8_t *a, size_t st,
+                     size_t e)
+{
+    uint32_t ids[CIDR_IDS];
+    size_t k = iocs_cidrset_lookup(s->t->cidrs, family, a, ids, CIDR_IDS);
+    int rc;
+
+    if (k > CIDR_IDS)
+        k = CIDR_IDS; /* as the scanner: the widest ranges first */
+    for (size_t j = 0; j < k; j++) {
+        rc = add_hit(s, ids[j], st, e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A CIDR IPv4 token from i (a run start): the run of digits and '.' (at
+ * most IOCS_TOKEN_MAX bytes) without trailing dots is one address
+ * (verify.h, iocs_token4_at()). */
+static int cidr4_at(struct scan *s, size_t i, size_t re)
+{
+    const unsigned char *p = s->p;
+    size_t e = i;
+    uint8_t a[4];
+
+    while (e < re && (cls[p[e]] & (C_DIG | C_DOT)))
+        e++;
+    if (e - i > CIDR_TOKEN_MAX)
+        return 0;
+    while (e > i && p[e - 1] == '.')
+        e--;
+    if (iocs_ip4_parse((const char *)p + i, e - i, a) < 0)
+        return 0;
+    return cidr_hits(s, 4, a, i, e);
+}
+
 /* IPv4: each run of digits and '.' whose first byte is a digit. */
 static int run_v4(struct scan *s, size_t rs, size_t re)
 {
@@ -443,11 +568,16 @@ static int run_v4(struct scan *s, size_t rs, size_t re)
         if (!(cls[p[i]] & C_DIG) ||
             (i > rs && (cls[p[i - 1]] & (C_DIG | C_DOT))))
             continue;
+        if (s->t->c4) {
+            rc = cidr4_at(s, i, re);
+            if (rc)
+                return rc;
+        }
         e = i + 1;
         while (e < re &&
                ((cls[p[e]] & C_DIG) || (p[e] == '.' && (at(s, e + 1) & C_DIG))))
             e++;
-        if (e - i >= 7 && e - i <= 15) {
+        if (s->t->v4 && e - i >= 7 && e - i <= 15) {
             rc = lookup(s, K_IPV4, hash_bytes(p + i, e - i), i, e, NULL);
             if (rc)
                 return rc;
@@ -492,9 +622,13 @@ static int run_v6(struct scan *s, size_t rs, size_t re)
             colons += p[e] == ':';
             e++;
         }
+        /* Without "::", an address has exactly 7 ':'. */
         if (colons >= 2 && e - i <= 39 &&
+            (colons == 7 || memmem(p + i, e - i, "::", 2)) &&
             iocs_ip6_parse((const char *)p + i, e - i, a) == 0) {
-            rc = lookup(s, K_IPV6, hash_bytes(a, 16), i, e, a);
+            rc = s->t->v6 ? lookup(s, K_IPV6, hash_bytes(a, 16), i, e, a) : 0;
+            if (!rc && s->t->c6)
+                rc = cidr_hits(s, 6, a, i, e);
             if (rc)
                 return rc;
         }
@@ -525,7 +659,7 @@ static int run_domain(struct scan *s, size_t rs, size_t re)
     for (size_t a = rs; a < re;) {
         size_t e, lastdot = 0;
         uint64_t h = H_SEED;
-        bool dot = false;
+        bool dot = false, first = true;
 
         if (!(cls[p[a]] & (C_D | C_DOT))) {
             a++;
@@ -547,6 +681,12 @@ static int run_domain(struct scan *s, size_t rs, size_t re)
                 h = step(h, fold[p[i]]);
                 if (i >= lastdot || p[i] == '.' || (i > a && p[i - 1] != '.'))
                     continue;
+                /* The first label start: the name's last two labels, which
+                 * every longer suffix shares. */
+                if (first && !bit_get(s->t->dom2, s->t->dmask,
+                                      finish(h, K_DOMAIN, e - i)))
+                    break;
+                first = false;
                 rc = lookup(s, K_DOMAIN, h, i, e, NULL);
                 if (rc)
                     return rc;
@@ -581,19 +721,15 @@ static int run_email(struct scan *s, size_t rs, size_t re)
 }
 
 /* Every candidate of the run of token bytes p[rs, re). */
-static int run(struct scan *s, size_t rs, size_t re)
+static int run(struct scan *s, size_t rs, size_t re, unsigned seen)
 {
     const struct iocs_tokens *t = s->t;
-    unsigned seen = 0;
     int rc = 0;
-
-    for (size_t i = rs; i < re; i++)
-        seen |= cls[s->p[i]];
-    if ((seen & C_DOT) && t->v4)
+    if ((seen & C_DOT) && (t->v4 || t->c4))
         rc = run_v4(s, rs, re);
     if (!rc && t->hash && re - rs >= 32)
         rc = run_hex(s, rs, re);
-    if (!rc && (seen & C_COLON) && t->v6)
+    if (!rc && (seen & C_COLON) && (t->v6 || t->c6))
         rc = run_v6(s, rs, re);
     if (!rc && (seen & C_DOT) && t->domain)
         rc = run_domain(s, rs, re);
@@ -723,13 +859,16 @@ static int trigger(struct scan *s, size_t i, size_t *done)
 {
     const unsigned char *p = s->p;
     size_t rs = i, re = i + 1;
+    unsigned seen = cls[p[i]];
 
     while (rs > 0 && cls[p[rs - 1]])
-        rs--;
+        seen |= cls[p[--rs]];
     while (re < s->n && cls[p[re]])
-        re++;
+        seen |= cls[p[re++]];
     *done = re;
-    return run(s, rs, re);
+    if (re - rs < s->t->minlen)
+        return 0; /* no IOC is that short */
+    return run(s, rs, re, seen);
 }
 
 int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
@@ -747,7 +886,7 @@ int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
     /* A trigger byte that is not enabled repeats '.', which is needed by
      * IPv4 and domains and is harmless for the others. */
     g.c1 = '.';
-    g.c2 = t->v6 ? ':' : '.';
+    g.c2 = t->v6 || t->c6 ? ':' : '.';
     g.c3 = t->email ? '@' : '.';
     g.hex = t->hash;
     for (b = 0; b < n; b += 64) {

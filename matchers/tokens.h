@@ -19,6 +19,12 @@
  *           while a digit or a '.' followed by a digit comes next
  *   ipv6    a maximal run of hex digits and ':' with two ':' or more, parsed
  *           in any spelling (iocs_ip6_parse()); the address is the key
+ *   cidr    IPv4: the run of digits and '.' from a byte that is neither, at
+ *           most IOCS_TOKEN_MAX bytes, trailing dots dropped, one address
+ *           (as iocs_token4_at()); IPv6: the ipv6 token above, any
+ *           spelling; looked up in a prefix set (cidr.h) of the CIDR IOCs,
+ *           at most 64 ranges per token, widest first. The allowlist
+ *           (allow.h) is the caller's: a CIDR hit's token is p[start, end)
  *   hashes  a maximal run of 32, 40, 64 or 128 hex digits, folded
  *   domain  every label start of a dotted name (a subdomain matches its
  *           parent), up to the first byte that is not a letter, digit, '-'
@@ -32,9 +38,10 @@
  * Hyperscan (iocs_tokens_takes() says which).
  *
  * IPv6 differs from the Hyperscan path on purpose: Hyperscan has three
- * spellings of each address (canonical, expanded, expanded and padded);
- * the token pass finds every spelling DESIGN.md asks for (mixed padding,
- * "::" elsewhere), a superset.
+ * spellings of each address (canonical, expanded, expanded and padded)
+ * and a few of each IPv6 range's leading groups; the token pass finds
+ * every spelling DESIGN.md asks for (mixed padding, "::" elsewhere), a
+ * superset. Everything else is the same hit at the same [start, end).
  */
 #ifndef IOCS_TOKENS_H
 #define IOCS_TOKENS_H
@@ -54,9 +61,10 @@ extern "C" {
 
 /* The types the token index can take, as a mask of (1u << enum iocs_type). */
 #define IOCS_TOKENS_ALL                                                        \
-    ((1u << IOCS_IPV4) | (1u << IOCS_IPV6) | (1u << IOCS_DOMAIN) |             \
-     (1u << IOCS_EMAIL) | (1u << IOCS_MD5) | (1u << IOCS_SHA1) |               \
-     (1u << IOCS_SHA256) | (1u << IOCS_SHA512))
+    ((1u << IOCS_IPV4) | (1u << IOCS_IPV6) | (1u << IOCS_CIDR4) |              \
+     (1u << IOCS_CIDR6) | (1u << IOCS_DOMAIN) | (1u << IOCS_EMAIL) |           \
+     (1u << IOCS_MD5) | (1u << IOCS_SHA1) | (1u << IOCS_SHA256) |              \
+     (1u << IOCS_SHA512))
 
 /*
  * Whether an index built with type mask `types` takes ioc (and the
