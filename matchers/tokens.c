@@ -68,7 +68,10 @@ struct iocs_tokens {
     size_t maxlen;
     size_t minlen;
     struct iocs_cidrset *cidrs; /* CIDR IOCs, or NULL */
-    unsigned types;             /* the types taken, (1u << enum iocs_type) */
+    /* The first 16 bits of an address that some range of the family
+     * holds: most tokens skip the trie walk. */
+    uint64_t c16[2][1024];
+    unsigned types; /* the types taken, (1u << enum iocs_type) */
     bool v4, v6, hash, domain, email, c4, c6;
 };
 
@@ -101,12 +104,8 @@ static void init_tables(void)
 /* ---- keys ---- */
 
 #define H_SEED 0xcbf29ce484222325ull
-#define H_MUL 0x100000001b3ull
-
-static inline uint64_t step(uint64_t h, unsigned char c)
-{
-    return (h ^ c) * H_MUL;
-}
+#define H_MUL 0x9e3779b97f4a7c15ull
+#define ONES 0x0101010101010101ull
 
 /* The final hash of a key: class, length and the right-to-left hash. */
 static inline uint64_t finish(uint64_t h, unsigned k, size_t len)
@@ -120,15 +119,40 @@ static inline uint64_t finish(uint64_t h, unsigned k, size_t len)
     return h;
 }
 
-/* Hash of folded bytes p[0, n), right to left (an IPv6 address's 16 bytes
- * go through the same folding on both sides: a few more tag collisions,
- * which the address compare settles). */
+/* ASCII upper case to lower case in 8 bytes at once. Exact for bytes
+ * below 0x80 (every token byte); other bytes (an IPv6 address's) come out
+ * scrambled, but the same way on both sides of a lookup. */
+static inline uint64_t fold8(uint64_t w)
+{
+    uint64_t ge_a = w + ONES * (0x80 - 'A');
+    uint64_t gt_z = w + ONES * (0x80 - 'Z' - 1);
+
+    return w | ((ge_a & ~gt_z & ~w & ONES * 0x80) >> 2);
+}
+
+/* Hash of the folded bytes p[0, n), 8 at a time from the right; reads
+ * nothing outside them. */
 static uint64_t hash_bytes(const unsigned char *p, size_t n)
 {
-    uint64_t h = H_SEED;
+    uint64_t h = H_SEED, w = 0;
+    size_t e = n;
 
-    while (n > 0)
-        h = step(h, fold[p[--n]]);
+    for (; e >= 8; e -= 8) {
+        memcpy(&w, p + e - 8, 8);
+        h = (h ^ fold8(w)) * H_MUL;
+        h ^= h >> 29;
+    }
+    if (e > 0) {
+        w = 0;
+        if (n >= 8) {
+            memcpy(&w, p, 8);
+            w &= ~0ull >> (8 * (8 - e)); /* little-endian: p[0, e) */
+        } else {
+            memcpy(&w, p, e);
+        }
+        h = (h ^ fold8(w)) * H_MUL;
+        h ^= h >> 29;
+    }
     return h;
 }
 
@@ -249,18 +273,17 @@ static uint64_t ioc_hash(const struct iocs_ioc *x)
                   x->len);
 }
 
-/* The right-to-left hash of a domain's last two labels, finished. */
+/* The hash of a domain's last two labels, finished. */
 static uint64_t last2_hash(const unsigned char *p, size_t n)
 {
     size_t i = n, dots = 0;
-    uint64_t h = H_SEED;
 
     while (i > 0) {
         if (p[i - 1] == '.' && ++dots == 2)
             break;
-        h = step(h, fold[p[--i]]);
+        i--;
     }
-    return finish(h, K_DOMAIN, n - i);
+    return finish(hash_bytes(p + i, n - i), K_DOMAIN, n - i);
 }
 
 static inline bool bit_get(const uint64_t *b, size_t mask, uint64_t h)
@@ -340,6 +363,10 @@ int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
                 t->c4 = true;
             else
                 t->c6 = true;
+            for (unsigned v = (unsigned)a[0] << 8 | a[1],
+                          k = prefix >= 16 ? 1u : 1u << (16 - prefix);
+                 k > 0; k--, v++)
+                t->c16[family == 6][v / 64] |= 1ull << (v % 64);
             continue;
         }
         h = ioc_hash(x);
@@ -523,9 +550,13 @@ static int cidr_hits(struct scan *s, int family, const uint8_t *a, size_t st,
                      size_t e)
 {
     uint32_t ids[CIDR_IDS];
-    size_t k = iocs_cidrset_lookup(s->t->cidrs, family, a, ids, CIDR_IDS);
+    unsigned v = (unsigned)a[0] << 8 | a[1];
+    size_t k;
     int rc;
 
+    if (!(s->t->c16[family == 6][v / 64] >> (v % 64) & 1))
+        return 0;
+    k = iocs_cidrset_lookup(s->t->cidrs, family, a, ids, CIDR_IDS);
     if (k > CIDR_IDS)
         k = CIDR_IDS; /* as the scanner: the widest ranges first */
     for (size_t j = 0; j < k; j++) {
@@ -657,9 +688,7 @@ static int run_domain(struct scan *s, size_t rs, size_t re)
     int rc;
 
     for (size_t a = rs; a < re;) {
-        size_t e, lastdot = 0;
-        uint64_t h = H_SEED;
-        bool dot = false, first = true;
+        size_t e, d1 = SIZE_MAX, l2;
 
         if (!(cls[p[a]] & (C_D | C_DOT))) {
             a++;
@@ -670,26 +699,38 @@ static int run_domain(struct scan *s, size_t rs, size_t re)
             a++; /* a '.' that continues nothing */
             continue;
         }
-        for (size_t i = a; i < e; i++) {
-            if (p[i] == '.') {
-                dot = true;
-                lastdot = i;
+        /* The candidates start at labels left of the last dot d1 (a domain
+         * IOC has a dot). The first, l2, is the name's last two labels,
+         * which every longer candidate ends with: one filter probe rules
+         * them all out. A '.' inside a name is followed by a label byte,
+         * so label starts are a (unless a '.') and the bytes after a '.'. */
+        l2 = a;
+        for (size_t i = e; i-- > a;) {
+            if (p[i] != '.')
+                continue;
+            if (d1 == SIZE_MAX) {
+                d1 = i;
+                continue;
             }
+            l2 = i + 1;
+            break;
         }
-        if (dot) {
-            for (size_t i = e; i-- > a;) {
-                h = step(h, fold[p[i]]);
-                if (i >= lastdot || p[i] == '.' || (i > a && p[i - 1] != '.'))
-                    continue;
-                /* The first label start: the name's last two labels, which
-                 * every longer suffix shares. */
-                if (first && !bit_get(s->t->dom2, s->t->dmask,
-                                      finish(h, K_DOMAIN, e - i)))
-                    break;
-                first = false;
-                rc = lookup(s, K_DOMAIN, h, i, e, NULL);
+        if (d1 != SIZE_MAX && l2 < d1 &&
+            bit_get(s->t->dom2, s->t->dmask,
+                    finish(hash_bytes(p + l2, e - l2), K_DOMAIN, e - l2))) {
+            for (size_t i = l2;;) {
+                size_t j = i - 1;
+
+                rc = lookup(s, K_DOMAIN, hash_bytes(p + i, e - i), i, e, NULL);
                 if (rc)
                     return rc;
+                if (i == a)
+                    break;
+                while (j > a && p[j - 1] != '.')
+                    j--;
+                if (j == a && p[a] == '.')
+                    break;
+                i = j;
             }
         }
         a = e + 1; /* p[e] ends the name: it starts none */
@@ -721,19 +762,29 @@ static int run_email(struct scan *s, size_t rs, size_t re)
 }
 
 /* Every candidate of the run of token bytes p[rs, re). */
-static int run(struct scan *s, size_t rs, size_t re, unsigned seen)
+/* What a run holds, to skip the passes that cannot find anything. */
+struct runinfo {
+    unsigned dots, colons;
+    bool at;
+};
+
+static int run(struct scan *s, size_t rs, size_t re, const struct runinfo *ri)
 {
     const struct iocs_tokens *t = s->t;
     int rc = 0;
-    if ((seen & C_DOT) && (t->v4 || t->c4))
+
+    /* An IPv4 token has 3 dots; an IPv6 one "::" or 7 colons; a domain
+     * or e-mail IOC a dot; an e-mail an '@'. */
+    if (ri->dots >= 3 && (t->v4 || t->c4))
         rc = run_v4(s, rs, re);
     if (!rc && t->hash && re - rs >= 32)
         rc = run_hex(s, rs, re);
-    if (!rc && (seen & C_COLON) && (t->v6 || t->c6))
+    if (!rc && ri->colons >= 2 && (t->v6 || t->c6) &&
+        (ri->colons >= 7 || memmem(s->p + rs, re - rs, "::", 2)))
         rc = run_v6(s, rs, re);
-    if (!rc && (seen & C_DOT) && t->domain)
+    if (!rc && ri->dots && t->domain)
         rc = run_domain(s, rs, re);
-    if (!rc && (seen & C_AT) && t->email)
+    if (!rc && ri->at && t->email)
         rc = run_email(s, rs, re);
     if (rc) {
         s->len = 0;
@@ -744,103 +795,119 @@ static int run(struct scan *s, size_t rs, size_t re, unsigned seen)
 
 /* ---- the classification pass ---- */
 
-/* Trigger bytes, each a 64-bit mask of one 64-byte block: '.', ':', '@'
- * (as enabled), and the first byte of each 16-byte chunk that is all hex
- * digits (any run of 32 hex digits holds one such aligned chunk). */
-struct trig {
-    unsigned char c1, c2, c3;
-    bool hex;
+/* One 64-byte block, one bit per byte: token bytes, '.', ':', '@', and
+ * the first byte of each 16-byte chunk that is all hex digits (a run of
+ * 32 hex digits holds one such aligned chunk). */
+struct bmask {
+    uint64_t tok, dot, colon, at, hex;
 };
 
-static uint64_t mask_plain(const unsigned char *p, const struct trig *g)
+static void mask_plain(const unsigned char *p, struct bmask *m)
 {
-    uint64_t m = 0;
+    memset(m, 0, sizeof(*m));
+    for (unsigned i = 0; i < 64; i++) {
+        uint64_t b = 1ull << i;
 
-    for (unsigned i = 0; i < 64; i++)
-        if (p[i] == g->c1 || p[i] == g->c2 || p[i] == g->c3)
-            m |= 1ull << i;
-    if (g->hex) {
-        for (unsigned c = 0; c < 64; c += 16) {
-            unsigned i = 0;
-
-            while (i < 16 && (cls[p[c + i]] & C_HEX))
-                i++;
-            if (i == 16)
-                m |= 1ull << c;
-        }
+        m->tok |= cls[p[i]] ? b : 0;
+        m->dot |= p[i] == '.' ? b : 0;
+        m->colon |= p[i] == ':' ? b : 0;
+        m->at |= p[i] == '@' ? b : 0;
     }
-    return m;
+    for (unsigned c = 0; c < 64; c += 16) {
+        unsigned i = 0;
+
+        while (i < 16 && (cls[p[c + i]] & C_HEX))
+            i++;
+        if (i == 16)
+            m->hex |= 1ull << c;
+    }
 }
 
 #ifdef HAVE_X86
-/* SSE2 is part of x86-64: no dispatch needed. */
-static uint64_t mask_sse2(const unsigned char *p, const struct trig *g)
+/* SSE2 is part of x86-64: no dispatch needed. Unsigned range checks as
+ * min(x, hi) == x after subtracting the low end. */
+static void mask_sse2(const unsigned char *p, struct bmask *m)
 {
-    const __m128i c1 = _mm_set1_epi8((char)g->c1);
-    const __m128i c2 = _mm_set1_epi8((char)g->c2);
-    const __m128i c3 = _mm_set1_epi8((char)g->c3);
-    const __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
-    const __m128i low = _mm_set1_epi8(0x20), a = _mm_set1_epi8('a');
-    const __m128i five = _mm_set1_epi8(5);
-    uint64_t m = 0;
+    const __m128i c0 = _mm_set1_epi8('0'), c9 = _mm_set1_epi8(9);
+    const __m128i low = _mm_set1_epi8(0x20), ca = _mm_set1_epi8('a');
+    const __m128i c5 = _mm_set1_epi8(5), c25 = _mm_set1_epi8(25);
+    const __m128i dash = _mm_set1_epi8('-'), us = _mm_set1_epi8('_');
+    const __m128i dot = _mm_set1_epi8('.'), colon = _mm_set1_epi8(':');
+    const __m128i at = _mm_set1_epi8('@'), pct = _mm_set1_epi8('%');
+    const __m128i plus = _mm_set1_epi8('+');
 
+    memset(m, 0, sizeof(*m));
     for (unsigned c = 0; c < 64; c += 16) {
         __m128i x = _mm_loadu_si128((const __m128i *)(p + c));
-        __m128i t = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(x, c1), _mm_cmpeq_epi8(x, c2)),
-            _mm_cmpeq_epi8(x, c3));
+        __m128i d = _mm_sub_epi8(x, c0);
+        __m128i l = _mm_sub_epi8(_mm_or_si128(x, low), ca);
+        __m128i isd = _mm_cmpeq_epi8(_mm_min_epu8(d, c9), d);
+        __m128i isl = _mm_cmpeq_epi8(_mm_min_epu8(l, c25), l);
+        __m128i ishx = _mm_cmpeq_epi8(_mm_min_epu8(l, c5), l);
+        __m128i edot = _mm_cmpeq_epi8(x, dot);
+        __m128i ecol = _mm_cmpeq_epi8(x, colon);
+        __m128i eat = _mm_cmpeq_epi8(x, at);
+        __m128i other = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, dash), _mm_cmpeq_epi8(x, us)),
+            _mm_or_si128(_mm_cmpeq_epi8(x, pct), _mm_cmpeq_epi8(x, plus)));
+        __m128i tok = _mm_or_si128(_mm_or_si128(_mm_or_si128(isd, isl), other),
+                                   _mm_or_si128(_mm_or_si128(edot, ecol), eat));
 
-        m |= (uint64_t)(unsigned)_mm_movemask_epi8(t) << c;
-        if (g->hex) {
-            __m128i d = _mm_sub_epi8(x, zero);
-            __m128i l = _mm_sub_epi8(_mm_or_si128(x, low), a);
-            __m128i hx = _mm_or_si128(_mm_cmpeq_epi8(_mm_min_epu8(d, nine), d),
-                                      _mm_cmpeq_epi8(_mm_min_epu8(l, five), l));
-
-            if (_mm_movemask_epi8(hx) == 0xffff)
-                m |= 1ull << c;
-        }
+        m->tok |= (uint64_t)(unsigned)_mm_movemask_epi8(tok) << c;
+        m->dot |= (uint64_t)(unsigned)_mm_movemask_epi8(edot) << c;
+        m->colon |= (uint64_t)(unsigned)_mm_movemask_epi8(ecol) << c;
+        m->at |= (uint64_t)(unsigned)_mm_movemask_epi8(eat) << c;
+        if (_mm_movemask_epi8(_mm_or_si128(isd, ishx)) == 0xffff)
+            m->hex |= 1ull << c;
     }
-    return m;
 }
 
-__attribute__((target("avx2"))) static uint64_t
-mask_avx2(const unsigned char *p, const struct trig *g)
+__attribute__((target("avx2"))) static void mask_avx2(const unsigned char *p,
+                                                      struct bmask *m)
 {
-    const __m256i c1 = _mm256_set1_epi8((char)g->c1);
-    const __m256i c2 = _mm256_set1_epi8((char)g->c2);
-    const __m256i c3 = _mm256_set1_epi8((char)g->c3);
-    const __m256i zero = _mm256_set1_epi8('0'), nine = _mm256_set1_epi8(9);
-    const __m256i low = _mm256_set1_epi8(0x20), a = _mm256_set1_epi8('a');
-    const __m256i five = _mm256_set1_epi8(5);
-    uint64_t m = 0;
+    const __m256i c0 = _mm256_set1_epi8('0'), c9 = _mm256_set1_epi8(9);
+    const __m256i low = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a');
+    const __m256i c5 = _mm256_set1_epi8(5), c25 = _mm256_set1_epi8(25);
+    const __m256i dash = _mm256_set1_epi8('-'), us = _mm256_set1_epi8('_');
+    const __m256i dot = _mm256_set1_epi8('.'), colon = _mm256_set1_epi8(':');
+    const __m256i at = _mm256_set1_epi8('@'), pct = _mm256_set1_epi8('%');
+    const __m256i plus = _mm256_set1_epi8('+');
 
+    memset(m, 0, sizeof(*m));
     for (unsigned c = 0; c < 64; c += 32) {
         __m256i x = _mm256_loadu_si256((const __m256i *)(p + c));
-        __m256i t = _mm256_or_si256(
-            _mm256_or_si256(_mm256_cmpeq_epi8(x, c1), _mm256_cmpeq_epi8(x, c2)),
-            _mm256_cmpeq_epi8(x, c3));
+        __m256i d = _mm256_sub_epi8(x, c0);
+        __m256i l = _mm256_sub_epi8(_mm256_or_si256(x, low), ca);
+        __m256i isd = _mm256_cmpeq_epi8(_mm256_min_epu8(d, c9), d);
+        __m256i isl = _mm256_cmpeq_epi8(_mm256_min_epu8(l, c25), l);
+        __m256i ishx = _mm256_cmpeq_epi8(_mm256_min_epu8(l, c5), l);
+        __m256i edot = _mm256_cmpeq_epi8(x, dot);
+        __m256i ecol = _mm256_cmpeq_epi8(x, colon);
+        __m256i eat = _mm256_cmpeq_epi8(x, at);
+        __m256i other =
+            _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(x, dash),
+                                            _mm256_cmpeq_epi8(x, us)),
+                            _mm256_or_si256(_mm256_cmpeq_epi8(x, pct),
+                                            _mm256_cmpeq_epi8(x, plus)));
+        __m256i tok =
+            _mm256_or_si256(_mm256_or_si256(_mm256_or_si256(isd, isl), other),
+                            _mm256_or_si256(_mm256_or_si256(edot, ecol), eat));
+        uint32_t hm =
+            (uint32_t)_mm256_movemask_epi8(_mm256_or_si256(isd, ishx));
 
-        m |= (uint64_t)(uint32_t)_mm256_movemask_epi8(t) << c;
-        if (g->hex) {
-            __m256i d = _mm256_sub_epi8(x, zero);
-            __m256i l = _mm256_sub_epi8(_mm256_or_si256(x, low), a);
-            __m256i hx =
-                _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(d, nine), d),
-                                _mm256_cmpeq_epi8(_mm256_min_epu8(l, five), l));
-            uint32_t hm = (uint32_t)_mm256_movemask_epi8(hx);
-
-            if ((hm & 0xffff) == 0xffff)
-                m |= 1ull << c;
-            if ((hm >> 16) == 0xffff)
-                m |= 1ull << (c + 16);
-        }
+        m->tok |= (uint64_t)(uint32_t)_mm256_movemask_epi8(tok) << c;
+        m->dot |= (uint64_t)(uint32_t)_mm256_movemask_epi8(edot) << c;
+        m->colon |= (uint64_t)(uint32_t)_mm256_movemask_epi8(ecol) << c;
+        m->at |= (uint64_t)(uint32_t)_mm256_movemask_epi8(eat) << c;
+        if ((hm & 0xffff) == 0xffff)
+            m->hex |= 1ull << c;
+        if ((hm >> 16) == 0xffff)
+            m->hex |= 1ull << (c + 16);
     }
-    return m;
 }
 #endif
 
-typedef uint64_t (*mask_fn)(const unsigned char *, const struct trig *);
+typedef void (*mask_fn)(const unsigned char *, struct bmask *);
 
 static mask_fn pick_mask(void)
 {
@@ -854,61 +921,92 @@ static mask_fn pick_mask(void)
 #endif
 }
 
-/* The run of token bytes around trigger i, then its candidates. */
-static int trigger(struct scan *s, size_t i, size_t *done)
+/* Bits [lo, hi) of a 64-bit mask (0 <= lo <= hi <= 64). */
+static inline uint64_t span(unsigned lo, unsigned hi)
+{
+    uint64_t up = hi >= 64 ? ~0ull : (1ull << hi) - 1;
+
+    return up & (lo >= 64 ? 0 : ~0ull << lo);
+}
+
+/* A run that crosses a block edge: widen it byte by byte, and count. */
+static void widen(const struct scan *s, size_t i, size_t *rs, size_t *re,
+                  struct runinfo *ri)
 {
     const unsigned char *p = s->p;
-    size_t rs = i, re = i + 1;
-    unsigned seen = cls[p[i]];
+    size_t a = i, e = i;
 
-    while (rs > 0 && cls[p[rs - 1]])
-        seen |= cls[p[--rs]];
-    while (re < s->n && cls[p[re]])
-        seen |= cls[p[re++]];
-    *done = re;
-    if (re - rs < s->t->minlen)
-        return 0; /* no IOC is that short */
-    return run(s, rs, re, seen);
+    while (a > 0 && cls[p[a - 1]])
+        a--;
+    while (e < s->n && cls[p[e]])
+        e++;
+    memset(ri, 0, sizeof(*ri));
+    for (size_t j = a; j < e; j++) {
+        ri->dots += p[j] == '.';
+        ri->colons += p[j] == ':';
+        ri->at |= p[j] == '@';
+    }
+    *rs = a;
+    *re = e;
 }
 
 int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
                      size_t n, iocs_token_fn fn, void *ctx)
 {
     struct scan s = {.t = t, .p = p, .n = n, .fn = fn, .ctx = ctx};
-    struct trig g;
     mask_fn mask = pick_mask();
     unsigned char tail[64];
-    size_t done = 0, b;
+    size_t done = 0;
     int rc;
 
     if (t->count == 0 || n == 0)
         return 0;
-    /* A trigger byte that is not enabled repeats '.', which is needed by
-     * IPv4 and domains and is harmless for the others. */
-    g.c1 = '.';
-    g.c2 = t->v6 || t->c6 ? ':' : '.';
-    g.c3 = t->email ? '@' : '.';
-    g.hex = t->hash;
-    for (b = 0; b < n; b += 64) {
-        uint64_t m;
+    for (size_t b = 0; b < n; b += 64) {
+        struct bmask m;
+        uint64_t trig;
 
         if (n - b >= 64) {
-            m = mask(p + b, &g);
+            mask(p + b, &m);
         } else {
-            /* NUL is no token byte: the padding triggers nothing. */
+            /* NUL is no token byte: the padding is in no run. */
             memset(tail, 0, sizeof(tail));
             memcpy(tail, p + b, n - b);
-            m = mask_plain(tail, &g);
+            mask_plain(tail, &m);
         }
+        trig = (t->v4 || t->c4 || t->domain ? m.dot : 0) |
+               (t->v6 || t->c6 ? m.colon : 0) | (t->email ? m.at : 0) |
+               (t->hash ? m.hex : 0);
         if (done > b)
-            m &= done - b >= 64 ? 0 : ~0ull << (done - b);
-        while (m) {
-            size_t i = b + (size_t)__builtin_ctzll(m);
+            trig &= span(done - b >= 64 ? 64 : (unsigned)(done - b), 64);
+        while (trig) {
+            unsigned j = (unsigned)__builtin_ctzll(trig);
+            uint64_t below = ~m.tok & span(0, j);
+            uint64_t above = ~m.tok & span(j + 1, 64);
+            struct runinfo ri;
+            size_t rs, re;
 
-            rc = trigger(&s, i, &done);
+            if (below && above) {
+                /* The whole run is in this block: bounds and counts from
+                 * the masks. */
+                unsigned lo = 64 - (unsigned)__builtin_clzll(below);
+                unsigned hi = (unsigned)__builtin_ctzll(above);
+                uint64_t r = span(lo, hi);
+
+                rs = b + lo;
+                re = b + hi;
+                ri.dots = (unsigned)__builtin_popcountll(m.dot & r);
+                ri.colons = (unsigned)__builtin_popcountll(m.colon & r);
+                ri.at = (m.at & r) != 0;
+            } else {
+                widen(&s, b + j, &rs, &re, &ri);
+            }
+            done = re;
+            trig &= span(re - b >= 64 ? 64 : (unsigned)(re - b), 64);
+            if (re - rs < t->minlen)
+                continue; /* no IOC is that short */
+            rc = run(&s, rs, re, &ri);
             if (rc)
                 return rc;
-            m &= done - b >= 64 ? 0 : ~0ull << (done - b);
         }
     }
     return 0;
