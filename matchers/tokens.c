@@ -826,7 +826,7 @@ static void mask_plain(const unsigned char *p, struct bmask *m)
 #ifdef HAVE_X86
 /* SSE2 is part of x86-64: no dispatch needed. Unsigned range checks as
  * min(x, hi) == x after subtracting the low end. */
-static void mask_sse2(const unsigned char *p, struct bmask *m)
+static inline void mask_sse2(const unsigned char *p, struct bmask *m)
 {
     const __m128i c0 = _mm_set1_epi8('0'), c9 = _mm_set1_epi8(9);
     const __m128i low = _mm_set1_epi8(0x20), ca = _mm_set1_epi8('a');
@@ -862,8 +862,8 @@ static void mask_sse2(const unsigned char *p, struct bmask *m)
     }
 }
 
-__attribute__((target("avx2"))) static void mask_avx2(const unsigned char *p,
-                                                      struct bmask *m)
+__attribute__((target("avx2"))) static inline void
+mask_avx2(const unsigned char *p, struct bmask *m)
 {
     const __m256i c0 = _mm256_set1_epi8('0'), c9 = _mm256_set1_epi8(9);
     const __m256i low = _mm256_set1_epi8(0x20), ca = _mm256_set1_epi8('a');
@@ -909,18 +909,6 @@ __attribute__((target("avx2"))) static void mask_avx2(const unsigned char *p,
 
 typedef void (*mask_fn)(const unsigned char *, struct bmask *);
 
-static mask_fn pick_mask(void)
-{
-#ifdef HAVE_X86
-    /* Reads what libgcc found at startup: cheap, and no shared state. */
-    if (__builtin_cpu_supports("avx2"))
-        return mask_avx2;
-    return mask_sse2;
-#else
-    return mask_plain;
-#endif
-}
-
 /* Bits [lo, hi) of a 64-bit mask (0 <= lo <= hi <= 64). */
 static inline uint64_t span(unsigned lo, unsigned hi)
 {
@@ -950,17 +938,17 @@ static void widen(const struct scan *s, size_t i, size_t *rs, size_t *re,
     *re = e;
 }
 
-int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
-                     size_t n, iocs_token_fn fn, void *ctx)
+/* The pass over p[0, n), with the block classifier inlined: each
+ * instruction set gets its own copy (scan_avx2(), scan_base()). */
+static inline __attribute__((always_inline)) int
+scan_loop(const struct iocs_tokens *t, const unsigned char *p, size_t n,
+          iocs_token_fn fn, void *ctx, mask_fn mask)
 {
     struct scan s = {.t = t, .p = p, .n = n, .fn = fn, .ctx = ctx};
-    mask_fn mask = pick_mask();
     unsigned char tail[64];
     size_t done = 0;
     int rc;
 
-    if (t->count == 0 || n == 0)
-        return 0;
     for (size_t b = 0; b < n; b += 64) {
         struct bmask m;
         uint64_t trig;
@@ -1010,4 +998,62 @@ int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
         }
     }
     return 0;
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2"))) static int
+scan_avx2(const struct iocs_tokens *t, const unsigned char *p, size_t n,
+          iocs_token_fn fn, void *ctx)
+{
+    return scan_loop(t, p, n, fn, ctx, mask_avx2);
+}
+#endif
+
+static int scan_base(const struct iocs_tokens *t, const unsigned char *p,
+                     size_t n, iocs_token_fn fn, void *ctx)
+{
+#ifdef HAVE_X86
+    return scan_loop(t, p, n, fn, ctx, mask_sse2);
+#else
+    return scan_loop(t, p, n, fn, ctx, mask_plain);
+#endif
+}
+
+static int scan_plain(const struct iocs_tokens *t, const unsigned char *p,
+                      size_t n, iocs_token_fn fn, void *ctx)
+{
+    return scan_loop(t, p, n, fn, ctx, mask_plain);
+}
+
+int iocs__tokens_scan_isa(const struct iocs_tokens *t, const unsigned char *p,
+                          size_t n, iocs_token_fn fn, void *ctx, int isa)
+{
+    if (t->count == 0 || n == 0)
+        return 0;
+    if (isa == 0)
+        return scan_plain(t, p, n, fn, ctx);
+#ifdef HAVE_X86
+    if (isa == 2) {
+        if (!__builtin_cpu_supports("avx2"))
+            return -ENOTSUP;
+        return scan_avx2(t, p, n, fn, ctx);
+    }
+#else
+    if (isa == 2)
+        return -ENOTSUP;
+#endif
+    return scan_base(t, p, n, fn, ctx);
+}
+
+int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
+                     size_t n, iocs_token_fn fn, void *ctx)
+{
+    if (t->count == 0 || n == 0)
+        return 0;
+#ifdef HAVE_X86
+    /* Reads what libgcc found at startup: cheap, and no shared state. */
+    if (__builtin_cpu_supports("avx2"))
+        return scan_avx2(t, p, n, fn, ctx);
+#endif
+    return scan_base(t, p, n, fn, ctx);
 }

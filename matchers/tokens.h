@@ -113,6 +113,16 @@ typedef int (*iocs_token_fn)(void *ctx, uint32_t ioc, size_t start, size_t end);
 int iocs_tokens_scan(const struct iocs_tokens *t, const unsigned char *p,
                      size_t n, iocs_token_fn fn, void *ctx);
 
+/* ---- internal to matchers/ and its tests ---- */
+
+/*
+ * iocs_tokens_scan() with the classifier chosen: 0 plain C, 1 the x86-64
+ * baseline (SSE2; plain C elsewhere), 2 AVX2. Returns -ENOTSUP for AVX2 on
+ * a CPU without it, else as iocs_tokens_scan().
+ */
+int iocs__tokens_scan_isa(const struct iocs_tokens *t, const unsigned char *p,
+                          size_t n, iocs_token_fn fn, void *ctx, int isa);
+
 #ifdef __cplusplus
 }
 #endif

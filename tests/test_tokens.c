@@ -201,6 +201,21 @@ static void token_hits(const struct fix *f, const char *p, size_t n,
     assert_int_equal(
         iocs_tokens_scan(f->tok, (const unsigned char *)p, n, on_token, &c), 0);
     assert_true(c.ordered);
+    /* Every classifier gives the same hits. */
+    for (int isa = 0; isa <= 2; isa++) {
+        struct ths o = {0};
+        struct tokctx oc = {.h = &o, .ordered = true};
+        int rc = iocs__tokens_scan_isa(f->tok, (const unsigned char *)p, n,
+                                       on_token, &oc, isa);
+
+        if (rc == -ENOTSUP)
+            continue;
+        assert_int_equal(rc, 0);
+        assert_int_equal(o.len, out->len);
+        for (size_t i = 0; i < o.len; i++)
+            assert_int_equal(th_cmp(&o.v[i], &out->v[i]), 0);
+        free(o.v);
+    }
     for (size_t i = 0; i < out->len; i++) {
         assert_true(out->v[i].start < out->v[i].end);
         assert_true(out->v[i].end <= n);
