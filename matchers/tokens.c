@@ -423,7 +423,8 @@ size_t iocs_tokens_count(const struct iocs_tokens *t)
 
 size_t iocs_tokens_bytes(const struct iocs_tokens *t)
 {
-    return (t->mask + 1) * sizeof(*t->slots) + sizeof(*t);
+    return (t->mask + 1) * sizeof(*t->slots) + (t->fmask + 1) / 8 +
+           (t->dmask + 1) / 8 + sizeof(*t);
 }
 
 size_t iocs_tokens_maxlen(const struct iocs_tokens *t)
