@@ -47,6 +47,9 @@ static unsigned char cls[256];
 static unsigned char fold[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
+/* The longest address token a CIDR range is looked up for (verify.h). */
+#define CIDR_TOKEN_MAX IOCS_TOKEN_MAX
+
 /* Token classes, the first part of every key. */
 enum { K_IPV4 = 1, K_IPV6, K_HASH, K_DOMAIN, K_EMAIL };
 
@@ -401,6 +404,14 @@ int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
             break;
         }
     }
+    /* A CIDR hit is an address token: "0.0.0.0" or "::" at the shortest,
+     * IOCS_TOKEN_MAX bytes at the longest. */
+    if (t->c4 && t->minlen > 7)
+        t->minlen = 7;
+    if (t->c6 && t->minlen > 2)
+        t->minlen = 2;
+    if ((t->c4 || t->c6) && t->maxlen < CIDR_TOKEN_MAX)
+        t->maxlen = CIDR_TOKEN_MAX;
     *out = t;
     return 0;
 }
@@ -441,7 +452,6 @@ struct hit {
 
 #define RUN_HITS 64
 #define CIDR_IDS 64 /* ranges reported per token, as the scanner */
-#define CIDR_TOKEN_MAX IOCS_TOKEN_MAX
 
 /* One scan's state: the hits of the current run, sorted before they go. */
 struct scan {

@@ -1,7 +1,12 @@
 /*
  * tokens.h - typed exact-token lookups: the IOC types that are whole
- * tokens (IPv4 and IPv6 addresses, MD5/SHA-1/SHA-256/SHA-512 hashes,
- * domains, e-mail addresses) found without Hyperscan.
+ * tokens (IPv4 and IPv6 addresses, CIDR ranges, MD5/SHA-1/SHA-256/SHA-512
+ * hashes, domains, e-mail addresses) found without Hyperscan.
+ *
+ * Status: exact (tests/test_tokens.c, fuzz/fuzz_tokens.c) but not yet
+ * faster than Hyperscan per byte at 10k or 100k IOCs; its win is build
+ * time and memory (bench/LIMITS.md, bench/DB.md). The scanner does not use
+ * it yet.
  *
  * Built once at load time from an iocs_iocset, beside the Hyperscan
  * database (db.h), then read-only: any number of threads may scan with one
@@ -87,7 +92,9 @@ int iocs_tokens_new(struct iocs_tokens **out, const struct iocs_iocset *set,
 /* Release t. NULL is accepted and ignored. */
 void iocs_tokens_free(struct iocs_tokens *t);
 
-/* Number of IOCs in t, bytes of its table, and its longest value. */
+/* Number of IOCs in t; bytes of its table, filters and prefix maps (the
+ * prefix set of its CIDR IOCs not counted); the longest token it can report
+ * (IOCS_TOKEN_MAX when it holds a CIDR range). */
 size_t iocs_tokens_count(const struct iocs_tokens *t);
 size_t iocs_tokens_bytes(const struct iocs_tokens *t);
 size_t iocs_tokens_maxlen(const struct iocs_tokens *t);

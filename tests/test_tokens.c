@@ -932,6 +932,32 @@ static void test_tokens_ipv6_any_spelling(void **state)
     fix_free(&f);
 }
 
+/* A set of a long IOC and CIDR ranges still finds short address tokens. */
+static void test_tokens_cidr_short_tokens(void **state)
+{
+    static const char text[] = "from 1.2.3.4 and ::1, x\n";
+    struct fix f = {0};
+    struct ths tk = {0};
+
+    (void)state;
+    assert_int_equal(iocs_iocset_new(&f.set), 0);
+    assert_int_equal(
+        add_ioc(f.set, IOCS_EMAIL, "a.very.long.local.part@evil.example"), 0);
+    assert_int_equal(add_ioc(f.set, IOCS_CIDR4, "1.2.3.0/24"), 0);
+    assert_int_equal(add_ioc(f.set, IOCS_CIDR6, "::/120"), 0);
+    fix_build(&f);
+    assert_int_equal(iocs_tokens_maxlen(f.tok), IOCS_TOKEN_MAX);
+    token_hits(&f, text, sizeof(text) - 1, &tk);
+    assert_int_equal(tk.len, 2);
+    assert_int_equal(tk.v[0].start, 5);
+    assert_int_equal(tk.v[0].end, 12);
+    assert_int_equal(tk.v[1].start, 17);
+    assert_int_equal(tk.v[1].end, 20);
+    compare_paths(&f, text, sizeof(text) - 1);
+    free(tk.v);
+    fix_free(&f);
+}
+
 static int stop_at_first(void *ctx, uint32_t ioc, size_t start, size_t end)
 {
     (void)ctx;
@@ -1016,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_tokens_match_hyperscan_generated),
         cmocka_unit_test(test_tokens_ipv6_any_spelling),
         cmocka_unit_test(test_tokens_callback_stops),
+        cmocka_unit_test(test_tokens_cidr_short_tokens),
         cmocka_unit_test(test_tokens_match_hyperscan_corpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
