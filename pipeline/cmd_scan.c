@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pipeline/pipeline.h"
 #include "pipeline/scanner.h"
@@ -75,12 +76,51 @@ static int walk_sources(const struct iocs_scan_opts *o,
 }
 
 /* The output: the sink for dest (sink.h). Reports a failure; NULL then. */
-static struct iocs_sink *open_output(const char *dest, enum iocs_format fmt)
+
+static void on_signal(int sig)
 {
-    struct iocs_sink_opts so = {.format = fmt};
+    iocs_pipeline_interrupt(sig);
+}
+
+/* SIGINT, SIGTERM: the scan stops and writes what it found. No
+ * SA_RESTART: a wait for input returns, and the loop sees the flag. */
+static void catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* -c names each input unless there is one, a file or stdin (as grep). */
+static bool count_names(const struct iocs_sourcelist *list,
+                        const char *const *paths, size_t npaths)
+{
+    struct stat st;
+
+    if (list->len != 1 || npaths != 1)
+        return true;
+    return strcmp(paths[0], "-") != 0 && stat(paths[0], &st) == 0 &&
+           S_ISDIR(st.st_mode);
+}
+
+/* The output: the sink for dest (sink.h), or -q/-l/-c's. Reports a
+ * failure; NULL then. */
+static struct iocs_sink *open_output(const struct iocs_scan_opts *o,
+                                     const struct iocs_sourcelist *list,
+                                     const char *const *paths, size_t npaths)
+{
+    struct iocs_sink_opts so = {.format = o->format};
     struct iocs_sink *sink = NULL;
-    char errbuf[512];
-    int err = iocs_sink_open(&sink, dest, &so, errbuf, sizeof(errbuf));
+    char errbuf[512] = "";
+    int err;
+
+    if (o->report != IOCS_REPORT_EVENTS)
+        err = iocs__sink_count_open(&sink, o->report, list,
+                                    count_names(list, paths, npaths), stdout);
+    else
+        err = iocs_sink_open(&sink, o->output, &so, errbuf, sizeof(errbuf));
 
     if (err) {
         fprintf(stderr, "iocstream: %s\n",
@@ -138,11 +178,13 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
     bool uring = false;
     int status = 2, err;
 
-    signal(SIGPIPE, SIG_IGN); /* a closed output is an EPIPE we report */
+    signal(SIGPIPE, SIG_IGN); /* a closed output: EPIPE, then 128+SIGPIPE */
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
     if (o->follow) {
-        /* The follower walks the PATHs itself, and goes on watching. */
+        /* The follower walks the PATHs itself, and goes on watching; it
+         * takes SIGINT and SIGTERM through a signalfd (until then they
+         * kill: nothing is written yet). */
         struct iocs_walk_skip out;
         size_t nskip;
 
@@ -155,6 +197,7 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
         }
         goto out;
     }
+    catch_signals();
     if (npaths == 0) {
         paths = stdin_path;
         npaths = 1;
@@ -167,25 +210,32 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
         goto out;
     if (o->stats)
         iocs__cmd_print_cache(o, &cres, seconds_since(&t0));
-    sink = open_output(o->output, o->format);
+    sink = open_output(o, &list, paths, npaths);
     if (!sink)
         goto out;
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     status = iocs_pipeline_run(o, db, allow, &list, sink, &st, &uring);
-    err = iocs_sink_flush(sink, -1);
+    err = o->report != IOCS_REPORT_EVENTS ? iocs__sink_count_done(sink)
+                                          : iocs_sink_flush(sink, -1);
     if (err && err != -EPIPE) {
         fprintf(stderr, "iocstream: %s: %s\n", o->output ? o->output : "stdout",
                 iocs_strerror(err));
     }
-    if (err)
+    if (err == -EPIPE && status < IOCS_EXIT_SIGNAL)
+        status = IOCS_EXIT_SIGNAL + SIGPIPE; /* as if killed by it */
+    else if (err && status < IOCS_EXIT_SIGNAL)
         status = 2;
     if (o->stats)
         print_stats(&st, load, seconds_since(&t1), o->threads, uring, db);
     if (status == 0 && nerr)
         status = 2; /* walk errors were reported; the reader saw them too */
-    if (status == 0)
+    if (o->report == IOCS_REPORT_QUIET && st.events &&
+        status != IOCS_EXIT_SIGNAL + SIGINT &&
+        status != IOCS_EXIT_SIGNAL + SIGTERM)
+        status = IOCS_EXIT_HIT; /* -q: a hit wins over an error */
+    else if (status == 0)
         status = st.events ? IOCS_EXIT_HIT : IOCS_EXIT_NOHIT;
 
 out:
