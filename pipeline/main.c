@@ -202,7 +202,7 @@ static int parse_count(const char *s, unsigned long max, unsigned long *out)
 
 /*
  * getopt_long(), but a long option must be spelled out: getopt takes any
- * unambiguous prefix (`--follow` for `--follow-symlinks`), which turns a
+ * unambiguous prefix (`--follow-sym` for `--follow-symlinks`), which turns a
  * mistyped or missing option into another one. Says which and returns
  * '?' then.
  */

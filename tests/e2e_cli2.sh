@@ -79,8 +79,8 @@ expect_status 2 "decode of JSON"
 grep -q "not msgpack" err.txt || fail "decode of JSON: $(cat err.txt)"
 
 # 18. Long options are spelled out; 19. counts are plain numbers.
-run "$B" scan --follow -i iocs.txt hit.log 2>err.txt
-expect_status 2 "--follow abbreviation"
+run "$B" scan --follow-sym -i iocs.txt hit.log 2>err.txt
+expect_status 2 "--follow-sym abbreviation"
 grep -q -- "--follow-symlinks" err.txt || fail "abbreviation: $(cat err.txt)"
 run "$B" scan --stat -i iocs.txt -o o.mp hit.log 2>/dev/null
 expect_status 2 "--stat abbreviation"
