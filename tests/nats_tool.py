@@ -4,6 +4,7 @@
 JetStream API without the `nats` CLI. Standard library only.
 
     nats_tool.py PORT create STREAM SUBJECT   make a file-backed stream
+    nats_tool.py PORT delete STREAM           delete it
     nats_tool.py PORT count STREAM            print its message count
     nats_tool.py PORT dump STREAM DATA IDS    every message in stream order:
                                               payloads as a JSON list of
@@ -92,6 +93,8 @@ def main():
         nc.api("$JS.API.STREAM.CREATE." + stream,
                {"name": stream, "subjects": [sys.argv[4]], "storage": "file",
                 "duplicate_window": 120 * 10**9})
+    elif cmd == "delete":
+        nc.api("$JS.API.STREAM.DELETE." + stream, {})
     elif cmd == "count":
         print(nc.api("$JS.API.STREAM.INFO." + stream, {})["state"]["messages"])
     elif cmd == "dump":
