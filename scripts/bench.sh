@@ -74,8 +74,8 @@ print(int(float(s[:-1])*m[s[-1].upper()]) if s[-1].upper() in m else int(s))' "$
 nproc=$(nproc)
 
 # --- tools and build ---------------------------------------------------------
-if ! command -v ugrep >/dev/null || ! command -v rg >/dev/null ||
-   [ ! -x /usr/bin/time ]; then
+if [ "$sinks" = 0 ] && { ! command -v ugrep >/dev/null ||
+   ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; }; then
     "$here/setup.sh" --bench
 fi
 log "building ($preset)"
