@@ -14,10 +14,10 @@
  *   host.name             from the line's RFC 3164 / RFC 5424 header
  *   the line's own time   and whether the line has one ("iocstream.time":
  *                         "line" | "none"); @timestamp then holds it
- *   threat.indicator.port the port of an `a.b.c.d:port` IOC
  *   winlog.*              fields of a Windows event log record
- *
- * event.id is not a field: the encoder makes it (eventid.h) from
+ * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
+ * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
+ * event.id is not a field either: the encoder makes it (eventid.h) from
  * source_id, offset and the IOC, once per event.
  */
 #ifndef IOCS_EVENT_H
