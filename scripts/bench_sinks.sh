@@ -2,9 +2,11 @@
 # file, to NATS JetStream and to Fluent Forward on loopback, $rounds rounds
 # in rotated order, medians; writes the "Network sinks" section of $out.
 run_sinks() {
-    local py=/usr/bin/python3 tmp port rpid npid ready i k
+    local py=/usr/bin/python3 port ready i k
+    # (tmp, npid, rpid: global, for the EXIT trap)
     command -v nats-server >/dev/null || { log "no nats-server"; exit 2; }
     tmp=$(mktemp -d)
+    npid= rpid=
     trap 'kill $npid $rpid 2>/dev/null; rm -rf "$tmp"' EXIT
     port=$($py -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])')
@@ -60,14 +62,16 @@ lines = ["## Network sinks", "",
          "message per event; Forward: tests/forward_receiver.py --discard "
          "(acks without decoding)." % (cmd, size, hit, nproc, len(rows["file"])),
          "",
-         "| output | wall s | events | events/s | input MB/s | events MB/s "
+         "| output | wall s (fastest, slowest) | events | events/s | input MB/s | events MB/s "
          "| resent | s waiting on the sink | vs file |",
          "|---|---|---|---|---|---|---|---|---|"]
+spread = {k: (min(t for t, *_ in v), max(t for t, *_ in v))
+          for k, v in rows.items()}
 for k in ("file", "nats", "forward"):
     t = med[k]
     ev, ack, res, b, wait = rows[k][0][1:]
-    lines.append("| %s | %.2f | %d | %.0f | %.0f | %.0f | %d | %.2f | %+.0f%% |"
-                 % (k, t, ev, ev / t, nbytes / t / 1e6, b / t / 1e6, res,
+    lines.append("| %s | %.2f (%.2f, %.2f) | %d | %.0f | %.0f | %.0f | %d | %.2f | %+.0f%% |"
+                 % (k, t, *spread[k], ev, ev / t, nbytes / t / 1e6, b / t / 1e6, res,
                     statistics.median(r[5] for r in rows[k]),
                     100 * (t / med["file"] - 1)))
 sec = "\n".join(lines) + "\n"
