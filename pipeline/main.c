@@ -62,8 +62,9 @@ static const char usage_text[] =
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
     "                    keyed by the IOC set, the Hyperscan version and the\n"
     "                    CPU; unchanged feeds are not parsed again\n"
-    "  -o, --output FILE write events to FILE (default: stdout); a name\n"
-    "                    ending in .json or .jsonl means --format json\n"
+    "  -o, --output DEST write events to DEST (default: stdout; see\n"
+    "                    destinations below); a file name ending in\n"
+    "                    .json or .jsonl means --format json\n"
     "      --format F    msgpack (default) or json (one object per line;\n"
     "                    the default when stdout is a terminal and no -o)\n"
     "      --max-line N  cap event.original at N bytes (default 4096)\n"
@@ -98,6 +99,37 @@ static const char usage_scan[] =
     "  quiet.\n"
     "  exit status (as grep): 0 a hit, 1 no hit, 2 an error (it wins,\n"
     "  except with -q and a hit); 141 when the output pipe closed\n";
+
+/* Where events go (C17 only promises string literals of 4095). */
+static const char usage_dest[] =
+    "\n"
+    "destinations (-o DEST):\n"
+    "  FILE, -           msgpack, or JSON lines for a .json/.jsonl name\n"
+    "  forward://HOST:PORT, forward+tls://HOST:PORT, unix:///PATH\n"
+    "                    Fluent Forward (Fluent Bit, Fluentd, Vector):\n"
+    "                    at least once; e.g. -o forward://127.0.0.1:24224\n"
+    "  nats://[USER:PASS@]HOST:PORT/SUBJECT, nats+tls://...\n"
+    "                    NATS JetStream, one message per event with\n"
+    "                    Nats-Msg-Id = event.id: effectively once; a\n"
+    "                    stream must capture SUBJECT; e.g.\n"
+    "                    -o nats://127.0.0.1:4222/iocs.events\n"
+    "      --tag TAG     Forward tag (default iocstream.hit)\n"
+    "      --forward-compress  gzip each Forward chunk\n"
+    "      --forward-shared-key KEY  Forward shared-key handshake (the key\n"
+    "                    shows in ps: prefer the next option)\n"
+    "      --forward-shared-key-file F  the key, from F's first line\n"
+    "      --tls-ca F    CA bundle to verify the receiver (forward+tls://,\n"
+    "                    nats+tls://); default: the system's\n"
+    "      --tls-cert F, --tls-key F  client certificate and key\n"
+    "      --nats-creds F  NATS credentials file (JWT and NKey seed)\n"
+    "      --ack-timeout T  resend what is not acknowledged within T\n"
+    "                    (default 10s; T is N, Nms, Ns or Nm)\n"
+    "      --drain-timeout T  how long the end of the scan waits for acks\n"
+    "                    (default 30s); then the events not acknowledged\n"
+    "                    are counted and the exit status is 2\n"
+    "  A destination that is slow or away slows the scan (memory stays\n"
+    "  bounded); it is reconnected with backoff and what it did not\n"
+    "  acknowledge is sent again.\n";
 
 /* The other subcommands (C17 only promises string literals of 4095). */
 static const char usage_more[] =
@@ -144,6 +176,7 @@ static void usage(FILE *f)
 {
     fputs(usage_text, f);
     fputs(usage_scan, f);
+    fputs(usage_dest, f);
     fputs(usage_more, f);
     fputs(usage_safety, f);
 }
@@ -231,6 +264,30 @@ static int getopt_exact(int argc, char **argv, const char *shortopts,
     return '?';
 }
 
+/* Parse a duration: N or Ns seconds, Nms, Nm minutes; 1 ms to 24 h. */
+static int parse_ms(const char *s, int *out)
+{
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-' || v > 86400000ull)
+        return -EINVAL;
+    if (strcmp(end, "ms") == 0)
+        ;
+    else if (*end == '\0' || strcmp(end, "s") == 0)
+        v *= 1000;
+    else if (strcmp(end, "m") == 0)
+        v *= 60000;
+    else
+        return -EINVAL;
+    if (v == 0 || v > 86400000ull)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
 /* Long options without a short form, for every subcommand. */
 enum {
     OPT_RULES = 256,
@@ -251,6 +308,16 @@ enum {
     OPT_STATS,
     OPT_DB,
     OPT_NO_CACHE,
+    OPT_TAG,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_SHARED_KEY,
+    OPT_SHARED_KEY_FILE,
+    OPT_COMPRESS,
+    OPT_NATS_CREDS,
+    OPT_ACK_TIMEOUT,
+    OPT_DRAIN_TIMEOUT,
 };
 
 /* The IOC input options that scan, compile and iocs share: the feeds, rule
@@ -323,6 +390,17 @@ static int parse_scan(int argc, char **argv)
         {"silent", no_argument, NULL, 'q'},
         {"files-with-matches", no_argument, NULL, 'l'},
         {"count", no_argument, NULL, 'c'},
+        {"tag", required_argument, NULL, OPT_TAG},
+        {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"forward-shared-key", required_argument, NULL, OPT_SHARED_KEY},
+        {"forward-shared-key-file", required_argument, NULL,
+         OPT_SHARED_KEY_FILE},
+        {"forward-compress", no_argument, NULL, OPT_COMPRESS},
+        {"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
+        {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+        {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -436,6 +514,42 @@ static int parse_scan(int argc, char **argv)
         case OPT_STATS:
             o.stats = true;
             break;
+        case OPT_TAG:
+            o.tag = optarg;
+            break;
+        case OPT_TLS_CA:
+            o.tls_ca = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o.tls_key = optarg;
+            break;
+        case OPT_SHARED_KEY:
+            o.shared_key = optarg;
+            break;
+        case OPT_SHARED_KEY_FILE:
+            o.shared_key_file = optarg;
+            break;
+        case OPT_COMPRESS:
+            o.compress = true;
+            break;
+        case OPT_NATS_CREDS:
+            o.nats_creds = optarg;
+            break;
+        case OPT_ACK_TIMEOUT:
+        case OPT_DRAIN_TIMEOUT:
+            if (parse_ms(optarg, c == OPT_ACK_TIMEOUT ? &o.ack_timeout_ms
+                                                      : &o.drain_timeout_ms)) {
+                fprintf(stderr,
+                        "iocstream: --%s: bad duration '%s' (N, Nms, Ns "
+                        "or Nm)\n",
+                        c == OPT_ACK_TIMEOUT ? "ack-timeout" : "drain-timeout",
+                        optarg);
+                goto bad;
+            }
+            break;
         case 'h':
             usage(stdout);
             free(feeds);
@@ -447,6 +561,12 @@ static int parse_scan(int argc, char **argv)
     if (o.direct && o.slab_size % 4096) {
         fprintf(stderr, "iocstream: --direct needs a --slab-size that is a "
                         "multiple of 4K\n");
+        goto bad;
+    }
+    if (o.shared_key && o.shared_key_file) {
+        fputs("iocstream: --forward-shared-key and "
+              "--forward-shared-key-file exclude each other\n",
+              stderr);
         goto bad;
     }
     if (o.db && (o.nfeeds || o.nrules || o.nstrings || o.builtin)) {
