@@ -82,6 +82,8 @@ struct iocs_cluster_opts {
     int ack_wait_ms;    /* worker: --ack-wait (hidden): the consumer's */
     bool wait;          /* status: --wait */
     bool no_db_store;   /* submit: --no-db-store (hidden, tests) */
+    int test_delay_ms;  /* worker: --test-delay MS (hidden, tests): wait
+                           this long between a unit's flush and its ack */
 };
 
 /* `cluster submit`: plan the units of o->paths, store the database and the
@@ -100,6 +102,12 @@ int iocs_cmd_cluster_worker(const struct iocs_scan_opts *o,
  * --wait, once every unit is done or failed: 0, or 2 when a unit failed;
  * 2 on an error (reported). */
 int iocs_cmd_cluster_status(const struct iocs_cluster_opts *co);
+
+/* `cluster events --nats URL NAME [-o FILE]`: every event the job's
+ * subject holds, as stored (msgpack, one after another), to FILE or
+ * stdout. Returns 0, or 2 on an error (reported). */
+int iocs_cmd_cluster_events(const struct iocs_cluster_opts *co,
+                            const char *out);
 
 #ifdef __cplusplus
 }

@@ -1114,6 +1114,13 @@ static int scan_unit(struct worker *w, natsMsg *msg,
     status = iocs_pipeline_run(w->o, w->db, w->allow, &list, &w->sink->base,
                                &st, &uring);
     err = iocs_sink_flush(&w->sink->base, -1);
+    if (w->co->test_delay_ms > 0) {
+        /* Tests: a unit whose events are out but not yet acked. */
+        struct timespec t = {w->co->test_delay_ms / 1000,
+                             (w->co->test_delay_ms % 1000) * 1000000L};
+
+        nanosleep(&t, NULL);
+    }
     progress_stop(&pr);
     iocs_sourcelist_fini(&list);
     *events = w->sink->ordinal;
@@ -1437,6 +1444,85 @@ int iocs_cmd_cluster_status(const struct iocs_cluster_opts *co)
     }
 out:
     kvKeysList_Destroy(&keys);
+    conn_close(&c);
+    return status;
+}
+
+/* --- events ------------------------------------------------------------ */
+
+int iocs_cmd_cluster_events(const struct iocs_cluster_opts *co, const char *out)
+{
+    natsSubscription *sub = NULL;
+    jsSubOptions so;
+    jsErrCode je = 0;
+    struct conn c;
+    char subj[128];
+    uint64_t n = 0;
+    FILE *f = stdout;
+    int status = 2;
+
+    if (!co->job || !iocs_cluster_job_ok(co->job)) {
+        fputs("iocstream: cluster events needs a job NAME\n", stderr);
+        return 2;
+    }
+    if (conn_open(&c, co->nats, false))
+        goto out;
+    if (out && strcmp(out, "-") != 0) {
+        f = fopen(out, "wb");
+        if (!f) {
+            fprintf(stderr, "iocstream: %s: %s\n", out, iocs_strerror(-errno));
+            goto out;
+        }
+    }
+    snprintf(subj, sizeof(subj), SUBJ_EVENTS ".%s", co->job);
+    jsSubOptions_Init(&so);
+    so.Ordered = true; /* an ephemeral, flow-controlled replay */
+    so.Config.DeliverPolicy = js_DeliverAll;
+    natsStatus s = js_SubscribeSync(&sub, c.js, subj, NULL, &so, &je);
+    if (s != NATS_OK) {
+        say_nats(subj, s, je);
+        goto out;
+    }
+    for (;;) {
+        jsMsgMetaData *meta = NULL;
+        natsMsg *m = NULL;
+        uint64_t pending = 1;
+
+        s = natsSubscription_NextMsg(&m, sub, 2000);
+        if (s == NATS_TIMEOUT)
+            break; /* nothing more (or no event at all) */
+        if (s != NATS_OK) {
+            say_nats(subj, s, 0);
+            goto out;
+        }
+        if (fwrite(natsMsg_GetData(m), 1, (size_t)natsMsg_GetDataLength(m),
+                   f) != (size_t)natsMsg_GetDataLength(m)) {
+            fprintf(stderr, "iocstream: %s: %s\n", out ? out : "stdout",
+                    iocs_strerror(-errno));
+            natsMsg_Destroy(m);
+            goto out;
+        }
+        n++;
+        if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+            pending = meta->NumPending;
+            jsMsgMetaData_Destroy(meta);
+        }
+        natsMsg_Destroy(m);
+        if (pending == 0)
+            break;
+    }
+    if (fflush(f) != 0) {
+        fprintf(stderr, "iocstream: %s: %s\n", out ? out : "stdout",
+                iocs_strerror(-errno));
+        goto out;
+    }
+    fprintf(stderr, "iocstream: cluster: %" PRIu64 " events of job %s\n", n,
+            co->job);
+    status = 0;
+out:
+    natsSubscription_Destroy(sub);
+    if (f && f != stdout)
+        fclose(f);
     conn_close(&c);
     return status;
 }

@@ -106,6 +106,7 @@ static const char usage_more[] =
     "                           [--allow F] [--since T --until T] PATH...\n"
     "  iocstream cluster worker --nats URL [-j N]\n"
     "  iocstream cluster status --nats URL [NAME] [--wait]\n"
+    "  iocstream cluster events --nats URL NAME [-o FILE]\n"
     "  (README.md, \"Cluster\").\n";
 
 static void usage(FILE *f)
@@ -491,6 +492,7 @@ static int parse_cluster(int argc, char **argv)
         OPT_C_ACK_WAIT,
         OPT_C_WAIT,
         OPT_C_NO_DB_STORE,
+        OPT_C_TEST_DELAY,
     };
     static const struct option longopts[] = {
         {"nats", required_argument, NULL, OPT_C_NATS},
@@ -501,6 +503,7 @@ static int parse_cluster(int argc, char **argv)
         {"ack-wait", required_argument, NULL, OPT_C_ACK_WAIT},
         {"wait", no_argument, NULL, OPT_C_WAIT},
         {"no-db-store", no_argument, NULL, OPT_C_NO_DB_STORE},
+        {"test-delay", required_argument, NULL, OPT_C_TEST_DELAY},
         {"iocs", required_argument, NULL, 'i'},
         {"rules", required_argument, NULL, OPT_RULES},
         {"allow", required_argument, NULL, OPT_ALLOW},
@@ -513,10 +516,12 @@ static int parse_cluster(int argc, char **argv)
         {"no-uring", no_argument, NULL, OPT_NO_URING},
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"jobs", required_argument, NULL, 'j'},
+        {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *output = NULL;
     struct iocs_cluster_opts co = {.unit_size = 256u << 20,
                                    .ack_wait_ms = 60000};
     struct iocs_scan_opts o = {0};
@@ -544,10 +549,13 @@ static int parse_cluster(int argc, char **argv)
     o.format = IOCS_FORMAT_MSGPACK;
     o.threads = ncpu > 1 ? (unsigned)ncpu : 0;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:j:Lh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:j:o:Lh", longopts, NULL)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
         switch (c) {
+        case 'o':
+            output = optarg;
+            break;
         case OPT_C_NATS:
             co.nats = optarg;
             break;
@@ -583,6 +591,13 @@ static int parse_cluster(int argc, char **argv)
             break;
         case OPT_C_NO_DB_STORE:
             co.no_db_store = true;
+            break;
+        case OPT_C_TEST_DELAY:
+            if (parse_size(optarg, &v) < 0 || v > 600000) {
+                fprintf(stderr, "iocstream: --test-delay: bad '%s'\n", optarg);
+                goto bad;
+            }
+            co.test_delay_ms = (int)v;
             break;
         case OPT_NO_CACHE:
             o.no_cache = true;
@@ -648,7 +663,7 @@ static int parse_cluster(int argc, char **argv)
             goto bad;
         }
         status = iocs_cmd_cluster_worker(&o, &co);
-    } else if (strcmp(verb, "status") == 0) {
+    } else if (strcmp(verb, "status") == 0 || strcmp(verb, "events") == 0) {
         if (o.npaths > 1) {
             fprintf(stderr, "iocstream: unexpected argument '%s'\n",
                     argv[optind + 1]);
@@ -656,11 +671,14 @@ static int parse_cluster(int argc, char **argv)
         }
         if (o.npaths == 1)
             co.job = o.paths[0];
-        status = iocs_cmd_cluster_status(&co);
+        if (verb[0] == 'e')
+            status = iocs_cmd_cluster_events(&co, output);
+        else
+            status = iocs_cmd_cluster_status(&co);
     } else {
         fprintf(stderr,
-                "iocstream: cluster: '%s' is not submit, worker or "
-                "status\n",
+                "iocstream: cluster: '%s' is not submit, worker, status "
+                "or events\n",
                 verb);
         goto bad;
     }
