@@ -1437,7 +1437,7 @@ int iocs_cmd_cluster_status(const struct iocs_cluster_opts *co)
             break;
         }
         {
-            struct timespec t = {0, 300000000};
+            struct timespec t = {0, 50000000}; /* 50 ms: one watch each */
 
             nanosleep(&t, NULL);
         }
