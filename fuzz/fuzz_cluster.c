@@ -32,9 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         assert(n > 0);
         assert(iocs_cluster_unit_parse(&u2, buf, (size_t)n) == 0);
         assert(strcmp(u.job, u2.job) == 0 && u.unit == u2.unit &&
-               strcmp(u.path, u2.path) == 0 && u.codec == u2.codec &&
                u.start == u2.start && u.end == u2.end && u.line == u2.line &&
-               u.size == u2.size && strcmp(u.db, u2.db) == 0);
+               strcmp(u.db, u2.db) == 0 && u.nfiles == u2.nfiles);
+        for (uint32_t i = 0; i < u.nfiles; i++)
+            assert(strcmp(iocs_cluster_unit_path(&u, i),
+                          iocs_cluster_unit_path(&u2, i)) == 0 &&
+                   u.files[i].codec == u2.files[i].codec &&
+                   u.files[i].size == u2.files[i].size);
     }
     memset(&s, 0, sizeof(s));
     if (iocs_cluster_status_parse(&s, data, size) == 0) {

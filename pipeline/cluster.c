@@ -256,15 +256,14 @@ static void put(struct wbuf *w, const char *s, size_t n)
 
 static bool must_escape(unsigned char c)
 {
-    return c < 0x21 || c >= 0x7f || c == '%' || c == '=';
+    return c < 0x21 || c >= 0x7f || c == '%' || c == '=' || c == ',';
 }
 
-static void put_str(struct wbuf *w, const char *key, const char *v)
+/* v, escaped (cluster.h). */
+static void put_esc(struct wbuf *w, const char *v)
 {
     static const char hex[] = "0123456789ABCDEF";
 
-    put(w, key, strlen(key));
-    put(w, "=", 1);
     for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
         if (must_escape(*c)) {
             char e[3] = {'%', hex[*c >> 4], hex[*c & 15]};
@@ -274,6 +273,13 @@ static void put_str(struct wbuf *w, const char *key, const char *v)
             put(w, (const char *)c, 1);
         }
     }
+}
+
+static void put_str(struct wbuf *w, const char *key, const char *v)
+{
+    put(w, key, strlen(key));
+    put(w, "=", 1);
+    put_esc(w, v);
     put(w, "\n", 1);
 }
 
@@ -438,50 +444,128 @@ static int codec_of(const char *name, enum iocs_codec *out)
 #define JOB_HEAD "iocstream-job 1"
 #define MANIFEST_HEAD "iocstream-db 1"
 
+/* A record line "fN=codec,size,path" takes at most this plus 3 bytes per
+ * path byte. */
+#define FILE_LINE_MAX 64
+#define UNIT_FIXED_MAX 512
+
+int iocs_cluster_unit_add(struct iocs_cluster_unit *u, const char *path,
+                          enum iocs_codec codec, uint64_t size)
+{
+    size_t n = strlen(path);
+    uint32_t rec = u->rec_len ? u->rec_len : UNIT_FIXED_MAX;
+
+    if (n == 0 || n >= IOCS_CLUSTER_PATH_MAX)
+        return -EINVAL;
+    if (u->nfiles == IOCS_CLUSTER_UNIT_FILES ||
+        n + 1 > sizeof(u->paths) - u->paths_len ||
+        rec + FILE_LINE_MAX + 3 * n > IOCS_CLUSTER_REC_MAX)
+        return -ENOSPC;
+    u->files[u->nfiles] = (struct iocs_cluster_file){
+        .codec = codec, .size = size, .path = u->paths_len};
+    memcpy(u->paths + u->paths_len, path, n + 1);
+    u->paths_len += (uint32_t)n + 1;
+    u->rec_len = rec + FILE_LINE_MAX + 3 * (uint32_t)n;
+    u->nfiles++;
+    return 0;
+}
+
 int iocs_cluster_unit_format(const struct iocs_cluster_unit *u, char *buf,
                              size_t cap)
 {
     struct wbuf w = {.p = buf, .cap = cap};
 
     if (!iocs_cluster_job_ok(u->job) || !iocs_cluster_dbid_ok(u->db) ||
-        !u->path[0] || memchr(u->path, 0, sizeof(u->path)) == NULL)
+        u->nfiles == 0 || u->nfiles > IOCS_CLUSTER_UNIT_FILES ||
+        (u->nfiles > 1 && (u->start || u->end || u->line != 1)))
         return -EINVAL;
     put(&w, UNIT_HEAD "\n", sizeof(UNIT_HEAD));
     put_str(&w, "job", u->job);
     put_u64(&w, "unit", u->unit);
-    put_str(&w, "path", u->path);
-    put_str(&w, "codec", iocs_codec_name(u->codec));
     put_u64(&w, "start", u->start);
     put_u64(&w, "end", u->end);
     put_u64(&w, "line", u->line);
-    put_u64(&w, "size", u->size);
     put_str(&w, "db", u->db);
+    put_u64(&w, "files", u->nfiles);
+    for (uint32_t i = 0; i < u->nfiles; i++) {
+        const struct iocs_cluster_file *f = &u->files[i];
+        char key[16], head[48];
+
+        if (f->path >= u->paths_len ||
+            !memchr(u->paths + f->path, 0, u->paths_len - f->path))
+            return -EINVAL;
+        snprintf(key, sizeof(key), "f%" PRIu32, i);
+        snprintf(head, sizeof(head), "%s,%" PRIu64 ",",
+                 iocs_codec_name(f->codec), f->size);
+        /* The value: codec and size as they are, the path escaped. */
+        put(&w, key, strlen(key));
+        put(&w, "=", 1);
+        put(&w, head, strlen(head));
+        put_esc(&w, u->paths + f->path);
+        put(&w, "\n", 1);
+    }
     return finish(&w);
+}
+
+/* "codec,size,path" of a file field into u. */
+static int get_file(const struct field *f, struct iocs_cluster_unit *u)
+{
+    const char *c1, *c2;
+    char codec[16], *path = NULL;
+    enum iocs_codec cd;
+    uint64_t size;
+    struct field part;
+    int err;
+
+    if (!f)
+        return -EINVAL;
+    c1 = memchr(f->val, ',', f->vlen);
+    c2 = c1 ? memchr(c1 + 1, ',', f->vlen - (size_t)(c1 + 1 - f->val)) : NULL;
+    if (!c2)
+        return -EINVAL;
+    part = (struct field){.val = f->val, .vlen = (size_t)(c1 - f->val)};
+    err = get_str(&part, codec, sizeof(codec));
+    if (!err)
+        err = codec_of(codec, &cd);
+    part = (struct field){.val = c1 + 1, .vlen = (size_t)(c2 - c1 - 1)};
+    if (!err)
+        err = get_u64(&part, &size);
+    part = (struct field){.val = c2 + 1,
+                          .vlen = f->vlen - (size_t)(c2 + 1 - f->val)};
+    if (!err) {
+        path = malloc(IOCS_CLUSTER_PATH_MAX);
+        err = path ? get_str(&part, path, IOCS_CLUSTER_PATH_MAX) : -ENOMEM;
+    }
+    if (!err)
+        err = iocs_cluster_unit_add(u, path, cd, size) ? -EINVAL : 0;
+    free(path);
+    return err;
 }
 
 int iocs_cluster_unit_parse(struct iocs_cluster_unit *out, const void *p,
                             size_t len)
 {
-    struct field f[FIELDS_MAX];
     struct iocs_cluster_unit *u;
-    char codec[16];
-    int n = split(p, len, UNIT_HEAD, f, FIELDS_MAX);
-    int err;
+    struct field *f;
+    uint64_t nfiles = 0;
+    int n, err, max = IOCS_CLUSTER_UNIT_FILES + 16;
 
-    if (n < 0)
-        return n;
-    u = calloc(1, sizeof(*u)); /* 4 KiB of path: not on a fuzzer's stack */
-    if (!u)
+    f = malloc((size_t)max * sizeof(*f));
+    if (!f)
         return -ENOMEM;
+    n = split(p, len, UNIT_HEAD, f, max);
+    if (n < 0) {
+        free(f);
+        return n;
+    }
+    u = calloc(1, sizeof(*u));
+    if (!u) {
+        free(f);
+        return -ENOMEM;
+    }
     err = get_str(find(f, n, "job"), u->job, sizeof(u->job));
     if (!err)
         err = get_u64(find(f, n, "unit"), &u->unit);
-    if (!err)
-        err = get_str(find(f, n, "path"), u->path, sizeof(u->path));
-    if (!err)
-        err = get_str(find(f, n, "codec"), codec, sizeof(codec));
-    if (!err)
-        err = codec_of(codec, &u->codec);
     if (!err)
         err = get_u64(find(f, n, "start"), &u->start);
     if (!err)
@@ -489,15 +573,25 @@ int iocs_cluster_unit_parse(struct iocs_cluster_unit *out, const void *p,
     if (!err)
         err = get_u64(find(f, n, "line"), &u->line);
     if (!err)
-        err = get_u64(find(f, n, "size"), &u->size);
-    if (!err)
         err = get_str(find(f, n, "db"), u->db, sizeof(u->db));
+    if (!err)
+        err = get_u64(find(f, n, "files"), &nfiles);
+    if (!err && (nfiles == 0 || nfiles > IOCS_CLUSTER_UNIT_FILES))
+        err = -EINVAL;
+    for (uint64_t i = 0; !err && i < nfiles; i++) {
+        char key[16];
+
+        snprintf(key, sizeof(key), "f%" PRIu64, i);
+        err = get_file(find(f, n, key), u);
+    }
     if (!err && (!iocs_cluster_job_ok(u->job) || !iocs_cluster_dbid_ok(u->db) ||
-                 !u->path[0] || (u->end && u->end < u->start)))
+                 (u->end && u->end < u->start) ||
+                 (nfiles > 1 && (u->start || u->end || u->line != 1))))
         err = -EINVAL;
     if (!err)
-        *out = *u;
+        memcpy(out, u, sizeof(*u));
     free(u);
+    free(f);
     return err;
 }
 

@@ -24,7 +24,8 @@
  *
  * Records are text, one "key=value" per line after a first line naming the
  * record and its version; values are percent-escaped (bytes below 0x21,
- * '%', '=' and bytes >= 0x7f as %XX), so a path may hold any byte but NUL.
+ * '%', '=', ',' and bytes >= 0x7f as %XX), so a path may hold any byte
+ * but NUL. A unit's file is one field "fN=codec,size,path".
  * Unknown keys are ignored (a newer submitter's extra fields); a missing
  * required key, a malformed number or escape, a duplicate key or a record
  * over IOCS_CLUSTER_REC_MAX bytes is -EINVAL. Parsers take untrusted bytes
@@ -96,25 +97,58 @@ bool iocs_cluster_job_ok(const char *name);
 /* Whether id is 16 lowercase hex digits. */
 bool iocs_cluster_dbid_ok(const char *id);
 
-/* One work unit. */
+/*
+ * One work unit: whole files (nfiles >= 1; small files share a unit up to
+ * unit_size bytes and IOCS_CLUSTER_UNIT_FILES files, so 100k small files
+ * are not 100k units), or a byte range of one plain file (nfiles 1, start
+ * or end not 0). Paths are stored NUL-terminated, back to back, in
+ * paths[]; iocs_cluster_unit_path() finds the i-th.
+ */
+#define IOCS_CLUSTER_UNIT_FILES 256
+struct iocs_cluster_file {
+    enum iocs_codec codec;
+    uint64_t size; /* when planned */
+    uint32_t path; /* offset of its path in paths[] */
+};
+
 struct iocs_cluster_unit {
     char job[IOCS_CLUSTER_JOB_MAX + 1];
-    uint64_t unit;                    /* 0-based index in the job */
-    char path[IOCS_CLUSTER_PATH_MAX]; /* absolute, as the submitter saw it */
-    enum iocs_codec codec;
-    uint64_t start, end; /* bytes; end 0: to the end of the file */
-    uint64_t line;       /* number of the line at start; 0: unknown */
-    uint64_t size;       /* the file's size when planned */
+    uint64_t unit;       /* 0-based index in the job */
     char db[17];         /* database id */
+    uint64_t start, end; /* a range: bytes; end 0: to the end of the file */
+    uint64_t line;       /* number of the line at start; 0: unknown */
+    uint32_t nfiles;
+    struct iocs_cluster_file files[IOCS_CLUSTER_UNIT_FILES];
+    uint32_t paths_len;
+    uint32_t rec_len; /* the record's length, at most (for _add) */
+    char paths[IOCS_CLUSTER_REC_MAX / 2]; /* absolute, as the submitter saw
+                                             them */
 };
+
+/* The i-th file's path (i < u->nfiles). */
+static inline const char *
+iocs_cluster_unit_path(const struct iocs_cluster_unit *u, uint32_t i)
+{
+    return u->paths + u->files[i].path;
+}
+
+/*
+ * Add a whole file to u (its start, end and line stay 0, 0, 1 unless the
+ * caller makes it a range). Returns 0, or -ENOSPC when u holds
+ * IOCS_CLUSTER_UNIT_FILES files or its paths would not fit in a record
+ * (a path escaped may take three times its bytes), or -EINVAL (an empty
+ * or too long path).
+ */
+int iocs_cluster_unit_add(struct iocs_cluster_unit *u, const char *path,
+                          enum iocs_codec codec, uint64_t size);
 
 /* Write u into buf as a record. Returns its length, or -ENOSPC (cap too
  * small) or -EINVAL (a field out of range: a bad job name or db id). */
 int iocs_cluster_unit_format(const struct iocs_cluster_unit *u, char *buf,
                              size_t cap);
 
-/* Parse a unit record; *u is written only on success. Returns 0 or
- * -EINVAL. */
+/* Parse a unit record; *u is written only on success (it is large:
+ * allocate it). Returns 0, -EINVAL or -ENOMEM. */
 int iocs_cluster_unit_parse(struct iocs_cluster_unit *u, const void *p,
                             size_t len);
 

@@ -398,42 +398,96 @@ static int store_db(struct conn *c, const struct iocs_db *db)
     return err;
 }
 
-/* A planned unit: its source and range (paths stay in the list). */
-struct plan_unit {
+/* A planned file of a unit (its path stays in the source list). */
+struct plan_file {
     uint32_t src;
     enum iocs_codec codec;
-    uint64_t start, end, line, size;
+    uint64_t size;
+};
+
+/* A planned unit: files[first, first + count), and a range when count 1. */
+struct plan_unit {
+    size_t first;
+    uint32_t count;
+    uint64_t start, end, line;
 };
 
 struct plan {
     struct plan_unit *v;
     size_t len, cap;
+    struct plan_file *files;
+    size_t nfiles, fcap;
     uint64_t bytes;
+    uint64_t unit_size;
+    /* The group of small files being filled: its bytes, and a scratch
+     * unit that says whether one more path fits in a record. */
+    bool open;
+    uint64_t open_bytes;
+    struct iocs_cluster_unit *scratch;
 };
 
-static int plan_push(struct plan *p, struct plan_unit u)
+static int grow(void **v, size_t *cap, size_t len, size_t size)
 {
-    if (p->len == p->cap) {
-        size_t nc = p->cap ? 2 * p->cap : 64;
-        struct plan_unit *nv = realloc(p->v, nc * sizeof(*nv));
+    if (len == *cap) {
+        size_t nc = *cap ? 2 * *cap : 64;
+        void *nv = realloc(*v, nc * size);
 
         if (!nv)
             return -ENOMEM;
-        p->v = nv;
-        p->cap = nc;
+        *v = nv;
+        *cap = nc;
     }
+    return 0;
+}
+
+static int plan_push(struct plan *p, struct plan_unit u)
+{
+    if (grow((void **)&p->v, &p->cap, p->len, sizeof(*p->v)))
+        return -ENOMEM;
     p->v[p->len++] = u;
     return 0;
 }
 
+static int plan_file(struct plan *p, struct plan_file f)
+{
+    if (grow((void **)&p->files, &p->fcap, p->nfiles, sizeof(*p->files)))
+        return -ENOMEM;
+    p->files[p->nfiles++] = f;
+    return 0;
+}
+
+/* A whole file goes into the open group when it fits (bytes, files and
+ * the record's room), else opens a new one. */
+static int plan_whole(struct plan *p, const char *path, struct plan_file f)
+{
+    int err;
+
+    if (p->open && p->open_bytes + f.size <= p->unit_size &&
+        iocs_cluster_unit_add(p->scratch, path, f.codec, f.size) == 0) {
+        p->v[p->len - 1].count++;
+        p->open_bytes += f.size;
+        return plan_file(p, f);
+    }
+    memset(p->scratch, 0, sizeof(*p->scratch));
+    err = iocs_cluster_unit_add(p->scratch, path, f.codec, f.size);
+    if (!err)
+        err = plan_push(
+            p, (struct plan_unit){.first = p->nfiles, .count = 1, .line = 1});
+    if (!err)
+        err = plan_file(p, f);
+    p->open = !err && f.size < p->unit_size;
+    p->open_bytes = f.size;
+    return err;
+}
+
 /* Plan the units of source i. Reports a file that cannot be read. */
 static int plan_source(struct plan *p, const struct iocs_sourcelist *l,
-                       uint32_t i, uint64_t unit_size)
+                       uint32_t i)
 {
     const char *path = l->v[i].path;
     unsigned char magic[IOCS_CODEC_MAGIC_MAX];
     struct iocs_cluster_cut *cuts = NULL;
-    struct plan_unit u = {.src = i, .line = 1};
+    struct plan_file f = {.src = i};
     struct stat st;
     size_t ncuts = 0;
     ssize_t got;
@@ -452,19 +506,25 @@ static int plan_source(struct plan *p, const struct iocs_sourcelist *l,
         err = -errno;
         goto out;
     }
-    u.codec = iocs_codec_detect(magic, (size_t)got);
-    u.size = (uint64_t)st.st_size;
-    p->bytes += u.size;
-    if (u.codec != IOCS_CODEC_PLAIN || u.size <= unit_size) {
-        err = plan_push(p, u); /* whole file */
+    f.codec = iocs_codec_detect(magic, (size_t)got);
+    f.size = (uint64_t)st.st_size;
+    p->bytes += f.size;
+    if (f.codec != IOCS_CODEC_PLAIN || f.size <= p->unit_size) {
+        err = plan_whole(p, path, f);
         goto out;
     }
-    err = iocs_cluster_plan(fd, u.size, unit_size, &cuts, &ncuts, NULL);
+    /* A large plain file: ranges cut at line starts, one unit each. */
+    err = iocs_cluster_plan(fd, f.size, p->unit_size, &cuts, &ncuts, NULL);
+    p->open = false;
     for (size_t k = 0; k < ncuts && !err; k++) {
-        u.start = cuts[k].offset;
-        u.line = cuts[k].line;
-        u.end = k + 1 < ncuts ? cuts[k + 1].offset : 0;
-        err = plan_push(p, u);
+        err = plan_push(
+            p, (struct plan_unit){.first = p->nfiles,
+                                  .count = 1,
+                                  .start = cuts[k].offset,
+                                  .end = k + 1 < ncuts ? cuts[k + 1].offset : 0,
+                                  .line = cuts[k].line});
+        if (!err)
+            err = plan_file(p, f);
     }
     free(cuts);
 out:
@@ -472,7 +532,9 @@ out:
         close(fd);
     if (err)
         fprintf(stderr, "iocstream: cluster: %s: %s\n", path,
-                err == -EINVAL ? "not a regular file" : iocs_strerror(err));
+                err == -EINVAL   ? "not a regular file, or a path too long"
+                : err == -ENOSPC ? "path too long"
+                                 : iocs_strerror(err));
     return err;
 }
 
@@ -535,16 +597,23 @@ static int publish_units(struct conn *c, const struct iocs_cluster_opts *co,
         int n;
 
         u->unit = i;
-        snprintf(u->path, sizeof(u->path), "%s", list->v[pu->src].path);
-        u->codec = pu->codec;
+        u->nfiles = 0;
+        u->paths_len = 0;
+        u->rec_len = 0;
+        for (uint32_t k = 0; k < pu->count && !err; k++) {
+            const struct plan_file *f = &p->files[pu->first + k];
+
+            err = iocs_cluster_unit_add(u, list->v[f->src].path, f->codec,
+                                        f->size);
+        }
         u->start = pu->start;
         u->end = pu->end;
         u->line = pu->line;
-        u->size = pu->size;
-        n = iocs_cluster_unit_format(u, rec, IOCS_CLUSTER_REC_MAX + 1);
+        n = err ? err
+                : iocs_cluster_unit_format(u, rec, IOCS_CLUSTER_REC_MAX + 1);
         if (n < 0) {
-            fprintf(stderr, "iocstream: cluster: %s: path too long\n",
-                    list->v[pu->src].path);
+            fprintf(stderr, "iocstream: cluster: unit %zu: %s\n", i,
+                    iocs_strerror(n));
             err = n;
             break;
         }
@@ -601,8 +670,12 @@ int iocs_cmd_cluster_submit(const struct iocs_scan_opts *o,
     }
     if (walk_paths(o->paths, o->npaths, &list, o->follow_symlinks))
         goto out;
+    plan.unit_size = co->unit_size;
+    plan.scratch = calloc(1, sizeof(*plan.scratch));
+    if (!plan.scratch)
+        goto out;
     for (size_t i = 0; i < list.len; i++)
-        if (plan_source(&plan, &list, (uint32_t)i, co->unit_size))
+        if (plan_source(&plan, &list, (uint32_t)i))
             goto out;
     if (iocs__cmd_get_db(o, &db, &cres))
         goto out;
@@ -656,6 +729,8 @@ int iocs_cmd_cluster_submit(const struct iocs_scan_opts *o,
 out:
     conn_close(&c);
     free(plan.v);
+    free(plan.files);
+    free(plan.scratch);
     iocs_sourcelist_fini(&list);
     iocs_db_free(db);
     return status;
@@ -1066,45 +1141,57 @@ static int scan_unit(struct worker *w, natsMsg *msg,
                      uint64_t *bytes, char *why, size_t whylen)
 {
     struct iocs_sourcelist list = {0};
-    struct iocs_source src = iocs_source_of(u->path);
     struct iocs_scan_stats st = {0};
     struct progress pr;
-    struct stat sb;
-    uint64_t start = u->start, end = u->end, line = u->line;
-    bool uring = false;
-    int fd, rc, status, err;
+    bool uring = false, missing = false;
+    int status, err;
 
-    fd = open(u->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) < 0) {
-        set_why(why, whylen, "%s: %s", u->path, iocs_strerror(-errno));
+    for (uint32_t i = 0; i < u->nfiles; i++) {
+        const char *path = iocs_cluster_unit_path(u, i);
+        struct iocs_source src = iocs_source_of(path);
+        uint64_t start = u->start, end = u->end, line = u->line;
+        struct stat sb;
+        int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+        if (fd < 0 || fstat(fd, &sb) < 0) {
+            /* Reported and recorded; the reader fails it the same way
+             * and the unit's other files are scanned, as a local scan
+             * does. */
+            if (!missing)
+                set_why(why, whylen, "%s: %s", path, iocs_strerror(-errno));
+            missing = true;
+            if (fd >= 0)
+                close(fd);
+        } else {
+            src.dev = (uint64_t)sb.st_dev;
+            src.ino = (uint64_t)sb.st_ino;
+        }
+        if (fd >= 0 && (u->start || u->end)) {
+            /* A range: the lines that start in it (cluster.h). */
+            rc = iocs_cluster_range_own(fd, (uint64_t)sb.st_size, &start, &end);
+            if (rc == 1 || (rc == 0 && line == 0)) {
+                /* The line number is not known: count the lines before. */
+                rc = iocs_cluster_count_lines(fd, start, &line);
+                if (rc == 0)
+                    line++;
+            }
+        }
         if (fd >= 0)
             close(fd);
-        return 1;
-    }
-    if (u->start || u->end) {
-        /* A range: the lines that start in it (cluster.h). */
-        rc = iocs_cluster_range_own(fd, (uint64_t)sb.st_size, &start, &end);
-        if (rc == 1 || (rc == 0 && line == 0)) {
-            /* The line number is not known: count the lines before. */
-            rc = iocs_cluster_count_lines(fd, start, &line);
-            if (rc == 0)
-                line++;
-        }
         if (rc < 0) {
-            set_why(why, whylen, "%s: %s", u->path, iocs_strerror(rc));
-            close(fd);
+            set_why(why, whylen, "%s: %s", path, iocs_strerror(rc));
+            iocs_sourcelist_fini(&list);
             return 1;
         }
+        src.codec = u->files[i].codec;
+        src.start_offset = start;
+        src.start_line = line ? line : 1;
+        src.end_offset = end;
+        if (iocs_sourcelist_add(&list, &src) < 0) {
+            iocs_sourcelist_fini(&list);
+            return -ENOMEM;
+        }
     }
-    close(fd);
-    src.dev = (uint64_t)sb.st_dev;
-    src.ino = (uint64_t)sb.st_ino;
-    src.codec = u->codec;
-    src.start_offset = start;
-    src.start_line = line ? line : 1;
-    src.end_offset = end;
-    if (iocs_sourcelist_add(&list, &src) < 0)
-        return -ENOMEM;
     id_unit(w->sink, u->job, u->unit);
     err = progress_start(&pr, msg, w->co->ack_wait_ms / 3);
     if (err) {
@@ -1132,9 +1219,12 @@ static int scan_unit(struct worker *w, natsMsg *msg,
                 e ? e : iocs_strerror(err));
         return err;
     }
+    if (missing)
+        return 1; /* why says which file */
     if (status) {
-        set_why(why, whylen, "%s: the scan failed (the worker's log says why)",
-                u->path);
+        set_why(
+            why, whylen, "%s%s: the scan failed (the worker's log says why)",
+            iocs_cluster_unit_path(u, 0), u->nfiles > 1 ? " or another" : "");
         return 1;
     }
     return 0;
@@ -1168,8 +1258,8 @@ static int work_one(struct worker *w, natsMsg *msg)
     }
     if (delivered > IOCS_CLUSTER_MAX_DELIVER) {
         set_why(why, sizeof(why),
-                "%s: delivered %" PRIu64 " times without finishing", u->path,
-                delivered);
+                "%s: delivered %" PRIu64 " times without finishing",
+                iocs_cluster_unit_path(u, 0), delivered);
         rc = 1;
     } else {
         (void)put_status(w, u, IOCS_CLUSTER_RUNNING, 0, 0, NULL);

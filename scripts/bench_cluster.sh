@@ -2,7 +2,7 @@
 # bench_cluster.sh - a cluster job's throughput next to a local scan of the
 # same paths (bench/CLUSTER.md). Starts its own nats-server on loopback.
 #
-#   scripts/bench_cluster.sh BINARY CORPUS_DIR IOCS_FILE [RUNS]
+#   [UNIT=32M] scripts/bench_cluster.sh BINARY CORPUS_DIR IOCS_FILE [RUNS]
 #
 # For each of: local scan -j 1, -j 2 to a file and to the same JetStream
 # stream (nats://, publish acks awaited: the cluster's delivery), cluster
@@ -52,7 +52,8 @@ for w in 1 2; do
     sleep 1
     for r in $(seq "$RUNS"); do
         t0=$(now)
-        "$B" cluster submit --nats "$URL" --job "b${w}_$r" -i "$I" "$C" >"$T/sub"
+        "$B" cluster submit --nats "$URL" --job "b${w}_$r" -i "$I" \
+            --unit-size "${UNIT:-32M}" "$C" >"$T/sub"
         t1=$(now)
         "$B" cluster status --nats "$URL" "b${w}_$r" --wait >"$T/st"
         t2=$(now)

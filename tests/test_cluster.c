@@ -234,77 +234,159 @@ static void test_cluster_reader_reads_ranges(void **state)
     free(p);
 }
 
+/* u and v hold the same unit. */
+static void assert_same_unit(const struct iocs_cluster_unit *u,
+                             const struct iocs_cluster_unit *v)
+{
+    assert_string_equal(u->job, v->job);
+    assert_string_equal(u->db, v->db);
+    assert_true(u->unit == v->unit && u->start == v->start &&
+                u->end == v->end && u->line == v->line);
+    assert_int_equal(u->nfiles, v->nfiles);
+    for (uint32_t i = 0; i < u->nfiles; i++) {
+        assert_string_equal(iocs_cluster_unit_path(u, i),
+                            iocs_cluster_unit_path(v, i));
+        assert_int_equal(u->files[i].codec, v->files[i].codec);
+        assert_int_equal(u->files[i].size, v->files[i].size);
+    }
+}
+
 static void test_cluster_unit_roundtrip(void **state)
 {
-    struct iocs_cluster_unit u = {0}, back;
-    char buf[IOCS_CLUSTER_REC_MAX + 1];
+    struct iocs_cluster_unit *u = calloc(1, sizeof(*u));
+    struct iocs_cluster_unit *back = calloc(1, sizeof(*back));
+    char *buf = malloc(IOCS_CLUSTER_REC_MAX + 1);
     int n;
 
     (void)state;
-    snprintf(u.job, sizeof(u.job), "hunt-2024_12");
-    u.unit = 42;
-    snprintf(u.path, sizeof(u.path), "/logs/a b%%c=d\n\xc3\xa9\x01.log");
-    u.codec = IOCS_CODEC_GZIP;
-    u.start = 268435456;
-    u.end = 536870912;
-    u.line = 1234567;
-    u.size = 1u << 30;
-    snprintf(u.db, sizeof(u.db), "0123456789abcdef");
-    n = iocs_cluster_unit_format(&u, buf, sizeof(buf));
+    assert_true(u && back && buf);
+    snprintf(u->job, sizeof(u->job), "hunt-2024_12");
+    u->unit = 42;
+    snprintf(u->db, sizeof(u->db), "0123456789abcdef");
+    /* A range of one file whose path needs escapes. */
+    assert_int_equal(iocs_cluster_unit_add(u,
+                                           "/logs/a b%c=d,\n\xc3\xa9\x01.log",
+                                           IOCS_CODEC_PLAIN, 1u << 30),
+                     0);
+    u->start = 268435456;
+    u->end = 536870912;
+    u->line = 1234567;
+    n = iocs_cluster_unit_format(u, buf, IOCS_CLUSTER_REC_MAX + 1);
     assert_true(n > 0);
     /* Every odd byte escaped: no space after the first line. */
     assert_null(memchr(buf + 17, ' ', (size_t)n - 17));
-    assert_int_equal(iocs_cluster_unit_parse(&back, buf, (size_t)n), 0);
-    assert_string_equal(back.path, u.path);
-    assert_string_equal(back.job, u.job);
-    assert_string_equal(back.db, u.db);
-    assert_true(back.unit == u.unit && back.codec == u.codec &&
-                back.start == u.start && back.end == u.end &&
-                back.line == u.line && back.size == u.size);
-    assert_int_equal(iocs_cluster_unit_format(&u, buf, 40), -ENOSPC);
-    snprintf(u.job, sizeof(u.job), "bad job");
-    assert_int_equal(iocs_cluster_unit_format(&u, buf, sizeof(buf)), -EINVAL);
+    assert_int_equal(iocs_cluster_unit_parse(back, buf, (size_t)n), 0);
+    assert_same_unit(u, back);
+    assert_int_equal(iocs_cluster_unit_format(u, buf, 40), -ENOSPC);
+
+    /* A range of several files is refused; whole files are fine. */
+    assert_int_equal(
+        iocs_cluster_unit_add(u, "/logs/x.gz", IOCS_CODEC_GZIP, 77), 0);
+    assert_int_equal(iocs_cluster_unit_format(u, buf, IOCS_CLUSTER_REC_MAX + 1),
+                     -EINVAL);
+    u->start = u->end = 0;
+    u->line = 1;
+    n = iocs_cluster_unit_format(u, buf, IOCS_CLUSTER_REC_MAX + 1);
+    assert_true(n > 0);
+    assert_int_equal(iocs_cluster_unit_parse(back, buf, (size_t)n), 0);
+    assert_same_unit(u, back);
+
+    /* A unit takes files until the count or the record's room runs out,
+     * and what it took always formats and parses back. */
+    memset(u, 0, sizeof(*u));
+    snprintf(u->job, sizeof(u->job), "j");
+    snprintf(u->db, sizeof(u->db), "0123456789abcdef");
+    u->line = 1;
+    for (int i = 0;; i++) {
+        char path[1200];
+
+        memset(path, '%', sizeof(path) - 1); /* three bytes escaped */
+        path[0] = '/';
+        path[sizeof(path) - 1] = '\0';
+        snprintf(path + 1, 12, "%d", i);
+        path[strlen(path)] = '%';
+        if (iocs_cluster_unit_add(u, path, IOCS_CODEC_PLAIN, 1) == -ENOSPC)
+            break;
+        assert_true(i < IOCS_CLUSTER_UNIT_FILES);
+    }
+    assert_true(u->nfiles > 1);
+    n = iocs_cluster_unit_format(u, buf, IOCS_CLUSTER_REC_MAX + 1);
+    assert_true(n > 0);
+    assert_int_equal(iocs_cluster_unit_parse(back, buf, (size_t)n), 0);
+    assert_same_unit(u, back);
+
+    memset(u, 0, sizeof(*u));
+    for (int i = 0; i < IOCS_CLUSTER_UNIT_FILES; i++)
+        assert_int_equal(iocs_cluster_unit_add(u, "/a", IOCS_CODEC_PLAIN, 1),
+                         0);
+    assert_int_equal(iocs_cluster_unit_add(u, "/a", IOCS_CODEC_PLAIN, 1),
+                     -ENOSPC);
+    assert_int_equal(iocs_cluster_unit_add(u, "", IOCS_CODEC_PLAIN, 1),
+                     -EINVAL);
+    snprintf(u->job, sizeof(u->job), "bad job");
+    assert_int_equal(iocs_cluster_unit_format(u, buf, IOCS_CLUSTER_REC_MAX + 1),
+                     -EINVAL);
+    free(u);
+    free(back);
+    free(buf);
 }
 
 static void test_cluster_unit_rejects(void **state)
 {
-    static const char ok_tail[] = "codec=plain\nstart=0\nend=0\nline=1\n"
-                                  "size=5\ndb=0123456789abcdef\n";
+    static const char ok_tail[] = "start=0\nend=0\nline=1\n"
+                                  "db=0123456789abcdef\n";
     static const char *const bad[] = {
         "",
         "iocstream-unit 2\n",
         "iocstream-unit 1",                                  /* no newline */
-        "iocstream-unit 1\njob=j\npath=/x\n",                /* no unit */
-        "iocstream-unit 1\njob=j\njob=k\nunit=1\npath=/x\n", /* duplicate */
-        "iocstream-unit 1\njob=j j\nunit=1\npath=/x\n",      /* raw space */
-        "iocstream-unit 1\njob=j\nunit=-1\npath=/x\n",
-        "iocstream-unit 1\njob=j\nunit=99999999999999999999\npath=/x\n",
-        "iocstream-unit 1\njob=j\nunit=1\npath=/x%0\n",   /* short escape */
-        "iocstream-unit 1\njob=j\nunit=1\npath=/x%zz\n",  /* bad escape */
-        "iocstream-unit 1\njob=j\nunit=1\npath=/x%00\n",  /* NUL */
-        "iocstream-unit 1\njob=j\nunit=1\npath=\n",       /* empty path */
-        "iocstream-unit 1\njob=a.b\nunit=1\npath=/x\n",   /* bad job name */
-        "iocstream-unit 1\n=v\njob=j\nunit=1\npath=/x\n", /* empty key */
+        "iocstream-unit 1\njob=j\nfiles=1\nf0=plain,5,/x\n", /* no unit */
+        "iocstream-unit 1\njob=j\njob=k\nunit=1\nfiles=1\nf0=plain,5,/x\n",
+        "iocstream-unit 1\njob=j j\nunit=1\nfiles=1\nf0=plain,5,/x\n",
+        "iocstream-unit 1\njob=j\nunit=-1\nfiles=1\nf0=plain,5,/x\n",
+        "iocstream-unit 1\njob=j\nunit=99999999999999999999\nfiles=1\n"
+        "f0=plain,5,/x\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,5,/x%0\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,5,/x%zz\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,5,/x%00\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,5,\n",
+        "iocstream-unit 1\njob=a.b\nunit=1\nfiles=1\nf0=plain,5,/x\n",
+        "iocstream-unit 1\n=v\njob=j\nunit=1\nfiles=1\nf0=plain,5,/x\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=0\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=2\nf0=plain,5,/x\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=odd,5,/x\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,/x\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,x,/x\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,5,/x,y\n",
+        "iocstream-unit 1\njob=j\nunit=1\nfiles=257\nf0=plain,5,/x\n",
     };
-    struct iocs_cluster_unit u;
+    struct iocs_cluster_unit *u = calloc(1, sizeof(*u));
     char rec[1024];
 
     (void)state;
+    assert_non_null(u);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(rec, sizeof(rec), "%s%s", bad[i], i < 3 ? "" : ok_tail);
-        assert_int_equal(iocs_cluster_unit_parse(&u, rec, strlen(rec)),
-                         -EINVAL);
+        assert_int_equal(iocs_cluster_unit_parse(u, rec, strlen(rec)), -EINVAL);
     }
-    /* The same with good fields parses; an unknown key is ignored. */
+    /* Good fields parse; an unknown key is ignored. */
     snprintf(rec, sizeof(rec),
-             "iocstream-unit 1\njob=j\nunit=1\npath=/x\nnew=1\n%s", ok_tail);
-    assert_int_equal(iocs_cluster_unit_parse(&u, rec, strlen(rec)), 0);
-    assert_string_equal(u.path, "/x");
-    /* A range that ends before it starts. */
+             "iocstream-unit 1\njob=j\nunit=1\nfiles=2\nf1=gzip,9,/y\n"
+             "f0=plain,5,/x\nnew=1\n%s",
+             ok_tail);
+    assert_int_equal(iocs_cluster_unit_parse(u, rec, strlen(rec)), 0);
+    assert_string_equal(iocs_cluster_unit_path(u, 0), "/x");
+    assert_string_equal(iocs_cluster_unit_path(u, 1), "/y");
+    assert_int_equal(u->files[1].codec, IOCS_CODEC_GZIP);
+    /* A range that ends before it starts; a range of two files. */
     snprintf(rec, sizeof(rec),
-             "iocstream-unit 1\njob=j\nunit=1\npath=/x\ncodec=plain\n"
-             "start=9\nend=3\nline=1\nsize=5\ndb=0123456789abcdef\n");
-    assert_int_equal(iocs_cluster_unit_parse(&u, rec, strlen(rec)), -EINVAL);
+             "iocstream-unit 1\njob=j\nunit=1\nfiles=1\nf0=plain,5,/x\n"
+             "start=9\nend=3\nline=1\ndb=0123456789abcdef\n");
+    assert_int_equal(iocs_cluster_unit_parse(u, rec, strlen(rec)), -EINVAL);
+    snprintf(rec, sizeof(rec),
+             "iocstream-unit 1\njob=j\nunit=1\nfiles=2\nf0=plain,5,/x\n"
+             "f1=plain,5,/y\nstart=1\nend=3\nline=1\ndb=0123456789abcdef\n");
+    assert_int_equal(iocs_cluster_unit_parse(u, rec, strlen(rec)), -EINVAL);
+    free(u);
 }
 
 static void test_cluster_status_roundtrip(void **state)
