@@ -944,6 +944,14 @@ static int put_status(struct worker *w, const struct iocs_cluster_unit *u,
     n = iocs_cluster_status_format(&s, rec, sizeof(rec));
     if (n < 0)
         return n;
+    if (st == IOCS_CLUSTER_RUNNING) {
+        /* "running" is only news: published without waiting for its ack
+         * (a KV put is a publish to $KV.BUCKET.KEY). */
+        snprintf(key, sizeof(key), "$KV." BUCKET_STATUS ".%s.%" PRIu64, u->job,
+                 u->unit);
+        return js_PublishAsync(w->c.js, key, rec, n, NULL) == NATS_OK ? 0
+                                                                      : -EIO;
+    }
     snprintf(key, sizeof(key), "%s.%" PRIu64, u->job, u->unit);
     return kv_put(w->c.status, key, rec, (size_t)n);
 }
@@ -1133,18 +1141,17 @@ static int switch_job(struct worker *w, const struct iocs_cluster_unit *u,
     return 0;
 }
 
-/* Scan unit u. Returns 0 (done), 1 (failed, why says why: the unit is
- * acked as failed) or a negative errno (the worker cannot go on: the sink
- * broke; the unit is released). */
-static int scan_unit(struct worker *w, natsMsg *msg,
-                     const struct iocs_cluster_unit *u, uint64_t *events,
-                     uint64_t *bytes, char *why, size_t whylen)
+/* Scan unit u into the sink (not flushed: its events may still wait for
+ * their acks). Returns 0 (done), 1 (failed, why says why: the unit is
+ * acked as failed) or -ENOMEM. */
+static int scan_unit(struct worker *w, const struct iocs_cluster_unit *u,
+                     uint64_t *events, uint64_t *bytes, char *why,
+                     size_t whylen)
 {
     struct iocs_sourcelist list = {0};
     struct iocs_scan_stats st = {0};
-    struct progress pr;
     bool uring = false, missing = false;
-    int status, err;
+    int status;
 
     for (uint32_t i = 0; i < u->nfiles; i++) {
         const char *path = iocs_cluster_unit_path(u, i);
@@ -1193,32 +1200,11 @@ static int scan_unit(struct worker *w, natsMsg *msg,
         }
     }
     id_unit(w->sink, u->job, u->unit);
-    err = progress_start(&pr, msg, w->co->ack_wait_ms / 3);
-    if (err) {
-        iocs_sourcelist_fini(&list);
-        return err;
-    }
     status = iocs_pipeline_run(w->o, w->db, w->allow, &list, &w->sink->base,
                                &st, &uring);
-    err = iocs_sink_flush(&w->sink->base, -1);
-    if (w->co->test_delay_ms > 0) {
-        /* Tests: a unit whose events are out but not yet acked. */
-        struct timespec t = {w->co->test_delay_ms / 1000,
-                             (w->co->test_delay_ms % 1000) * 1000000L};
-
-        nanosleep(&t, NULL);
-    }
-    progress_stop(&pr);
     iocs_sourcelist_fini(&list);
     *events = w->sink->ordinal;
     *bytes = st.bytes;
-    if (err) {
-        const char *e = iocs_sink_error(&w->sink->base);
-
-        fprintf(stderr, "iocstream: cluster: events: %s\n",
-                e ? e : iocs_strerror(err));
-        return err;
-    }
     if (missing)
         return 1; /* why says which file */
     if (status) {
@@ -1230,72 +1216,183 @@ static int scan_unit(struct worker *w, natsMsg *msg,
     return 0;
 }
 
-/* Handle one delivered unit. Returns 0, or a negative errno when the
- * worker must stop (the unit then goes back to the stream). */
-static int work_one(struct worker *w, natsMsg *msg)
-{
-    struct iocs_cluster_unit *u = calloc(1, sizeof(*u));
-    jsMsgMetaData *meta = NULL;
-    char why[IOCS_CLUSTER_ERR_MAX] = "";
-    uint64_t events = 0, bytes = 0, delivered = 1;
-    int rc;
+/*
+ * A unit scanned whose events may still wait for their publish acks. The
+ * worker scans the next unit meanwhile (the sink's acks come in behind
+ * it) and finishes this one after: so no unit waits on an idle pipeline
+ * for its last acks. Its progress timer runs until it is acked.
+ */
+struct pending {
+    natsMsg *msg;
+    struct iocs_cluster_unit *u;
+    uint64_t seq_end; /* the sink's last batch of this unit */
+    uint64_t events, bytes;
+    int rc; /* 0 done, 1 failed (why) */
+    char why[IOCS_CLUSTER_ERR_MAX];
+    struct progress pr;
+};
 
-    if (!u)
+/* Wait until every batch up to seq is acknowledged. Returns 0 or a
+ * negative errno of the sink (it cannot heal: reported). */
+static int wait_acked(struct worker *w, uint64_t seq)
+{
+    int err = 0;
+
+    while (w->sink && iocs_sink_acked(w->sink->in, NULL) < seq) {
+        err = iocs_sink_flush(w->sink->in, 5);
+        if (err == 0 || err != -ETIMEDOUT)
+            break;
+        err = 0;
+    }
+    if (err) {
+        const char *e = iocs_sink_error(w->sink->in);
+
+        fprintf(stderr, "iocstream: cluster: events: %s\n",
+                e ? e : iocs_strerror(err));
+    }
+    return err;
+}
+
+/* Record *pp's outcome and ack its unit, once its events are acked; free
+ * it and set *pp to NULL. On a sink failure the unit is released (Nak)
+ * and the error returned. NULL: nothing to do. */
+static int finish(struct worker *w, struct pending **pp)
+{
+    struct pending *p = *pp;
+    int err;
+
+    if (!p)
+        return 0;
+    *pp = NULL;
+    err = wait_acked(w, p->seq_end);
+    if (!err && w->co->test_delay_ms > 0) {
+        /* Tests: a unit whose events are out but not yet acked. */
+        struct timespec t = {w->co->test_delay_ms / 1000,
+                             (w->co->test_delay_ms % 1000) * 1000000L};
+
+        nanosleep(&t, NULL);
+    }
+    progress_stop(&p->pr);
+    if (err) {
+        (void)natsMsg_Nak(p->msg, NULL); /* another worker takes it */
+    } else {
+        if (p->rc)
+            fprintf(stderr, "iocstream: cluster: job %s unit %" PRIu64 ": %s\n",
+                    p->u->job, p->u->unit, p->why);
+        /* The status before the ack: a unit acked is never "running". */
+        (void)put_status(w, p->u,
+                         p->rc ? IOCS_CLUSTER_FAILED : IOCS_CLUSTER_DONE,
+                         p->events, p->bytes, p->rc ? p->why : NULL);
+        /* Not AckSync: an ack that is lost brings the unit back, and its
+         * events come again with the same ids (dropped as duplicates). */
+        if (natsMsg_Ack(p->msg, NULL) != NATS_OK)
+            fprintf(stderr,
+                    "iocstream: cluster: job %s unit %" PRIu64
+                    ": ack lost (it comes again; its events keep their "
+                    "ids)\n",
+                    p->u->job, p->u->unit);
+    }
+    natsMsg_Destroy(p->msg);
+    free(p->u);
+    free(p); /* the progress thread, joined, pointed into it */
+    return err;
+}
+
+/* Take the delivered unit msg (the worker owns it now): scan it into the
+ * sink, finish the unit before it (*prev), and leave this one in *prev.
+ * Returns 0, or a negative errno when the worker must stop (its units go
+ * back to the stream). */
+static int work_one(struct worker *w, natsMsg *msg, struct pending **prev)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    jsMsgMetaData *meta = NULL;
+    uint64_t delivered = 1;
+    bool timer = false;
+    int err;
+
+    if (!p || !(p->u = calloc(1, sizeof(*p->u)))) {
+        free(p);
+        (void)natsMsg_Nak(msg, NULL);
+        natsMsg_Destroy(msg);
         return -ENOMEM;
+    }
+    p->msg = msg;
     if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
         delivered = meta->NumDelivered;
         jsMsgMetaData_Destroy(meta);
     }
-    if (iocs_cluster_unit_parse(u, natsMsg_GetData(msg),
+    if (iocs_cluster_unit_parse(p->u, natsMsg_GetData(msg),
                                 (size_t)natsMsg_GetDataLength(msg))) {
         fprintf(stderr,
                 "iocstream: cluster: a malformed work unit on %s: "
                 "dropped\n",
                 natsMsg_GetSubject(msg));
         (void)natsMsg_Term(msg, NULL);
-        free(u);
+        natsMsg_Destroy(msg);
+        free(p->u);
+        free(p);
         return 0;
     }
+    /* Another job's sink, or its database: the unit before goes first. */
+    if (*prev && strcmp((*prev)->u->job, p->u->job) != 0) {
+        err = finish(w, prev);
+        if (err)
+            goto fail;
+    }
+    err = progress_start(&p->pr, msg, w->co->ack_wait_ms / 3);
+    if (err)
+        goto fail;
+    timer = true;
     if (delivered > IOCS_CLUSTER_MAX_DELIVER) {
-        set_why(why, sizeof(why),
+        set_why(p->why, sizeof(p->why),
                 "%s: delivered %" PRIu64 " times without finishing",
-                iocs_cluster_unit_path(u, 0), delivered);
-        rc = 1;
+                iocs_cluster_unit_path(p->u, 0), delivered);
+        p->rc = 1;
     } else {
-        (void)put_status(w, u, IOCS_CLUSTER_RUNNING, 0, 0, NULL);
-        rc = switch_job(w, u, why, sizeof(why));
-        if (rc == -ENOMEM) {
-            (void)natsMsg_Nak(msg, NULL);
-            free(u);
-            return rc;
+        (void)put_status(w, p->u, IOCS_CLUSTER_RUNNING, 0, 0, NULL);
+        p->rc = switch_job(w, p->u, p->why, sizeof(p->why));
+        if (p->rc == -ENOMEM) {
+            err = -ENOMEM;
+            goto fail;
         }
-        rc = rc ? 1 : scan_unit(w, msg, u, &events, &bytes, why, sizeof(why));
+        p->rc = p->rc ? 1
+                      : scan_unit(w, p->u, &p->events, &p->bytes, p->why,
+                                  sizeof(p->why));
+        if (p->rc < 0) {
+            err = p->rc;
+            goto fail;
+        }
     }
-    if (rc < 0) {
-        (void)natsMsg_Nak(msg, NULL); /* another worker takes it */
-        free(u);
-        return rc;
-    }
-    if (rc == 1)
-        fprintf(stderr, "iocstream: cluster: job %s unit %" PRIu64 ": %s\n",
-                u->job, u->unit, why);
-    /* The status before the ack: a unit acked is never "running". */
-    (void)put_status(w, u, rc ? IOCS_CLUSTER_FAILED : IOCS_CLUSTER_DONE, events,
-                     bytes, rc ? why : NULL);
-    if (natsMsg_AckSync(msg, NULL, NULL) != NATS_OK)
-        fprintf(stderr,
-                "iocstream: cluster: job %s unit %" PRIu64
-                ": ack lost (it will be delivered again; its events keep "
-                "their ids)\n",
-                u->job, u->unit);
-    free(u);
+    p->seq_end = w->sink ? w->sink->seq_base + w->sink->last : 0;
+    err = finish(w, prev); /* its acks came in while this one ran */
+    if (err)
+        goto fail;
+    *prev = p;
     return 0;
+
+fail:
+    if (timer)
+        progress_stop(&p->pr);
+    (void)natsMsg_Nak(msg, NULL);
+    natsMsg_Destroy(msg);
+    free(p->u);
+    free(p);
+    if (*prev) {
+        progress_stop(&(*prev)->pr);
+        (void)natsMsg_Nak((*prev)->msg, NULL);
+        natsMsg_Destroy((*prev)->msg);
+        free((*prev)->u);
+        free(*prev);
+        *prev = NULL;
+    }
+    return err;
 }
 
 int iocs_cmd_cluster_worker(const struct iocs_scan_opts *o,
                             const struct iocs_cluster_opts *co)
 {
     struct worker w = {.o = o, .co = co};
+    struct pending *prev = NULL;
     struct sigaction sa = {0};
     natsSubscription *sub = NULL;
     jsSubOptions so;
@@ -1330,9 +1427,13 @@ int iocs_cmd_cluster_worker(const struct iocs_scan_opts *o,
     while (!stop_sig && !err) {
         natsMsgList list = {0};
 
-        s = natsSubscription_Fetch(&list, sub, 1, 1000, &je);
-        if (s == NATS_TIMEOUT || (s != NATS_OK && stop_sig))
+        /* With a unit waiting for its acks, look briefly: when no unit
+         * comes, finish it rather than keep it waiting. */
+        s = natsSubscription_Fetch(&list, sub, 1, prev ? 20 : 1000, &je);
+        if (s == NATS_TIMEOUT || (s != NATS_OK && stop_sig)) {
+            err = finish(&w, &prev);
             continue;
+        }
         if (s != NATS_OK) {
             if (s == NATS_CONNECTION_CLOSED) {
                 say_nats("fetch", s, je);
@@ -1344,14 +1445,20 @@ int iocs_cmd_cluster_worker(const struct iocs_scan_opts *o,
             continue;
         }
         for (int i = 0; i < list.Count; i++) {
+            natsMsg *m = list.Msgs[i];
+
+            list.Msgs[i] = NULL; /* ours now */
             if (stop_sig || err) {
-                (void)natsMsg_Nak(list.Msgs[i], NULL); /* not started */
+                (void)natsMsg_Nak(m, NULL); /* not started */
+                natsMsg_Destroy(m);
                 continue;
             }
-            err = work_one(&w, list.Msgs[i]);
+            err = work_one(&w, m, &prev);
         }
         natsMsgList_Destroy(&list);
     }
+    if (!err)
+        err = finish(&w, &prev); /* SIGTERM: the unit in hand is done */
     status = err ? 2 : 0;
     if (stop_sig)
         fprintf(stderr, "iocstream: cluster: worker %s stopped by signal %d\n",
@@ -1452,6 +1559,72 @@ static int show_job(struct conn *c, const char *job, bool print, bool *done,
     return 0;
 }
 
+/* Block until every unit of job is done or failed: one watcher on the
+ * job's status keys, its updates applied as they come (no polling). */
+static int wait_job(struct conn *c, const char *job)
+{
+    struct iocs_cluster_job j;
+    kvWatchOptions wo;
+    kvWatcher *wt = NULL;
+    unsigned char *rec = NULL, *state = NULL;
+    uint64_t n[4] = {0};
+    char filter[128];
+    size_t len, plen = strlen(job) + 1;
+    natsStatus s;
+    int err = kv_get(c->jobs, job, &rec, &len);
+
+    if (!err)
+        err = iocs_cluster_job_parse(&j, rec, len);
+    free(rec);
+    if (err) {
+        fprintf(stderr, "iocstream: cluster: job '%s': %s\n", job,
+                err == -ENOENT ? "no such job" : iocs_strerror(err));
+        return err;
+    }
+    state = calloc(j.units ? j.units : 1, 1); /* IOCS_CLUSTER_PENDING */
+    if (!state)
+        return -ENOMEM;
+    n[IOCS_CLUSTER_PENDING] = j.units;
+    kvWatchOptions_Init(&wo);
+    wo.IgnoreDeletes = true;
+    snprintf(filter, sizeof(filter), "%s.*", job);
+    s = kvStore_Watch(&wt, c->status, filter, &wo);
+    while (s == NATS_OK &&
+           n[IOCS_CLUSTER_DONE] + n[IOCS_CLUSTER_FAILED] < j.units) {
+        struct iocs_cluster_status st;
+        kvEntry *e = NULL;
+        const char *key;
+        char *end;
+        unsigned long long u;
+
+        s = kvWatcher_Next(&e, wt, 1000);
+        if (s == NATS_TIMEOUT) {
+            s = NATS_OK;
+            continue;
+        }
+        if (s != NATS_OK || !e)
+            continue; /* NULL: the current values are all seen */
+        key = kvEntry_Key(e);
+        errno = 0;
+        u = strtoull(key + plen, &end, 10);
+        if (strlen(key) > plen && !errno && !*end && u < j.units &&
+            iocs_cluster_status_parse(&st, kvEntry_Value(e),
+                                      (size_t)kvEntry_ValueLen(e)) == 0) {
+            n[state[u]]--;
+            state[u] = (unsigned char)st.state;
+            n[st.state]++;
+        }
+        kvEntry_Destroy(e);
+    }
+    kvWatcher_Destroy(wt);
+    free(state);
+    if (s != NATS_OK) {
+        say_nats("status", s, 0);
+        return -EIO;
+    }
+    return 0;
+}
+
 int iocs_cmd_cluster_status(const struct iocs_cluster_opts *co)
 {
     kvKeysList keys = {0};
@@ -1471,6 +1644,19 @@ int iocs_cmd_cluster_status(const struct iocs_cluster_opts *co)
     }
     if (err)
         goto out;
+    if (co->wait) {
+        /* Wait for each job in turn, then print them as below. */
+        if (co->job) {
+            if (wait_job(&c, co->job))
+                goto out;
+        } else if (kvStore_Keys(&keys, c.jobs, NULL) == NATS_OK) {
+            for (int i = 0; i < keys.Count; i++)
+                if (!strchr(keys.Keys[i], '.') && wait_job(&c, keys.Keys[i]))
+                    goto out;
+            kvKeysList_Destroy(&keys);
+            memset(&keys, 0, sizeof(keys));
+        }
+    }
     for (;;) {
         bool all_done = true, any = false;
         uint64_t failed_total = 0;
