@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "matchers/dbcache.h"
+#include "matchers/util.h"
 
 static void print_counts(const struct iocs_db *db,
                          const struct iocs_load_report *lr,
@@ -38,12 +39,15 @@ static void print_counts(const struct iocs_db *db,
     printf("by feed:\n");
     if (lr->builtin)
         printf("  %s: %zu loaded\n", "builtin", builtin);
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
         const struct iocs_load_input *c = &lr->inputs[i];
 
         printf("  %s: %zu loaded, %zu duplicates, %zu rejected (%s)\n", c->path,
                c->rep.loaded, c->rep.duplicates, c->rep.rejected,
-               i < o->nfeeds ? "feed" : "rules");
+               i < o->nfeeds               ? "feed"
+               : i < o->nfeeds + o->nrules ? "rules"
+                                           : "strings");
+        iocs__cmd_print_hygiene(stdout, c->path, &c->rep);
     }
     if (o->nallows)
         printf("  allowlists: %zu IOCs dropped\n", lr->allowed);
@@ -59,7 +63,8 @@ int iocs_cmd_compile(const struct iocs_scan_opts *o, const char *out)
     char errbuf[512];
     int status = 2, err;
 
-    lr.inputs = calloc(o->nfeeds + o->nrules + 1, sizeof(*lr.inputs));
+    lr.inputs =
+        calloc(o->nfeeds + o->nrules + o->nstrings + 1, sizeof(*lr.inputs));
     if (!lr.inputs) {
         fprintf(stderr, "iocstream: out of memory\n");
         goto out;
@@ -68,6 +73,13 @@ int iocs_cmd_compile(const struct iocs_scan_opts *o, const char *out)
     lo.db = NULL;
     lo.use_cache = false;
     lo.read = iocs__cmd_on_feeds_read;
+    /* Refuse a device, FIFO, link or directory before compiling: only a
+     * regular file (or a new path) is replaced. */
+    err = iocs_check_replace(out, "output", errbuf, sizeof(errbuf));
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n", errbuf);
+        goto out;
+    }
     err = iocs_load_db(&lo, &db, &res, &lr, &e);
     if (err) {
         iocs__cmd_print_load_err(err, &e);

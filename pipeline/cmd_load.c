@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pipeline/progress.h"
 #include "pipeline/status.h"
 
 void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
@@ -17,6 +19,25 @@ void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
 {
     (void)ctx;
     fprintf(stderr, "%s:%zu: %s\n", file, line, why);
+}
+
+/* A compile can take minutes (regex rules grow superlinearly): say what
+ * is compiled and for how long while stderr is a terminal. */
+static void on_compiling(void *ctx, size_t niocs, bool done)
+{
+    static struct iocs_progress *p;
+    char what[64];
+
+    (void)ctx;
+    if (done) {
+        iocs_progress_free(p); /* ends the phase, erases the line */
+        p = NULL;
+        return;
+    }
+    if (p || iocs_progress_new(&p, STDERR_FILENO, isatty(STDERR_FILENO)))
+        return;
+    snprintf(what, sizeof(what), "compiling %zu IOCs", niocs);
+    (void)iocs_progress_phase_begin(p, what);
 }
 
 /* The loader's options from the command line's. */
@@ -33,7 +54,31 @@ struct iocs_load_opts iocs__cmd_load_opts(const struct iocs_scan_opts *o)
                                    .strict = o->strict,
                                    .use_cache = !o->no_cache,
                                    .all_attributes = o->all_attributes,
-                                   .reject = iocs__cmd_on_reject};
+                                   .allow_wide = o->allow_wide,
+                                   .strings = o->strings,
+                                   .nstrings = o->nstrings,
+                                   .reject = iocs__cmd_on_reject,
+                                   .compiling = on_compiling};
+}
+
+void iocs__cmd_print_hygiene(FILE *f, const char *path,
+                             const struct iocs_feed_report *r)
+{
+    fprintf(f, "# %s: loaded", path);
+    for (int t = 0; t < IOCS_TYPE_COUNT; t++)
+        if (r->by_type[t])
+            fprintf(f, " %s %zu", iocs_type_name((enum iocs_type)t),
+                    r->by_type[t]);
+    fprintf(f,
+            "; skipped: not an indicator %zu, CIDR too wide %zu, regex "
+            "refused %zu, to_ids false %zu, other %zu; rejected %zu",
+            r->untyped, r->wide, r->bad_regex, r->not_ids,
+            r->skipped - r->untyped - r->wide - r->not_ids, r->rejected);
+    if (r->widest4)
+        fprintf(f, "; widest %s", r->widest4_text);
+    if (r->widest6)
+        fprintf(f, "; widest %s", r->widest6_text);
+    fputc('\n', f);
 }
 
 /* Say why a load failed: "iocstream: [file: ]why". */
@@ -79,6 +124,8 @@ int iocs__cmd_get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
 
     lo.read = iocs__cmd_on_feeds_read;
     err = iocs_load_db(&lo, out, res, &lr, &e);
+    if (res->warn[0])
+        fprintf(stderr, "iocstream: warning: cache: %s\n", res->warn);
     if (!err)
         return 0;
     if (o->db)
@@ -125,6 +172,9 @@ void iocs__cmd_print_cache(const struct iocs_scan_opts *o,
             o->db ? "loaded from --db" : how[r->how], secs);
     if (r->why[0])
         fprintf(stderr, "iocstream: cache: %s\n", r->why);
+    if (r->inputs_changed)
+        fprintf(stderr, "iocstream: cache: an input changed while it was "
+                        "read; this set is not cached\n");
     if (r->store_err)
         fprintf(stderr, "iocstream: cache not written: %s\n",
                 iocs_strerror(r->store_err));
