@@ -9,8 +9,10 @@
  * iocs_pipeline_run() over one source record (source.h) whose
  * start_offset, end_offset and start_line come from the unit.
  *
- * Units. A compressed or evtx file (codec.h's magic bytes) is one unit, and
- * so is a plain file of at most unit_size bytes. A larger plain file is cut
+ * Units. A compressed or evtx file (codec.h's magic bytes) is never cut,
+ * and neither is a plain file of at most unit_size bytes: such whole files
+ * share a unit up to unit_size bytes and IOCS_CLUSTER_UNIT_FILES files (the
+ * submitter groups them). A larger plain file is cut
  * into ranges of about unit_size bytes; iocs_cluster_plan() reads it once,
  * counting newlines (iocs_count_newlines, a memchr pass), and cuts right
  * after a '\n', so every range starts at a line start and carries the
