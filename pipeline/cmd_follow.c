@@ -516,19 +516,12 @@ static int load_state(struct follow_ctx *c)
 static int open_output(struct follow_ctx *c)
 {
     const struct iocs_scan_opts *o = c->o;
-    struct iocs_sink_opts so = {.format = o->format,
-                                .durable = o->state != NULL,
-                                .keep = o->state != NULL};
-    char errbuf[512];
     struct stat st;
-    int fd, err;
+    int fd;
 
-    err = iocs_sink_open(&c->sink, o->output, &so, errbuf, sizeof(errbuf));
-    if (err) {
-        fprintf(stderr, "iocstream: %s\n",
-                errbuf[0] ? errbuf : iocs_strerror(err));
+    c->sink = iocs__cmd_open_sink(o, o->state != NULL);
+    if (!c->sink)
         return 2;
-    }
     if (!o->output || !strcmp(o->output, "-") ||
         strcmp(c->sink->ops->name, "file") != 0)
         return 0;
