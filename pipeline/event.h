@@ -9,11 +9,13 @@
  * event. A field added here is written by adding one row to the ECS table
  * in encode.c; no other output changes.
  *
+ * @timestamp is the line's own time when it has one (linetime.h; then
+ * line_time is set and "iocstream.time" is "line"), else the scan time
+ * ("none"); created is always the scan time. host is the line's syslog
+ * header's host, when it names one.
+ *
  * Planned fields, added with the code that fills them (DESIGN.md,
- * "Events" and "A line's own time and host"):
- *   host.name             from the line's RFC 3164 / RFC 5424 header
- *   the line's own time   and whether the line has one ("iocstream.time":
- *                         "line" | "none"); @timestamp then holds it
+ * "Events"):
  *   threat.indicator.port the port of an `a.b.c.d:port` IOC
  *   winlog.*              fields of a Windows event log record
  *   event.id              derived from the source identity (source.h), the
@@ -22,6 +24,7 @@
 #ifndef IOCS_EVENT_H
 #define IOCS_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -49,8 +52,11 @@ struct iocs_event {
     size_t atomic_len;
     uint64_t start, end;       /* atomic's byte range in the line */
     uint32_t count;            /* valid occurrences in the line */
-    struct timespec timestamp; /* @timestamp */
+    struct timespec timestamp; /* @timestamp: the line's time, else created */
     struct timespec created;   /* scan time */
+    bool line_time;            /* timestamp is the line's own */
+    const char *host;          /* host.name, into the line; NULL: none */
+    size_t host_len;
 };
 
 /* How events are written: the user's --format (or the output's name). */
