@@ -10,10 +10,13 @@
 #include <stddef.h>
 
 #include "pipeline/event.h"
+#include "pipeline/scanner.h" /* struct iocs_scan_time */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct iocs_progress;
 
 struct iocs_scan_opts {
     const char *const *feeds; /* -i files; none (and no rules): built-in */
@@ -42,6 +45,12 @@ struct iocs_scan_opts {
     bool direct; /* --direct: O_DIRECT reads */
     bool follow_symlinks;
     bool stats;
+    struct iocs_scan_time time; /* --tz, --since, --until (start: 0) */
+    bool summary;               /* --summary: the per-IOC summary at the end */
+    int progress; /* --progress 1, --no-progress 0; -1: when stderr is a
+                     terminal */
+    struct iocs_progress *progress_line; /* cmd_scan's, for the stages;
+                                            NULL: none */
 };
 
 struct iocs_allow;
