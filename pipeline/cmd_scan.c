@@ -144,20 +144,19 @@ int iocs_cmd_scan(const struct iocs_scan_opts *opts)
     double load = 0;
     const char *const *paths = o->paths;
     size_t npaths = o->npaths, nerr = 0;
-    bool uring = false;
+    bool uring = false, show;
     int status = 2, err;
 
     signal(SIGPIPE, SIG_IGN); /* a closed output is an EPIPE we report */
     clock_gettime(CLOCK_MONOTONIC, &t0);
     if (so.time.start == 0)
         so.time.start = time(NULL); /* stdin's year reference */
-    if (iocs_progress_new(&prog, STDERR_FILENO,
-                          so.progress < 0 ? isatty(STDERR_FILENO) == 1
-                                          : so.progress > 0) < 0) {
+    show = so.progress < 0 ? isatty(STDERR_FILENO) == 1 : so.progress > 0;
+    if (iocs_progress_new(&prog, STDERR_FILENO, show) < 0) {
         fprintf(stderr, "iocstream: out of memory\n");
         goto out;
     }
-    so.progress_line = prog;
+    so.progress_line = show ? prog : NULL; /* none: not even a call */
 
     if (iocs__cmd_get_db(o, &db, &cres))
         goto out;
@@ -184,7 +183,8 @@ int iocs_cmd_scan(const struct iocs_scan_opts *opts)
         if (!sink)
             goto out;
     }
-    iocs_progress_total(prog, total_bytes(&list));
+    if (show)
+        iocs_progress_total(prog, total_bytes(&list));
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
