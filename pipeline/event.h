@@ -16,10 +16,11 @@
  *
  * Planned fields, added with the code that fills them (DESIGN.md,
  * "Events"):
- *   threat.indicator.port the port of an `a.b.c.d:port` IOC
  *   winlog.*              fields of a Windows event log record
  *   event.id              derived from the source identity (source.h), the
  *                         line offset and the IOC, so a resent event keeps it
+ * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
+ * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
  */
 #ifndef IOCS_EVENT_H
 #define IOCS_EVENT_H
