@@ -29,10 +29,43 @@
 #include "pipeline/summary.h"
 #include "pipeline/walk.h"
 
-static void on_walk_err(void *ctx, const char *path, int err)
+/*
+ * The sources, walked before anything is opened for writing (the cache,
+ * the output). The output file, when it exists, is never read: a file
+ * argument that is it (by device and inode, so also through a link) is
+ * refused, as opening the output would truncate it; a directory walk
+ * skips it. Unwalkable paths are reported once, by the reader, in order.
+ * Returns 0, or 2 after reporting what went wrong.
+ */
+static int walk_sources(const struct iocs_scan_opts *o,
+                        const char *const *paths, size_t npaths,
+                        struct iocs_sourcelist *list, size_t *nerr)
 {
-    (void)ctx;
-    fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
+    struct iocs_walk_skip out = {0};
+    struct stat st;
+    size_t nskip = 0;
+
+    if (o->output && strcmp(o->output, "-") != 0 && !strstr(o->output, "://") &&
+        stat(o->output, &st) == 0 && S_ISREG(st.st_mode)) {
+        out = (struct iocs_walk_skip){(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+        nskip = 1;
+    }
+    for (size_t i = 0; i < npaths; i++) {
+        if (nskip && strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 &&
+            (uint64_t)st.st_dev == out.dev && (uint64_t)st.st_ino == out.ino) {
+            fprintf(stderr,
+                    "iocstream: %s: the output is also an input (%s); "
+                    "refusing to overwrite it\n",
+                    o->output, paths[i]);
+            return 2;
+        }
+        if (iocs_walk_add_except(list, paths[i], o->follow_symlinks, NULL, NULL,
+                                 nerr, &out, nskip) < 0) {
+            fprintf(stderr, "iocstream: out of memory\n");
+            return 2;
+        }
+    }
+    return 0;
 }
 
 /* The output: the sink for dest (sink.h). Reports a failure; NULL then. */
@@ -158,23 +191,18 @@ int iocs_cmd_scan(const struct iocs_scan_opts *opts)
     }
     so.progress_line = show ? prog : NULL; /* none: not even a call */
 
+    if (npaths == 0) {
+        paths = stdin_path;
+        npaths = 1;
+    }
+    if (walk_sources(o, paths, npaths, &list, &nerr))
+        goto out;
     if (iocs__cmd_get_db(o, &db, &cres))
         goto out;
     if (iocs__cmd_load_allow(o, &allow))
         goto out;
     if (o->stats)
         iocs__cmd_print_cache(o, &cres, seconds_since(&t0));
-    if (npaths == 0) {
-        paths = stdin_path;
-        npaths = 1;
-    }
-    for (size_t i = 0; i < npaths; i++) {
-        if (iocs_walk_add(&list, paths[i], o->follow_symlinks, on_walk_err,
-                          NULL, &nerr) < 0) {
-            fprintf(stderr, "iocstream: out of memory\n");
-            goto out;
-        }
-    }
     if (o->summary) {
         if (open_summary(o, &sink, &sum))
             goto out;

@@ -76,6 +76,13 @@ static int on_event(void *ctx, const struct iocs_event *ev)
 static void report_source_err(const struct iocs_sourcelist *list,
                               const struct iocs_slab *s)
 {
+    if (s->err == -ENODATA) { /* reader.h: cut short while being read */
+        fprintf(stderr,
+                "iocstream: %s: truncated at offset %llu while being read\n",
+                list->v[s->source].path,
+                (unsigned long long)(s->offset + s->len));
+        return;
+    }
     fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
             iocs_strerror(s->err));
 }

@@ -256,6 +256,8 @@ static bool at_size(struct iocs_reader *r, const struct rslab *s)
 
     if (end < r->size)
         return false;
+    if (r->size == 0)
+        return false; /* says empty but may not be (/proc): read to a 0 */
     if (s->pub.len < r->slab_size)
         return true; /* the read stopped short of what it asked: the end */
     if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->size) {
@@ -279,6 +281,11 @@ static void complete(struct iocs_reader *r, struct rslab *s, int res)
         s->pub.err = res;
         s->eof = res == 0;
         r->stop = true;
+        /* The end before the size fstat gave: cut while being read (as
+         * copytruncate does); the bytes before it are still scanned. */
+        if (res == 0 && r->seekable &&
+            r->base + s->pub.offset + s->pub.len < r->size)
+            s->pub.err = -ENODATA;
     } else {
         s->pub.len += (size_t)res;
         if (!r->seekable) {
@@ -406,6 +413,8 @@ static bool part_account(struct iocs_reader *r, struct rpart *rp, int res)
         return true;
     if (res < 0) {
         ps->err = res;
+    } else if (res == 0 && ps->len < rp->want) {
+        ps->err = -ENODATA; /* truncated while being read */
     } else if (res > 0) {
         ps->len += (size_t)res;
         if (ps->len < rp->want) {
@@ -576,7 +585,8 @@ static int start_next(struct iocs_reader *r)
      * its own. */
     packed = r->pack_max > 0 && e->own &&
              r->srcv[r->next_src].start_offset == 0 &&
-             (e->err < 0 || (S_ISREG(e->st_mode) && e->size <= r->pack_max));
+             (e->err < 0 ||
+              (S_ISREG(e->st_mode) && e->size > 0 && e->size <= r->pack_max));
     if (!packed) {
         seal(r); /* its slabs come after every pack before it */
         if (e->err < 0) {
@@ -690,11 +700,15 @@ static int refill(struct iocs_reader *r)
             close_src(r);
             continue;
         }
-        if (r->nfree == 0 || r->busy >= (r->seekable ? r->depth : 1u))
+        /* A file that says it is empty (/proc) is read one slab at a time
+         * until a read returns 0, as a pipe is. */
+        if (r->nfree == 0 ||
+            r->busy >= (r->seekable && r->size ? r->depth : 1u))
             return 0;
         /* Past the known size only a read already issued can find more
          * (at_size() looks again); an empty file still gets its one read. */
-        if (r->seekable && r->issued && r->base + r->next_off >= r->size)
+        if (r->seekable && r->issued && r->size &&
+            r->base + r->next_off >= r->size)
             return 0;
         r->busy++;
         err = issue(r, take(r, r->next_off));

@@ -110,7 +110,11 @@ struct iocs_slab {
     bool last;               /* last slab of this source (len may be 0) */
     int err;                 /* < 0: the source failed (open or read); the
                                 slab is then also the last of its source and
-                                len holds the bytes read before the failure */
+                                len holds the bytes read before the failure;
+                                -ENODATA: a regular file ended (a read
+                                returned 0) before the size fstat gave, so it
+                                was truncated while being read, at offset +
+                                len */
     unsigned nparts;         /* > 0: a pack of small files, in parts[];
                                 the fields above then describe none */
     struct iocs_slab *parts; /* whole sources, in order (see above) */
