@@ -17,10 +17,10 @@
  * Planned fields, added with the code that fills them (DESIGN.md,
  * "Events"):
  *   winlog.*              fields of a Windows event log record
- *   event.id              derived from the source identity (source.h), the
- *                         line offset and the IOC, so a resent event keeps it
  * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
  * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
+ * event.id is not a field either: the encoder makes it (eventid.h) from
+ * source_id, offset and the IOC, once per event.
  */
 #ifndef IOCS_EVENT_H
 #define IOCS_EVENT_H
@@ -55,6 +55,8 @@ struct iocs_event {
     uint32_t count;            /* valid occurrences in the line */
     struct timespec timestamp; /* @timestamp: the line's time, else created */
     struct timespec created;   /* scan time */
+    uint64_t source_id;        /* the source's key for event.id
+                                  (iocs_eventid_source(); the unit's) */
     bool line_time;            /* timestamp is the line's own */
     const char *host;          /* host.name, into the line; NULL: none */
     size_t host_len;

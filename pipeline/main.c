@@ -3,6 +3,7 @@
  * the subcommands (cmd.h). Nothing else happens here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -62,7 +63,9 @@ static const char usage_text[] =
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
     "                    keyed by the IOC set, the Hyperscan version and the\n"
     "                    CPU; unchanged feeds are not parsed again\n"
-    "  -o, --output FILE write events to FILE (default: stdout)\n"
+    "  -o, --output DEST write events to DEST (default: stdout; see\n"
+    "                    destinations below); a file name ending in\n"
+    "                    .json or .jsonl means --format json\n"
     "      --format F    msgpack (default) or json (one object per line;\n"
     "                    the default when stdout is a terminal and no -o)\n"
     "      --max-line N  cap event.original at N bytes (default 4096)\n"
@@ -95,8 +98,53 @@ static const char usage_scan_more[] =
     "      --progress, --no-progress  force the status line on stderr on\n"
     "                    or off (default: on when stderr is a terminal)\n"
     "      --stats       print how the database was got, then bytes, lines,\n"
-    "                    matches, events, GB/s to stderr\n"
-    "  exit status: 0 no hits, 1 hits, 2 error (as grep)\n";
+    "                    matches, events, GB/s to stderr\n";
+
+/* scan, continued (C17 only promises string literals of 4095). */
+static const char usage_scan[] =
+    "  -q, --quiet       print nothing; exit 0 at the first hit\n"
+    "  -l, --files-with-matches  print each input with a hit, one a line\n"
+    "  -c, --count       print PATH:EVENTS for every input (EVENTS alone\n"
+    "                    for one file); -q, -l, -c take no -o or --format\n"
+    "  counts (-j, --depth) are plain numbers; sizes take K, M or G.\n"
+    "  Long options are spelled out in full (no abbreviations).\n"
+    "  SIGINT, SIGTERM: stop reading, write the events found (the output\n"
+    "  ends on a whole event), print how far the scan got; exit\n"
+    "  128+signal. A live input's events go out within 200 ms of it going\n"
+    "  quiet.\n"
+    "  exit status (as grep): 0 a hit, 1 no hit, 2 an error (it wins,\n"
+    "  except with -q and a hit); 141 when the output pipe closed\n";
+
+/* Where events go (C17 only promises string literals of 4095). */
+static const char usage_dest[] =
+    "\n"
+    "destinations (-o DEST):\n"
+    "  FILE, -           msgpack, or JSON lines for a .json/.jsonl name\n"
+    "  forward://HOST:PORT, forward+tls://HOST:PORT, unix:///PATH\n"
+    "                    Fluent Forward (Fluent Bit, Fluentd, Vector):\n"
+    "                    at least once; e.g. -o forward://127.0.0.1:24224\n"
+    "  nats://[USER:PASS@]HOST:PORT/SUBJECT, nats+tls://...\n"
+    "                    NATS JetStream, one message per event with\n"
+    "                    Nats-Msg-Id = event.id: effectively once; a\n"
+    "                    stream must capture SUBJECT; e.g.\n"
+    "                    -o nats://127.0.0.1:4222/iocs.events\n"
+    "      --tag TAG     Forward tag (default iocstream.hit)\n"
+    "      --forward-compress  gzip each Forward chunk\n"
+    "      --forward-shared-key KEY  Forward shared-key handshake (the key\n"
+    "                    shows in ps: prefer the next option)\n"
+    "      --forward-shared-key-file F  the key, from F's first line\n"
+    "      --tls-ca F    CA bundle to verify the receiver (forward+tls://,\n"
+    "                    nats+tls://); default: the system's\n"
+    "      --tls-cert F, --tls-key F  client certificate and key\n"
+    "      --nats-creds F  NATS credentials file (JWT and NKey seed)\n"
+    "      --ack-timeout T  resend what is not acknowledged within T\n"
+    "                    (default 10s; T is N, Nms, Ns or Nm)\n"
+    "      --drain-timeout T  how long the end of the scan waits for acks\n"
+    "                    (default 30s); then the events not acknowledged\n"
+    "                    are counted and the exit status is 2\n"
+    "  A destination that is slow or away slows the scan (memory stays\n"
+    "  bounded); it is reconnected with backoff and what it did not\n"
+    "  acknowledge is sent again.\n";
 
 /* The other subcommands (C17 only promises string literals of 4095). */
 static const char usage_more[] =
@@ -132,10 +180,19 @@ static const char usage_safety[] =
     "  `iocstream compile` and scan with --db; progress is shown on a\n"
     "  terminal.\n";
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 static void usage(FILE *f)
 {
     fputs(usage_text, f);
     fputs(usage_scan_more, f);
+    fputs(usage_scan, f);
+    fputs(usage_dest, f);
     fputs(usage_more, f);
     fputs(usage_safety, f);
 }
@@ -172,6 +229,81 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
+/* Parse a count: plain decimal digits, no suffix, at most max. */
+static int parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (*s == '\0')
+        return -EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > max)
+            return -ERANGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * getopt_long(), but a long option must be spelled out: getopt takes any
+ * unambiguous prefix (`--follow` for `--follow-symlinks`), which turns a
+ * mistyped or missing option into another one. Says which and returns
+ * '?' then.
+ */
+static int getopt_exact(int argc, char **argv, const char *shortopts,
+                        const struct option *longopts)
+{
+    int idx = -1;
+    int c = getopt_long(argc, argv, shortopts, longopts, &idx);
+    const char *typed;
+    size_t n;
+
+    if (c == -1 || c == '?' || idx < 0)
+        return c;
+    /* The option is the last element read, or the one before when its
+     * argument was a separate element. */
+    typed = argv[optind - 1];
+    if (optarg && optarg == argv[optind - 1] && optind >= 2)
+        typed = argv[optind - 2];
+    if (strncmp(typed, "--", 2) != 0)
+        return c;
+    n = strcspn(typed + 2, "=");
+    if (n == strlen(longopts[idx].name))
+        return c;
+    fprintf(stderr,
+            "iocstream: unrecognized option '%.*s' (long options are "
+            "spelled out: did you mean '--%s'?)\n",
+            (int)(n + 2), typed, longopts[idx].name);
+    return '?';
+}
+
+/* Parse a duration: N or Ns seconds, Nms, Nm minutes; 1 ms to 24 h. */
+static int parse_ms(const char *s, int *out)
+{
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-' || v > 86400000ull)
+        return -EINVAL;
+    if (strcmp(end, "ms") == 0)
+        ;
+    else if (*end == '\0' || strcmp(end, "s") == 0)
+        v *= 1000;
+    else if (strcmp(end, "m") == 0)
+        v *= 60000;
+    else
+        return -EINVAL;
+    if (v == 0 || v > 86400000ull)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
 /* Long options without a short form, for every subcommand. */
 enum {
     OPT_RULES = 256,
@@ -198,6 +330,16 @@ enum {
     OPT_SUMMARY,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
+    OPT_TAG,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_SHARED_KEY,
+    OPT_SHARED_KEY_FILE,
+    OPT_COMPRESS,
+    OPT_NATS_CREDS,
+    OPT_ACK_TIMEOUT,
+    OPT_DRAIN_TIMEOUT,
 };
 
 /* The IOC input options that scan, compile and iocs share: the feeds, rule
@@ -272,6 +414,21 @@ static int parse_scan(int argc, char **argv)
         {"summary", no_argument, NULL, OPT_SUMMARY},
         {"progress", no_argument, NULL, OPT_PROGRESS},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"quiet", no_argument, NULL, 'q'},
+        {"silent", no_argument, NULL, 'q'},
+        {"files-with-matches", no_argument, NULL, 'l'},
+        {"count", no_argument, NULL, 'c'},
+        {"tag", required_argument, NULL, OPT_TAG},
+        {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"forward-shared-key", required_argument, NULL, OPT_SHARED_KEY},
+        {"forward-shared-key-file", required_argument, NULL,
+         OPT_SHARED_KEY_FILE},
+        {"forward-compress", no_argument, NULL, OPT_COMPRESS},
+        {"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
+        {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+        {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -279,7 +436,7 @@ static int parse_scan(int argc, char **argv)
     const char **feeds, **rules, **allows;
     const char *since = NULL, *until = NULL;
     bool format_set = false;
-    size_t v;
+    unsigned long n;
     int c, status;
 
     feeds = calloc(4 * (size_t)argc, sizeof(*feeds));
@@ -296,7 +453,7 @@ static int parse_scan(int argc, char **argv)
     o.threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
     o.progress = -1;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:o:j:Lh", longopts, NULL)) != -1) {
+    while ((c = getopt_exact(argc, argv, "i:o:j:Lqlch", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
         switch (c) {
@@ -340,12 +497,13 @@ static int parse_scan(int argc, char **argv)
             }
             break;
         case OPT_DEPTH:
-            if (parse_size(optarg, &v) < 0 || v > IOCS_READER_NSLABS_DEFAULT) {
+            if (parse_count(optarg, IOCS_READER_NSLABS_DEFAULT, &n) < 0 ||
+                n == 0) {
                 fprintf(stderr, "iocstream: --depth: '%s' is not 1..%d\n",
                         optarg, IOCS_READER_NSLABS_DEFAULT);
                 goto bad;
             }
-            o.depth = (unsigned)v;
+            o.depth = (unsigned)n;
             break;
         case OPT_PACK_MAX:
             if (strcmp(optarg, "0") == 0)
@@ -366,15 +524,22 @@ static int parse_scan(int argc, char **argv)
             o.follow_symlinks = true;
             break;
         case 'j':
-            if (strcmp(optarg, "0") == 0) {
-                o.threads = 0; /* scan on the reading thread */
-                break;
-            }
-            if (parse_size(optarg, &v) < 0 || v > 1024) {
+            /* A count, not a size: "1K" is not 1024 threads. 0: scan on
+             * the reading thread. */
+            if (parse_count(optarg, 1024, &n) < 0) {
                 fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", optarg);
                 goto bad;
             }
-            o.threads = (unsigned)v;
+            o.threads = (unsigned)n;
+            break;
+        case 'q':
+            o.report = IOCS_REPORT_QUIET;
+            break;
+        case 'l':
+            o.report = IOCS_REPORT_LIST;
+            break;
+        case 'c':
+            o.report = IOCS_REPORT_COUNT;
             break;
         case OPT_STATS:
             o.stats = true;
@@ -401,6 +566,42 @@ static int parse_scan(int argc, char **argv)
         case OPT_NO_PROGRESS:
             o.progress = 0;
             break;
+        case OPT_TAG:
+            o.tag = optarg;
+            break;
+        case OPT_TLS_CA:
+            o.tls_ca = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o.tls_key = optarg;
+            break;
+        case OPT_SHARED_KEY:
+            o.shared_key = optarg;
+            break;
+        case OPT_SHARED_KEY_FILE:
+            o.shared_key_file = optarg;
+            break;
+        case OPT_COMPRESS:
+            o.compress = true;
+            break;
+        case OPT_NATS_CREDS:
+            o.nats_creds = optarg;
+            break;
+        case OPT_ACK_TIMEOUT:
+        case OPT_DRAIN_TIMEOUT:
+            if (parse_ms(optarg, c == OPT_ACK_TIMEOUT ? &o.ack_timeout_ms
+                                                      : &o.drain_timeout_ms)) {
+                fprintf(stderr,
+                        "iocstream: --%s: bad duration '%s' (N, Nms, Ns "
+                        "or Nm)\n",
+                        c == OPT_ACK_TIMEOUT ? "ack-timeout" : "drain-timeout",
+                        optarg);
+                goto bad;
+            }
+            break;
         case 'h':
             usage(stdout);
             free(feeds);
@@ -412,6 +613,12 @@ static int parse_scan(int argc, char **argv)
     if (o.direct && o.slab_size % 4096) {
         fprintf(stderr, "iocstream: --direct needs a --slab-size that is a "
                         "multiple of 4K\n");
+        goto bad;
+    }
+    if (o.shared_key && o.shared_key_file) {
+        fputs("iocstream: --forward-shared-key and "
+              "--forward-shared-key-file exclude each other\n",
+              stderr);
         goto bad;
     }
     if (o.db && (o.nfeeds || o.nrules || o.nstrings || o.builtin)) {
@@ -439,7 +646,23 @@ static int parse_scan(int argc, char **argv)
     }
     o.time.has_since = since != NULL;
     o.time.has_until = until != NULL;
-    if (!format_set && !o.output && isatty(STDOUT_FILENO))
+    if (o.report != IOCS_REPORT_EVENTS && o.summary) {
+        fputs("iocstream: -q, -l and -c print no summary: no --summary "
+              "with them\n",
+              stderr);
+        goto bad;
+    }
+    if (o.report != IOCS_REPORT_EVENTS && (o.output || format_set)) {
+        fputs("iocstream: -q, -l and -c print no events: no -o or --format "
+              "with them\n",
+              stderr);
+        goto bad;
+    }
+    if (!format_set && o.output && strcmp(o.output, "-") != 0 &&
+        (ends_with(o.output, ".json") || ends_with(o.output, ".jsonl")))
+        o.format = IOCS_FORMAT_JSON; /* the name says JSON */
+    if (!format_set && (!o.output || strcmp(o.output, "-") == 0) &&
+        isatty(STDOUT_FILENO))
         o.format = IOCS_FORMAT_JSON;
     o.feeds = feeds;
     o.rules = rules;
@@ -486,7 +709,7 @@ static int parse_iocs_like(int argc, char **argv, bool compile)
     rules = feeds + argc;
     allows = rules + argc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_exact(argc, argv, "i:o:h", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
         switch (c) {
@@ -547,7 +770,7 @@ static int parse_summary(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_exact(argc, argv, "h", longopts)) != -1) {
         switch (c) {
         case OPT_FORMAT:
             if (strcmp(optarg, "json") == 0) {
@@ -575,8 +798,30 @@ bad:
     return 2;
 }
 
+/* Started with fd 0, 1 or 2 closed, the first file opened would take its
+ * number: warnings would land in the -o file. Put /dev/null there. */
+static void reopen_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        int nfd;
+
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd < 0)
+            _exit(2); /* nowhere to say it */
+        if (nfd != fd) {
+            /* A lower one was closed too and is now /dev/null. */
+            if (dup2(nfd, fd) < 0)
+                _exit(2);
+            close(nfd);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    reopen_std_fds();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -9,11 +9,15 @@
 #include "pipeline/pipeline.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pipeline/encode.h"
+#include "pipeline/eventid.h"
 #include "pipeline/framer.h"
 #include "pipeline/progress.h"
 #include "pipeline/reader.h"
@@ -22,6 +26,55 @@
 #include "pipeline/status.h"
 #include "pipeline/walk.h"
 #include "pipeline/workers.h"
+
+/* The signal that asked the scan to stop (iocs_pipeline_interrupt()). */
+static volatile sig_atomic_t stop_sig;
+
+void iocs_pipeline_interrupt(int sig)
+{
+    stop_sig = sig;
+}
+
+/* How far the reading got, for the line printed on a signal. */
+struct reached {
+    size_t done;     /* sources read to their end */
+    uint32_t source; /* the last slab handed on... */
+    uint64_t offset; /* ...and where it ends */
+    bool any;
+};
+
+static void note_slab(struct reached *re, const struct iocs_slab *s)
+{
+    if (s->nparts) {
+        const struct iocs_slab *p = &s->parts[s->nparts - 1];
+
+        re->done += s->nparts;
+        re->source = p->source;
+        re->offset = p->offset + p->len;
+    } else {
+        re->done += s->last;
+        re->source = s->source;
+        re->offset = s->offset + s->len;
+    }
+    re->any = true;
+}
+
+/* The status for an error that ended the loop: a closed output pipe is
+ * SIGPIPE's (and says nothing), -q's first hit (-ECANCELED) none. */
+static int fail_status(int err)
+{
+    if (err == -EPIPE)
+        return IOCS_EXIT_SIGNAL + SIGPIPE;
+    if (err == -ECANCELED)
+        return 0;
+    return 2;
+}
+
+/* Whether err is said on stderr (not a closed pipe nor -q's stop). */
+static bool says(int err)
+{
+    return err != -EPIPE && err != -ECANCELED;
+}
 
 /*
  * The inline path's output (-j 0): events are encoded here, as the scanner
@@ -87,14 +140,73 @@ static void report_source_err(const struct iocs_sourcelist *list,
             iocs_strerror(s->err));
 }
 
+/* The event.id key of the source being read (eventid.h), made at its
+ * first slab and kept for the slabs after it. */
+struct srckey {
+    uint32_t source;
+    uint64_t key;
+    bool set;
+};
+
+/*
+ * Fill in the identity of src, whose first slab (or pack part) is s, as
+ * far as the walk left it out: standard input's device and inode when it
+ * is a regular file, and the fingerprint of the first bytes. Those are
+ * usually in s already (a regular file's first slab is full, or the whole
+ * file), so they cost nothing; a source read from a checkpoint's offset,
+ * or through slabs smaller than the fingerprint, is read once more
+ * (iocs_source_fingerprint(): the same bytes, the same hash). A pipe
+ * gets no fingerprint: its reads may come cut anywhere.
+ */
+static void identify(struct iocs_source *src, const struct iocs_slab *s)
+{
+    bool is_stdin = strcmp(src->path, "-") == 0;
+    struct stat st;
+
+    if (is_stdin) {
+        if (fstat(STDIN_FILENO, &st) || !S_ISREG(st.st_mode))
+            return; /* known by its name only (eventid.h) */
+        src->dev = (uint64_t)st.st_dev;
+        src->ino = (uint64_t)st.st_ino;
+    }
+    if (src->fp_len)
+        return; /* follow or a checkpoint made it */
+    if (s->offset == 0 && s->err == 0 &&
+        (s->len >= IOCS_SOURCE_FP_MAX || s->last)) {
+        size_t n = s->len < IOCS_SOURCE_FP_MAX ? s->len : IOCS_SOURCE_FP_MAX;
+
+        src->fingerprint = iocs_source_hash(s->data, n);
+        src->fp_len = (uint32_t)n;
+        return;
+    }
+    if (!is_stdin && stat(src->path, &st) == 0 && S_ISREG(st.st_mode))
+        (void)iocs_source_fingerprint(src); /* else: no fingerprint */
+}
+
+/* The key of the source of s, a slab or a pack's part. */
+static uint64_t source_key(struct srckey *k, const struct iocs_sourcelist *list,
+                           const struct iocs_slab *s)
+{
+    struct iocs_source src;
+
+    if (k->set && k->source == s->source && !s->first)
+        return k->key;
+    src = list->v[s->source]; /* a copy: the list keeps what the walk saw */
+    identify(&src, s);
+    *k = (struct srckey){
+        .source = s->source, .key = iocs_eventid_source(&src), .set = true};
+    return k->key;
+}
+
 /*
  * The units of slab s: one per part of a pack, else what the framer cuts
- * (none or one). Reports sources that failed (*status = 2). Returns the
- * number of units in v[] (at most IOCS_READER_PARTS_MAX), or a negative
- * errno from the framer. Line numbers are left to the caller.
+ * (none or one), each with its source's key for event.id. Reports sources
+ * that failed (*status = 2). Returns the number of units in v[] (at most
+ * IOCS_READER_PARTS_MAX), or a negative errno from the framer. Line
+ * numbers are left to the caller.
  */
 static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
-                      const struct iocs_sourcelist *list,
+                      const struct iocs_sourcelist *list, struct srckey *k,
                       struct iocs_work_unit *v, int *status)
 {
     int rc;
@@ -108,6 +220,7 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
                 *status = 2;
             }
             iocs_framer_whole(p, &v[i].u);
+            v[i].u.source_id = source_key(k, list, p);
             v[i].path = list->v[p->source].path;
             v[i].line0 = list->v[p->source].start_line;
         }
@@ -118,8 +231,10 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
         *status = 2;
     }
     rc = iocs_framer_frame(f, s, &v[0].u);
-    if (rc > 0)
+    if (rc > 0) {
         v[0].path = list->v[s->source].path;
+        v[0].u.source_id = source_key(k, list, s);
+    }
     return rc;
 }
 
@@ -144,13 +259,14 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, const struct iocs_scan_opts *o,
                        const struct iocs_allow *allow,
                        struct iocs_sourcelist *list, struct out *out,
-                       struct iocs_scan_stats *st)
+                       struct iocs_scan_stats *st, struct reached *re)
 {
     struct iocs_scanner_opts so = {
         .max_line = o->max_line, .allow = allow, .time = o->time};
     struct iocs_work_unit *v = NULL;
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
+    struct srckey key = {0};
     uint64_t line0 = 1, nl = 0, bytes = 0;
     int status = 0, err;
 
@@ -168,9 +284,13 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         struct iocs_slab *s;
         int n;
 
+        if (stop_sig)
+            break; /* a signal: what is found is written by the caller */
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EINTR)
+            continue;
         if (err == -EAGAIN) {
             /* Live input with no bytes yet: what is encoded goes out
              * before the wait. */
@@ -181,9 +301,9 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                 err = iocs_reader_wait(r, -1);
             if (err >= 0)
                 continue;
-            if (err != -EPIPE)
+            if (says(err))
                 fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-            status = 2;
+            status = fail_status(err);
             break;
         }
         if (err < 0) {
@@ -192,7 +312,8 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
             break;
         }
         progress(o, &bytes, s, out->sink);
-        n = slab_units(f, s, list, v, &status);
+        note_slab(re, s);
+        n = slab_units(f, s, list, &key, v, &status);
         err = n < 0 ? n : 0;
         if (err < 0)
             fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
@@ -210,13 +331,13 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                 out->pos = (struct iocs_sink_pos){.source = u->source,
                                                   .offset = u->offset + u->len,
                                                   .line = line0};
-            if (err < 0 && err != -EPIPE)
+            if (err < 0 && says(err))
                 fprintf(stderr, "iocstream: %s: %s\n", v[i].path,
                         iocs_strerror(err));
         }
         iocs_reader_release(r, s);
         if (err < 0) {
-            status = 2;
+            status = fail_status(err);
             break;
         }
     }
@@ -248,7 +369,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      const struct iocs_db *db, const struct iocs_scan_opts *o,
                      const struct iocs_allow *allow, unsigned max_jobs,
                      struct iocs_sourcelist *list, struct iocs_sink *sink,
-                     struct iocs_scan_stats *st)
+                     struct iocs_scan_stats *st, struct reached *re)
 {
     struct iocs_workers_opts wo = {.threads = o->threads,
                                    .max_jobs = max_jobs,
@@ -260,6 +381,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .time = o->time};
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
+    struct srckey key = {0};
     uint64_t line0 = 1, lines = 0, bytes = 0;
     int status = 0, err;
 
@@ -275,6 +397,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         struct iocs_slab *s;
         int n;
 
+        if (stop_sig)
+            break; /* a signal: the jobs in flight are written below */
         if (iocs_workers_full(w)) {
             err = collect_one(w, r, sink);
             if (err < 0)
@@ -284,6 +408,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EINTR)
+            continue;
         if (err == -EAGAIN && iocs_workers_busy(w)) {
             err = collect_one(w, r, sink); /* let what was read go out */
             if (err < 0)
@@ -311,7 +437,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             break;
         }
         progress(o, &bytes, s, sink);
-        n = slab_units(f, s, list, v, &status);
+        note_slab(re, s);
+        n = slab_units(f, s, list, &key, v, &status);
         if (n <= 0) {
             iocs_reader_release(r, s);
             err = n;
@@ -351,9 +478,9 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         if (rc < 0 && err >= 0)
             err = rc;
     if (err < 0) {
-        if (err != -EPIPE)
+        if (says(err))
             fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-        status = 2;
+        status = fail_status(err);
     }
     iocs_workers_stats(w, st);
     st->lines = lines;
@@ -371,6 +498,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     struct iocs_reader *r = NULL;
     struct iocs_framer *f = NULL;
     struct out out = {.sink = sink};
+    struct reached re = {0};
     size_t overlap = iocs_db_overlap(db);
     unsigned max_jobs = 2 * o->threads + 2;
     int status, err;
@@ -384,6 +512,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (ro.depth > ro.nslabs)
         ro.depth = ro.nslabs;
     ro.no_uring = o->no_uring;
+    ro.poll_pipes = true; /* events must not wait for a quiet input */
     ro.direct = o->direct;
     ro.pack_max = o->pack_max == (size_t)-1 ? o->slab_size / 4 : o->pack_max;
     if (ro.pack_max > o->slab_size)
@@ -417,15 +546,29 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                 "with read(2)\n",
                 iocs_strerror(iocs_reader_uring_err(r)));
     if (o->threads > 0)
-        status = loop_pool(r, f, db, o, allow, max_jobs, list, sink, st);
+        status = loop_pool(r, f, db, o, allow, max_jobs, list, sink, st, &re);
     else
-        status = loop_inline(r, f, db, o, allow, list, &out, st);
+        status = loop_inline(r, f, db, o, allow, list, &out, st, &re);
     /* The inline path's last events; the pool wrote every job's. */
     err = out.enc ? out_write(&out) : 0;
     if (err) {
-        if (err != -EPIPE)
+        if (says(err))
             fprintf(stderr, "iocstream: output: %s\n", iocs_strerror(err));
-        status = 2;
+        if (status < IOCS_EXIT_SIGNAL)
+            status = fail_status(err);
+    }
+    if (stop_sig) {
+        /* Every event found is written, each whole: say how far the
+         * reading got. */
+        fprintf(stderr,
+                "iocstream: stopped by signal %d (%s): %zu of %zu inputs "
+                "done",
+                (int)stop_sig, strsignal(stop_sig), re.done, list->len);
+        if (re.any)
+            fprintf(stderr, "; reached %s at byte %llu",
+                    list->v[re.source].path, (unsigned long long)re.offset);
+        fputc('\n', stderr);
+        status = IOCS_EXIT_SIGNAL + stop_sig;
     }
 out:
     iocs_encoder_free(out.enc);

@@ -11,6 +11,7 @@
 
 #include "pipeline/event.h"
 #include "pipeline/scanner.h" /* struct iocs_scan_time */
+#include "pipeline/sink.h"    /* enum iocs_report */
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,13 +49,27 @@ struct iocs_scan_opts {
     bool direct; /* --direct: O_DIRECT reads */
     bool follow_symlinks;
     bool stats;
-    struct iocs_scan_time time; /* --tz, --since, --until (start: 0) */
-    bool summary;               /* --summary: the per-IOC summary at the end */
+    enum iocs_report report; /* -q, -l, -c: what is printed (sink.h) */
+    /* Network destinations (sink.h's iocs_sink_opts; README "Destinations"). */
+    const char *tag;                         /* --tag; NULL: "iocstream.hit" */
+    const char *tls_ca, *tls_cert, *tls_key; /* --tls-ca/-cert/-key */
+    const char *shared_key;                  /* --forward-shared-key KEY */
+    const char *shared_key_file; /* --forward-shared-key-file F (first
+                                    line), kept out of ps */
+    bool compress;               /* --forward-compress */
+    const char *nats_creds;      /* --nats-creds FILE */
+    int ack_timeout_ms;          /* --ack-timeout; 0: the sink's default */
+    int drain_timeout_ms;        /* --drain-timeout; 0: the default */
+    struct iocs_scan_time time;  /* --tz, --since, --until (start: 0) */
+    bool summary;                /* --summary: the per-IOC summary at the end */
     int progress; /* --progress 1, --no-progress 0; -1: when stderr is a
                      terminal */
     struct iocs_progress *progress_line; /* cmd_scan's, for the stages;
                                             NULL: none */
 };
+
+/* How long the end of a scan waits for acks by default (--drain-timeout). */
+#define IOCS_DRAIN_TIMEOUT_DEFAULT_MS 30000
 
 struct iocs_allow;
 struct iocs_db;
@@ -70,12 +85,24 @@ struct iocs_sourcelist;
  * flushed (the caller decides how long to wait for acks). A source that
  * fails is reported on stderr by name and the others are scanned. st gets
  * the totals, *uring whether io_uring read the input. Returns 0, or 2 when
- * a source failed or the output broke (reported).
+ * a source failed or the output broke (reported); 128 + SIGPIPE (nothing
+ * said) when the output is a pipe whose reader went away; 128 + the
+ * signal after iocs_pipeline_interrupt(): reading stopped, every event
+ * found before it was written (each whole), and how far the reading got
+ * was printed. A sink's -ECANCELED (-q's first hit) stops it quietly: 0.
+ * A live input that has no bytes yet makes it write out its events first.
  */
 int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                       const struct iocs_allow *allow,
                       struct iocs_sourcelist *list, struct iocs_sink *sink,
                       struct iocs_scan_stats *st, bool *uring);
+
+/*
+ * Ask the running scan to stop: it reads no more, writes every event found
+ * so far and returns 128 + sig. Async-signal-safe: for a SIGINT or SIGTERM
+ * handler installed without SA_RESTART (so blocking waits return).
+ */
+void iocs_pipeline_interrupt(int sig);
 
 #ifdef __cplusplus
 }

@@ -429,6 +429,7 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
     }
     /* The line's own time and host: once per line, whatever its IOCs. */
     ev.created = s->now;
+    ev.source_id = u->source_id;
     if (iocs_linetime_parse(&s->lctx, (const char *)ev.original,
                             ev.original_len, &lt)) {
         if ((s->time.has_since && ts_before(&lt.ts, &s->time.since)) ||

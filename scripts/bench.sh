@@ -6,6 +6,8 @@
 #                    [--seed bench1] [--cache build/bench] [--preset release]
 #                    [--sample 16M] [--peer-budget 60] [--big] [--no-small]
 #                    [--no-peers] [--out bench/RESULTS.md] [--quick]
+#                    [--tokens]
+#   scripts/bench.sh --sinks [--size 256M] [--rounds 3] [--preset ci] ...
 #
 # Contenders, each round in rotated order, medians over --rounds rounds:
 #   raw1, rawN   bench/rawlimit: hs_scan per 1 MiB chunk over the corpus in
@@ -25,7 +27,16 @@
 # the sample against the truth lines and planted near misses.
 # --big streams 10 hard-linked copies of the corpus through iocstream once
 # for the peak-RSS target. --quick is --size 256M --rounds 3.
+# --tokens runs only bench/bench_tokens on the corpus (the typed token
+# index beside the raw Hyperscan limit of the same set, one thread; see
+# bench/LIMITS.md) and prints its table; RESULTS.md is left alone.
 # Writes bench/RESULTS.md (machine, command, table, agreement, targets).
+# --sinks instead times the scan of the corpus (-j nproc) to a file, to
+# NATS JetStream (a local nats-server, file store, the stream made again
+# each round) and to Fluent Forward (tests/forward_receiver.py --discard),
+# all on loopback, and writes (or replaces) the "Network sinks" section of
+# --out: events/s, MB/s of input and of events, and each sink against the
+# file. Needs nats-server and /usr/bin/python3 with msgpack.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,6 +45,8 @@ cd "$root"
 
 size=1G rounds=5 iocs=10000 hit=0.05 seed=bench1 cache=build/bench
 preset=release sample=16M budget=60 big=0 small=1 peers=1 out=bench/RESULTS.md
+tokens=0
+sinks=0
 cmdline="scripts/bench.sh $*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,6 +64,8 @@ while [ $# -gt 0 ]; do
     --no-peers) peers=0 ;;
     --out) out=$2; shift ;;
     --quick) size=256M rounds=3 ;;
+    --tokens) tokens=1 ;;
+    --sinks) sinks=1 ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -58,6 +73,19 @@ while [ $# -gt 0 ]; do
 done
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+
+# --tokens: the token index (matchers/tokens.h) against the raw Hyperscan
+# limit of the same IOC set, on the corpus, one thread (bench_tokens.cc).
+# Needs Google Benchmark: built from the ci preset (release has no tests
+# and may lack it).
+tokens_bench() {
+    cmake --preset ci >/dev/null
+    cmake --build build/ci -j"$nproc" --target bench_tokens >/dev/null
+    log "bench_tokens: $corpus/logs with $corpus/iocs.txt"
+    IOCS_BENCH_TOKENS_CORPUS="$corpus/logs" \
+    IOCS_BENCH_TOKENS_FEEDS="$corpus/iocs.txt" \
+        build/ci/bench/bench_tokens --benchmark_counters_tabular=true
+}
 bytes_of() { # 1G -> bytes
     python3 -c 'import sys; s=sys.argv[1]; m={"K":1<<10,"M":1<<20,"G":1<<30,"T":1<<40}
 print(int(float(s[:-1])*m[s[-1].upper()]) if s[-1].upper() in m else int(s))' "$1"
@@ -65,13 +93,17 @@ print(int(float(s[:-1])*m[s[-1].upper()]) if s[-1].upper() in m else int(s))' "$
 nproc=$(nproc)
 
 # --- tools and build ---------------------------------------------------------
-if ! command -v ugrep >/dev/null || ! command -v rg >/dev/null ||
-   [ ! -x /usr/bin/time ]; then
+if [ "$sinks" = 0 ] && { ! command -v ugrep >/dev/null ||
+   ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; }; then
     "$here/setup.sh" --bench
 fi
 log "building ($preset)"
 cmake --preset "$preset" >/dev/null
-cmake --build "build/$preset" -j"$nproc" --target iocstream rawlimit >/dev/null
+if [ "$sinks" = 1 ]; then
+    cmake --build "build/$preset" -j"$nproc" --target iocstream >/dev/null
+else
+    cmake --build "build/$preset" -j"$nproc" --target iocstream rawlimit >/dev/null
+fi
 bin=build/$preset/iocstream
 raw=build/$preset/bench/rawlimit
 jflag=0
@@ -95,6 +127,15 @@ if [ ! -f "$corpus/.params" ] || [ "$(cat "$corpus/.params")" != "$params" ]; th
     rm -rf "$corpus"
     python3 scripts/genlogs.py --out "$corpus" $params -q
     echo "$params" > "$corpus/.params"
+fi
+if [ "$tokens" = 1 ]; then
+    tokens_bench
+    exit 0
+fi
+if [ "$sinks" = 1 ]; then
+    . "$here/bench_sinks.sh" # defines run_sinks
+    run_sinks
+    exit 0
 fi
 smalldir=$cache/small${name#corpus}
 nsmall=$(( $(bytes_of "$size") * 100000 / (1 << 30) ))
@@ -191,7 +232,7 @@ run_one() {
         # Page-cached is the condition: this VM's memory reclaim (DAMON)
         # evicts idle files between rounds, so warm the input (untimed).
         find "$(input_dir $in)" -type f -exec cat {} + >/dev/null
-        # exit 1 means hits: not an error
+        # exit 1 means no hits (as grep): not an error
         timed "$bin" scan $j --stats -i "$corpus/iocs.txt" -o /dev/null \
             "$(input_dir $in)" || [ $? = 1 ] || { cat "$tmp/err" >&2; exit 2; }
         count=$(sed -n 's/.* \([0-9]*\) events .*/\1/p' "$tmp/err")

@@ -62,20 +62,20 @@ PY
 
 for j in 0 2; do
     run "$B" scan -i iocs.txt -j "$j" --format json kinds.log >ev.jsonl
-    expect_status 1 "kinds -j $j"
+    expect_status 0 "kinds -j $j"
     times ev.jsonl >got.txt
     diff -u want_utc.txt got.txt || fail "line times, -j $j"
 done
 # The msgpack stream decodes to the same.
 run "$B" scan -i iocs.txt -o ev.mp kinds.log
-expect_status 1 "kinds msgpack"
+expect_status 0 "kinds msgpack"
 "$B" decode ev.mp >ev2.jsonl
 times ev2.jsonl >got.txt
 diff -u want_utc.txt got.txt || fail "line times through msgpack"
 
 # --tz: zone-less times only (ISO, 3164, Cisco, FortiGate without tz=).
 run "$B" scan -i iocs.txt --tz +05:30 --format json kinds.log >ev.jsonl
-expect_status 1 "--tz"
+expect_status 0 "--tz"
 times ev.jsonl >got.txt
 sed -e 's/^1 2024-12-05T03:14:15.000000000Z/1 2024-12-04T21:44:15.000000000Z/' \
     -e 's/^3 2024-12-05T03:14:15.250000000Z/3 2024-12-04T21:44:15.250000000Z/' \
@@ -88,7 +88,7 @@ diff -u want_tz.txt got.txt || fail "--tz +05:30"
 if [ -e /usr/share/zoneinfo/America/New_York ]; then
     run "$B" scan -i iocs.txt --tz America/New_York --format json kinds.log \
         >ev.jsonl
-    expect_status 1 "--tz IANA"
+    expect_status 0 "--tz IANA"
     times ev.jsonl | grep '^3 ' | grep -q 2024-12-05T08:14:15.250000000Z ||
         fail "--tz America/New_York"
 fi
@@ -99,7 +99,7 @@ grep -q -- "--tz" err.txt || fail "bad --tz not reported"
 # stdin: the RFC 3164 year comes from the scan's start, not a file.
 tail -n 1 kinds.log | {
     run "$B" scan -i iocs.txt --format json >ev.jsonl
-    expect_status 1 stdin
+    expect_status 0 stdin
 }
 y=$(date -u +%Y)
 [ "$(date -u +%m%d%H%M%S)" \< 1231000000 ] && y=$((y - 1)) # not past Dec 31
@@ -140,7 +140,7 @@ window --since 2024-11-30T23:59:59.999999999Z --until 2024-12-01T00:00:00Z "2,5"
 window --since 2025-01-01 "5"
 run "$B" scan -i iocs.txt --since 2024-12-01 --until 2024-11-01 -o ev.mp \
     window.log
-expect_status 1 "empty window (lines with no time still hit)"
+expect_status 0 "empty window (lines with no time still hit)"
 grep -c . <("$B" decode ev.mp) | grep -qx 1 || fail "empty window"
 for bad in "yesterday" "2024-13-01" "2024-12-01T25:00:00Z" "2024-12-01 junk"; do
     run "$B" scan -i iocs.txt --since "$bad" window.log 2>err.txt
@@ -172,13 +172,13 @@ for j in 0 2; do
     # With -o, the events go to the file and the summary to stdout.
     run "$B" scan -i iocs.txt -i feedb.txt -j "$j" --summary -o ev.mp \
         s1.log s2.log >sum.jsonl
-    expect_status 1 "--summary -o, -j $j"
+    expect_status 0 "--summary -o, -j $j"
     diff -u want_summary.jsonl sum.jsonl || fail "scan --summary -o, -j $j"
     [ "$("$B" decode ev.mp | wc -l)" -eq 6 ] || fail "--summary -o: events"
     # Without -o, the summary alone.
     run "$B" scan -i iocs.txt -i feedb.txt -j "$j" --summary s1.log s2.log \
         >sum2.jsonl
-    expect_status 1 "--summary, -j $j"
+    expect_status 0 "--summary, -j $j"
     diff -u want_summary.jsonl sum2.jsonl || fail "scan --summary, -j $j"
 done
 # The summary subcommand on the same events: msgpack, JSON, stdin, two
@@ -197,7 +197,7 @@ diff -u want_summary.jsonl sum5.jsonl || fail "summary of two event files"
 # Lines without a time: their events count, last_seen is the scan time.
 printf 'no time: evil.example\n' >s3.log
 run "$B" scan -i iocs.txt --summary s3.log s1.log >sum6.jsonl
-expect_status 1 "--summary, no time"
+expect_status 0 "--summary, no time"
 python3 - sum6.jsonl <<'PY' || fail "summary with a line without time"
 import json, sys, time
 rows = {r["indicator"]: r for r in map(json.loads, open(sys.argv[1]))}
@@ -221,7 +221,7 @@ tr -s ' ' <table.txt | sed 's/ $//' | diff -u want_table.txt - ||
     fail "summary table"
 # No events, no rows; not events at all, an error.
 run "$B" scan -i iocs.txt --summary window.log --until 2000-01-01 >sum7.jsonl
-expect_status 1 "--summary, lines without time only"
+expect_status 0 "--summary, lines without time only"
 run "$B" summary --format json kinds.log >/dev/null 2>err.txt
 expect_status 2 "summary of a log"
 
@@ -236,7 +236,7 @@ with open(sys.argv[1], "w") as f:
 for j in 0 2; do
     run "$B" scan -i iocs.txt --no-cache -j "$j" --progress -o ev.mp big.log \
         >out.txt 2>err.txt
-    expect_status 1 "--progress -j $j"
+    expect_status 0 "--progress -j $j"
     [ ! -s out.txt ] || fail "--progress wrote to stdout"
     tr '\r' '\n' <err.txt | grep -q 'compiling 2 IOCs' ||
         fail "--progress: no compile phase: $(od -c err.txt | head)"
@@ -253,7 +253,7 @@ run "$B" scan -i iocs.txt --progress --no-progress -o ev.mp big.log 2>err.txt
 python3 "$S/scripts/genlogs.py" --seed 21 --size 2M --iocs 200 \
     --hit-rate 0.05 --out "$W/g" -q
 run "$B" scan -i "$W/g/iocs.txt" --format json "$W/g/logs" >gen.jsonl
-expect_status 1 generated
+expect_status 0 generated
 python3 - gen.jsonl <<'PY' || fail "generated corpus: events without their line's time"
 import json, sys
 n = syslog = 0
