@@ -656,8 +656,10 @@ int iocs__cmd_follow(const struct iocs_scan_opts *o, struct iocs_db **db,
 {
     struct follow_ctx c = {
         .o = o, .db = db, .allow = allow, .sfd = -1, .ifd = -1, .efd = -1};
-    struct iocs_live_opts lo = {
-        .slab_size = o->slab_size, .max_line = o->max_line, .allow = *allow};
+    struct iocs_live_opts lo = {.slab_size = o->slab_size,
+                                .max_line = o->max_line,
+                                .allow = *allow,
+                                .time = o->time};
     struct iocs_follow_opts fo = {.max_files = MAX_FILES,
                                   .follow_symlinks = o->follow_symlinks,
                                   .prefix = iocs_live_prefix};

@@ -109,6 +109,25 @@ void iocs__cmd_on_feeds_read(void *ctx, const struct iocs_load_report *lr)
                 lr->skipped, lr->skipped == 1 ? "y" : "ies", lr->expired);
 }
 
+/* The feeds are read (get_db with a progress line): report as usual, then
+ * show the compile that follows. */
+static void on_read_progress(void *ctx, const struct iocs_load_report *lr)
+{
+    const struct iocs_scan_opts *o = ctx;
+    size_t n = 0;
+    char what[64];
+
+    iocs__cmd_on_feeds_read(NULL, lr);
+    for (size_t i = 0; i < o->nfeeds + o->nrules; i++)
+        n += lr->inputs[i].rep.loaded;
+    if (n)
+        snprintf(what, sizeof(what), "compiling %zu IOCs%s", n,
+                 lr->builtin ? " and the built-in pack" : "");
+    else
+        snprintf(what, sizeof(what), "compiling the IOCs");
+    iocs_progress_phase_begin(o->progress_line, what);
+}
+
 /*
  * Get the database: from --db; else from the cache (unless --no-cache),
  * parsing the inputs only when they changed; else compiled. The database
@@ -123,7 +142,17 @@ int iocs__cmd_get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
     int err;
 
     lo.read = iocs__cmd_on_feeds_read;
+    if (o->progress_line) {
+        lr.inputs = calloc(o->nfeeds + o->nrules + 1, sizeof(*lr.inputs));
+        if (lr.inputs) {
+            lo.read = on_read_progress;
+            lo.read_ctx = (void *)o;
+        }
+    }
     err = iocs_load_db(&lo, out, res, &lr, &e);
+    if (o->progress_line)
+        iocs_progress_phase_end(o->progress_line);
+    free(lr.inputs);
     if (res->warn[0])
         fprintf(stderr, "iocstream: warning: cache: %s\n", res->warn);
     if (!err)

@@ -4,6 +4,12 @@
  * stages (pipeline.h), then flush and report. The end of a scan waits at
  * most --drain-timeout for the destination's acks, then says how many
  * events it did not acknowledge (exit 2).
+ *
+ * --summary puts a summary tee (sink_summary.h) in front of the output:
+ * with -o DEST (not "-") the events go to DEST and the summary to stdout;
+ * without -o (or with -o -), only the summary goes to stdout, as JSON
+ * lines, or a table when stdout is a terminal (as `iocstream summary`).
+ * The progress line (progress.h) shows the compile and the scan on stderr.
  */
 #include "pipeline/cmd.h"
 
@@ -17,9 +23,12 @@
 #include <unistd.h>
 
 #include "pipeline/pipeline.h"
+#include "pipeline/progress.h"
 #include "pipeline/scanner.h"
 #include "pipeline/sink.h"
+#include "pipeline/sink_summary.h"
 #include "pipeline/status.h"
+#include "pipeline/summary.h"
 #include "pipeline/walk.h"
 
 /* The output file, when it exists and is regular (*nskip 1), and whether
@@ -251,6 +260,52 @@ static void print_sink_stats(const struct iocs_sink *sink)
             (unsigned long long)st->bytes_sent, st->wait_seconds);
 }
 
+/* The bytes the scan will read, for the progress line: one stat per
+ * source, made only when the line is shown (the walk stats no file inside
+ * a directory). Sources that are not regular files count nothing. */
+static uint64_t total_bytes(const struct iocs_sourcelist *list)
+{
+    uint64_t total = 0;
+
+    for (size_t i = 0; i < list->len; i++) {
+        const struct iocs_source *src = &list->v[i];
+        struct stat st;
+
+        if (strcmp(src->path, "-") == 0 || stat(src->path, &st) < 0 ||
+            !S_ISREG(st.st_mode))
+            continue;
+        if ((uint64_t)st.st_size > src->start_offset)
+            total += (uint64_t)st.st_size - src->start_offset;
+    }
+    return total;
+}
+
+/* --summary: the summary tee in front of the output (none without -o).
+ * Returns 0, or 2 after reporting. */
+static int open_summary(const struct iocs_scan_opts *o,
+                        const struct iocs_sourcelist *list,
+                        const char *const *paths, size_t npaths,
+                        struct iocs_sink **sink, struct iocs_summary **sum)
+{
+    bool events = o->output && strcmp(o->output, "-") != 0;
+    struct iocs_sink *out = NULL;
+    int err = iocs_summary_new(sum);
+
+    if (!err && events) {
+        out = open_output(o, list, paths, npaths);
+        if (!out)
+            return 2;
+    }
+    if (!err)
+        err = iocs_sink_summary_open(sink, out, *sum);
+    if (err) {
+        iocs_sink_close(out);
+        fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
+        return 2;
+    }
+    return 0;
+}
+
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t1;
@@ -283,9 +338,13 @@ static void print_stats(const struct iocs_scan_stats *st, double load,
                 (unsigned long long)st->lost);
 }
 
-int iocs_cmd_scan(const struct iocs_scan_opts *o)
+int iocs_cmd_scan(const struct iocs_scan_opts *opts)
 {
     static const char *const stdin_path[] = {"-"};
+    struct iocs_scan_opts so = *opts;
+    const struct iocs_scan_opts *o = &so;
+    struct iocs_progress *prog = NULL;
+    struct iocs_summary *sum = NULL;
     struct iocs_sourcelist list = {0};
     struct iocs_scan_stats st = {0};
     struct iocs_dbcache_result cres;
@@ -296,11 +355,19 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
     double load = 0;
     const char *const *paths = o->paths;
     size_t npaths = o->npaths, nerr = 0;
-    bool uring = false;
+    bool uring = false, show;
     int status = 2, err;
 
     signal(SIGPIPE, SIG_IGN); /* a closed output: EPIPE, then 128+SIGPIPE */
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (so.time.start == 0)
+        so.time.start = time(NULL); /* stdin's year reference */
+    show = so.progress < 0 ? isatty(STDERR_FILENO) == 1 : so.progress > 0;
+    if (iocs_progress_new(&prog, STDERR_FILENO, show) < 0) {
+        fprintf(stderr, "iocstream: out of memory\n");
+        goto out;
+    }
+    so.progress_line = show ? prog : NULL; /* none: not even a call */
 
     if (o->follow) {
         /* The follower walks the PATHs itself, and goes on watching; it
@@ -331,10 +398,17 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
         goto out;
     if (o->stats)
         iocs__cmd_print_cache(o, &cres, seconds_since(&t0));
-    sink = open_output(o, &list, paths, npaths);
-    if (!sink)
-        goto out;
+    if (o->summary) {
+        if (open_summary(o, &list, paths, npaths, &sink, &sum))
+            goto out;
+    } else {
+        sink = open_output(o, &list, paths, npaths);
+        if (!sink)
+            goto out;
+    }
     warn_stdin_ids(&list, sink);
+    if (show)
+        iocs_progress_total(prog, total_bytes(&list));
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -350,6 +424,17 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
         status = IOCS_EXIT_SIGNAL + SIGPIPE; /* as if killed by it */
     else if (err && status < IOCS_EXIT_SIGNAL)
         status = 2;
+    iocs_progress_clear(prog);
+    if (sum) {
+        err = iocs_summary_print(sum, stdout, !isatty(STDOUT_FILENO));
+        if (!err && fflush(stdout) != 0)
+            err = -errno;
+        if (err) {
+            if (err != -EPIPE)
+                fprintf(stderr, "iocstream: summary: %s\n", iocs_strerror(err));
+            status = 2;
+        }
+    }
     if (o->stats) {
         print_stats(&st, load, seconds_since(&t1), o->threads, uring, db);
         print_sink_stats(sink);
@@ -364,7 +449,9 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
         status = st.events ? IOCS_EXIT_HIT : IOCS_EXIT_NOHIT;
 
 out:
+    iocs_progress_free(prog);
     iocs_sink_close(sink);
+    iocs_summary_free(sum);
     iocs_sourcelist_fini(&list);
     iocs_allow_free(allow);
     iocs_db_free(db);

@@ -21,6 +21,7 @@ static int add_file(struct iocs_summary *s, const char *path)
     bool is_stdin = !path || strcmp(path, "-") == 0;
     int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
     char buf[1 << 16], errbuf[256] = "";
+    uint64_t events = iocs_summary_events(s), bytes = 0;
     int err = 0;
 
     if (fd < 0) {
@@ -40,12 +41,19 @@ static int add_file(struct iocs_summary *s, const char *path)
             err = iocs_summary_end(s, errbuf, sizeof(errbuf));
             break;
         }
+        bytes += (uint64_t)n;
         err = iocs_summary_add(s, buf, (size_t)n, errbuf, sizeof(errbuf));
         if (err)
             break;
     }
     if (!is_stdin)
         close(fd);
+    /* Bytes but not one event: not an event stream (a log, say). */
+    if (!err && bytes > 0 && iocs_summary_events(s) == events) {
+        snprintf(errbuf, sizeof(errbuf), "no events in %llu bytes",
+                 (unsigned long long)bytes);
+        err = -EBADMSG;
+    }
     if (err) {
         /* Leave s ready for the next file whatever this one held. */
         char ignored[8];

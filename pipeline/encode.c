@@ -59,6 +59,8 @@ enum val {
     V_DB,
     V_TRUNCATED,
     V_LINE_LENGTH,
+    V_HOST,
+    V_TIME,
     V_REC_PROVIDER,
     V_REC_DESCRIPTION,
     V_REC_REFERENCE,
@@ -82,12 +84,14 @@ enum val {
  *   LIT1(key, text)             a list of one constant string
  *   FIELD(key, value, how)      a value, written as how: str, time, uint,
  *                               int, bool, tags (a comma-separated string
- *                               as a list of strings)
+ *                               as a list of strings), name (a string as
+ *                               a map {"name": string}, so that an absent
+ *                               value leaves out the whole map)
  *   OPT(key, value, how)        the same, left out when the value is absent
  *   TYPED()                     ECS threat.indicator's typed field: its key
  *                               path comes from the IOC type (see
  *                               typed_field()); none for strings and rules
- * Planned rows (event.h): host.name, winlog.*, iocstream.time.
+ * Planned rows (event.h): winlog.*.
  */
 #define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
                   TYPED)                                                     \
@@ -101,6 +105,7 @@ enum val {
         FIELD("severity", V_SEVERITY, int)                                   \
         FIELD("original", V_ORIGINAL, str)                                   \
     END()                                                                    \
+    OPT("host", V_HOST, name)                                                \
     MAP("log")                                                               \
         MAP("file")                                                          \
             FIELD("path", V_PATH, str)                                       \
@@ -142,6 +147,7 @@ enum val {
         END()                                                                \
         FIELD("count", V_COUNT, uint)                                        \
         FIELD("db", V_DB, str)                                               \
+        FIELD("time", V_TIME, str)                                           \
         FIELD("truncated", V_TRUNCATED, bool)                                \
         FIELD("line_length", V_LINE_LENGTH, uint)                            \
     END()
@@ -156,6 +162,7 @@ enum val {
 #define ROOM_int 9
 #define ROOM_bool 1
 #define ROOM_tags 5
+#define ROOM_name (1 + 5 + 5)
 #define R_KEY(k) +sizeof(k)
 #define R_MAP(k) R_KEY(k) + 1
 #define R_END()
@@ -472,10 +479,15 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     set_str(&v[V_DB], e->db_id, e->db_len);
     set_u(&v[V_TRUNCATED], ev->original_len < ev->line_len);
     set_u(&v[V_LINE_LENGTH], ev->line_len);
+    set_str(&v[V_HOST], ev->host, ev->host_len);
+    if (ev->line_time)
+        set_str(&v[V_TIME], "line", 4);
+    else
+        set_str(&v[V_TIME], "none", 4);
     e->ntyped = typed_field(e, ioc, e->typed);
     /* A string is its bytes and a header of at most 5. */
     e->head_room = v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n +
-                   type.n + e->db_len + IOCS_EVENTID_LEN + 32;
+                   type.n + e->db_len + IOCS_EVENTID_LEN + ev->host_len + 32;
     /* What each record repeats, and the tail after the records. */
     e->body_room = 3 * (ioc->len + 5) + type.n + 5 + ev->atomic_len +
                    e->db_len + 3 * (KEY_MAX + 6) + 64;
@@ -759,6 +771,15 @@ static inline void mp_put_bool(struct iocs_encoder *e, struct mp *m,
     mp_byte(m, v->u ? 0xc3 : 0xc2);
 }
 
+static inline void mp_put_name(struct iocs_encoder *e, struct mp *m,
+                               const struct value *v)
+{
+    (void)e;
+    mp_map(m, 1);
+    MP_LIT(m, "name");
+    mp_str(m, v->str.s, v->str.n);
+}
+
 static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
                         const struct value *v)
 {
@@ -920,6 +941,15 @@ static inline void js_put_bool(struct iocs_encoder *e, struct iocs__jbuf *b,
         LIT(b, "true");
     else
         LIT(b, "false");
+}
+
+static inline void js_put_name(struct iocs_encoder *e, struct iocs__jbuf *b,
+                               const struct value *v)
+{
+    (void)e;
+    LIT(b, "{\"name\":");
+    iocs__json_str(b, v->str.s, v->str.n);
+    LIT(b, "}");
 }
 
 static void js_put_tags(struct iocs_encoder *e, struct iocs__jbuf *b,

@@ -9,11 +9,13 @@
  * event. A field added here is written by adding one row to the ECS table
  * in encode.c; no other output changes.
  *
+ * @timestamp is the line's own time when it has one (linetime.h; then
+ * line_time is set and "iocstream.time" is "line"), else the scan time
+ * ("none"); created is always the scan time. host is the line's syslog
+ * header's host, when it names one.
+ *
  * Planned fields, added with the code that fills them (DESIGN.md,
- * "Events" and "A line's own time and host"):
- *   host.name             from the line's RFC 3164 / RFC 5424 header
- *   the line's own time   and whether the line has one ("iocstream.time":
- *                         "line" | "none"); @timestamp then holds it
+ * "Events"):
  *   winlog.*              fields of a Windows event log record
  * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
  * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
@@ -23,6 +25,7 @@
 #ifndef IOCS_EVENT_H
 #define IOCS_EVENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -50,10 +53,13 @@ struct iocs_event {
     size_t atomic_len;
     uint64_t start, end;       /* atomic's byte range in the line */
     uint32_t count;            /* valid occurrences in the line */
-    struct timespec timestamp; /* @timestamp */
+    struct timespec timestamp; /* @timestamp: the line's time, else created */
     struct timespec created;   /* scan time */
     uint64_t source_id;        /* the source's key for event.id
                                   (iocs_eventid_source(); the unit's) */
+    bool line_time;            /* timestamp is the line's own */
+    const char *host;          /* host.name, into the line; NULL: none */
+    size_t host_len;
 };
 
 /* How events are written: the user's --format (or the output's name). */

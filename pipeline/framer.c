@@ -95,6 +95,7 @@ int iocs_framer_frame(struct iocs_framer *f, struct iocs_slab *s,
     *u = (struct iocs_unit){
         .source = s->source,
         .offset = s->offset - f->clen,
+        .mtime = s->mtime,
         .ptr = buf,
         .rescan = f->crescan,
         .starts_line = f->cstart,
@@ -147,6 +148,7 @@ void iocs_framer_whole(const struct iocs_slab *part, struct iocs_unit *u)
     *u = (struct iocs_unit){
         .source = part->source,
         .offset = part->offset,
+        .mtime = part->mtime,
         .ptr = part->data,
         .len = part->len,
         .starts_line = true,

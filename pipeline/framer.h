@@ -41,6 +41,7 @@ extern "C" {
 struct iocs_unit {
     uint32_t source;          /* as in the slab */
     uint64_t offset;          /* byte offset in the source of ptr[0] */
+    time_t mtime;             /* as in the slab: the source's mtime */
     const unsigned char *ptr; /* inside the slab (headroom included) */
     size_t len;               /* may be 0 (an empty source's only unit) */
     size_t rescan;            /* leading bytes already in the previous unit */

@@ -407,14 +407,24 @@ static int first_time(const unsigned char *l, size_t len, size_t from,
 {
     const unsigned char *end = l + len;
 
+    /*
+     * Every byte is looked at, so *m is cleared only for a candidate that
+     * passes the cheap test each form begins with (iso: a '-' or '/'
+     * after 4 digits; clf: a '/' after 2; bsd: a space after the month;
+     * audit: its '('): clearing it at every byte made a line without a
+     * time cost about 20 ns a byte.
+     */
     for (size_t i = from; i < len; i++) {
         unsigned char ch = l[i], prev = i ? l[i - 1] : ' ';
         size_t n = 0;
 
-        memset(m, 0, sizeof(*m));
         if (isdig(ch)) {
             if (isdig(prev))
                 continue; /* inside a longer number */
+            if (!(len - i > 4 && (l[i + 4] == '-' || l[i + 4] == '/')) &&
+                !(len - i > 2 && l[i + 2] == '/'))
+                continue;
+            memset(m, 0, sizeof(*m));
             if ((n = iso(l + i, end, m)))
                 m->form = F_ISO;
             else if ((n = clf(l + i, end, m)))
@@ -422,8 +432,14 @@ static int first_time(const unsigned char *l, size_t len, size_t from,
         } else if (ch >= 'A' && ch <= 'Z') {
             if (isalpha_(prev))
                 continue; /* inside a word */
+            if (len - i <= 3 || l[i + 3] != ' ')
+                continue;
+            memset(m, 0, sizeof(*m));
             n = bsd(l + i, end, m);
         } else if (ch == 'a') {
+            if (len - i <= 5 || l[i + 5] != '(')
+                continue;
+            memset(m, 0, sizeof(*m));
             if ((n = audit(l + i, end, m)))
                 m->form = F_EPOCH;
         }

@@ -117,7 +117,8 @@ static int make_stages(const struct iocs_db *db, const struct iocs_allow *allow,
                        const struct iocs_live_opts *o, struct iocs_sink *sink,
                        struct iocs_scanner **sc, struct iocs_encoder **enc)
 {
-    struct iocs_scanner_opts so = {.max_line = o->max_line, .allow = allow};
+    struct iocs_scanner_opts so = {
+        .max_line = o->max_line, .allow = allow, .time = o->time};
     struct iocs_encoder_opts eo = {.format = sink->format,
                                    .str_times = sink->str_times,
                                    .db_id = iocs_db_id(db)};

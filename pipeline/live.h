@@ -48,6 +48,8 @@ struct iocs_live_opts {
     size_t slab_size;               /* bytes read at once, >= 1 */
     size_t max_line;                /* event.original cap */
     const struct iocs_allow *allow; /* as for the scanner; may be NULL */
+    struct iocs_scan_time time;     /* as for the scanner: line times, the
+                                       --since/--until window */
     int wake_fd; /* > 0: polled (not read) between units; when readable,
                     iocs_live_scan() stops at the next line end (the
                     caller learns it from res.stopped) */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pipeline/cmd.h"
+#include "pipeline/linetime.h"
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
 
@@ -81,8 +82,22 @@ static const char usage_text[] =
     "                    (replays of cold history); the slab size must be\n"
     "                    a multiple of 4K; files whose file system refuses\n"
     "                    it are read normally\n"
-    "  -L, --follow-symlinks  follow symbolic links met while walking\n"
+    "  -L, --follow-symlinks  follow symbolic links met while walking\n";
+
+/* scan's time, summary and progress options, and the rest. */
+static const char usage_scan_more[] =
+    "      --tz ZONE     the zone of line times that carry none: UTC\n"
+    "                    (default), +05:30, -0800 or an IANA name\n"
+    "      --since T     only lines whose own time is at or after T\n"
+    "      --until T     only lines whose own time is before T (T: RFC 3339\n"
+    "                    or a date, 2024-12-01, its midnight in --tz);\n"
+    "                    lines with no time of their own are kept\n"
+    "      --summary     at the end, one row per IOC (as `iocstream\n"
+    "                    summary`) on stdout; with -o FILE the events go to\n"
+    "                    FILE, without -o only the summary is written\n"
     "      --follow [--state FILE]  tail -F the PATHs; resume from FILE\n"
+    "      --progress, --no-progress  force the status line on stderr on\n"
+    "                    or off (default: on when stderr is a terminal)\n"
     "      --stats       print how the database was got, then bytes, lines,\n"
     "                    matches, events, GB/s to stderr\n";
 
@@ -186,6 +201,7 @@ static bool ends_with(const char *s, const char *suffix)
 static void usage(FILE *f)
 {
     fputs(usage_text, f);
+    fputs(usage_scan_more, f);
     fputs(usage_scan, f);
     fputs(usage_dest, f);
     fputs(usage_more, f);
@@ -321,6 +337,12 @@ enum {
     OPT_STATE,
     OPT_DB,
     OPT_NO_CACHE,
+    OPT_TZ,
+    OPT_SINCE,
+    OPT_UNTIL,
+    OPT_SUMMARY,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
     OPT_TAG,
     OPT_TLS_CA,
     OPT_TLS_CERT,
@@ -401,6 +423,12 @@ static int parse_scan(int argc, char **argv)
         {"follow", no_argument, NULL, OPT_FOLLOW},
         {"state", required_argument, NULL, OPT_STATE},
         {"jobs", required_argument, NULL, 'j'},
+        {"tz", required_argument, NULL, OPT_TZ},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"until", required_argument, NULL, OPT_UNTIL},
+        {"summary", no_argument, NULL, OPT_SUMMARY},
+        {"progress", no_argument, NULL, OPT_PROGRESS},
+        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"quiet", no_argument, NULL, 'q'},
         {"silent", no_argument, NULL, 'q'},
         {"files-with-matches", no_argument, NULL, 'l'},
@@ -421,6 +449,7 @@ static int parse_scan(int argc, char **argv)
     };
     struct iocs_scan_opts o = {0};
     const char **feeds, **rules, **allows;
+    const char *since = NULL, *until = NULL;
     bool format_set = false;
     unsigned long n;
     int c, status;
@@ -437,6 +466,7 @@ static int parse_scan(int argc, char **argv)
     o.pack_max = (size_t)-1;
     o.format = IOCS_FORMAT_MSGPACK;
     o.threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
+    o.progress = -1;
     optind = 1;
     while ((c = getopt_exact(argc, argv, "i:o:j:Lqlch", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
@@ -535,6 +565,28 @@ static int parse_scan(int argc, char **argv)
         case OPT_STATE:
             o.state = optarg;
             break;
+        case OPT_TZ:
+            /* Sets TZ for an IANA zone: here, before any thread starts. */
+            if (iocs_linetime_zone_init(&o.time.zone, optarg) < 0) {
+                fprintf(stderr, "iocstream: --tz: unknown zone '%s'\n", optarg);
+                goto bad;
+            }
+            break;
+        case OPT_SINCE:
+            since = optarg;
+            break;
+        case OPT_UNTIL:
+            until = optarg;
+            break;
+        case OPT_SUMMARY:
+            o.summary = true;
+            break;
+        case OPT_PROGRESS:
+            o.progress = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            o.progress = 0;
+            break;
         case OPT_TAG:
             o.tag = optarg;
             break;
@@ -600,8 +652,35 @@ static int parse_scan(int argc, char **argv)
         fputs("iocstream: --state needs --follow\n", stderr);
         goto bad;
     }
-    if (o.follow && o.report != IOCS_REPORT_EVENTS) {
-        fputs("iocstream: --follow writes events: no -q, -l or -c\n", stderr);
+    if (o.follow && (o.report != IOCS_REPORT_EVENTS || o.summary)) {
+        fputs("iocstream: --follow writes events until stopped: no -q, -l, "
+              "-c or --summary\n",
+              stderr);
+        goto bad;
+    }
+    /* After every option: a zone-less --since is in the --tz zone. */
+    if (since &&
+        iocs_linetime_parse_arg(&o.time.zone, since, &o.time.since) < 0) {
+        fprintf(stderr,
+                "iocstream: --since: '%s' is not a date or an RFC "
+                "3339 time\n",
+                since);
+        goto bad;
+    }
+    if (until &&
+        iocs_linetime_parse_arg(&o.time.zone, until, &o.time.until) < 0) {
+        fprintf(stderr,
+                "iocstream: --until: '%s' is not a date or an RFC "
+                "3339 time\n",
+                until);
+        goto bad;
+    }
+    o.time.has_since = since != NULL;
+    o.time.has_until = until != NULL;
+    if (o.report != IOCS_REPORT_EVENTS && o.summary) {
+        fputs("iocstream: -q, -l and -c print no summary: no --summary "
+              "with them\n",
+              stderr);
         goto bad;
     }
     if (o.report != IOCS_REPORT_EVENTS && (o.output || format_set)) {

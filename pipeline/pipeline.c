@@ -19,6 +19,7 @@
 #include "pipeline/encode.h"
 #include "pipeline/eventid.h"
 #include "pipeline/framer.h"
+#include "pipeline/progress.h"
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
 #include "pipeline/sink.h"
@@ -253,25 +254,42 @@ static int idle_flush(struct iocs_sink *sink)
     return err == -ETIMEDOUT ? 0 : err;
 }
 
+/* The progress line, once per slab read: the input bytes read so far (a
+ * pack's files at once) and the events written. */
+static void progress(const struct iocs_scan_opts *o, uint64_t *bytes,
+                     const struct iocs_slab *s, const struct iocs_sink *sink)
+{
+    if (!o->progress_line)
+        return;
+    if (s->nparts) {
+        for (unsigned i = 0; i < s->nparts; i++)
+            *bytes += s->parts[i].len;
+    } else {
+        *bytes += s->len;
+    }
+    iocs_progress_update(o->progress_line, *bytes, sink->stats.events_sent);
+}
+
 /* One thread: read, frame, scan, encode and write in turn. */
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
-                       const struct iocs_db *db, size_t max_line,
+                       const struct iocs_db *db, const struct iocs_scan_opts *o,
                        const struct iocs_allow *allow,
                        struct iocs_sourcelist *list, struct out *out,
                        struct iocs_scan_stats *st, struct reached *re)
 {
-    struct iocs_scanner_opts so = {.max_line = max_line, .allow = allow};
+    struct iocs_scanner_opts so = {
+        .max_line = o->max_line, .allow = allow, .time = o->time};
     struct iocs_work_unit *v = NULL;
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
     struct srckey key = {0};
-    uint64_t line0 = 1, nl = 0;
+    uint64_t line0 = 1, nl = 0, bytes = 0;
     int status = 0, err;
 
     v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
     err = v ? iocs_scanner_new(&sc, db, &so) : -ENOMEM;
     if (!err)
-        err = iocs_linestate_new(&ls, max_line);
+        err = iocs_linestate_new(&ls, o->max_line);
     if (err) {
         fprintf(stderr, "iocstream: cannot start the scan: %s\n",
                 iocs_strerror(err));
@@ -309,6 +327,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
             status = 2;
             break;
         }
+        progress(o, &bytes, s, out->sink);
         note_slab(re, s);
         n = slab_units(f, s, list, &key, v, &status);
         err = n < 0 ? n : 0;
@@ -374,11 +393,12 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .max_line = o->max_line,
                                    .allow = allow,
                                    .format = sink->format,
-                                   .str_times = sink->str_times};
+                                   .str_times = sink->str_times,
+                                   .time = o->time};
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
     struct srckey key = {0};
-    uint64_t line0 = 1, lines = 0;
+    uint64_t line0 = 1, lines = 0, bytes = 0;
     int status = 0, err;
 
     v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
@@ -432,6 +452,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             status = 2;
             break;
         }
+        progress(o, &bytes, s, sink);
         note_slab(re, s);
         n = slab_units(f, s, list, &key, v, &status);
         if (n <= 0) {
@@ -543,7 +564,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (o->threads > 0)
         status = loop_pool(r, f, db, o, allow, max_jobs, list, sink, st, &re);
     else
-        status = loop_inline(r, f, db, o->max_line, allow, list, &out, st, &re);
+        status = loop_inline(r, f, db, o, allow, list, &out, st, &re);
     /* The inline path's last events; the pool wrote every job's. */
     err = out.enc ? out_write(&out) : 0;
     if (err) {

@@ -10,11 +10,14 @@
 #include <stddef.h>
 
 #include "pipeline/event.h"
-#include "pipeline/sink.h" /* enum iocs_report */
+#include "pipeline/scanner.h" /* struct iocs_scan_time */
+#include "pipeline/sink.h"    /* enum iocs_report */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct iocs_progress;
 
 struct iocs_scan_opts {
     const char *const *feeds; /* -i files; none (and no rules): built-in */
@@ -59,6 +62,12 @@ struct iocs_scan_opts {
     const char *nats_creds;      /* --nats-creds FILE */
     int ack_timeout_ms;          /* --ack-timeout; 0: the sink's default */
     int drain_timeout_ms;        /* --drain-timeout; 0: the default */
+    struct iocs_scan_time time;  /* --tz, --since, --until (start: 0) */
+    bool summary;                /* --summary: the per-IOC summary at the end */
+    int progress; /* --progress 1, --no-progress 0; -1: when stderr is a
+                     terminal */
+    struct iocs_progress *progress_line; /* cmd_scan's, for the stages;
+                                            NULL: none */
 };
 
 /* How long the end of a scan waits for acks by default (--drain-timeout). */

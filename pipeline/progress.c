@@ -192,6 +192,16 @@ int iocs_progress_phase_begin(struct iocs_progress *p, const char *what)
     if (!p->enabled || p->phase)
         return 0;
     snprintf(p->what, sizeof(p->what), "%s", what);
+    /* Drawn now, not only when the thread first runs: a loaded machine
+     * may not schedule it before a short phase ends. */
+    pthread_mutex_lock(&p->mu);
+    {
+        char text[200];
+
+        snprintf(text, sizeof(text), "%s... 0.0 s", p->what);
+        draw(p, text);
+    }
+    pthread_mutex_unlock(&p->mu);
     p->stop = false;
     p->phase = true;
     err = pthread_create(&p->thread, NULL, phase_thread, p);

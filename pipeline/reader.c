@@ -108,6 +108,7 @@ struct rsrc {
     bool statted;  /* st_mode and size below are set */
     mode_t st_mode;
     uint64_t size;
+    time_t mtime; /* 0 for stdin (the scanner uses the scan's start) */
 };
 
 struct iocs_reader {
@@ -156,6 +157,7 @@ struct iocs_reader {
     bool issued;    /* a slab of this source was issued */
     uint64_t base;  /* file position of offset 0 (stdin may start later) */
     uint64_t size;  /* regular file: its size as last seen (fstat) */
+    time_t mtime;   /* as in its rsrc */
     uint64_t limit; /* regular file: the source's end_offset; 0: none */
     uint64_t next_off;
     unsigned busy;     /* slabs of this source INFLIGHT or SHORT */
@@ -220,6 +222,7 @@ static struct rslab *take(struct iocs_reader *r, uint64_t off)
 
     s->pub.source = r->src;
     s->pub.offset = off;
+    s->pub.mtime = r->mtime;
     s->pub.len = 0;
     s->pub.first = !r->issued;
     s->pub.last = false;
@@ -522,6 +525,7 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
     r->src = (uint32_t)r->next_src;
     r->fd = e->fd;
     r->own_fd = e->own;
+    r->mtime = e->mtime;
     r->stop = false;
     r->need_poll = false;
     r->issued = false;
@@ -593,6 +597,7 @@ static int start_next(struct iocs_reader *r)
         } else {
             e->st_mode = st.st_mode;
             e->size = (uint64_t)st.st_size;
+            e->mtime = e->own ? st.st_mtime : 0;
             e->statted = true;
         }
     }
@@ -639,6 +644,7 @@ static int start_next(struct iocs_reader *r)
     rp = &p->rparts[p->pub.nparts];
     *ps = (struct iocs_slab){
         .source = (uint32_t)r->next_src,
+        .mtime = e->mtime,
         .data = p->pub.data + p->used,
         .first = true,
         .last = true,

@@ -67,6 +67,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "pipeline/source.h"
 
@@ -108,6 +109,9 @@ struct iocs_slab {
     uint32_t source;     /* index into the sources given to
                             iocs_reader_new() */
     uint64_t offset;     /* byte offset in the source of data[0] */
+    time_t mtime;        /* the source's modification time, from the
+                            fstat the reader makes anyway; 0 for stdin
+                            and a source that failed */
     unsigned char *data; /* len bytes read; data - headroom is writable */
     size_t len;
     size_t headroom;         /* writable bytes before data */

@@ -88,6 +88,8 @@ struct iocs_scanner {
     iocs_event_fn fn;
     void *ctx;
     struct timespec now;
+    struct iocs_scan_time time;
+    struct iocs_linetime_ctx lctx; /* zone, and the unit's source's mtime */
     size_t ls, le;  /* current line in the unit: [ls, le), le at '\n' or n */
     bool ls_true;   /* ls is the line's real start (else the line is open) */
     size_t counted; /* newlines before this index are in line_no */
@@ -205,6 +207,10 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
     s->allow = opts->allow;
     s->max_line = opts->max_line;
     s->overlap = iocs_db_overlap(db);
+    s->time = opts->time;
+    if (s->time.start == 0)
+        s->time.start = time(NULL);
+    s->lctx.zone = s->time.zone;
     err = iocs_db_scratch_new(db, &s->scratch);
     if (err)
         goto fail;
@@ -373,10 +379,17 @@ static int spill(struct iocs_scanner *s, const unsigned char *p, size_t n)
     return 0;
 }
 
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec ||
+           (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 /* The current line [ls, le) is complete: emit one event per IOC. */
 static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
 {
     const struct iocs_unit *u = s->u;
+    struct iocs_linetime lt;
     struct iocs_event ev;
     uint64_t start_abs, len;
     int err;
@@ -414,9 +427,24 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
         ev.original = s->line.prefix;
         ev.original_len = want;
     }
-    ev.timestamp = s->now;
+    /* The line's own time and host: once per line, whatever its IOCs. */
     ev.created = s->now;
     ev.source_id = u->source_id;
+    if (iocs_linetime_parse(&s->lctx, (const char *)ev.original,
+                            ev.original_len, &lt)) {
+        if ((s->time.has_since && ts_before(&lt.ts, &s->time.since)) ||
+            (s->time.has_until && !ts_before(&lt.ts, &s->time.until))) {
+            s->line.lh_len = 0; /* outside --since/--until */
+            s->line.arena_len = 0;
+            return 0;
+        }
+        ev.timestamp = lt.ts;
+        ev.line_time = true;
+    } else {
+        ev.timestamp = s->now;
+    }
+    ev.host = lt.host;
+    ev.host_len = lt.host_len;
     for (size_t i = 0; i < s->line.lh_len; i++) {
         const struct linehit *h = &s->line.lh[i];
 
@@ -755,6 +783,7 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
     s->fn = fn;
     s->ctx = ctx;
     clock_gettime(CLOCK_REALTIME, &s->now);
+    s->lctx.ref = u->mtime ? u->mtime : s->time.start;
     s->st.bytes += n - u->rescan;
 
     /* The first line of the unit: its real start, or the open line. */

@@ -9,10 +9,14 @@
  * found only around them (memchr/memrchr from the match), each hit is
  * checked against its IOC type's boundary rule, and valid hits are grouped
  * per line and IOC into events: count of valid occurrences, the leftmost one
- * as `atomic`. A literal's start is its end minus its length; a regex
- * rule's start is Hyperscan's leftmost start of match, and a regex match
- * that crosses a '\n' (or takes the '\r' of a CRLF) is dropped. Hyperscan
- * reports one (leftmost) start per end, so a rule whose classes can match
+ * as `atomic`. A line with events is parsed once for its own time and
+ * host (linetime.h; within its first max_line bytes): a line whose time
+ * lies outside the --since/--until window gives no event, and nothing is
+ * parsed for a line without hits, so neither costs anything per line. A
+ * literal's start is its end minus its length; a regex rule's start is
+ * Hyperscan's leftmost start of match, and a regex match that crosses a '\n'
+ * (or takes the '\r' of a CRLF) is dropped. Hyperscan reports one (leftmost)
+ * start per end, so a rule whose classes can match
  * '\n' ([^x], \s) may lose an in-line match to a longer one that starts on
  * an earlier line: write [^x\n] or [ \t] in such rules.
  * Newlines between hits are counted (vectorised) to number the lines.
@@ -39,12 +43,15 @@
 #ifndef IOCS_SCANNER_H
 #define IOCS_SCANNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "matchers/db.h"
 #include "pipeline/event.h"
 #include "pipeline/framer.h"
+#include "pipeline/linetime.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -60,11 +67,24 @@ extern "C" {
 
 struct iocs_allow;
 
+/* A line's own time (linetime.h) and the window of --since/--until.
+ * Zeroed: UTC, the scanner's creation as the start, no window. */
+struct iocs_scan_time {
+    struct iocs_linetime_zone zone; /* of times without one (--tz) */
+    time_t start; /* the scan's start: the reference of a year-less time
+                     in a source with no mtime (stdin); 0: the time the
+                     scanner was made */
+    bool has_since, has_until;
+    struct timespec since; /* lines before it give no events */
+    struct timespec until; /* lines at or after it give no events */
+};
+
 struct iocs_scanner_opts {
     size_t max_line;                /* event.original cap in bytes, >= 1 */
     const struct iocs_allow *allow; /* addresses a CIDR IOC never alerts
                                        on, or NULL; must outlive the scan */
     size_t max_hits; /* raw hits per hs_scan before splitting; 0: default */
+    struct iocs_scan_time time; /* the lines' own times and the window */
 };
 
 /* Receives each event; returns 0 to go on or a negative errno to stop the

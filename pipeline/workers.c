@@ -123,8 +123,8 @@ static void *work(void *arg)
 int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
                      const struct iocs_workers_opts *opts)
 {
-    struct iocs_scanner_opts so = {.max_line = opts->max_line,
-                                   .allow = opts->allow};
+    struct iocs_scanner_opts so = {
+        .max_line = opts->max_line, .allow = opts->allow, .time = opts->time};
     struct iocs_encoder_opts eo = {.format = opts->format,
                                    .str_times = opts->str_times,
                                    .db_id = iocs_db_id(db)};

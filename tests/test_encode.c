@@ -231,8 +231,9 @@ static const msgpack_object *assert_event(const msgpack_object *m,
                                           bool truncated)
 {
     const msgpack_object *o, *e, *enr, *ind, *mt;
+    uint32_t k = ev->host ? 1 : 0; /* host.name: a map only when named */
 
-    assert_int_equal(m->via.map.size, 5);
+    assert_int_equal(m->via.map.size, 5 + k);
     assert_ts(at(m, 0, "@timestamp"), ev->timestamp.tv_sec,
               (uint32_t)ev->timestamp.tv_nsec);
 
@@ -262,14 +263,20 @@ static const msgpack_object *assert_event(const msgpack_object *m,
     assert_int_equal(o->via.i64, ev->ioc->severity);
     assert_str(at(e, 6, "original"), ev->original, ev->original_len);
 
-    e = at(m, 2, "log");
+    if (ev->host) {
+        e = at(m, 2, "host");
+        assert_int_equal(e->via.map.size, 1);
+        assert_str(at(e, 0, "name"), ev->host, ev->host_len);
+    }
+
+    e = at(m, 2 + k, "log");
     assert_int_equal(e->via.map.size, 2);
     o = at(e, 0, "file");
     assert_int_equal(o->via.map.size, 1);
     assert_cstr(at(o, 0, "path"), ev->path);
     assert_uint(at(e, 1, "offset"), ev->offset);
 
-    e = at(m, 3, "threat");
+    e = at(m, 3 + k, "threat");
     assert_int_equal(e->via.map.size, 2);
     o = at(e, 0, "feed");
     assert_int_equal(o->via.map.size, 1);
@@ -290,8 +297,8 @@ static const msgpack_object *assert_event(const msgpack_object *m,
     assert_cstr(at(mt, 2, "type"), "indicator_match_rule");
     assert_cstr(at(mt, 3, "id"), "4242");
 
-    e = at(m, 4, "iocstream");
-    assert_int_equal(e->via.map.size, 6);
+    e = at(m, 4 + k, "iocstream");
+    assert_int_equal(e->via.map.size, 7);
     assert_uint(at(e, 0, "line"), ev->line);
     o = at(e, 1, "match");
     assert_int_equal(o->via.map.size, 2);
@@ -299,10 +306,11 @@ static const msgpack_object *assert_event(const msgpack_object *m,
     assert_uint(at(o, 1, "end"), ev->end);
     assert_uint(at(e, 2, "count"), ev->count);
     assert_cstr(at(e, 3, "db"), "db-hash-1");
-    o = at(e, 4, "truncated");
+    assert_cstr(at(e, 4, "time"), ev->line_time ? "line" : "none");
+    o = at(e, 5, "truncated");
     assert_int_equal(o->type, MSGPACK_OBJECT_BOOLEAN);
     assert_int_equal(o->via.boolean, truncated);
-    assert_uint(at(e, 5, "line_length"), ev->line_len);
+    assert_uint(at(e, 6, "line_length"), ev->line_len);
     return ind;
 }
 
@@ -435,6 +443,56 @@ static void test_encode_optional_keys_and_truncated(void **state)
                      MSGPACK_OBJECT_NEGATIVE_INTEGER);
     msgpack_unpacked_destroy(&u);
     free(buf);
+}
+
+/* host.name is a map only when the line names a host; iocstream.time says
+ * whether @timestamp is the line's own; JSON says the same. */
+static void test_encode_host_and_line_time(void **state)
+{
+    int fd = *(int *)*state, jfd = memfd_create("json", 0);
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev[2] = {make_event(&ioc), make_event(&ioc)};
+    struct tenc *em = NULL, *ej = NULL;
+    msgpack_unpacked u;
+    size_t n, jn, off = 0;
+    char *buf, *js;
+
+    assert_true(jfd >= 0);
+    ev[1].host = (const char *)line + 16; /* "vpn" */
+    ev[1].host_len = 3;
+    ev[1].line_time = true;
+    assert_int_equal(tenc_new(&em, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
+    assert_int_equal(tenc_new(&ej, jfd, IOCS_FORMAT_JSON, "db-hash-1"), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tenc_event(em, &ev[i]), 0);
+        assert_int_equal(tenc_event(ej, &ev[i]), 0);
+    }
+    tenc_free(em);
+    tenc_free(ej);
+
+    buf = slurp(fd, &n);
+    msgpack_unpacked_init(&u);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(msgpack_unpack_next(&u, buf, n, &off),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_event(&u.data, &ev[i], false);
+    }
+    assert_int_equal(off, n);
+    msgpack_unpacked_destroy(&u);
+    free(buf);
+
+    js = slurp(jfd, &jn);
+    buf = strchr(js, '\n');
+    assert_non_null(buf);
+    *buf++ = '\0';
+    assert_null(strstr(js, "\"host\""));
+    assert_non_null(strstr(js, "\"time\":\"none\""));
+    assert_non_null(strstr(buf, "\"original\":\"Nov 22 03:56:57 vpn sshd[1]: "
+                                "from 192.81.209.168 port 22\"},"
+                                "\"host\":{\"name\":\"vpn\"},\"log\":"));
+    assert_non_null(strstr(buf, "\"db\":\"db-hash-1\",\"time\":\"line\","));
+    free(js);
+    close(jfd);
 }
 
 /* Timestamps take the smallest msgpack form that holds them: 32-bit for
@@ -946,6 +1004,7 @@ static void test_encode_str_times(void **state)
     assert_cstr(at(at(&u.data, 1, "event"), 4, "created"),
                 "2026-11-18T11:06:41.000000000Z");
     assert_uint(at(at(&u.data, 4, "iocstream"), 0, "line"), 77);
+    assert_cstr(at(at(&u.data, 4, "iocstream"), 4, "time"), "none");
     msgpack_unpacked_destroy(&u);
     iocs_encoder_free(e);
 }
@@ -961,6 +1020,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encode_optional_keys_and_truncated,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode_timestamp_forms, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_encode_host_and_line_time, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_encode_port_and_rule_id, setup,
                                         teardown),

@@ -775,6 +775,136 @@ static void test_scanner_regex_rules(void **state)
     iocs_iocset_free(set);
 }
 
+/* What the line-time test keeps of each event. */
+struct tev {
+    uint64_t line;
+    uint32_t ioc;
+    bool line_time;
+    struct timespec ts, created;
+    char host[32];
+};
+
+struct tevs {
+    struct tev v[16];
+    size_t len;
+};
+
+static int collect_time(void *ctx, const struct iocs_event *ev)
+{
+    struct tevs *t = ctx;
+    struct tev *x;
+
+    assert_true(t->len < sizeof(t->v) / sizeof(t->v[0]));
+    x = &t->v[t->len++];
+    *x = (struct tev){.line = ev->line,
+                      .ioc = ev->ioc_id,
+                      .line_time = ev->line_time,
+                      .ts = ev->timestamp,
+                      .created = ev->created};
+    assert_true(ev->host_len < sizeof(x->host));
+    if (ev->host)
+        memcpy(x->host, ev->host, ev->host_len);
+    return 0;
+}
+
+/* Scan text as one unit of a source with modification time mtime. */
+static void scan_text(const struct iocs_db *db, const char *text, time_t mtime,
+                      const struct iocs_scan_time *tm, struct tevs *out)
+{
+    struct iocs_scanner_opts so = {.max_line = 4096, .time = *tm};
+    struct iocs_unit u = {.mtime = mtime,
+                          .ptr = (const unsigned char *)text,
+                          .len = strlen(text),
+                          .starts_line = true,
+                          .ends_line = true,
+                          .first = true,
+                          .last = true};
+    struct iocs_scanner *sc;
+    struct iocs_linestate *ls;
+    uint64_t nl;
+
+    out->len = 0;
+    assert_int_equal(iocs_scanner_new(&sc, db, &so), 0);
+    assert_int_equal(iocs_linestate_new(&ls, 4096), 0);
+    assert_int_equal(
+        iocs_scanner_unit(sc, &u, "t.log", 1, ls, collect_time, out, &nl), 0);
+    iocs_scanner_free(sc);
+    iocs_linestate_free(ls);
+}
+
+/* A line with hits gets its own time and host (once for all its IOCs);
+ * the RFC 3164 year comes from the unit's mtime, else the scan's start;
+ * zone-less times are in --tz; --since is inclusive, --until exclusive,
+ * and a line without a time is kept whatever the window. */
+static void test_scanner_line_time_and_window(void **state)
+{
+    static const char text[] =
+        "<34>Dec 31 23:59:59 gw1 sshd[1]: from 192.81.209.168\n"        /* 1 */
+        "2024-12-05T03:14:15Z x 192.81.209.168 evil.example\n"          /* 2 */
+        "no time here 192.81.209.168\n"                                 /* 3 */
+        "2024-12-06 00:00:00 y 192.81.209.168\n"                        /* 4 */
+        "2024-12-01T00:00:00Z no hit\n"                                 /* 5 */
+        "<165>1 2024-12-05T03:14:14.5Z web01 app - - - evil.example\n"; /* 6 */
+    const time_t jan2025 = 1735689600; /* 2025-01-01T00:00:00Z */
+    const time_t dec06 = 1733443200;   /* 2024-12-06T00:00:00Z */
+    const time_t t0315 = 1733368455;   /* 2024-12-05T03:14:15Z */
+    struct fix *f = *state;
+    struct iocs_scan_time tm = {.start = 1000};
+    struct tevs got;
+
+    /* No window: every line with a hit, in order; line 2 twice. */
+    scan_text(f->db, text, jan2025, &tm, &got);
+    assert_int_equal(got.len, 6);
+    assert_int_equal(got.v[0].line, 1);
+    assert_true(got.v[0].line_time);
+    assert_int_equal(got.v[0].ts.tv_sec, jan2025 - 1); /* Dec 31 2024 */
+    assert_string_equal(got.v[0].host, "gw1");
+    assert_int_equal(got.v[1].line, 2);
+    assert_int_equal(got.v[2].line, 2);
+    assert_int_equal(got.v[1].ts.tv_sec, t0315);
+    assert_int_equal(got.v[2].ts.tv_sec, t0315);
+    assert_string_equal(got.v[1].host, "");
+    assert_int_equal(got.v[3].line, 3);
+    assert_false(got.v[3].line_time);
+    assert_int_equal(got.v[3].ts.tv_sec, got.v[3].created.tv_sec);
+    assert_int_equal(got.v[3].ts.tv_nsec, got.v[3].created.tv_nsec);
+    assert_int_equal(got.v[4].line, 4);
+    assert_int_equal(got.v[4].ts.tv_sec, dec06);
+    assert_int_equal(got.v[5].line, 6);
+    assert_int_equal(got.v[5].ts.tv_sec, t0315 - 1);
+    assert_int_equal(got.v[5].ts.tv_nsec, 500000000);
+    assert_string_equal(got.v[5].host, "web01");
+
+    /* Stdin (no mtime): the year from the scan's start (mid-2024 makes
+     * Dec 31 the year before). */
+    tm.start = 1719792000; /* 2024-07-01 */
+    scan_text(f->db, text, 0, &tm, &got);
+    assert_int_equal(got.v[0].ts.tv_sec, jan2025 - 1 - 366 * 86400);
+
+    /* --tz +05:30 moves zone-less times only. */
+    assert_int_equal(iocs_linetime_zone_init(&tm.zone, "+05:30"), 0);
+    scan_text(f->db, text, jan2025, &tm, &got);
+    assert_int_equal(got.v[1].ts.tv_sec, t0315);
+    assert_int_equal(got.v[4].ts.tv_sec, dec06 - 19800);
+    memset(&tm.zone, 0, sizeof(tm.zone));
+
+    /* [03:14:15 Dec 5, Dec 6): line 2 is at the bound (kept), line 4 at
+     * the end (dropped), line 1 after, line 6 half a second before. */
+    tm.has_since = tm.has_until = true;
+    tm.since = (struct timespec){.tv_sec = t0315};
+    tm.until = (struct timespec){.tv_sec = dec06};
+    scan_text(f->db, text, jan2025, &tm, &got);
+    assert_int_equal(got.len, 3);
+    assert_int_equal(got.v[0].line, 2);
+    assert_int_equal(got.v[1].line, 2);
+    assert_int_equal(got.v[2].line, 3);
+    /* One nanosecond later, line 2 is out too. */
+    tm.since.tv_nsec = 1;
+    scan_text(f->db, text, jan2025, &tm, &got);
+    assert_int_equal(got.len, 1);
+    assert_int_equal(got.v[0].line, 3);
+}
+
 /* Read a whole file (the test's own) into a malloc'd buffer. */
 static unsigned char *slurp(const char *path, size_t *n)
 {
@@ -870,6 +1000,7 @@ int main(void)
         cmocka_unit_test(test_scanner_split_scans),
         cmocka_unit_test(test_scanner_lines_and_edges),
         cmocka_unit_test(test_scanner_long_line),
+        cmocka_unit_test(test_scanner_line_time_and_window),
         cmocka_unit_test(test_scanner_foreign_pattern_ids),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
