@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "pipeline/json.h"
+#include "pipeline/utf8.h"
 
 /* Holds the flush threshold plus a few ordinary events, so the buffer only
  * grows for an event that is itself huge. */
@@ -196,6 +197,7 @@ struct tstext {
 struct iocs_encoder {
     enum iocs_format fmt;
     bool str_times;
+    bool raw; /* msgpack: event.original as bin */
     char *db_id;
     size_t db_len;
     struct iocs__jbuf buf;
@@ -235,6 +237,7 @@ int iocs_encoder_new(struct iocs_encoder **out,
         return -ENOMEM;
     e->fmt = o->format;
     e->str_times = o->str_times;
+    e->raw = o->raw && o->format == IOCS_FORMAT_MSGPACK;
     e->db_len = strlen(o->db_id);
     e->db_id = strdup(o->db_id);
     e->rec_cap = ENC_REC_INIT;
@@ -552,6 +555,8 @@ static const struct tstext *time_text(struct tstext *c, struct timespec ts)
 struct mp {
     struct iocs__jbuf *b;
     unsigned char *p;
+    size_t end; /* offset in the buffer up to which room is made */
+    int err;    /* a string that needed more room did not get it */
 };
 
 /* Make room for n more bytes at m->p. Returns 0 or the buffer's error. */
@@ -560,11 +565,12 @@ static inline int mp_room(struct mp *m, size_t n)
     struct iocs__jbuf *b = m->b;
 
     b->len = (size_t)(m->p - (unsigned char *)b->p);
-    if (n <= b->cap - b->len)
-        return 0;
-    if (iocs__jbuf_reserve(b, n))
-        return b->err;
-    m->p = (unsigned char *)b->p + b->len;
+    if (n > b->cap - b->len) {
+        if (iocs__jbuf_reserve(b, n))
+            return b->err;
+        m->p = (unsigned char *)b->p + b->len;
+    }
+    m->end = b->len + n;
     return 0;
 }
 
@@ -612,7 +618,7 @@ static inline void mp_array(struct mp *m, size_t n)
     }
 }
 
-static inline void mp_str(struct mp *m, const void *s, size_t n)
+static inline void mp_str_head(struct mp *m, size_t n)
 {
     if (n < 32) {
         mp_byte(m, (unsigned char)(0xa0 | n));
@@ -626,7 +632,68 @@ static inline void mp_str(struct mp *m, const void *s, size_t n)
         mp_byte(m, 0xdb);
         mp_be(m, n, 4);
     }
+}
+
+/* A str of bytes known to be UTF-8 (keys, literals, times, types). */
+static inline void mp_str(struct mp *m, const void *s, size_t n)
+{
+    mp_str_head(m, n);
     mp_raw(m, s, n);
+}
+
+/* A bin: the bytes as they are (--raw event.original). The same room as
+ * a str: a header of at most 5 bytes. */
+static inline void mp_bin(struct mp *m, const void *s, size_t n)
+{
+    if (n < 256) {
+        mp_byte(m, 0xc4);
+        mp_byte(m, (unsigned char)n);
+    } else if (n < 65536) {
+        mp_byte(m, 0xc5);
+        mp_be(m, n, 2);
+    } else {
+        mp_byte(m, 0xc6);
+        mp_be(m, n, 4);
+    }
+    mp_raw(m, s, n);
+}
+
+/*
+ * mp_text() past its ASCII prefix of a bytes: the string as UTF-8 with
+ * each ill-formed part as U+FFFD (utf8.h). The room made for the event
+ * counts n bytes for it; a U+FFFD may take more, so the room is extended
+ * by the difference first. When that fails, an empty str is written (it
+ * fits the room there is) and m->err says the event is lost.
+ */
+static void mp_text_slow(struct mp *m, const unsigned char *s, size_t n,
+                         size_t a)
+{
+    size_t w = a + iocs__utf8_fixed_len(s + a, n - a);
+
+    if (w > n) {
+        size_t at = (size_t)(m->p - (unsigned char *)m->b->p);
+
+        if (mp_room(m, m->end - at + (w - n))) {
+            m->err = m->b->err;
+            mp_str_head(m, 0);
+            return;
+        }
+    }
+    mp_str_head(m, w);
+    mp_raw(m, s, a);
+    m->p += iocs__utf8_fix(m->p, s + a, n - a);
+}
+
+/* A str of bytes from outside (the line, paths, feeds): valid UTF-8 as
+ * it is, after one pass over the bytes, 16 at a time, when all are ASCII. */
+static inline void mp_text(struct mp *m, const void *s, size_t n)
+{
+    size_t a = iocs__utf8_ascii(s, n);
+
+    if (a == n)
+        mp_str(m, s, n);
+    else
+        mp_text_slow(m, s, n, a);
 }
 
 static inline void mp_uint(struct mp *m, uint64_t v)
@@ -716,8 +783,10 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
 static inline void mp_put_str(struct iocs_encoder *e, struct mp *m,
                               const struct value *v)
 {
-    (void)e;
-    mp_str(m, v->str.s, v->str.n);
+    if (v == &e->v[V_ORIGINAL] && e->raw)
+        mp_bin(m, v->str.s, v->str.n);
+    else
+        mp_text(m, v->str.s, v->str.n);
 }
 
 static inline void mp_put_time(struct iocs_encoder *e, struct mp *m,
@@ -758,7 +827,7 @@ static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
 
     mp_array(m, e->ntags);
     while (next_tag(&tags, &tag, &len))
-        mp_str(m, tag, len);
+        mp_text(m, tag, len);
 }
 
 /* The typed field: its keys as nested maps, then the value. */
@@ -769,7 +838,7 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
             mp_map(m, 1);
         mp_str(m, e->typed[i].s, e->typed[i].n);
     }
-    mp_str(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
+    mp_text(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
 }
 
 /*
@@ -782,7 +851,7 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
  */
 static int write_mp(struct iocs_encoder *e)
 {
-    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len};
+    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len, 0, 0};
     const struct iocs_ioc *ioc = e->ev->ioc;
     const struct value *v = e->v;
     size_t room = ECS_MP_ROOM + e->body_room;
@@ -852,7 +921,7 @@ static int write_mp(struct iocs_encoder *e)
 #undef W_TYPED
     ((unsigned char *)e->buf.p)[hdr[0]] = (unsigned char)(0x80 | n[0]);
     e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
-    return 0;
+    return m.err;
 }
 
 /* ---- JSON -------------------------------------------------------------- */
