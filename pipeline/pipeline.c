@@ -292,7 +292,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .max_line = o->max_line,
                                    .allow = allow,
                                    .format = sink->format,
-                                   .str_times = sink->str_times};
+                                   .str_times = sink->str_times,
+                                   .raw = o->raw};
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
     uint64_t line0 = 1, lines = 0;
@@ -442,6 +443,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (o->threads == 0) {
         struct iocs_encoder_opts eo = {.format = sink->format,
                                        .str_times = sink->str_times,
+                                       .raw = o->raw,
                                        .db_id = iocs_db_id(db)};
 
         err = iocs_encoder_new(&out.enc, &eo);

@@ -43,6 +43,7 @@ struct iocs_workers_opts {
     const struct iocs_allow *allow; /* as for the scanner */
     enum iocs_format format;        /* the sink's (sink->format) */
     bool str_times;                 /* the sink's (sink->str_times) */
+    bool raw;                       /* as for the encoder (encode.h) */
     /* Tests only: called by a worker before it scans each job (seq is the
      * job's submission number, from 0), to inject delays. NULL: none. */
     void (*before_job)(void *ctx, uint64_t seq);
