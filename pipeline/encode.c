@@ -238,8 +238,13 @@ int iocs_encoder_new(struct iocs_encoder **out,
     e->fmt = o->format;
     e->str_times = o->str_times;
     e->raw = o->raw && o->format == IOCS_FORMAT_MSGPACK;
-    e->db_len = strlen(o->db_id);
-    e->db_id = strdup(o->db_id);
+    /* Made valid UTF-8 once here, so events write it as it is. */
+    e->db_len = iocs__utf8_fixed_len(o->db_id, strlen(o->db_id));
+    e->db_id = malloc(e->db_len + 1);
+    if (e->db_id) {
+        iocs__utf8_fix(e->db_id, o->db_id, strlen(o->db_id));
+        e->db_id[e->db_len] = '\0';
+    }
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
     if (!e->db_id || !e->rec) {
@@ -618,7 +623,8 @@ static inline void mp_array(struct mp *m, size_t n)
     }
 }
 
-static inline void mp_str_head(struct mp *m, size_t n)
+static inline __attribute__((always_inline)) void mp_str_head(struct mp *m,
+                                                              size_t n)
 {
     if (n < 32) {
         mp_byte(m, (unsigned char)(0xa0 | n));
@@ -635,7 +641,8 @@ static inline void mp_str_head(struct mp *m, size_t n)
 }
 
 /* A str of bytes known to be UTF-8 (keys, literals, times, types). */
-static inline void mp_str(struct mp *m, const void *s, size_t n)
+static inline __attribute__((always_inline)) void
+mp_str(struct mp *m, const void *s, size_t n)
 {
     mp_str_head(m, n);
     mp_raw(m, s, n);
@@ -658,45 +665,62 @@ static inline void mp_bin(struct mp *m, const void *s, size_t n)
     mp_raw(m, s, n);
 }
 
-/*
- * mp_text() past its ASCII prefix of a bytes: the string as UTF-8 with
- * each ill-formed part as U+FFFD (utf8.h). The room made for the event
- * counts n bytes for it; a U+FFFD may take more, so the room is extended
- * by the difference first. When that fails, an empty str is written (it
- * fits the room there is) and m->err says the event is lost.
- */
-static void mp_text_slow(struct mp *m, const unsigned char *s, size_t n,
-                         size_t a)
+/* Bytes of the str header for a string of n bytes. */
+static inline size_t mp_str_head_len(size_t n)
 {
-    size_t w = a + iocs__utf8_fixed_len(s + a, n - a);
+    return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
 
-    if (w > n) {
-        size_t at = (size_t)(m->p - (unsigned char *)m->b->p);
+/*
+ * mp_text() for bytes that are not all ASCII: the string as UTF-8 with
+ * each ill-formed part as U+FFFD (utf8.h). The room made for the event
+ * counts n bytes for it, and a U+FFFD may take more (at most 3n in all).
+ * When the buffer has 3n to spare already, one pass writes the text and
+ * the header is put in front (the text moved when the header's size was
+ * not known before); otherwise the text is measured first and the room
+ * extended by exactly what it needs. When that fails, an empty str is
+ * written (it fits the room there is) and m->err says the event is lost.
+ */
+static void mp_text_slow(struct mp *m, const unsigned char *s, size_t n)
+{
+    struct iocs__jbuf *b = m->b;
+    size_t at = (size_t)(m->p - (unsigned char *)b->p), w, h;
 
-        if (mp_room(m, m->end - at + (w - n))) {
-            m->err = m->b->err;
-            mp_str_head(m, 0);
-            return;
-        }
+    if (b->cap - m->end >= 2 * n) {
+        size_t h1 = mp_str_head_len(3 * n); /* the longest it can be */
+
+        w = iocs__utf8_fix(m->p + h1, s, n);
+        h = mp_str_head_len(w);
+        if (h != h1)
+            memmove(m->p + h, m->p + h1, w);
+        mp_str_head(m, w);
+        m->p += w;
+        m->end += w - n;
+        return;
+    }
+    w = iocs__utf8_fixed_len(s, n);
+    if (w > n && mp_room(m, m->end - at + (w - n))) {
+        m->err = b->err;
+        mp_str_head(m, 0);
+        return;
     }
     mp_str_head(m, w);
-    mp_raw(m, s, a);
-    m->p += iocs__utf8_fix(m->p, s + a, n - a);
+    m->p += iocs__utf8_fix(m->p, s, n);
 }
 
 /* A str of bytes from outside (the line, paths, feeds): valid UTF-8 as
- * it is, after one pass over the bytes, 16 at a time, when all are ASCII. */
-static inline void mp_text(struct mp *m, const void *s, size_t n)
+ * it is after one check of whole words when all are ASCII. */
+static inline __attribute__((always_inline)) void
+mp_text(struct mp *m, const void *s, size_t n)
 {
-    size_t a = iocs__utf8_ascii(s, n);
-
-    if (a == n)
+    if (iocs__utf8_is_ascii(s, n))
         mp_str(m, s, n);
     else
-        mp_text_slow(m, s, n, a);
+        mp_text_slow(m, s, n);
 }
 
-static inline void mp_uint(struct mp *m, uint64_t v)
+static inline __attribute__((always_inline)) void mp_uint(struct mp *m,
+                                                          uint64_t v)
 {
     if (v < 128) {
         mp_byte(m, (unsigned char)v);
@@ -780,10 +804,18 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
 #define MP_LIT(m, lit) mp_str(m, lit, sizeof(lit) - 1)
 
 /* How each kind of value is written (the table's `how`). */
-static inline void mp_put_str(struct iocs_encoder *e, struct mp *m,
-                              const struct value *v)
+/* Always inline: which row v is decides the form at compile time. */
+static inline __attribute__((always_inline)) void
+mp_put_str(struct iocs_encoder *e, struct mp *m, const struct value *v)
 {
-    if (v == &e->v[V_ORIGINAL] && e->raw)
+    /* Our own ASCII (the ECS type, the IOC's number, the confidence word)
+     * and the db id, made UTF-8 in iocs_encoder_new(), need no check; the
+     * table's rows are expanded in line, so this is decided at compile
+     * time. */
+    if (v == &e->v[V_ECS_TYPE] || v == &e->v[V_DB] ||
+        v == &e->v[V_REC_CONFIDENCE])
+        mp_str(m, v->str.s, v->str.n);
+    else if (v == &e->v[V_ORIGINAL] && e->raw)
         mp_bin(m, v->str.s, v->str.n);
     else
         mp_text(m, v->str.s, v->str.n);

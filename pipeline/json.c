@@ -175,40 +175,43 @@ void iocs__json_str(struct iocs__jbuf *b, const void *str, size_t n)
 
     IOCS__JBUF_LIT(b, "\"");
     while (i < n) {
-        unsigned char c = s[i];
-        int k;
+        size_t end;
 
         /* Plain text, 8 bytes at a time. */
-        if (n - i >= 8) {
-            uint64_t x;
+        if (n - i >= 8 && !needs_care(iocs__utf8_load64(s + i))) {
+            i += 8;
+            continue;
+        }
+        /* Something in the next 8 bytes: look at them one by one, without
+         * testing words again (escape-heavy text stays as fast as it was). */
+        end = n - i >= 8 ? i + 8 : n;
+        while (i < end) {
+            unsigned char c = s[i];
+            int k;
 
-            memcpy(&x, s + i, 8);
-            if (!needs_care(x)) {
-                i += 8;
+            if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+                i++;
                 continue;
             }
-        }
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            k = iocs__utf8_seq(s + i, n - i);
-            if (k > 0) {
-                i += (size_t)k;
+            if (c >= 0x80) {
+                k = iocs__utf8_seq(s + i, n - i);
+                if (k > 0) {
+                    i += (size_t)k;
+                    continue;
+                }
+                /* An ill-formed part: one U+FFFD for it (utf8.h). */
+                iocs__jbuf_put(b, s + run, i - run);
+                iocs__jbuf_put(b, IOCS__UTF8_REPL, IOCS__UTF8_REPL_LEN);
+                i += (size_t)-k;
+                run = i;
                 continue;
             }
-            /* An ill-formed part: one U+FFFD for it (utf8.h). */
+            /* Copy the clean run before this byte in one go, then escape
+             * it. */
             iocs__jbuf_put(b, s + run, i - run);
-            iocs__jbuf_put(b, IOCS__UTF8_REPL, IOCS__UTF8_REPL_LEN);
-            i += (size_t)-k;
-            run = i;
-            continue;
+            put_escape(b, c);
+            run = ++i;
         }
-        /* Copy the clean run before this byte in one go, then escape it. */
-        iocs__jbuf_put(b, s + run, i - run);
-        put_escape(b, c);
-        run = ++i;
     }
     iocs__jbuf_put(b, s + run, i - run);
     IOCS__JBUF_LIT(b, "\"");

@@ -1,46 +1,42 @@
 /*
  * utf8.c - UTF-8 validation with U+FFFD for ill-formed parts (see utf8.h).
- *
- * The validator follows Table 3-7 of the Unicode Standard (the ranges of
- * RFC 3629 section 4): the second byte's range depends on the lead byte,
- * which rules out overlong forms (E0 80-9F, F0 80-8F), surrogates (ED
- * A0-BF) and code points past U+10FFFF (F4 90-BF). The first byte out of
- * range ends the maximal subpart before it.
+ * The validator itself, iocs__utf8_seq(), is inline in utf8.h.
  */
 #include "pipeline/utf8.h"
 
-int iocs__utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-    int len;
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        if (c == 0xe0)
-            lo = 0xa0; /* overlong below U+0800 */
-        else if (c == 0xed)
-            hi = 0x9f; /* UTF-16 surrogates U+D800-U+DFFF */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        if (c == 0xf0)
-            lo = 0x90; /* overlong below U+10000 */
-        else if (c == 0xf4)
-            hi = 0x8f; /* past U+10FFFF */
-    } else {
-        return -1; /* a continuation byte, C0, C1, F5-FF: never a lead */
+int iocs__utf8_is_ascii_long(const void *s, size_t n)
+{
+    const unsigned char *p = s;
+    const uint64_t high = UINT64_C(0x8080808080808080);
+    uint64_t acc = 0;
+    size_t i = 0;
+
+#ifdef __SSE2__
+    /* 64 bytes per test: a long log line is mostly this loop. */
+    for (; n - i >= 64; i += 64) {
+        const __m128i *q = (const __m128i *)(const void *)(p + i);
+        __m128i v = _mm_or_si128(
+            _mm_or_si128(_mm_loadu_si128(q), _mm_loadu_si128(q + 1)),
+            _mm_or_si128(_mm_loadu_si128(q + 2), _mm_loadu_si128(q + 3)));
+
+        if (_mm_movemask_epi8(v))
+            return 0;
     }
-    /* Only the second byte has a range of its own; the rest are 80-BF. */
-    for (int i = 1; i < len; i++) {
-        if ((size_t)i >= n || s[i] < lo || s[i] > hi)
-            return -i;
-        lo = 0x80;
-        hi = 0xbf;
+#endif
+    for (; n - i >= 32; i += 32) {
+        acc = iocs__utf8_load64(p + i) | iocs__utf8_load64(p + i + 8) |
+              iocs__utf8_load64(p + i + 16) | iocs__utf8_load64(p + i + 24);
+        if (acc & high)
+            return 0;
     }
-    return len;
+    for (; n - i >= 8; i += 8)
+        acc |= iocs__utf8_load64(p + i);
+    acc |= iocs__utf8_load64(p + n - 8);
+    return !(acc & high);
 }
 
 size_t iocs__utf8_fixed_len(const void *str, size_t n)
