@@ -213,7 +213,8 @@ void iocs__json_str(struct iocs__jbuf *b, const void *str, size_t n)
             run = ++i;
         }
     }
-    iocs__jbuf_put(b, s + run, i - run);
+    if (i > run) /* s may be NULL for an empty msgpack str */
+        iocs__jbuf_put(b, s + run, i - run);
     IOCS__JBUF_LIT(b, "\"");
 }
 
