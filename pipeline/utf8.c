@@ -68,32 +68,54 @@ size_t iocs__utf8_fixed_len(const void *str, size_t n)
 
 size_t iocs__utf8_fix(void *dst, const void *str, size_t n)
 {
+    const uint64_t high = UINT64_C(0x8080808080808080);
     const unsigned char *s = str;
     unsigned char *d = dst;
-    size_t i = 0, run = 0, out = 0;
+    size_t i = 0, o = 0;
 
-    /* Valid stretches are copied whole, once an ill-formed part (or the
-     * end) closes them. */
+    /* Copied as it is checked, with no call per run: a line with many bad
+     * bytes stays a single pass. Whole words are stored while they are
+     * ASCII; that fits, because what is left of s never writes fewer bytes
+     * than it has (o + n - i <= the fixed length). */
     while (i < n) {
+        unsigned char c;
         int k;
 
-        if (s[i] < 0x80) {
-            i += iocs__utf8_ascii(s + i, n - i);
+        if (n - i >= 8) {
+            uint64_t x = iocs__utf8_load64(s + i), h = x & high;
+            size_t a;
+
+            memcpy(d + o, &x, 8);
+            if (!h) {
+                i += 8;
+                o += 8;
+                continue;
+            }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* Keep the ASCII bytes before the first high one (the lowest
+             * set bit: memory order) and go on from that byte. */
+            a = (size_t)__builtin_ctzll(h) / 8;
+#else
+            a = 0;
+#endif
+            i += a;
+            o += a;
+        }
+        c = s[i];
+        if (c < 0x80) {
+            d[o++] = c;
+            i++;
             continue;
         }
         k = iocs__utf8_seq(s + i, n - i);
         if (k > 0) {
-            i += (size_t)k;
-            continue;
+            for (int j = 0; j < k; j++)
+                d[o++] = s[i++];
+        } else {
+            memcpy(d + o, IOCS__UTF8_REPL, IOCS__UTF8_REPL_LEN);
+            o += IOCS__UTF8_REPL_LEN;
+            i += (size_t)-k;
         }
-        memcpy(d + out, s + run, i - run);
-        out += i - run;
-        memcpy(d + out, IOCS__UTF8_REPL, IOCS__UTF8_REPL_LEN);
-        out += IOCS__UTF8_REPL_LEN;
-        i += (size_t)-k;
-        run = i;
     }
-    if (i > run)
-        memcpy(d + out, s + run, i - run);
-    return out + (i - run);
+    return o;
 }
