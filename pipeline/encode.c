@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/eventid.h"
 #include "pipeline/json.h"
 #include "pipeline/utf8.h"
 
@@ -43,6 +44,7 @@ enum val {
     V_TIMESTAMP,
     V_CREATED,
     V_SEVERITY,
+    V_EVENT_ID,
     V_ORIGINAL,
     V_PATH,
     V_OFFSET,
@@ -86,7 +88,7 @@ enum val {
  *   TYPED()                     ECS threat.indicator's typed field: its key
  *                               path comes from the IOC type (see
  *                               typed_field()); none for strings and rules
- * Planned rows (event.h): host.name, event.id, winlog.*, iocstream.time.
+ * Planned rows (event.h): host.name, winlog.*, iocstream.time.
  */
 #define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
                   TYPED)                                                     \
@@ -95,6 +97,7 @@ enum val {
         LIT("kind", "alert")                                                 \
         LIT1("category", "threat")                                           \
         LIT1("type", "indicator")                                            \
+        FIELD("id", V_EVENT_ID, str)                                         \
         FIELD("created", V_CREATED, time)                                    \
         FIELD("severity", V_SEVERITY, int)                                   \
         FIELD("original", V_ORIGINAL, str)                                   \
@@ -202,6 +205,7 @@ struct iocs_encoder {
     size_t db_len;
     struct iocs__jbuf buf;
     struct iocs_sink_rec *rec;
+    char (*ids)[IOCS_EVENTID_LEN + 1]; /* rec[i].id points at ids[i] */
     size_t nrec, rec_cap;
     uint64_t count;
     struct lstr ecs_type[IOCS_TYPE_COUNT]; /* iocs_type_ecs() of each */
@@ -219,6 +223,7 @@ struct iocs_encoder {
                                               the tail, of one record's
                                               metadata may take */
     char id[16];
+    char event_id[IOCS_EVENTID_LEN + 1];
 };
 
 #define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
@@ -247,7 +252,8 @@ int iocs_encoder_new(struct iocs_encoder **out,
     }
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
-    if (!e->db_id || !e->rec) {
+    e->ids = calloc(e->rec_cap, sizeof(*e->ids));
+    if (!e->db_id || !e->rec || !e->ids) {
         err = -ENOMEM;
         goto fail;
     }
@@ -275,6 +281,7 @@ void iocs_encoder_free(struct iocs_encoder *e)
         return;
     iocs__jbuf_fini(&e->buf);
     free(e->rec);
+    free(e->ids);
     free(e->db_id);
     free(e);
 }
@@ -453,6 +460,8 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     v[V_CREATED].present = true;
     v[V_SEVERITY].i = ioc->severity;
     v[V_SEVERITY].present = true;
+    iocs_eventid_make(e->event_id, ev->source_id, ev->offset, ioc);
+    set_str(&v[V_EVENT_ID], e->event_id, IOCS_EVENTID_LEN);
     set_str(&v[V_ORIGINAL], (const char *)ev->original, ev->original_len);
     v[V_ORIGINAL].present = true; /* an empty line may have a NULL pointer */
     set_str(&v[V_PATH], ev->path,
@@ -474,7 +483,7 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     e->ntyped = typed_field(e, ioc, e->typed);
     /* A string is its bytes and a header of at most 5. */
     e->head_room = v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n +
-                   type.n + e->db_len + 32;
+                   type.n + e->db_len + IOCS_EVENTID_LEN + 32;
     /* What each record repeats, and the tail after the records. */
     e->body_room = 3 * (ioc->len + 5) + type.n + 5 + ev->atomic_len +
                    e->db_len + 3 * (KEY_MAX + 6) + 64;
@@ -808,12 +817,12 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
 static inline __attribute__((always_inline)) void
 mp_put_str(struct iocs_encoder *e, struct mp *m, const struct value *v)
 {
-    /* Our own ASCII (the ECS type, the IOC's number, the confidence word)
+    /* Our own ASCII (the ECS type, the confidence word, event.id in hex)
      * and the db id, made UTF-8 in iocs_encoder_new(), need no check; the
      * table's rows are expanded in line, so this is decided at compile
      * time. */
     if (v == &e->v[V_ECS_TYPE] || v == &e->v[V_DB] ||
-        v == &e->v[V_REC_CONFIDENCE])
+        v == &e->v[V_REC_CONFIDENCE] || v == &e->v[V_EVENT_ID])
         mp_str(m, v->str.s, v->str.n);
     else if (v == &e->v[V_ORIGINAL] && e->raw)
         mp_bin(m, v->str.s, v->str.n);
@@ -1127,6 +1136,7 @@ static int add_rec(struct iocs_encoder *e, const struct iocs_event *ev)
     if (e->nrec == e->rec_cap) {
         size_t cap = e->rec_cap * 2;
         struct iocs_sink_rec *r;
+        char(*ids)[IOCS_EVENTID_LEN + 1];
 
         if (cap > ENC_REC_MAX)
             return -ENOMEM;
@@ -1134,12 +1144,21 @@ static int add_rec(struct iocs_encoder *e, const struct iocs_event *ev)
         if (!r)
             return -ENOMEM;
         e->rec = r;
+        ids = realloc(e->ids, cap * sizeof(*ids));
+        if (!ids)
+            return -ENOMEM; /* rec is bigger, which is harmless */
+        e->ids = ids;
         e->rec_cap = cap;
+        /* The ids moved: point the records kept so far at them again. */
+        for (size_t i = 0; i < e->nrec; i++)
+            e->rec[i].id = e->ids[i];
     }
-    e->rec[e->nrec++] = (struct iocs_sink_rec){.end = e->buf.len,
-                                               .timestamp = ev->timestamp,
-                                               .id = NULL,
-                                               .path = ev->path};
+    memcpy(e->ids[e->nrec], e->event_id, sizeof(e->event_id));
+    e->rec[e->nrec] = (struct iocs_sink_rec){.end = e->buf.len,
+                                             .timestamp = ev->timestamp,
+                                             .id = e->ids[e->nrec],
+                                             .path = ev->path};
+    e->nrec++;
     return 0;
 }
 
