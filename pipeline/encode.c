@@ -27,6 +27,7 @@
 
 #include "pipeline/eventid.h"
 #include "pipeline/json.h"
+#include "pipeline/utf8.h"
 
 /* Holds the flush threshold plus a few ordinary events, so the buffer only
  * grows for an event that is itself huge. */
@@ -206,6 +207,7 @@ struct tstext {
 struct iocs_encoder {
     enum iocs_format fmt;
     bool str_times;
+    bool raw; /* msgpack: event.original as bin */
     char *db_id;
     size_t db_len;
     struct iocs__jbuf buf;
@@ -247,8 +249,14 @@ int iocs_encoder_new(struct iocs_encoder **out,
         return -ENOMEM;
     e->fmt = o->format;
     e->str_times = o->str_times;
-    e->db_len = strlen(o->db_id);
-    e->db_id = strdup(o->db_id);
+    e->raw = o->raw && o->format == IOCS_FORMAT_MSGPACK;
+    /* Made valid UTF-8 once here, so events write it as it is. */
+    e->db_len = iocs__utf8_fixed_len(o->db_id, strlen(o->db_id));
+    e->db_id = malloc(e->db_len + 1);
+    if (e->db_id) {
+        iocs__utf8_fix(e->db_id, o->db_id, strlen(o->db_id));
+        e->db_id[e->db_len] = '\0';
+    }
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
     e->ids = calloc(e->rec_cap, sizeof(*e->ids));
@@ -573,6 +581,8 @@ static const struct tstext *time_text(struct tstext *c, struct timespec ts)
 struct mp {
     struct iocs__jbuf *b;
     unsigned char *p;
+    size_t end; /* offset in the buffer up to which room is made */
+    int err;    /* a string that needed more room did not get it */
 };
 
 /* Make room for n more bytes at m->p. Returns 0 or the buffer's error. */
@@ -581,11 +591,12 @@ static inline int mp_room(struct mp *m, size_t n)
     struct iocs__jbuf *b = m->b;
 
     b->len = (size_t)(m->p - (unsigned char *)b->p);
-    if (n <= b->cap - b->len)
-        return 0;
-    if (iocs__jbuf_reserve(b, n))
-        return b->err;
-    m->p = (unsigned char *)b->p + b->len;
+    if (n > b->cap - b->len) {
+        if (iocs__jbuf_reserve(b, n))
+            return b->err;
+        m->p = (unsigned char *)b->p + b->len;
+    }
+    m->end = b->len + n;
     return 0;
 }
 
@@ -633,7 +644,8 @@ static inline void mp_array(struct mp *m, size_t n)
     }
 }
 
-static inline void mp_str(struct mp *m, const void *s, size_t n)
+static inline __attribute__((always_inline)) void mp_str_head(struct mp *m,
+                                                              size_t n)
 {
     if (n < 32) {
         mp_byte(m, (unsigned char)(0xa0 | n));
@@ -647,10 +659,89 @@ static inline void mp_str(struct mp *m, const void *s, size_t n)
         mp_byte(m, 0xdb);
         mp_be(m, n, 4);
     }
+}
+
+/* A str of bytes known to be UTF-8 (keys, literals, times, types). */
+static inline __attribute__((always_inline)) void
+mp_str(struct mp *m, const void *s, size_t n)
+{
+    mp_str_head(m, n);
     mp_raw(m, s, n);
 }
 
-static inline void mp_uint(struct mp *m, uint64_t v)
+/* A bin: the bytes as they are (--raw event.original). The same room as
+ * a str: a header of at most 5 bytes. */
+static inline void mp_bin(struct mp *m, const void *s, size_t n)
+{
+    if (n < 256) {
+        mp_byte(m, 0xc4);
+        mp_byte(m, (unsigned char)n);
+    } else if (n < 65536) {
+        mp_byte(m, 0xc5);
+        mp_be(m, n, 2);
+    } else {
+        mp_byte(m, 0xc6);
+        mp_be(m, n, 4);
+    }
+    mp_raw(m, s, n);
+}
+
+/* Bytes of the str header for a string of n bytes. */
+static inline size_t mp_str_head_len(size_t n)
+{
+    return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+
+/*
+ * mp_text() for bytes that are not all ASCII: the string as UTF-8 with
+ * each ill-formed part as U+FFFD (utf8.h). The room made for the event
+ * counts n bytes for it, and a U+FFFD may take more (at most 3n in all).
+ * When the buffer has 3n to spare already, one pass writes the text and
+ * the header is put in front (the text moved when the header's size was
+ * not known before); otherwise the text is measured first and the room
+ * extended by exactly what it needs. When that fails, an empty str is
+ * written (it fits the room there is) and m->err says the event is lost.
+ */
+static void mp_text_slow(struct mp *m, const unsigned char *s, size_t n)
+{
+    struct iocs__jbuf *b = m->b;
+    size_t at = (size_t)(m->p - (unsigned char *)b->p), w, h;
+
+    if (b->cap - m->end >= 2 * n) {
+        size_t h1 = mp_str_head_len(3 * n); /* the longest it can be */
+
+        w = iocs__utf8_fix(m->p + h1, s, n);
+        h = mp_str_head_len(w);
+        if (h != h1)
+            memmove(m->p + h, m->p + h1, w);
+        mp_str_head(m, w);
+        m->p += w;
+        m->end += w - n;
+        return;
+    }
+    w = iocs__utf8_fixed_len(s, n);
+    if (w > n && mp_room(m, m->end - at + (w - n))) {
+        m->err = b->err;
+        mp_str_head(m, 0);
+        return;
+    }
+    mp_str_head(m, w);
+    m->p += iocs__utf8_fix(m->p, s, n);
+}
+
+/* A str of bytes from outside (the line, paths, feeds): valid UTF-8 as
+ * it is after one check of whole words when all are ASCII. */
+static inline __attribute__((always_inline)) void
+mp_text(struct mp *m, const void *s, size_t n)
+{
+    if (iocs__utf8_is_ascii(s, n))
+        mp_str(m, s, n);
+    else
+        mp_text_slow(m, s, n);
+}
+
+static inline __attribute__((always_inline)) void mp_uint(struct mp *m,
+                                                          uint64_t v)
 {
     if (v < 128) {
         mp_byte(m, (unsigned char)v);
@@ -734,11 +825,21 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
 #define MP_LIT(m, lit) mp_str(m, lit, sizeof(lit) - 1)
 
 /* How each kind of value is written (the table's `how`). */
-static inline void mp_put_str(struct iocs_encoder *e, struct mp *m,
-                              const struct value *v)
+/* Always inline: which row v is decides the form at compile time. */
+static inline __attribute__((always_inline)) void
+mp_put_str(struct iocs_encoder *e, struct mp *m, const struct value *v)
 {
-    (void)e;
-    mp_str(m, v->str.s, v->str.n);
+    /* Our own ASCII (the ECS type, the confidence word, event.id in hex)
+     * and the db id, made UTF-8 in iocs_encoder_new(), need no check; the
+     * table's rows are expanded in line, so this is decided at compile
+     * time. */
+    if (v == &e->v[V_ECS_TYPE] || v == &e->v[V_DB] ||
+        v == &e->v[V_REC_CONFIDENCE] || v == &e->v[V_EVENT_ID])
+        mp_str(m, v->str.s, v->str.n);
+    else if (v == &e->v[V_ORIGINAL] && e->raw)
+        mp_bin(m, v->str.s, v->str.n);
+    else
+        mp_text(m, v->str.s, v->str.n);
 }
 
 static inline void mp_put_time(struct iocs_encoder *e, struct mp *m,
@@ -788,7 +889,7 @@ static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
 
     mp_array(m, e->ntags);
     while (next_tag(&tags, &tag, &len))
-        mp_str(m, tag, len);
+        mp_text(m, tag, len);
 }
 
 /* The typed field: its keys as nested maps, then the value. */
@@ -799,7 +900,7 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
             mp_map(m, 1);
         mp_str(m, e->typed[i].s, e->typed[i].n);
     }
-    mp_str(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
+    mp_text(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
 }
 
 /*
@@ -812,7 +913,7 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
  */
 static int write_mp(struct iocs_encoder *e)
 {
-    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len};
+    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len, 0, 0};
     const struct iocs_ioc *ioc = e->ev->ioc;
     const struct value *v = e->v;
     size_t room = ECS_MP_ROOM + e->body_room;
@@ -882,7 +983,7 @@ static int write_mp(struct iocs_encoder *e)
 #undef W_TYPED
     ((unsigned char *)e->buf.p)[hdr[0]] = (unsigned char)(0x80 | n[0]);
     e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
-    return 0;
+    return m.err;
 }
 
 /* ---- JSON -------------------------------------------------------------- */

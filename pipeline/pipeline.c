@@ -394,7 +394,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .allow = allow,
                                    .format = sink->format,
                                    .str_times = sink->str_times,
-                                   .time = o->time};
+                                   .time = o->time,
+                                   .raw = o->raw};
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
     struct srckey key = {0};
@@ -546,6 +547,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (o->threads == 0) {
         struct iocs_encoder_opts eo = {.format = sink->format,
                                        .str_times = sink->str_times,
+                                       .raw = o->raw,
                                        .db_id = iocs_db_id(db)};
 
         err = iocs_encoder_new(&out.enc, &eo);

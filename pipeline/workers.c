@@ -127,6 +127,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
         .max_line = opts->max_line, .allow = opts->allow, .time = opts->time};
     struct iocs_encoder_opts eo = {.format = opts->format,
                                    .str_times = opts->str_times,
+                                   .raw = opts->raw,
                                    .db_id = iocs_db_id(db)};
     struct iocs_workers *w;
     int err;

@@ -44,6 +44,7 @@ struct iocs_workers_opts {
     enum iocs_format format;        /* the sink's (sink->format) */
     bool str_times;                 /* the sink's (sink->str_times) */
     struct iocs_scan_time time;     /* as for the scanner */
+    bool raw;                       /* as for the encoder (encode.h) */
     /* Tests only: called by a worker before it scans each job (seq is the
      * job's submission number, from 0), to inject delays. NULL: none. */
     void (*before_job)(void *ctx, uint64_t seq);
