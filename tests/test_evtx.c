@@ -429,12 +429,14 @@ static void test_evtx_corpus_matches_evtxexport(void **state)
     d = opendir(corpus);
     assert_non_null(d);
     while ((de = readdir(d))) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 256];
         size_t l = strlen(de->d_name);
 
         if (l < 5 || strcmp(de->d_name + l - 5, ".evtx"))
             continue;
-        snprintf(path, sizeof(path), "%s/%s", corpus, de->d_name);
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", corpus, de->d_name) >=
+            sizeof(path))
+            fail_msg("path too long: %s/%s", corpus, de->d_name);
         check_file(path, &nfiles, &nrecords);
     }
     closedir(d);
