@@ -9,7 +9,7 @@ pkgs=(build-essential cmake pkg-config clang llvm libclang-rt-14-dev
       libisal-dev isal libzstd-dev zstd libbz2-dev bzip2 liblzma-dev xz-utils
       zlib1g-dev libpsl-dev publicsuffix libevtx-dev libevtx-utils
       libnats-dev nats-server libssl-dev python3-fluent-logger
-      python3-msgpack)
+      python3-msgpack nodejs npm)
 if [ "${1:-}" = "--bench" ]; then
     pkgs+=(ugrep ripgrep grep hyperfine time)
 fi
