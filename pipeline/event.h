@@ -15,7 +15,6 @@
  *   the line's own time   and whether the line has one ("iocstream.time":
  *                         "line" | "none"); @timestamp then holds it
  *   threat.indicator.port the port of an `a.b.c.d:port` IOC
- *   winlog.*              fields of a Windows event log record
  *   event.id              derived from the source identity (source.h), the
  *                         line offset and the IOC, so a resent event keeps it
  */
@@ -31,6 +30,20 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The ECS winlog.* fields of a Windows event log record (codec_evtx.h).
+ * Strings are not NUL-terminated; a length 0 leaves the field out. */
+struct iocs_winlog {
+    uint64_t record_id;  /* winlog.record_id: EventRecordID */
+    uint32_t event_id;   /* winlog.event_id (written as a string, as
+                            Winlogbeat writes it) */
+    const char *channel; /* winlog.channel */
+    size_t channel_len;
+    const char *provider; /* winlog.provider_name */
+    size_t provider_len;
+    const char *computer; /* winlog.computer_name */
+    size_t computer_len;
+};
 
 /* One hit of one IOC in one line. Pointers are valid during the call. */
 struct iocs_event {
@@ -51,6 +64,12 @@ struct iocs_event {
     uint32_t count;            /* valid occurrences in the line */
     struct timespec timestamp; /* @timestamp */
     struct timespec created;   /* scan time */
+    const char *host;          /* host.name (one field for every input:
+                                  a line's header, an .evtx Computer), or
+                                  NULL: not written */
+    size_t host_len;
+    const struct iocs_winlog *winlog; /* the .evtx record the line renders,
+                                         or NULL: no winlog.* fields */
 };
 
 /* How events are written: the user's --format (or the output's name). */
