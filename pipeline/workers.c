@@ -92,9 +92,10 @@ static int hand_off(struct iocs_workers *w, struct job *j)
     j->partial = true;
     if (w->collecting)
         pthread_cond_signal(&w->done);
-    while (j->partial)
+    while (j->partial && !w->stop)
         pthread_cond_wait(&w->handed, &w->mu);
-    err = w->sink_err;
+    /* Stopped without a collector (freed early): give the file up. */
+    err = j->partial ? -ECANCELED : w->sink_err;
     pthread_mutex_unlock(&w->mu);
     return err;
 }
@@ -270,6 +271,7 @@ void iocs_workers_free(struct iocs_workers *w)
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     pthread_cond_broadcast(&w->work);
+    pthread_cond_broadcast(&w->handed);
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->nworkers; i++) {
         struct worker *k = &w->workers[i];

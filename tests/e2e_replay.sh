@@ -142,6 +142,35 @@ for way in $ways mixed; do
     done
 done
 
+# ---- many events: a file job hands its events off in partial batches ----
+# 30000 hits per file (over IOCS_WORKERS_HANDOFF_AT of events), in three
+# gzip files and one plain file between them: the same events, in order,
+# whatever -j.
+mkdir -p "$W/many/plain" "$W/many/gz"
+"$PY" - "$W/many/plain" <<'EOF'
+import sys
+for k in range(4):
+    with open("%s/many-%d.log" % (sys.argv[1], k), "w") as f:
+        for i in range(30000):
+            f.write("Dec  5 03:14:%02d host%d sshd[%d]: from 192.81.209.168"
+                    " port %d\n" % (i % 60, k, i, i))
+EOF
+for k in 0 1 3; do gzip -1 -c "$W/many/plain/many-$k.log" >"$W/many/gz/many-$k.log.gz"; done
+cp "$W/many/plain/many-2.log" "$W/many/gz/"
+many() { # DIR OUT J
+    run "$B" scan -i "$W/builtin.txt" -j "$3" -o "$2.mp" "$1"/many-0* \
+        "$1"/many-1* "$1"/many-2* "$1"/many-3*
+    [ "$rc" -le 1 ] || fail "many events $1 -j $3: status $rc"
+    normalise "$2.mp" "$1" >"$2.norm"
+}
+many "$W/many/plain" "$W/many/p" 0
+[ "$(wc -l <"$W/many/p.norm")" -eq 120000 ] || fail "many events: not 120000"
+for j in 0 1 2; do
+    many "$W/many/gz" "$W/many/g" "$j"
+    cmp -s "$W/many/p.norm" "$W/many/g.norm" ||
+        fail "many events -j $j: events differ from the plain scan"
+done
+
 # ---- damaged files -------------------------------------------------------
 # The events of one file, normalised, from a normalised list.
 events_of() {
