@@ -107,6 +107,7 @@ if [ ! -f "$corpus/.params" ] || [ "$(cat "$corpus/.params")" != "$params" ]; th
     echo "$params" > "$corpus/.params"
 fi
 smalldir=$cache/small${name#corpus}
+[ "$replay" = 2 ] && small=0 # the replay run needs no small files
 nsmall=$(( $(bytes_of "$size") * 100000 / (1 << 30) ))
 [ "$nsmall" -lt 1000 ] && nsmall=1000
 if [ "$small" = 1 ] && [ ! -f "$smalldir/.done" ]; then
@@ -117,7 +118,6 @@ if [ "$small" = 1 ] && [ ! -f "$smalldir/.done" ]; then
 fi
 sampledir=$corpus/sample-$sample
 probedir=$corpus/sample-1M
-[ "$replay" = 2 ] && small=0
 for d in "$sampledir:$sample" "$probedir:1M"; do
     if [ ! -f "${d%%:*}/lines.json" ]; then
         rm -rf "${d%%:*}"
