@@ -253,6 +253,11 @@ static int add_text(struct iocs_allow *a, const char *v, size_t n, int forced,
         v++;
         n--;
     }
+    if (n == 1) {
+        /* As in the feeds: it would allow almost anything. */
+        *why = "a single character matches almost anything";
+        return -EINVAL;
+    }
     t = forced >= 0 ? (enum iocs_type)forced : iocs_type_detect(v, n);
     if (forced == IOCS_DOMAIN) {
         enum iocs_type d = iocs_type_detect(v, n);
@@ -281,6 +286,11 @@ static int add_text(struct iocs_allow *a, const char *v, size_t n, int forced,
         }
         if (err) {
             *why = "not an address";
+            return -EINVAL;
+        }
+        if (prefix == 0) {
+            /* 0.0.0.0/0 or ::/0 would silence every address IOC. */
+            *why = "covers every address";
             return -EINVAL;
         }
         return add_range(a, family, addr, prefix);
@@ -388,36 +398,42 @@ out:
     return err;
 }
 
+int iocs_allow_load_mem(struct iocs_allow *a, const char *name, const char *buf,
+                        size_t n, iocs_reject_fn reject, void *ctx,
+                        size_t *loaded)
+{
+    size_t count = 0, i = 0;
+    int err;
+
+    if (n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        i = 3;
+    if (memchr(buf, '\0', n)) {
+        if (reject)
+            reject(ctx, name, 0, "binary data (a NUL byte)");
+        return -EINVAL;
+    }
+    while (i < n && (iocs_is_blank(buf[i]) || buf[i] == '\n'))
+        i++;
+    if (i < n && buf[i] == '{')
+        err = load_warninglist(a, name, buf + i, n - i, reject, ctx, &count);
+    else
+        err = load_plain(a, name, buf, n, reject, ctx, &count);
+    if (loaded)
+        *loaded += count;
+    return err;
+}
+
 int iocs_allow_load_file(struct iocs_allow *a, const char *path,
                          iocs_reject_fn reject, void *ctx, size_t *loaded)
 {
-    size_t n = 0, count = 0, i = 0;
+    size_t n = 0;
     char *buf = NULL;
-    const char *p;
     int err;
 
     err = iocs_read_file(path, &buf, &n);
     if (err)
         return err;
-    p = buf;
-    if (n >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
-        i = 3;
-    if (memchr(p, '\0', n)) {
-        if (reject)
-            reject(ctx, path, 0, "binary data (a NUL byte)");
-        err = -EINVAL;
-        goto out;
-    }
-    while (i < n && (iocs_is_blank(p[i]) || p[i] == '\n'))
-        i++;
-    if (i < n && p[i] == '{')
-        err = load_warninglist(a, path, p + i, n - i, reject, ctx, &count);
-    else
-        err = load_plain(a, path, p, n, reject, ctx, &count);
-    if (loaded)
-        *loaded += count;
-
-out:
+    err = iocs_allow_load_mem(a, path, buf, n, reject, ctx, loaded);
     free(buf);
     return err;
 }

@@ -10,8 +10,9 @@
  * (one value per line, '#' comments, refanged, typed like IOCs) or MISP
  * warninglist JSON ({"name", "type": "cidr"|"hostname"|"string"|
  * "substring"|"regex", "list": [...]}; substring and regex lists are
- * rejected with a reason). Built at config time; read-only and thread-safe
- * afterwards.
+ * rejected with a reason). An entry that would allow everything, 0.0.0.0/0
+ * or ::/0, or a single character, is rejected with a reason in both.
+ * Built at config time; read-only and thread-safe afterwards.
  */
 #ifndef IOCS_ALLOW_H
 #define IOCS_ALLOW_H
@@ -42,6 +43,11 @@ void iocs_allow_free(struct iocs_allow *a);
  */
 int iocs_allow_load_file(struct iocs_allow *a, const char *path,
                          iocs_reject_fn reject, void *ctx, size_t *loaded);
+
+/* As iocs_allow_load_file(), from buf[0..n) named name in messages. */
+int iocs_allow_load_mem(struct iocs_allow *a, const char *name, const char *buf,
+                        size_t n, iocs_reject_fn reject, void *ctx,
+                        size_t *loaded);
 
 /* Whether a normalised IOC value of type t is allowlisted (an address in an
  * allowed range, a domain under an allowed domain, an equal value). */

@@ -46,7 +46,7 @@
 
 #define IP4(v, ref, desc, prov)                                                \
     {                                                                          \
-        IOCS_IPV4, v, 73, desc, ref, prov, NULL, 0                             \
+        IOCS_IPV4, v, IOCS_SEV_HIGH, desc, ref, prov, NULL, 0                  \
     }
 #define FILE_(v, sev, ref, desc, prov)                                         \
     {                                                                          \
@@ -59,41 +59,43 @@
 
 static const struct iocs_builtin pack[] = {
     /* BeyondTrust incident addresses. */
-    {IOCS_IPV4, "24.144.114.85", 73, BT_DESC, BT_REF, BT, NULL, 0},
-    {IOCS_IPV4, "142.93.119.175", 73, BT_DESC, BT_REF, BT, NULL, 0},
-    {IOCS_IPV4, "157.230.183.1", 73, BT_DESC, BT_REF, BT, NULL, 0},
-    {IOCS_IPV4, "192.81.209.168", 73, BT_DESC, BT_REF, BT, NULL, 0},
-    {IOCS_IPV6, "2604:a880:400:d1::7293:c001", 73, BT_DESC, BT_REF, BT, NULL,
-     0},
-    {IOCS_IPV6, "2604:a880:400:d1::72ad:3001", 73, BT_DESC, BT_REF, BT, NULL,
-     0},
-    {IOCS_IPV6, "2604:a880:400:d1::7716:1", 73, BT_DESC, BT_REF, BT, NULL, 0},
-    {IOCS_IPV6, "2604:a880:400:d1::7df0:7001", 73, BT_DESC, BT_REF, BT, NULL,
-     0},
-    {IOCS_IPV6, "2604:a880:400:d1::8622:f001", 73, BT_DESC, BT_REF, BT, NULL,
-     0},
+    {IOCS_IPV4, "24.144.114.85", IOCS_SEV_HIGH, BT_DESC, BT_REF, BT, NULL, 0},
+    {IOCS_IPV4, "142.93.119.175", IOCS_SEV_HIGH, BT_DESC, BT_REF, BT, NULL, 0},
+    {IOCS_IPV4, "157.230.183.1", IOCS_SEV_HIGH, BT_DESC, BT_REF, BT, NULL, 0},
+    {IOCS_IPV4, "192.81.209.168", IOCS_SEV_HIGH, BT_DESC, BT_REF, BT, NULL, 0},
+    {IOCS_IPV6, "2604:a880:400:d1::7293:c001", IOCS_SEV_HIGH, BT_DESC, BT_REF,
+     BT, NULL, 0},
+    {IOCS_IPV6, "2604:a880:400:d1::72ad:3001", IOCS_SEV_HIGH, BT_DESC, BT_REF,
+     BT, NULL, 0},
+    {IOCS_IPV6, "2604:a880:400:d1::7716:1", IOCS_SEV_HIGH, BT_DESC, BT_REF, BT,
+     NULL, 0},
+    {IOCS_IPV6, "2604:a880:400:d1::7df0:7001", IOCS_SEV_HIGH, BT_DESC, BT_REF,
+     BT, NULL, 0},
+    {IOCS_IPV6, "2604:a880:400:d1::8622:f001", IOCS_SEV_HIGH, BT_DESC, BT_REF,
+     BT, NULL, 0},
 
     /* CVE-2024-12356 / CVE-2025-1094 requests and logs. */
     RULE("bt-cve-2024-12356-ws-protocol", "ingredi support desk customer thin",
-         0, 73, MSF_REF,
+         0, IOCS_SEV_HIGH, MSF_REF,
          "BeyondTrust RS/PRA: WebSocket protocol of the vulnerable "
          "thin-scc-wrapper app (CVE-2024-12356 exploit)",
          "Rapid7"),
-    RULE("bt-get-rdf-version-check", "/get_rdf\\?comp=sdcust", 0, 47, MSF_REF,
+    RULE("bt-get-rdf-version-check", "/get_rdf\\?comp=sdcust", 0,
+         IOCS_SEV_MEDIUM, MSF_REF,
          "BeyondTrust RS/PRA version check used before exploitation", "Rapid7"),
-    RULE("bt-cve-2025-1094-payload-bytes", "\\xC0'; \\\\!", 0, 99,
-         MSF_REF "; " TG_REF,
+    RULE("bt-cve-2025-1094-payload-bytes", "\\xC0'; \\\\!", 0,
+         IOCS_SEV_CRITICAL, MSF_REF "; " TG_REF,
          "CVE-2025-1094: invalid UTF-8 lead byte 0xC0 then the psql \\! "
          "meta-command",
          "Rapid7"),
     RULE("bt-cve-2024-12356-payload-text", "\\\\{1,2}xc0'; \\\\{1,2}!",
-         HS_FLAG_CASELESS, 99, MSF_REF,
+         HS_FLAG_CASELESS, IOCS_SEV_CRITICAL, MSF_REF,
          "CVE-2024-12356: \\xC0'; \\! argument injection text in a "
          "WebSocket frame",
          "Rapid7"),
     RULE("bt-cve-2025-1094-psql-error",
-         "invalid byte sequence for encoding \"UTF8\": 0xc0 0x27", 0, 73,
-         TG_REF,
+         "invalid byte sequence for encoding \"UTF8\": 0xc0 0x27", 0,
+         IOCS_SEV_HIGH, TG_REF,
          "PostgreSQL error logged while CVE-2025-1094 is exploited (lab "
          "repro)",
          "tiangong"),
@@ -102,27 +104,29 @@ static const struct iocs_builtin pack[] = {
     RULE("ivanti-cve-2024-21887-rce",
          "/api/v1/totp/user-backup-code/\\.\\./\\.\\./system/maintenance/"
          "archiving/cloud-server-test-connection",
-         0, 99, SPLUNK "ivanti_connect_secure_command_injection_attempts.yml",
+         0, IOCS_SEV_CRITICAL,
+         SPLUNK "ivanti_connect_secure_command_injection_attempts.yml",
          "Ivanti Connect Secure command injection (CVE-2023-46805 + "
          "CVE-2024-21887)",
          "Splunk"),
     RULE("ivanti-cve-2024-21887-keys-status",
          "/api/v1/totp/user-backup-code/\\.\\./\\.\\./license/keys-status/", 0,
-         99, SPLUNK "ivanti_connect_secure_command_injection_attempts.yml",
+         IOCS_SEV_CRITICAL,
+         SPLUNK "ivanti_connect_secure_command_injection_attempts.yml",
          "Ivanti Connect Secure command injection (CVE-2023-46805 + "
          "CVE-2024-21887)",
          "Splunk"),
     RULE("ivanti-cve-2023-46805-system-information",
          "/api/v1/totp/user-backup-code/\\.\\./\\.\\./system/"
          "system-information",
-         0, 73,
+         0, IOCS_SEV_HIGH,
          SPLUNK "ivanti_connect_secure_system_information_access_via_auth_"
                 "bypass.yml",
          "Ivanti Connect Secure auth bypass reconnaissance", "Splunk"),
     RULE("ivanti-bookmark-probe",
          "/api/v1/configuration/users/user-roles/user-role/rest-userrole1/"
          "web/web-bookmarks/bookmark",
-         0, 47,
+         0, IOCS_SEV_MEDIUM,
          SPLUNK "access_to_vulnerable_ivanti_connect_secure_bookmark_"
                 "endpoint.yml",
          "Ivanti Connect Secure vulnerability/mitigation probe", "Splunk"),
@@ -131,20 +135,27 @@ static const struct iocs_builtin pack[] = {
     RULE("fortios-cve-2022-42475-sslvpnd-crash",
          "logdesc=\"Application crashed\".*application:sslvpnd,.*Signal 11 "
          "received, Backtrace:",
-         0, 99, FG_REF, "FortiOS SSL-VPN crash seen with CVE-2022-42475",
-         "Fortinet"),
-    FILE_("/data/lib/libips.bak", 99, FG_REF, FG_DESC, "Fortinet"),
-    FILE_("/data/lib/libgif.so", 99, FG_REF, FG_DESC, "Fortinet"),
-    FILE_("/data/lib/libiptcp.so", 99, FG_REF, FG_DESC, "Fortinet"),
-    FILE_("/data/lib/libipudp.so", 99, FG_REF, FG_DESC, "Fortinet"),
-    FILE_("/data/lib/libjepg.so", 99, FG_REF, FG_DESC, "Fortinet"),
-    FILE_("/var/.sslvpnconfigbk", 99, FG_REF, FG_DESC, "Fortinet"),
-    FILE_("/data/etc/wxd.conf", 99, FG_REF, FG_DESC, "Fortinet"),
-    {IOCS_STRING, "user=\"Local_Process_Access\"", 99,
+         0, IOCS_SEV_CRITICAL, FG_REF,
+         "FortiOS SSL-VPN crash seen with CVE-2022-42475", "Fortinet"),
+    FILE_("/data/lib/libips.bak", IOCS_SEV_CRITICAL, FG_REF, FG_DESC,
+          "Fortinet"),
+    FILE_("/data/lib/libgif.so", IOCS_SEV_CRITICAL, FG_REF, FG_DESC,
+          "Fortinet"),
+    FILE_("/data/lib/libiptcp.so", IOCS_SEV_CRITICAL, FG_REF, FG_DESC,
+          "Fortinet"),
+    FILE_("/data/lib/libipudp.so", IOCS_SEV_CRITICAL, FG_REF, FG_DESC,
+          "Fortinet"),
+    FILE_("/data/lib/libjepg.so", IOCS_SEV_CRITICAL, FG_REF, FG_DESC,
+          "Fortinet"),
+    FILE_("/var/.sslvpnconfigbk", IOCS_SEV_CRITICAL, FG_REF, FG_DESC,
+          "Fortinet"),
+    FILE_("/data/etc/wxd.conf", IOCS_SEV_CRITICAL, FG_REF, FG_DESC, "Fortinet"),
+    {IOCS_STRING, "user=\"Local_Process_Access\"", IOCS_SEV_CRITICAL,
      "FortiOS CVE-2022-40684 authentication bypass",
      SPLUNK "fortinet_appliance_auth_bypass.yml", "Splunk", NULL, 0},
     RULE("fortios-cve-2023-27997",
-         "/remote/(?:hostcheck_validate|logincheck)\\?[^ \\n]*enc=", 0, 73,
+         "/remote/(?:hostcheck_validate|logincheck)\\?[^ \\n]*enc=", 0,
+         IOCS_SEV_HIGH,
          SIGMA ".../CVE-2023-27997/web_cve_2023_27997_pre_authentication_"
                "rce.yml",
          "FortiOS SSL-VPN CVE-2023-27997 pre-authentication RCE request",
@@ -154,7 +165,7 @@ static const struct iocs_builtin pack[] = {
     RULE("panos-cve-2024-3400-unmarshal",
          "failed to unmarshal session\\((?:\\.\\./|\\./\\.\\./|/\\.\\.|"
          "%2e%2e%2f|%252e%252e%252f)",
-         HS_FLAG_CASELESS, 99,
+         HS_FLAG_CASELESS, IOCS_SEV_CRITICAL,
          SIGMA ".../CVE-2024-3400/paloalto_globalprotect_exploit_cve_2024_3400_"
                "command_injection.yml",
          "PAN-OS GlobalProtect CVE-2024-3400 path traversal in the session "
@@ -163,7 +174,7 @@ static const struct iocs_builtin pack[] = {
     RULE("panos-cve-2024-3400-telemetry",
          "/opt/panlogs/tmp/device_telemetry/.*(?:\\{IFS\\}|base64|bash|curl|"
          "http)",
-         0, 99,
+         0, IOCS_SEV_CRITICAL,
          SIGMA ".../CVE-2024-3400/paloalto_globalprotect_exploit_cve_2024_3400_"
                "command_injection.yml",
          "PAN-OS CVE-2024-3400 command injection through device telemetry",
@@ -173,12 +184,13 @@ static const struct iocs_builtin pack[] = {
     RULE("cisco-asa-cve-2025-20333",
          "/\\+CSCOU\\+/MacTunnelStart\\.jar|/\\+CSCOL\\+/"
          "csvrloader(?:64\\.cab|\\.jar)",
-         0, 73, SIGMA ".../CVE-2025-20333/web_exploit_cve_2025_20333.yml",
+         0, IOCS_SEV_HIGH,
+         SIGMA ".../CVE-2025-20333/web_exploit_cve_2025_20333.yml",
          "Cisco ASA/FTD CVE-2025-20333/20362 fingerprinting or exploitation",
          "SigmaHQ"),
     RULE("cisco-iosxe-cve-2023-20198-wsma",
          "/webui_wsma_https?|/%2577eb%2575i_%2577sma_https?", HS_FLAG_CASELESS,
-         99,
+         IOCS_SEV_CRITICAL,
          "CISA AA25-239A "
          "(https://www.cisa.gov/news-events/cybersecurity-advisories/"
          "aa25-239a) digests; Metasploit Cisco IOS XE module",
@@ -186,13 +198,13 @@ static const struct iocs_builtin pack[] = {
          "too)",
          "CISA"),
     RULE("cisco-iosxe-badcandy-implant",
-         "/webui/logoutconfirm\\.html\\?logon_hash=1", 0, 99,
+         "/webui/logoutconfirm\\.html\\?logon_hash=1", 0, IOCS_SEV_CRITICAL,
          SPLUNK "cisco_ios_xe_implant_access.yml",
          "Cisco IOS XE BadCandy implant check or access", "Splunk"),
     RULE("cisco-iosxe-cve-2023-20198-syslog",
          "%(?:SEC_LOGIN-5-WEBLOGIN_SUCCESS|SYS-5-CONFIG_P|WEBUI-6-INSTALL_"
          "OPERATION_INFO):.*\\b(?:cisco_tac_admin|cisco_support)\\b",
-         0, 99,
+         0, IOCS_SEV_CRITICAL,
          SIGMA "2023/Exploits/CVE-2023-20198/cisco_syslog_cve_2023_20198_ios_"
                "xe_web_ui.yml",
          "Cisco IOS XE CVE-2023-20198: the implant's accounts in syslog",
@@ -223,38 +235,39 @@ static const struct iocs_builtin pack[] = {
     IP4("216.238.75.155", TALOS_REF, TALOS_DESC, "Cisco Talos"),
 
     /* Volt Typhoon. */
-    FILE_("cisco_up.exe", 73, VOLT_REF,
+    FILE_("cisco_up.exe", IOCS_SEV_HIGH, VOLT_REF,
           "Volt Typhoon FRP/Earthworm binary name", VOLT),
-    FILE_("cl64.exe", 73, VOLT_REF, "Volt Typhoon FRP/Earthworm binary name",
-          VOLT),
-    FILE_("watchdogd.exe", 73, VOLT_REF,
+    FILE_("cl64.exe", IOCS_SEV_HIGH, VOLT_REF,
           "Volt Typhoon FRP/Earthworm binary name", VOLT),
-    FILE_("WmiPreSV.exe", 73, VOLT_REF,
+    FILE_("watchdogd.exe", IOCS_SEV_HIGH, VOLT_REF,
           "Volt Typhoon FRP/Earthworm binary name", VOLT),
-    FILE_("rult3uil.log", 99, "MITRE ATT&CK G1017 citing CISA AA24-038A",
+    FILE_("WmiPreSV.exe", IOCS_SEV_HIGH, VOLT_REF,
+          "Volt Typhoon FRP/Earthworm binary name", VOLT),
+    FILE_("rult3uil.log", IOCS_SEV_CRITICAL,
+          "MITRE ATT&CK G1017 citing CISA AA24-038A",
           "Volt Typhoon keylog file on domain controllers", "MITRE"),
     RULE("volt-typhoon-ntdsutil-ifm",
          "ntdsutil \\\\?\"ac i ntds\\\\?\" ifm \\\\?\"create full "
          "C:\\\\{1,2}Windows\\\\{1,2}Temp\\\\{1,2}Pro",
-         HS_FLAG_CASELESS, 99, VOLT_REF,
+         HS_FLAG_CASELESS, IOCS_SEV_CRITICAL, VOLT_REF,
          "Volt Typhoon ntds.dit theft with ntdsutil (IFM copy to "
          "C:\\Windows\\Temp\\Pro)",
          VOLT),
     RULE("volt-typhoon-wmic-logicaldisk",
          "wmic path win32_logicaldisk get "
          "caption,filesystem,freespace,size,volumename",
-         HS_FLAG_CASELESS, 47, VOLT_REF, "Volt Typhoon disk discovery command",
-         VOLT),
+         HS_FLAG_CASELESS, IOCS_SEV_MEDIUM, VOLT_REF,
+         "Volt Typhoon disk discovery command", VOLT),
     RULE("volt-typhoon-portproxy-9999",
          "netsh interface portproxy add v4tov4 listenaddress=0\\.0\\.0\\.0 "
          "listenport=9999 connectaddress=[^ \\n]+ connectport=8443 "
          "protocol=tcp",
-         HS_FLAG_CASELESS, 99, VOLT_REF,
+         HS_FLAG_CASELESS, IOCS_SEV_CRITICAL, VOLT_REF,
          "Volt Typhoon port proxy (listen 9999, connect 8443)", VOLT),
     RULE("volt-typhoon-portproxy-50100",
          "netsh interface portproxy add v4tov4 [^\\n]*listenport=50100 "
          "[^\\n]*connectport=1433",
-         HS_FLAG_CASELESS, 99, VOLT_REF,
+         HS_FLAG_CASELESS, IOCS_SEV_CRITICAL, VOLT_REF,
          "Volt Typhoon port proxy (listen 50100, connect 1433)", VOLT),
 };
 

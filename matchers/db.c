@@ -210,14 +210,91 @@ static int add_literal(struct build *b, uint32_t ioc, const char *v, size_t n,
     return build_add(b, escape(v, n), caseless ? HS_FLAG_CASELESS : 0, pat);
 }
 
-/* IPv6: the canonical text, and the expanded spellings with and without
- * leading zeros in each group. */
-static int add_ipv6(struct build *b, uint32_t ioc, const struct iocs_ioc *x)
+/* An IPv6 IOC is also a one-address range of the prefix set, so a token
+ * in any spelling that parses to it is found (see add_ipv6()). */
+static int add_ip6_range(struct iocs_db *db, uint32_t ioc,
+                         const struct iocs_ioc *x, uint8_t a[16])
+{
+    int err;
+
+    if (iocs_ip6_parse(x->value, x->len, a) < 0)
+        return -EINVAL;
+    if (!db->cidrs) {
+        err = iocs_cidrset_new(&db->cidrs);
+        if (err)
+            return err;
+    }
+    return iocs_cidrset_add(db->cidrs, 6, a, 128, ioc);
+}
+
+/* One IPv6 prefix literal, de-duplicated through b->seen by its text. */
+static int add_prefix6(struct build *b, const char *text, size_t n)
+{
+    uint64_t h = iocs_fnv1a(IOCS_FNV1A_BASIS, text, n);
+    int err;
+
+    err = seen_add(b, h | 1ull << 63); /* apart from IPv4 keys */
+    if (err <= 0)
+        return err;
+    return build_add(b, escape(text, n), HS_FLAG_CASELESS,
+                     (struct iocs_pat){.len = (uint16_t)n,
+                                       .kind = IOCS_PAT_CIDR6,
+                                       .left = IOCS_EDGE_IPV6,
+                                       .right = IOCS_EDGE_NONE});
+}
+
+/*
+ * The token trigger of an IPv6 IOC: its first group, with each number of
+ * leading zeros, then ':', as the prefix literals of a range are. A log
+ * may pad one group and not the next ("2604:a880:0400:00d1::7716:0001");
+ * the scanner reads the token that starts there, parses it and looks it
+ * up in the prefix set. An address that starts with a zero group (it may
+ * be written "::...") needs the generic trigger.
+ */
+static int add_ipv6_trigger(struct iocs_db *db, struct build *b,
+                            const uint8_t a[16])
+{
+    unsigned v = (unsigned)a[0] << 8 | a[1];
+    char text[8];
+    int err;
+
+    if (v == 0) {
+        db->token6 = true;
+        return 0;
+    }
+    for (int pad = 1; pad <= 4; pad++) {
+        int n = snprintf(text, sizeof(text), "%0*x:", pad, v);
+
+        if (n > pad + 1)
+            continue; /* v needs more digits than pad */
+        err = add_prefix6(b, text, (size_t)n);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+/*
+ * IPv6: a one-address range found through its token trigger, so every
+ * spelling matches (padded or not group by group, "::" anywhere, any
+ * case), each token looked up once. An address written with an embedded
+ * dotted quad ("::ffff:192.0.2.1") is no hex-and-':' token: it is matched
+ * as literals instead, its canonical text and the expanded spellings with
+ * and without leading zeros.
+ */
+static int add_ipv6(struct iocs_db *db, struct build *b, uint32_t ioc,
+                    const struct iocs_ioc *x)
 {
     uint8_t a[16];
     char full[40], bare[40];
     int err;
 
+    if (!memchr(x->value, '.', x->len)) {
+        err = add_ip6_range(db, ioc, x, a);
+        if (err)
+            return err;
+        return add_ipv6_trigger(db, b, a);
+    }
     err = add_literal(b, ioc, x->value, x->len, 1, IOCS_EDGE_IPV6,
                       IOCS_EDGE_IPV6);
     if (err)
@@ -353,22 +430,6 @@ static int add_cidr4(struct build *b, const uint8_t a[4], unsigned prefix)
     return 0;
 }
 
-/* One IPv6 prefix literal, de-duplicated through b->seen by its text. */
-static int add_prefix6(struct build *b, const char *text, size_t n)
-{
-    uint64_t h = iocs_fnv1a(IOCS_FNV1A_BASIS, text, n);
-    int err;
-
-    err = seen_add(b, h | 1ull << 63); /* apart from IPv4 keys */
-    if (err <= 0)
-        return err;
-    return build_add(b, escape(text, n), HS_FLAG_CASELESS,
-                     (struct iocs_pat){.len = (uint16_t)n,
-                                       .kind = IOCS_PAT_CIDR6,
-                                       .left = IOCS_EDGE_IPV6,
-                                       .right = IOCS_EDGE_NONE});
-}
-
 /* Write groups g[0..k) as the start of an address: each "%x" or "%04x",
  * ':' after each; the zero groups [zi, zj) (zi < zj) become "::". */
 static size_t spell6(char *out, const unsigned *g, unsigned k, bool pad,
@@ -489,7 +550,7 @@ static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
         return add_literal(b, i, x->value, x->len, 0, IOCS_EDGE_IPV4,
                            IOCS_EDGE_IPV4);
     case IOCS_IPV6:
-        return add_ipv6(b, i, x);
+        return add_ipv6(db, b, i, x);
     case IOCS_CIDR4:
     case IOCS_CIDR6:
         return add_cidr(db, b, i, x);
@@ -510,8 +571,10 @@ static int add_ioc(struct iocs_db *db, struct build *b, uint32_t i,
     case IOCS_FILENAME:
         return add_filename(b, i, x);
     case IOCS_STRING:
-        return add_literal(b, i, x->value, x->len, 0, IOCS_EDGE_NONE,
-                           IOCS_EDGE_NONE);
+        /* A --strings "word:" entry keeps to whole words. */
+        return add_literal(b, i, x->value, x->len, 0,
+                           x->word ? IOCS_EDGE_DOMAIN : IOCS_EDGE_NONE,
+                           x->word ? IOCS_EDGE_DOMAIN : IOCS_EDGE_NONE);
     case IOCS_REGEX:
         return add_regex(b, i, x);
     case IOCS_TYPE_COUNT:
@@ -674,14 +737,18 @@ int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
     memcpy(db->pats, pats, npats * sizeof(*pats));
     db->npats = npats;
     db->overlap = overlap;
-    /* The prefix set is rebuilt from the CIDR IOCs: cheap, and it keeps
-     * the file free of pointers. */
+    /* The prefix set is rebuilt from the CIDR and IPv6 IOCs: cheap, and it
+     * keeps the file free of pointers. */
     for (size_t i = 0; i < n; i++) {
         const struct iocs_ioc *x = iocs_iocset_get(set, i);
+        uint8_t a[16];
 
-        if (x->type != IOCS_CIDR4 && x->type != IOCS_CIDR6)
+        if (x->type == IOCS_IPV6 && !memchr(x->value, '.', x->len))
+            err = add_ip6_range(db, (uint32_t)i, x, a);
+        else if (x->type == IOCS_CIDR4 || x->type == IOCS_CIDR6)
+            err = add_cidr(db, NULL, (uint32_t)i, x);
+        else
             continue;
-        err = add_cidr(db, NULL, (uint32_t)i, x);
         if (err) {
             iocs_seterr(errbuf, errlen, err, "CIDR IOC '%s' does not parse",
                         x->value);

@@ -188,6 +188,8 @@ static void put_record(struct buf *b, const struct iocs_ioc *x)
     put_le(b, (uint64_t)(uint32_t)x->confidence, 4);
     put_le(b, (uint64_t)x->expires, 8);
     put_le(b, x->hs_flags, 4);
+    put_le(b, x->port, 2);
+    put_le(b, x->word, 1);
     put_str(b, x->value);
     put_str(b, x->feed);
     put_str(b, x->provider);
@@ -300,6 +302,8 @@ static int get_set(struct cur *c, uint64_t count, struct iocs_iocset **out)
             x.confidence = (int)(int32_t)get_le(c, 4);
             x.expires = (int64_t)get_le(c, 8);
             x.hs_flags = (unsigned)get_le(c, 4);
+            x.port = (unsigned)get_le(c, 2);
+            x.word = get_le(c, 1) != 0;
             x.value = get_str(c, &x.len);
             x.feed = get_str(c, NULL);
             x.provider = get_str(c, NULL);

@@ -63,7 +63,8 @@
 extern "C" {
 #endif
 
-#define IOCS_DBFILE_VERSION 1
+/* 2: port and word per record; 3: IPv6 IOCs have a token trigger */
+#define IOCS_DBFILE_VERSION 3
 
 /* The key of a set: 64 bits over its serialized form (every IOC and its
  * metadata, in order), hs_version() and this CPU's Hyperscan features.

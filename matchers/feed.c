@@ -44,13 +44,41 @@ static bool contains(const char *buf, size_t n, const char *needle)
     return memmem(buf, n, needle, strlen(needle)) != NULL;
 }
 
+/*
+ * Whether buf[i] = '[' opens a JSON array: a value ('{', '[', '"', ']', a
+ * digit, '-', true, false, null) must follow. A plain list may start with
+ * "[Cc]:\\..." (path patterns) or "[2604:a880::1]:443" (an address and a
+ * port, whole on its line) and is not JSON.
+ */
+static bool looks_json_array(const char *buf, size_t n, size_t i)
+{
+    const char *nl;
+    size_t j, end, aoff, alen;
+    unsigned port;
+
+    if (buf[i] != '[')
+        return false;
+    nl = memchr(buf + i, '\n', n - i);
+    end = nl ? (size_t)(nl - buf) : n;
+    while (end > i && strchr(" \t\r", buf[end - 1]))
+        end--;
+    if (iocs_addr_port(buf + i, end - i, &aoff, &alen, &port) == 0)
+        return false;
+    j = skip_ws(buf, n, i + 1);
+    if (j == n || strchr("{[\"]-0123456789", buf[j]))
+        return true;
+    return (n - j >= 4 && memcmp(buf + j, "true", 4) == 0) ||
+           (n - j >= 5 && memcmp(buf + j, "false", 5) == 0) ||
+           (n - j >= 4 && memcmp(buf + j, "null", 4) == 0);
+}
+
 /* Pick the format from the content, never from the file name, and run it. */
 static int parse(struct iocs__loader *ld, const char *buf, size_t n)
 {
     size_t i = skip_ws(buf, n, 0);
     size_t head = n - i < 4096 ? n - i : 4096;
 
-    if (i < n && (buf[i] == '{' || buf[i] == '['))
+    if (i < n && (buf[i] == '{' || looks_json_array(buf, n, i)))
         return iocs__feed_json(ld, buf, n);
     if (i < n && buf[i] == '<') {
         if (contains(buf + i, head, "STIX_Package") ||
@@ -106,6 +134,18 @@ static int merge(struct iocs_iocset *dst, const struct iocs__loader *ld,
     rep->skipped += r->skipped;
     rep->expired += r->expired;
     rep->allowed += r->allowed;
+    rep->untyped += r->untyped;
+    rep->wide += r->wide;
+    rep->bad_regex += r->bad_regex;
+    rep->not_ids += r->not_ids;
+    if (r->widest4 && (!rep->widest4 || r->widest4 < rep->widest4)) {
+        rep->widest4 = r->widest4;
+        memcpy(rep->widest4_text, r->widest4_text, sizeof(rep->widest4_text));
+    }
+    if (r->widest6 && (!rep->widest6 || r->widest6 < rep->widest6)) {
+        rep->widest6 = r->widest6;
+        memcpy(rep->widest6_text, r->widest6_text, sizeof(rep->widest6_text));
+    }
     for (size_t t = 0; t < IOCS_TYPE_COUNT; t++)
         rep->by_type[t] += by_type[t];
     return 0;

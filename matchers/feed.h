@@ -71,6 +71,15 @@ struct iocs_feed_report {
     size_t expired;    /* entries whose expiry has passed */
     size_t allowed;    /* entries dropped by the allowlist */
     size_t by_type[IOCS_TYPE_COUNT]; /* loaded, by type */
+    /* Of skipped (and rejected, for regex): per reason, for the hygiene
+     * summary of `iocs --explain` and `compile`. */
+    size_t untyped;   /* plain values that are no indicator type */
+    size_t wide;      /* CIDRs wider than /8 or /32 (no --allow-wide) */
+    size_t bad_regex; /* expressions Hyperscan cannot compile */
+    size_t not_ids;   /* MISP attributes with to_ids false */
+    /* The widest CIDR loaded per family (prefix; 0 when none), as text. */
+    unsigned widest4, widest6;
+    char widest4_text[48], widest6_text[48];
 };
 
 struct iocs_allow;
@@ -79,7 +88,12 @@ struct iocs_allow;
 struct iocs_feed_opts {
     bool all_attributes; /* MISP: take attributes with to_ids false too */
     bool strict;         /* the first rejected entry fails the whole file */
-    int64_t now;         /* Unix seconds for expiry; 0: the current time */
+    bool allow_wide;     /* CIDRs wider than /8 (IPv4) or /32 (IPv6) too */
+    /* A --strings file: each line is a text IOC (IOCS_STRING, at least
+     * IOCS_TEXT_MIN bytes), "word:TEXT" with word boundaries, "text:TEXT"
+     * or TEXT without; '#' lines are comments (feed_plain.h). */
+    bool strings;
+    int64_t now; /* Unix seconds for expiry; 0: the current time */
     const struct iocs_allow *allow; /* drop allowlisted values, or NULL */
     iocs_explain_fn explain;        /* every entry's fate, or NULL */
     void *explain_ctx;

@@ -262,6 +262,7 @@ static int attribute(struct iocs__loader *ld, const struct event *ev, json_t *a)
         return 0;
     }
     if (!ld->opts->all_attributes && !to_ids(a)) {
+        ld->rep.not_ids++;
         iocs__feed_skip(ld, idx, json_string_value(value),
                         json_string_length(value), json_string_value(type),
                         "to_ids is false");

@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "matchers/allow.h"
+#include "matchers/rules.h"
 #include "matchers/util.h"
 
 static void explain(struct iocs__loader *ld, size_t line, const char *raw,
@@ -55,6 +56,30 @@ int iocs__feed_fatal(struct iocs__loader *ld, size_t line, const char *why)
     if (ld->reject)
         ld->reject(ld->ctx, ld->name, line, why);
     return -EINVAL;
+}
+
+/* Report an entry that is skipped with a reason worth seeing in the log
+ * (the reject callback), without failing --strict: the feed is fine. */
+static void skip_loud(struct iocs__loader *ld, const struct iocs__entry *e,
+                      const char *type, const char *why)
+{
+    if (ld->reject)
+        ld->reject(ld->ctx, ld->name, e->line, why);
+    iocs__feed_skip(ld, e->line, e->value, e->len, type, why);
+}
+
+/* Keep the widest CIDR of its family for the hygiene summary. */
+static void note_width(struct iocs__loader *ld, enum iocs_type t, const char *v,
+                       unsigned prefix)
+{
+    unsigned *w = t == IOCS_CIDR4 ? &ld->rep.widest4 : &ld->rep.widest6;
+    char *text = t == IOCS_CIDR4 ? ld->rep.widest4_text : ld->rep.widest6_text;
+
+    if (*w == 0 || prefix < *w) {
+        *w = prefix;
+        /* A normalised CIDR is at most 43 bytes: nothing is cut. */
+        snprintf(text, sizeof(ld->rep.widest4_text), "%.47s", v);
+    }
 }
 
 static bool is_hash_type(enum iocs_type t)
@@ -118,44 +143,14 @@ static bool is_hash_list(const char *v, size_t n)
     return parts > 1;
 }
 
-static int take_one(struct iocs__loader *ld, const struct iocs__entry *e)
+/* Add the text ld->raw[0..n) under its metadata; shared by typed values
+ * and --strings lines. */
+static int add_taken(struct iocs__loader *ld, const struct iocs__entry *e,
+                     enum iocs_type type, size_t len, unsigned port, bool word)
 {
-    enum iocs_type type;
     struct iocs_ioc ioc;
-    const char *why;
-    size_t len;
     bool dup;
-    int n, err;
-
-    if (e->typed && e->type == IOCS_REGEX) {
-        /* A rule is taken as written: refanging would change it. */
-        size_t a = 0, b = e->len;
-
-        while (a < b && iocs_is_blank(e->value[a]))
-            a++;
-        while (b > a && iocs_is_blank(e->value[b - 1]))
-            b--;
-        n = b - a > IOCS_IOC_MAX ? -E2BIG : (int)(b - a);
-        if (n > 0) {
-            memcpy(ld->raw, e->value + a, (size_t)n);
-            ld->raw[n] = '\0';
-        }
-    } else {
-        n = iocs_refang(ld->raw, sizeof(ld->raw), e->value, e->len);
-    }
-    if (n == -E2BIG)
-        return iocs__feed_reject(ld, e->line, e->value, e->len,
-                                 "longer than 2048 bytes");
-    if (n <= 0)
-        return iocs__feed_reject(ld, e->line, e->value, e->len, "empty value");
-    type = pick_type(e, ld->raw, (size_t)n);
-    err = iocs_ioc_normalise(&type, ld->raw, (size_t)n, ld->norm,
-                             sizeof(ld->norm), &len, &why);
-    if (err == -E2BIG)
-        return iocs__feed_reject(ld, e->line, e->value, e->len,
-                                 "longer than 2048 bytes");
-    if (err)
-        return iocs__feed_reject(ld, e->line, e->value, e->len, why);
+    int err;
 
     if (e->expires && e->expires <= ld->now) {
         ld->rep.expired++;
@@ -181,7 +176,9 @@ static int take_one(struct iocs__loader *ld, const struct iocs__entry *e)
         .value = ld->norm,
         .len = len,
         .feed = ld->feed,
-        .provider = e->provider,
+        /* A feed's own source column (CSV source, Zeek meta.source) names
+         * who published it when no provider column does. */
+        .provider = e->provider ? e->provider : e->source,
         .description = e->description,
         .reference = ld->ref,
         .source = e->source,
@@ -190,6 +187,8 @@ static int take_one(struct iocs__loader *ld, const struct iocs__entry *e)
         .expires = e->expires,
         .hs_flags = e->hs_flags,
         .rule_id = e->rule_id,
+        .port = port,
+        .word = word,
     };
     err = iocs_iocset_add(ld->set, &ioc, &dup);
     if (err)
@@ -199,6 +198,131 @@ static int take_one(struct iocs__loader *ld, const struct iocs__entry *e)
     explain(ld, e->line, e->value, e->len, iocs_type_name(type), ld->norm,
             NULL);
     return 0;
+}
+
+/*
+ * A line of a --strings file, refanged into ld->raw[0..n): "word:TEXT"
+ * (whole word), "text:TEXT" or TEXT (anywhere). Text IOCs are loaded on
+ * purpose here, so nothing is typed, but they must be IOCS_TEXT_MIN long.
+ */
+static int take_text(struct iocs__loader *ld, const struct iocs__entry *e,
+                     int n)
+{
+    enum iocs_type type = IOCS_STRING;
+    const char *v = ld->raw, *why;
+    size_t vn = (size_t)n, len;
+    bool word = false;
+
+    if (vn >= 5 && strncmp(v, "word:", 5) == 0) {
+        word = true;
+        v += 5;
+        vn -= 5;
+    } else if (vn >= 5 && strncmp(v, "text:", 5) == 0) {
+        v += 5;
+        vn -= 5;
+    }
+    if (vn < IOCS_TEXT_MIN)
+        return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                 "text IOC shorter than 6 bytes");
+    if (iocs_ioc_normalise(&type, v, vn, ld->norm, sizeof(ld->norm), &len,
+                           &why))
+        return iocs__feed_reject(ld, e->line, e->value, e->len, why);
+    return add_taken(ld, e, type, len, 0, word);
+}
+
+static int take_one(struct iocs__loader *ld, const struct iocs__entry *e)
+{
+    size_t len, aoff, alen;
+    enum iocs_type type;
+    unsigned port = 0;
+    const char *why;
+    int n, err;
+
+    if (e->typed && e->type == IOCS_REGEX) {
+        /* A rule is taken as written: refanging would change it. */
+        size_t a = 0, b = e->len;
+
+        while (a < b && iocs_is_blank(e->value[a]))
+            a++;
+        while (b > a && iocs_is_blank(e->value[b - 1]))
+            b--;
+        n = b - a > IOCS_IOC_MAX ? -E2BIG : (int)(b - a);
+        if (n > 0) {
+            memcpy(ld->raw, e->value + a, (size_t)n);
+            ld->raw[n] = '\0';
+        }
+    } else {
+        n = iocs_refang(ld->raw, sizeof(ld->raw), e->value, e->len);
+    }
+    if (n == -E2BIG)
+        return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                 "longer than 2048 bytes");
+    if (n <= 0)
+        return iocs__feed_reject(ld, e->line, e->value, e->len, "empty value");
+    if (ld->opts->strings)
+        return take_text(ld, e, n);
+    /* "a.b.c.d:port" and "[v6]:port": the address is the IOC, matched
+     * wherever the log writes the port; the port describes it. */
+    if ((!e->typed || e->type == IOCS_IPV4 || e->type == IOCS_IPV6) &&
+        iocs_addr_port(ld->raw, (size_t)n, &aoff, &alen, &port) == 0) {
+        memmove(ld->raw, ld->raw + aoff, alen);
+        ld->raw[alen] = '\0';
+        n = (int)alen;
+    }
+    type = pick_type(e, ld->raw, (size_t)n);
+    if (!e->typed && type == IOCS_STRING) {
+        /* A control byte is a broken line, not free text: say so. */
+        for (int i = 0; i < n; i++)
+            if ((unsigned char)ld->raw[i] < 0x20 || ld->raw[i] == 0x7f)
+                return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                         "contains a control character");
+        ld->rep.untyped++;
+        skip_loud(ld, e, NULL,
+                  "not an indicator; load text IOCs with --strings FILE");
+        return 0;
+    }
+    err = iocs_ioc_normalise(&type, ld->raw, (size_t)n, ld->norm,
+                             sizeof(ld->norm), &len, &why);
+    if (err == -E2BIG)
+        return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                 "longer than 2048 bytes");
+    if (err)
+        return iocs__feed_reject(ld, e->line, e->value, e->len, why);
+    if (len < 2 && type != IOCS_REGEX)
+        return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                 "a single character matches almost anything");
+    if (type == IOCS_CIDR4 || type == IOCS_CIDR6) {
+        const char *slash = strrchr(ld->norm, '/');
+        unsigned prefix = (unsigned)atoi(slash + 1);
+
+        if (prefix == 0)
+            return iocs__feed_reject(ld, e->line, e->value, e->len,
+                                     "covers every address");
+        if (!ld->opts->allow_wide && prefix < (type == IOCS_CIDR4 ? 8u : 32u)) {
+            ld->rep.wide++;
+            skip_loud(ld, e, iocs_type_name(type),
+                      type == IOCS_CIDR4
+                          ? "CIDR wider than /8; load it with --allow-wide"
+                          : "CIDR wider than /32; load it with --allow-wide");
+            return 0;
+        }
+        note_width(ld, type, ld->norm, prefix);
+    }
+    if (type == IOCS_REGEX) {
+        char msg[256];
+
+        /* One expression Hyperscan refuses must not stop the others:
+         * check it alone, as the database will compile it. */
+        if (iocs_rules_check(ld->norm, e->hs_flags, msg, sizeof(msg))) {
+            char why2[320];
+
+            ld->rep.bad_regex++;
+            snprintf(why2, sizeof(why2), "Hyperscan: %s", msg);
+            return iocs__feed_reject(ld, e->line, e->value, e->len, why2);
+        }
+    }
+
+    return add_taken(ld, e, type, len, port, false);
 }
 
 int iocs__feed_take(struct iocs__loader *ld, const struct iocs__entry *e)
@@ -284,20 +408,9 @@ static bool parse_int(const char *s, size_t n, long long *out)
 
 int iocs__feed_severity(const char *s, size_t n)
 {
-    static const struct {
-        const char *w;
-        int v;
-    } words[] = {{"info", 1},     {"informational", 1}, {"low", 3},
-                 {"medium", 5},   {"moderate", 5},      {"high", 7},
-                 {"critical", 9}, {"none", 0}};
-    long long v;
+    int v;
 
-    if (parse_int(s, n, &v))
-        return v < 0 ? 0 : v > 100 ? 100 : (int)v;
-    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-        if (word_is(s, n, words[i].w))
-            return words[i].v;
-    return 0;
+    return iocs_severity_parse(s, n, &v) == 0 ? v : 0;
 }
 
 int iocs__feed_confidence(const char *s, size_t n)

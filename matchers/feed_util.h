@@ -78,8 +78,9 @@ int iocs__feed_fatal(struct iocs__loader *ld, size_t line, const char *why);
  * sets *out, or -EINVAL. */
 int iocs__feed_time(const char *s, size_t n, int64_t *out);
 
-/* Severity as a number ("7") or a word (low 3, medium 5, high 7, critical
- * 9, info 1). Returns the value, or 0 when unknown. */
+/* Severity as a number 0-100 or a word of the one scale
+ * (iocs_severity_parse(): low 25, medium 50, high 75, critical 100).
+ * Returns the value, or 0 when unknown. */
 int iocs__feed_severity(const char *s, size_t n);
 
 /* Confidence 0..100 as a number or a word (high 85, medium 50, low 15,

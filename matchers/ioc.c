@@ -20,6 +20,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libpsl.h>
+#include <pthread.h>
+
 #include "matchers/cidr.h"
 #include "matchers/util.h"
 
@@ -130,10 +133,66 @@ int iocs_refang(char *out, size_t cap, const char *in, size_t n)
     return (int)len;
 }
 
+/* The public suffix list, loaded once: the newest of the system's file and
+ * libpsl's built-in copy. NULL when libpsl has neither; then no label is
+ * a top-level domain and nothing untyped is a domain. */
+static const psl_ctx_t *psl;
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
+
+static void psl_load(void)
+{
+    psl = psl_latest(NULL);
+    if (!psl)
+        psl = psl_builtin();
+}
+
+bool iocs_tld_known(const char *v, size_t n)
+{
+    static const char *const special[] = {"example", "test", "invalid",
+                                          "localhost"};
+    char name[254];
+    size_t start;
+
+    if (n > 0 && v[n - 1] == '.')
+        n--;
+    if (n == 0 || n >= sizeof(name))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        name[i] = lower(v[i]);
+    name[n] = '\0';
+    /* The special-use TLDs of RFC 2606/6761 are real in documentation,
+     * tests and labs, though no registry lists them. */
+    for (size_t k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+        size_t sl = strlen(special[k]);
+
+        if (n >= sl && memcmp(name + n - sl, special[k], sl) == 0 &&
+            (n == sl || name[n - sl - 1] == '.'))
+            return true;
+    }
+    pthread_once(&psl_once, psl_load);
+    if (!psl)
+        return false;
+    /* The last label, then the last two and three: "za" is no rule of the
+     * list, but "co.za" is. Without NO_STAR_RULE every unknown label would
+     * be a suffix (the list's implicit "*" rule). */
+    start = n;
+    for (int labels = 0; labels < 3 && start > 0; labels++) {
+        while (start > 0 && name[start - 1] != '.')
+            start--;
+        if (psl_is_public_suffix2(psl, name + start,
+                                  PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
+            return true;
+        if (start > 0)
+            start--; /* step over the '.' */
+    }
+    return false;
+}
+
 /*
  * Whether v[0..n) is a domain name: at least two dot-separated labels of
- * letters, digits, '-' and '_', each 1-63 bytes, the last one alphabetic and
- * at least two letters long. One trailing dot (a rooted name) is allowed.
+ * letters, digits, '-' and '_', each 1-63 bytes, the last one a top-level
+ * domain of the public suffix list (`test.user` is not a domain). One
+ * trailing dot (a rooted name) is allowed.
  */
 static bool is_domain(const char *v, size_t n)
 {
@@ -150,7 +209,9 @@ static bool is_domain(const char *v, size_t n)
             if (i == start || i - start > 63)
                 return false;
             labels++;
-            if (i == n) {
+            /* The last label is letters, or an IDN TLD in punycode. */
+            if (i == n &&
+                !(n - start > 4 && strncasecmp(v + start, "xn--", 4) == 0)) {
                 if (i - start < 2)
                     return false;
                 for (size_t k = start; k < n; k++)
@@ -162,7 +223,7 @@ static bool is_domain(const char *v, size_t n)
             return false;
         }
     }
-    return labels >= 2;
+    return labels >= 2 && iocs_tld_known(v, n);
 }
 
 /* Length of a URL scheme followed by "://" at v, or 0 if there is none. */
@@ -256,6 +317,80 @@ static bool looks_cidr(const char *v, size_t n)
     return iocs_ip4_parse(v, alen, a) == 0 || iocs_ip6_parse(v, alen, a) == 0;
 }
 
+/* Parse a port: 1-65535, decimal digits only. */
+static int parse_port(const char *p, size_t n, unsigned *port)
+{
+    unsigned v = 0;
+
+    if (n == 0 || n > 5 || p[0] == '0')
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit((unsigned char)p[i]))
+            return -EINVAL;
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    if (v > 65535)
+        return -EINVAL;
+    *port = v;
+    return 0;
+}
+
+int iocs_addr_port(const char *v, size_t n, size_t *aoff, size_t *alen,
+                   unsigned *port)
+{
+    const char *colon;
+    uint8_t a[16];
+    size_t al;
+
+    if (n > 0 && v[0] == '[') {
+        const char *close = memchr(v, ']', n);
+
+        if (!close || (size_t)(close - v) + 1 >= n || close[1] != ':')
+            return -EINVAL;
+        al = (size_t)(close - v) - 1;
+        if (iocs_ip6_parse(v + 1, al, a) ||
+            parse_port(close + 2, n - al - 3, port))
+            return -EINVAL;
+        *aoff = 1;
+        *alen = al;
+        return 0;
+    }
+    colon = memchr(v, ':', n);
+    if (!colon)
+        return -EINVAL;
+    al = (size_t)(colon - v);
+    if (iocs_ip4_parse(v, al, a) || parse_port(colon + 1, n - al - 1, port))
+        return -EINVAL;
+    *aoff = 0;
+    *alen = al;
+    return 0;
+}
+
+/*
+ * Whether v[0..n) is host[:port]/path with no scheme, the host a domain
+ * or an IPv4 address: Maltrail's "unwomen.org/jquery-3.3.1.min.js" is a
+ * URL, not a file name. A backslash anywhere makes it a path instead.
+ */
+static bool is_host_path(const char *v, size_t n)
+{
+    const char *slash = memchr(v, '/', n), *colon;
+    size_t hl, aoff, alen;
+    unsigned port;
+    uint8_t a[4];
+
+    if (!slash || slash == v || memchr(v, '\\', n) || memchr(v, ' ', n))
+        return false;
+    hl = (size_t)(slash - v);
+    if (iocs_addr_port(v, hl, &aoff, &alen, &port) == 0)
+        return aoff == 0; /* an IPv4 address and a port */
+    colon = memchr(v, ':', hl);
+    if (colon && parse_port(colon + 1, hl - (size_t)(colon - v) - 1, &port))
+        return false;
+    if (colon)
+        hl = (size_t)(colon - v);
+    return iocs_ip4_parse(v, hl, a) == 0 || is_domain(v, hl);
+}
+
 enum iocs_type iocs_type_detect(const char *v, size_t n)
 {
     uint8_t a[16];
@@ -270,6 +405,8 @@ enum iocs_type iocs_type_detect(const char *v, size_t n)
         return IOCS_URL;
     if (is_email(v, n))
         return IOCS_EMAIL;
+    if (is_host_path(v, n))
+        return IOCS_URL;
     if (is_hexstr(v, n)) {
         switch (n) {
         case 32:
@@ -738,7 +875,8 @@ static bool same_meta(const struct iocs_ioc *a, const struct iocs_ioc *b)
            same_str(a->feed, b->feed) && same_str(a->provider, b->provider) &&
            same_str(a->description, b->description) &&
            same_str(a->source, b->source) && same_str(a->tags, b->tags) &&
-           same_str(a->rule_id, b->rule_id);
+           same_str(a->rule_id, b->rule_id) && a->port == b->port &&
+           a->word == b->word;
 }
 
 /* Append ioc's metadata to first's `also` chain, unless first or a record
@@ -873,4 +1011,46 @@ const struct iocs_ioc *iocs_iocset_get(const struct iocs_iocset *s, size_t i)
     if (!s || i >= s->count)
         return NULL;
     return at(s, i);
+}
+
+int iocs_severity_parse(const char *s, size_t n, int *out)
+{
+    static const struct {
+        const char *w;
+        int v;
+    } words[] = {
+        {"none", 0},
+        {"info", 10},
+        {"informational", 10},
+        {"low", IOCS_SEV_LOW},
+        {"medium", IOCS_SEV_MEDIUM},
+        {"moderate", IOCS_SEV_MEDIUM},
+        {"high", IOCS_SEV_HIGH},
+        {"critical", IOCS_SEV_CRITICAL},
+    };
+    unsigned v = 0;
+
+    while (n > 0 && is_space((unsigned char)s[0])) {
+        s++;
+        n--;
+    }
+    while (n > 0 && is_space((unsigned char)s[n - 1]))
+        n--;
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+        if (strlen(words[i].w) == n && strncasecmp(words[i].w, s, n) == 0) {
+            *out = words[i].v;
+            return 0;
+        }
+    }
+    if (n == 0 || n > 3)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit((unsigned char)s[i]))
+            return -EINVAL;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v > 100)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
 }

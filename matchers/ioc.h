@@ -28,6 +28,15 @@ extern "C" {
 #define IOCS_IOC_MAX 2048
 /* Shortest plain string IOC: shorter ones would alert on almost every line. */
 #define IOCS_STRING_MIN 4
+/* Shortest text IOC from a --strings file: such a list is free text, with
+ * none of a typed feed's context, so it needs a longer floor. */
+#define IOCS_TEXT_MIN 6
+
+/* The one severity scale (ECS event.severity, 0-100) and its words. */
+#define IOCS_SEV_LOW 25
+#define IOCS_SEV_MEDIUM 50
+#define IOCS_SEV_HIGH 75
+#define IOCS_SEV_CRITICAL 100
 
 enum iocs_type {
     IOCS_IPV4,
@@ -80,10 +89,13 @@ int iocs_refang(char *out, size_t cap, const char *in, size_t n);
 /*
  * Detect the type of a refanged value, first rule that fits (DESIGN.md):
  * cidr (v4 or v6); ipv4 (no octet with a leading zero); ipv6; url
- * (scheme://...); email; md5/sha1/sha256/sha512 by hex length; filename
- * (contains '\', starts with '/', or ends in a known executable, script,
- * document or archive extension); domain (dot-separated labels and an
- * alphabetic top-level label); otherwise string. Never returns IOCS_REGEX.
+ * (scheme://..., or host/path with no scheme where the host is a domain or
+ * an IPv4 address, with an optional :port); email; md5/sha1/sha256/sha512
+ * by hex length; filename (contains '\', starts with '/', or ends in a
+ * known executable, script, document or archive extension); domain
+ * (dot-separated labels whose last label is a top-level domain of the
+ * public suffix list); otherwise string. An address with a port is not
+ * typed here (see iocs_addr_port()). Never returns IOCS_REGEX.
  */
 enum iocs_type iocs_type_detect(const char *v, size_t n);
 
@@ -112,6 +124,33 @@ enum iocs_type iocs_type_detect(const char *v, size_t n);
 int iocs_ioc_normalise(enum iocs_type *t, const char *in, size_t n, char *out,
                        size_t cap, size_t *outlen, const char **why);
 
+/*
+ * Whether v[0..n) is an address with a port: "a.b.c.d:port" or
+ * "[v6]:port" (port 1-65535, decimal, no sign). Returns 0 and sets *aoff
+ * and *alen (the address inside v) and *port; -EINVAL otherwise. The
+ * address is an IOC of its own type; the port only describes it.
+ */
+int iocs_addr_port(const char *v, size_t n, size_t *aoff, size_t *alen,
+                   unsigned *port);
+
+/*
+ * Whether the name v[0..n) (a trailing '.' ignored) ends in a top-level
+ * domain of the public suffix list: its last one, two or three labels are
+ * a rule of the list ("com", "co.za": "za" alone is none) (libpsl: the
+ * newest of the
+ * system's /usr/share/publicsuffix list and the library's built-in one;
+ * an unlisted label is not one, whatever libpsl's "*" rule says).
+ * Thread-safe: the list is loaded once.
+ */
+bool iocs_tld_known(const char *v, size_t n);
+
+/*
+ * Parse a severity: a number 0-100, or a word of the one scale (case
+ * insensitive): info 10, low 25, medium (moderate) 50, high 75, critical
+ * 100, none 0. Returns 0 and sets *out, or -EINVAL when it is neither.
+ */
+int iocs_severity_parse(const char *s, size_t n, int *out);
+
 /* One indicator, as the database and the events see it. */
 struct iocs_ioc {
     enum iocs_type type;
@@ -129,6 +168,12 @@ struct iocs_ioc {
                                 never */
     unsigned hs_flags;       /* IOCS_REGEX: Hyperscan flags (HS_FLAG_*) */
     const char *rule_id;     /* IOCS_REGEX: the rule's id, or NULL */
+    unsigned port;           /* ipv4/ipv6 read as "address:port": the port
+                                (threat.indicator.port); 0 when none. Each
+                                port of one address is one `also` record */
+    bool word;               /* IOCS_STRING from --strings "word:": the
+                                neighbours must not be letters, digits, '-'
+                                or '_' (the domain boundaries) */
     /* The same (type, value) as read from other feeds or lines, each with
      * its own metadata, in the order they were added; NULL when none.
      * Set by iocs_iocset_add(); ignored on input. */

@@ -28,13 +28,16 @@ static int fail(struct iocs_load_err *e, int err, const char *path,
 
 bool iocs_load_builtin_used(const struct iocs_load_opts *o)
 {
-    return o->builtin || (o->nfeeds == 0 && o->nrules == 0);
+    return o->builtin || (o->nfeeds == 0 && o->nrules == 0 && o->nstrings == 0);
 }
 
-int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
-                           size_t *dropped)
+/* Copy every IOC of from (with its `also` records) that a does not cover
+ * into a new set *out; *dropped counts the others. */
+static int copy_unallowed(const struct iocs_iocset *from,
+                          const struct iocs_allow *a, struct iocs_iocset **out,
+                          size_t *dropped)
 {
-    struct iocs_iocset *from = *set, *to = NULL;
+    struct iocs_iocset *to = NULL;
     size_t n = 0;
     int err;
 
@@ -60,9 +63,21 @@ int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
             }
         }
     }
-    iocs_iocset_free(from);
-    *set = to;
+    *out = to;
     *dropped += n;
+    return 0;
+}
+
+int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
+                           size_t *dropped)
+{
+    struct iocs_iocset *to;
+    int err = copy_unallowed(*set, a, &to, dropped);
+
+    if (err)
+        return err;
+    iocs_iocset_free(*set);
+    *set = to;
     return 0;
 }
 
@@ -142,13 +157,18 @@ static int load_input(const struct iocs_load_opts *o, struct iocs_iocset *set,
                       size_t i, struct iocs_load_report *lr,
                       struct iocs_load_err *e)
 {
-    bool feed = i < o->nfeeds;
-    const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
+    bool strings = i >= o->nfeeds + o->nrules;
+    bool feed = i < o->nfeeds || strings;
+    const char *path = strings         ? o->strings[i - o->nfeeds - o->nrules]
+                       : i < o->nfeeds ? o->feeds[i]
+                                       : o->rules[i - o->nfeeds];
     struct iocs_feed_report rep = {0};
     int err;
 
     if (feed) {
         struct iocs_feed_opts fo = {.all_attributes = o->all_attributes,
+                                    .allow_wide = o->allow_wide,
+                                    .strings = strings,
                                     .now =
                                         o->now ? o->now : (int64_t)time(NULL)};
 
@@ -162,6 +182,7 @@ static int load_input(const struct iocs_load_opts *o, struct iocs_iocset *set,
     lr->rejected += rep.rejected;
     lr->skipped += rep.skipped;
     lr->expired += rep.expired;
+    lr->not_ids += rep.not_ids;
     if (lr->inputs)
         lr->inputs[i] = (struct iocs_load_input){.path = path, .rep = rep};
     return 0;
@@ -179,7 +200,7 @@ int iocs_load_set(const struct iocs_load_opts *o, struct iocs_iocset **set,
         if (err)
             return err;
     }
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
         err = load_input(o, *set, i, lr, e);
         if (err)
             return err;
@@ -195,6 +216,10 @@ int iocs_load_set(const struct iocs_load_opts *o, struct iocs_iocset **set,
     err = apply_allow(o, set, lr, e);
     if (err)
         return err;
+    if (iocs_iocset_count(*set) == 0 && lr->not_ids)
+        return fail(e, -ENODATA, NULL,
+                    "the feeds hold no indicators: their MISP attributes "
+                    "all have to_ids false; load them with --all-attributes");
     if (iocs_iocset_count(*set) == 0)
         return fail(e, -ENODATA, NULL, "the feeds hold no indicators");
     return 0;
@@ -205,8 +230,9 @@ int iocs_load_set(const struct iocs_load_opts *o, struct iocs_iocset **set,
 static uint64_t cache_salt(const struct iocs_load_opts *o)
 {
     uint64_t h = IOCS_FNV1A_BASIS;
-    unsigned char flags[4] = {iocs_load_builtin_used(o), o->strict,
-                              o->all_attributes, IOCS_DBFILE_VERSION};
+    unsigned char flags[5] = {iocs_load_builtin_used(o), o->strict,
+                              o->all_attributes, IOCS_DBFILE_VERSION,
+                              o->allow_wide};
     size_t n;
     const struct iocs_builtin *b = iocs_builtin_pack(&n);
 
@@ -220,7 +246,60 @@ static uint64_t cache_salt(const struct iocs_load_opts *o)
     /* Separate the feed, rule and allowlist lists. */
     h = iocs_fnv1a(h, &o->nfeeds, sizeof(o->nfeeds));
     h = iocs_fnv1a(h, &o->nrules, sizeof(o->nrules));
+    h = iocs_fnv1a(h, &o->nstrings, sizeof(o->nstrings));
     return h;
+}
+
+/*
+ * --db with --allow: the allowlists cover exact-value IOCs as they do when
+ * feeds are parsed, not only the addresses of CIDR IOCs. When they cover
+ * some IOC of *db, it is rebuilt without them (the file stays as it is).
+ */
+static int allow_db(const struct iocs_load_opts *o, struct iocs_db **db,
+                    struct iocs_load_report *lr, struct iocs_load_err *e)
+{
+    const struct iocs_iocset *set = iocs_db_set(*db);
+    struct iocs_iocset *kept = NULL;
+    struct iocs_allow *a = NULL;
+    struct iocs_db *fresh = NULL;
+    size_t dropped = 0;
+    bool any = false;
+    int err;
+
+    err = iocs_load_allow(o, o->strict, &a, &lr->rejected, e);
+    if (err || !a)
+        return err;
+    for (size_t i = 0; i < iocs_iocset_count(set) && !any; i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(set, i);
+
+        any = x->type != IOCS_REGEX &&
+              iocs_allow_ioc(a, x->type, x->value, x->len);
+    }
+    if (!any)
+        goto out;
+    err = copy_unallowed(set, a, &kept, &dropped);
+    if (err) {
+        fail(e, err, NULL, "out of memory");
+        goto out;
+    }
+    if (iocs_iocset_count(kept) == 0) {
+        err = fail(e, -ENODATA, o->db, "the allowlists cover every IOC");
+        goto out;
+    }
+    err = iocs_db_compile(&fresh, kept, e->msg, sizeof(e->msg));
+    if (err) {
+        e->path = o->db;
+        goto out;
+    }
+    iocs__db_own_set(fresh);
+    kept = NULL; /* the database owns it now */
+    iocs_db_free(*db);
+    *db = fresh;
+    lr->allowed += dropped;
+out:
+    iocs_iocset_free(kept);
+    iocs_allow_free(a);
+    return err;
 }
 
 int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
@@ -237,12 +316,19 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
     memset(res, 0, sizeof(*res));
     if (o->db) {
         err = iocs_dbfile_read(out, o->db, 0, e->msg, sizeof(e->msg));
-        if (err)
+        if (err) {
             e->path = o->db;
+            return err;
+        }
+        err = allow_db(o, out, lr, e);
+        if (err) {
+            iocs_db_free(*out);
+            *out = NULL;
+        }
         return err;
     }
     if (o->use_cache && iocs_dbcache_dir(dir, sizeof(dir)) == 0) {
-        size_t n = o->nfeeds + o->nrules + o->nallows;
+        size_t n = o->nfeeds + o->nrules + o->nallows + o->nstrings;
 
         inputs = calloc(n ? n : 1, sizeof(*inputs));
         if (!inputs)
@@ -253,6 +339,8 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
             inputs[co.ninputs++] = o->rules[i];
         for (size_t i = 0; i < o->nallows; i++)
             inputs[co.ninputs++] = o->allows[i];
+        for (size_t i = 0; i < o->nstrings; i++)
+            inputs[co.ninputs++] = o->strings[i];
         co.dir = dir;
         co.inputs = inputs;
         co.salt = cache_salt(o);

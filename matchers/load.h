@@ -36,13 +36,14 @@ struct iocs_load_input {
 
 /* What a load read. */
 struct iocs_load_report {
-    /* The caller's array of nfeeds + nrules entries (feeds, then rule
-     * files) that the load fills, or NULL. */
+    /* The caller's array of nfeeds + nrules + nstrings entries (feeds,
+     * rule files, then --strings files) that the load fills, or NULL. */
     struct iocs_load_input *inputs;
     size_t rejected; /* lines passed to the reject callback, allowlists too */
     size_t allowed;  /* IOCs dropped by the allowlists */
     size_t skipped;  /* feed entries not expressible or not for detection */
     size_t expired;  /* feed entries past their expiry */
+    size_t not_ids;  /* MISP attributes skipped for to_ids false */
     bool builtin;    /* the built-in pack was loaded */
 };
 
@@ -61,11 +62,15 @@ struct iocs_load_opts {
     size_t nrules;
     const char *const *allows; /* allowlists */
     size_t nallows;
+    /* --strings files: text IOCs loaded on purpose (feed.h, opts.strings) */
+    const char *const *strings;
+    size_t nstrings;
     const char *db;        /* a compiled database file: nothing is parsed */
     bool builtin;          /* the built-in pack even with feeds or rules */
     bool strict;           /* a rejected line is an error */
     bool use_cache;        /* read and write the database cache */
     bool all_attributes;   /* MISP: attributes with to_ids false too */
+    bool allow_wide;       /* CIDRs wider than /8 or /32 too */
     int64_t now;           /* Unix seconds for feed expiry; 0: now */
     iocs_reject_fn reject; /* every rejected line, or NULL */
     void *reject_ctx;
@@ -80,8 +85,8 @@ struct iocs_load_err {
     bool reported;    /* the reject callback already said why: nothing more */
 };
 
-/* Whether the built-in pack is loaded: without feeds and rule files, or
- * asked for. */
+/* Whether the built-in pack is loaded: without feeds, rule files and
+ * --strings files, or asked for. */
 bool iocs_load_builtin_used(const struct iocs_load_opts *o);
 
 /*
@@ -121,7 +126,9 @@ int iocs_load_drop_allowed(struct iocs_iocset **set, const struct iocs_allow *a,
                            size_t *dropped);
 
 /*
- * The database for o: read from o->db; else, with o->use_cache, from the
+ * The database for o: read from o->db (rebuilt without the IOCs that o's
+ * allowlists cover, counted in lr->allowed; -ENODATA when they cover
+ * all); else, with o->use_cache, from the
  * cache when the inputs are unchanged; else loaded as iocs_load_set() does
  * and then taken from the cache by set hash or compiled (and cached). The
  * database owns its set; *res says how it was found. A set with rejected

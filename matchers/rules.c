@@ -115,31 +115,11 @@ static void word(const char *p, size_t n, size_t *i, const char **w, size_t *wn)
     *wn = *i - s;
 }
 
+/* The one severity scale of ioc.h: a number 0-100 or low, medium, high,
+ * critical. */
 static int parse_severity(const char *w, size_t n, int *out)
 {
-    static const struct {
-        const char *name;
-        int v;
-    } names[] = {{"low", 21}, {"medium", 47}, {"high", 73}, {"critical", 99}};
-    int v = 0;
-
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strlen(names[i].name) == n && strncmp(names[i].name, w, n) == 0) {
-            *out = names[i].v;
-            return 0;
-        }
-    }
-    if (n == 0 || n > 3)
-        return -EINVAL;
-    for (size_t i = 0; i < n; i++) {
-        if (w[i] < '0' || w[i] > '9')
-            return -EINVAL;
-        v = v * 10 + (w[i] - '0');
-    }
-    if (v > 100)
-        return -EINVAL;
-    *out = v;
-    return 0;
+    return iocs_severity_parse(w, n, out);
 }
 
 /* Parse and add one non-comment line. Returns 0 or -ENOMEM; a bad line is

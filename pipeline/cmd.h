@@ -11,10 +11,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "matchers/allow.h"
 #include "matchers/db.h"
 #include "matchers/dbcache.h"
+#include "matchers/feed.h"
 #include "matchers/load.h"
 #include "pipeline/pipeline.h"
 
@@ -49,6 +51,11 @@ void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
 
 /* The loader's options from the command line's (reject: printed). */
 struct iocs_load_opts iocs__cmd_load_opts(const struct iocs_scan_opts *o);
+
+/* A feed's hygiene, one "# path: ..." line to f: loaded per type, skipped
+ * per reason, the widest CIDRs (`iocs --explain` and `compile`). */
+void iocs__cmd_print_hygiene(FILE *f, const char *path,
+                             const struct iocs_feed_report *r);
 
 /* Say why a load failed: "iocstream: [file: ]why" (nothing when the
  * rejected lines were the message). */

@@ -38,12 +38,15 @@ static void print_counts(const struct iocs_db *db,
     printf("by feed:\n");
     if (lr->builtin)
         printf("  %s: %zu loaded\n", "builtin", builtin);
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
         const struct iocs_load_input *c = &lr->inputs[i];
 
         printf("  %s: %zu loaded, %zu duplicates, %zu rejected (%s)\n", c->path,
                c->rep.loaded, c->rep.duplicates, c->rep.rejected,
-               i < o->nfeeds ? "feed" : "rules");
+               i < o->nfeeds               ? "feed"
+               : i < o->nfeeds + o->nrules ? "rules"
+                                           : "strings");
+        iocs__cmd_print_hygiene(stdout, c->path, &c->rep);
     }
     if (o->nallows)
         printf("  allowlists: %zu IOCs dropped\n", lr->allowed);
@@ -59,7 +62,8 @@ int iocs_cmd_compile(const struct iocs_scan_opts *o, const char *out)
     char errbuf[512];
     int status = 2, err;
 
-    lr.inputs = calloc(o->nfeeds + o->nrules + 1, sizeof(*lr.inputs));
+    lr.inputs =
+        calloc(o->nfeeds + o->nrules + o->nstrings + 1, sizeof(*lr.inputs));
     if (!lr.inputs) {
         fprintf(stderr, "iocstream: out of memory\n");
         goto out;

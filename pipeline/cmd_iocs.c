@@ -101,9 +101,19 @@ static size_t ref_line(const char *ref)
     return colon ? (size_t)strtoull(colon + 1, NULL, 10) : 0;
 }
 
+/* Whether path is one of the --strings files (by identity, not name). */
+static bool is_strings(const struct iocs_scan_opts *o, const char *path)
+{
+    for (size_t i = 0; i < o->nstrings; i++)
+        if (o->strings[i] == path)
+            return true;
+    return false;
+}
+
 /* Explain one feed or rule file: load it alone, list what went in and
- * what was skipped, in line order. */
+ * what was skipped, in line order, then the feed's hygiene summary. */
 static int explain_file(const char *path, bool rules, bool all_attributes,
+                        const struct iocs_scan_opts *o,
                         const struct iocs_allow *allow, size_t *skipped)
 {
     struct iocs_feed_report rep = {0};
@@ -118,6 +128,8 @@ static int explain_file(const char *path, bool rules, bool all_attributes,
         err = iocs_rules_load_file(set, path, on_explain_reject, &e, &rep);
     } else {
         struct iocs_feed_opts fo = {.all_attributes = all_attributes,
+                                    .allow_wide = o->allow_wide,
+                                    .strings = is_strings(o, path),
                                     .now = time(NULL),
                                     .explain = on_explain_entry,
                                     .explain_ctx = &e};
@@ -150,6 +162,8 @@ static int explain_file(const char *path, bool rules, bool all_attributes,
     qsort(e.v, e.len, sizeof(*e.v), by_line);
     for (size_t i = 0; i < e.len; i++)
         printf("%s\n", e.v[i].text);
+    if (!rules)
+        iocs__cmd_print_hygiene(stdout, path, &rep);
 out:
     for (size_t i = 0; i < e.len; i++)
         free(e.v[i].text);
@@ -194,11 +208,13 @@ int iocs_cmd_iocs(const struct iocs_scan_opts *o, bool explain, bool builtin)
         goto out;
     }
     printf("reference\ttype\tvalue\tfeed\tnote\n");
-    for (size_t i = 0; i < o->nfeeds + o->nrules; i++) {
-        bool feed = i < o->nfeeds;
-        const char *path = feed ? o->feeds[i] : o->rules[i - o->nfeeds];
+    for (size_t i = 0; i < o->nfeeds + o->nrules + o->nstrings; i++) {
+        bool feed = i < o->nfeeds || i >= o->nfeeds + o->nrules;
+        const char *path = i < o->nfeeds ? o->feeds[i]
+                           : feed        ? o->strings[i - o->nfeeds - o->nrules]
+                                         : o->rules[i - o->nfeeds];
 
-        err = explain_file(path, !feed, o->all_attributes, allow, &skipped);
+        err = explain_file(path, !feed, o->all_attributes, o, allow, &skipped);
         if (err) {
             fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
             goto out;

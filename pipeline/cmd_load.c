@@ -33,7 +33,30 @@ struct iocs_load_opts iocs__cmd_load_opts(const struct iocs_scan_opts *o)
                                    .strict = o->strict,
                                    .use_cache = !o->no_cache,
                                    .all_attributes = o->all_attributes,
+                                   .allow_wide = o->allow_wide,
+                                   .strings = o->strings,
+                                   .nstrings = o->nstrings,
                                    .reject = iocs__cmd_on_reject};
+}
+
+void iocs__cmd_print_hygiene(FILE *f, const char *path,
+                             const struct iocs_feed_report *r)
+{
+    fprintf(f, "# %s: loaded", path);
+    for (int t = 0; t < IOCS_TYPE_COUNT; t++)
+        if (r->by_type[t])
+            fprintf(f, " %s %zu", iocs_type_name((enum iocs_type)t),
+                    r->by_type[t]);
+    fprintf(f,
+            "; skipped: not an indicator %zu, CIDR too wide %zu, regex "
+            "refused %zu, to_ids false %zu, other %zu; rejected %zu",
+            r->untyped, r->wide, r->bad_regex, r->not_ids,
+            r->skipped - r->untyped - r->wide - r->not_ids, r->rejected);
+    if (r->widest4)
+        fprintf(f, "; widest %s", r->widest4_text);
+    if (r->widest6)
+        fprintf(f, "; widest %s", r->widest6_text);
+    fputc('\n', f);
 }
 
 /* Say why a load failed: "iocstream: [file: ]why". */

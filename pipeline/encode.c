@@ -69,7 +69,9 @@ enum val {
     V_REC_CONFIDENCE,
     V_REC_TAGS,
     V_REC_FEED,
-    V_COUNT_ /* number of values */
+    V_REC_PORT,     /* "address:port" feeds: the port; absent when 0 */
+    V_REC_MATCH_ID, /* a rule's own id, else the IOC's index (V_IOC_ID) */
+    V_COUNT_        /* number of values */
 };
 
 /* clang-format off */
@@ -91,7 +93,7 @@ enum val {
  *   TYPED()                     ECS threat.indicator's typed field: its key
  *                               path comes from the IOC type (see
  *                               typed_field()); none for strings and rules
- * Planned rows (event.h): event.id, threat.indicator.port, iocstream.time.
+ * Planned rows (event.h): event.id, iocstream.time.
  */
 #define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
                   TYPED, OMAP, OEND)                                         \
@@ -129,6 +131,7 @@ enum val {
                 FIELD("type", V_ECS_TYPE, str)                               \
                 FIELD("name", V_VALUE, str)                                  \
                 TYPED()                                                      \
+                OPT("port", V_REC_PORT, uint)                                \
                 OPT("provider", V_REC_PROVIDER, str)                         \
                 OPT("description", V_REC_DESCRIPTION, str)                   \
                 OPT("reference", V_REC_REFERENCE, str)                       \
@@ -139,7 +142,7 @@ enum val {
                 FIELD("atomic", V_ATOMIC, str)                               \
                 LIT("field", "event.original")                               \
                 LIT("type", "indicator_match_rule")                          \
-                FIELD("id", V_IOC_ID, str)                                   \
+                FIELD("id", V_REC_MATCH_ID, str)                             \
             END()                                                            \
             MAP("feed")                                                      \
                 FIELD("name", V_REC_FEED, str)                               \
@@ -528,10 +531,17 @@ static void record_values(struct iocs_encoder *e, const struct iocs_ioc *rec)
     e->ntags = count_tags(rec->tags);
     v[V_REC_TAGS].present = e->ntags > 0;
     set_str(&v[V_REC_FEED], feed.s, feed.n);
+    v[V_REC_PORT].u = rec->port;
+    v[V_REC_PORT].present = rec->port != 0;
+    if (rec->rule_id)
+        set_str(&v[V_REC_MATCH_ID], rec->rule_id, strlen(rec->rule_id));
+    else
+        v[V_REC_MATCH_ID] = v[V_IOC_ID];
     /* Tags: the bytes, and a header per tag (at most one per byte). */
     e->rec_room = v[V_REC_PROVIDER].str.n + v[V_REC_DESCRIPTION].str.n +
                   v[V_REC_REFERENCE].str.n + v[V_REC_CONFIDENCE].str.n +
-                  6 * measure(rec->tags).n + feed.n + 64;
+                  6 * measure(rec->tags).n + feed.n + v[V_REC_MATCH_ID].str.n +
+                  64;
 }
 
 /* A struct timespec as seconds and nanoseconds in [0, 1e9): an

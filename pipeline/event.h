@@ -11,12 +11,15 @@
  *
  * Planned fields, added with the code that fills them (DESIGN.md,
  * "Events" and "A line's own time and host"):
- *   host.name             from the line's RFC 3164 / RFC 5424 header
+ *   host.name             of a text line, from its RFC 3164 / RFC 5424
+ *                         header, into `host` below (an .evtx record's
+ *                         Computer fills it already)
  *   the line's own time   and whether the line has one ("iocstream.time":
  *                         "line" | "none"); @timestamp then holds it
- *   threat.indicator.port the port of an `a.b.c.d:port` IOC
  *   event.id              derived from the source identity (source.h), the
  *                         line offset and the IOC, so a resent event keeps it
+ * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
+ * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
  */
 #ifndef IOCS_EVENT_H
 #define IOCS_EVENT_H

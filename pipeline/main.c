@@ -51,9 +51,11 @@ static const char usage_text[] =
     "      --strict      a rejected IOC, rule or allowlist line is an error:\n"
     "                    nothing is scanned\n"
     "      --all-attributes  MISP: take attributes whose to_ids is false too\n"
+    "      --strings FILE  text IOCs (>= 6 bytes), one per line: TEXT, or\n"
+    "                    'word:TEXT' for whole words\n"
+    "      --allow-wide  load CIDRs wider than /8 (IPv4) or /32 (IPv6)\n"
     "      --db FILE     use a database made by `iocstream compile` (no -i,\n"
-    "                    --rules or --builtin then; --allow still applies\n"
-    "                    to addresses matched by CIDR IOCs)\n"
+    "                    --rules or --builtin then; --allow still applies)\n"
     "      --no-cache    neither read nor write the database cache. Without\n"
     "                    it the compiled database is cached in\n"
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
@@ -145,6 +147,8 @@ enum {
     OPT_BUILTIN,
     OPT_STRICT,
     OPT_ALL_ATTRIBUTES,
+    OPT_STRINGS,
+    OPT_ALLOW_WIDE,
     OPT_EXPLAIN,
     OPT_FORMAT,
     OPT_MAX_LINE,
@@ -165,6 +169,9 @@ static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
                        const char **feeds, const char **rules,
                        const char **allows)
 {
+    /* --strings files: a fourth array after allows, each argc long. */
+    const char **strings = allows + (rules - feeds);
+
     switch (c) {
     case 'i':
         feeds[o->nfeeds++] = arg;
@@ -184,6 +191,13 @@ static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
     case OPT_ALL_ATTRIBUTES:
         o->all_attributes = true;
         return true;
+    case OPT_STRINGS:
+        strings[o->nstrings++] = arg;
+        o->strings = strings;
+        return true;
+    case OPT_ALLOW_WIDE:
+        o->allow_wide = true;
+        return true;
     default:
         return false;
     }
@@ -199,6 +213,8 @@ static int parse_scan(int argc, char **argv)
         {"builtin", no_argument, NULL, OPT_BUILTIN},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
+        {"strings", required_argument, NULL, OPT_STRINGS},
+        {"allow-wide", no_argument, NULL, OPT_ALLOW_WIDE},
         {"db", required_argument, NULL, OPT_DB},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"output", required_argument, NULL, 'o'},
@@ -221,7 +237,7 @@ static int parse_scan(int argc, char **argv)
     size_t v;
     int c, status;
 
-    feeds = calloc(3 * (size_t)argc, sizeof(*feeds));
+    feeds = calloc(4 * (size_t)argc, sizeof(*feeds));
     if (!feeds) {
         fputs("iocstream: out of memory\n", stderr);
         return 2;
@@ -330,9 +346,9 @@ static int parse_scan(int argc, char **argv)
                         "multiple of 4K\n");
         goto bad;
     }
-    if (o.db && (o.nfeeds || o.nrules || o.builtin)) {
-        fputs("iocstream: --db cannot be combined with -i, --rules or "
-              "--builtin\n",
+    if (o.db && (o.nfeeds || o.nrules || o.nstrings || o.builtin)) {
+        fputs("iocstream: --db cannot be combined with -i, --rules, "
+              "--strings or --builtin\n",
               stderr);
         goto bad;
     }
@@ -363,6 +379,8 @@ static int parse_iocs_like(int argc, char **argv, bool compile)
         {"builtin", no_argument, NULL, OPT_BUILTIN},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
+        {"strings", required_argument, NULL, OPT_STRINGS},
+        {"allow-wide", no_argument, NULL, OPT_ALLOW_WIDE},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
@@ -373,7 +391,7 @@ static int parse_iocs_like(int argc, char **argv, bool compile)
     bool explain = false;
     int c, status = 2;
 
-    feeds = calloc(3 * (size_t)argc, sizeof(*feeds));
+    feeds = calloc(4 * (size_t)argc, sizeof(*feeds));
     if (!feeds) {
         fputs("iocstream: out of memory\n", stderr);
         return 2;
@@ -414,7 +432,7 @@ static int parse_iocs_like(int argc, char **argv, bool compile)
         status = iocs_cmd_compile(&o, out);
     } else {
         if (out || (!explain && !o.builtin) ||
-            (explain && o.nfeeds + o.nrules == 0)) {
+            (explain && o.nfeeds + o.nrules + o.nstrings == 0)) {
             fputs("iocstream: iocs needs --explain -i FEED... or --builtin\n",
                   stderr);
             goto bad;

@@ -27,6 +27,9 @@ struct iocs_scan_opts {
     bool strict;         /* --strict: a rejected IOC line is an error */
     bool no_cache;       /* --no-cache: neither read nor write the cache */
     bool all_attributes; /* --all-attributes: MISP to_ids=false too */
+    bool allow_wide;     /* --allow-wide: CIDRs wider than /8 or /32 */
+    const char *const *strings; /* --strings files: text IOCs */
+    size_t nstrings;
     const char *const *paths; /* PATH arguments; none: stdin */
     size_t npaths;
     const char *output; /* -o FILE, or NULL for stdout */

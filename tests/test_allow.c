@@ -151,6 +151,49 @@ static void test_allow_warninglist(void **state)
     assert_false(allowed(a, IOCS_URL, "http://ok.example/b"));
 }
 
+/* Entries that would allow everything are refused with file:line: why, in
+ * plain lists and warninglists alike; an IPv4 or IPv6 IOC stays an alert. */
+static void test_allow_refuses_everything(void **state)
+{
+    static const struct {
+        const char *text; /* one entry: a plain line or a warninglist */
+        const char *why;
+    } t[] = {
+        {"0.0.0.0/0\n", "covers every address"},
+        {"::/0\n", "covers every address"},
+        {"0:0:0:0:0:0:0:0/0\n", "covers every address"},
+        {"x\n", "a single character matches almost anything"},
+        {"*.a\n", "a single character matches almost anything"},
+        {"{\"name\": \"w\", \"type\": \"cidr\", \"list\": [\"0.0.0.0/0\"]}",
+         "covers every address"},
+        {"{\"name\": \"w\", \"type\": \"cidr\", \"list\": [\"::/0\"]}",
+         "covers every address"},
+        {"{\"name\": \"w\", \"type\": \"string\", \"list\": [\"7\"]}",
+         "a single character matches almost anything"},
+    };
+    uint8_t ip[16];
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        struct iocs_allow *a = NULL;
+        struct rejects r = {0};
+        size_t loaded = 0;
+
+        assert_int_equal(iocs_allow_new(&a), 0);
+        assert_int_equal(load_text(a, t[i].text, &r, &loaded), 0);
+        if (r.n != 1 || strstr(r.why[0], t[i].why) == NULL)
+            fail_msg("%s: %zu rejects, '%s'", t[i].text, r.n, r.why[0]);
+        assert_int_equal(r.line[0], 1);
+        assert_int_equal(loaded, 0);
+        assert_int_equal(iocs_allow_count(a), 0);
+        assert_false(allowed(a, IOCS_IPV4, "192.81.209.168"));
+        assert_false(allowed(a, IOCS_IPV6, "2604:a880:400:d1::7716:1"));
+        assert_int_equal(iocs_ip4_parse("192.81.209.168", 14, ip), 0);
+        assert_false(iocs_allow_ip(a, 4, ip));
+        iocs_allow_free(a);
+    }
+    (void)state;
+}
+
 /* Files that cannot be used: a clear error. */
 static void test_allow_bad_files(void **state)
 {
@@ -184,6 +227,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_allow_warninglist, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_allow_bad_files, setup, teardown),
+        cmocka_unit_test(test_allow_refuses_everything),
     };
     return t_run_in_tmpdir(tests);
 }

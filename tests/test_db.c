@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "matchers/cidr.h"
 #include "matchers/db.h"
 #include "matchers/ioc.h"
 
@@ -109,8 +110,9 @@ static unsigned scan(struct fix *f, const char *text, struct seen *s)
     return s->n;
 }
 
-/* An IPv6 IOC matches its canonical, expanded and unpadded spellings in
- * any case; a start computed from the literal's length is right. */
+/* An IPv6 IOC is a one-address range of the prefix set: its first group,
+ * padded or not, triggers a token read at the trigger's start, whatever
+ * the spelling of the rest (mixed padding included). */
 static void test_db_ipv6_spellings(void **state)
 {
     static const char *const texts[] = {
@@ -118,17 +120,32 @@ static void test_db_ipv6_spellings(void **state)
         "x 2604:A880:400:D1::7716:1 y",
         "x 2604:a880:0400:00d1:0000:0000:7716:0001 y",
         "x 2604:a880:400:d1:0:0:7716:1 y",
+        "x 2604:a880:0400:00d1::7716:0001 y",
     };
     struct fix *f = *state;
+    const struct iocs_ioc *x;
+    uint32_t id;
+    uint8_t a[16];
     struct seen s;
 
     add(f->set, IOCS_IPV6, "2604:A880:400:D1:0:0:7716:1");
     compile(f);
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         assert_int_equal(scan(f, texts[i], &s), 1);
-        assert_int_equal(s.kind[0], IOCS_PAT_LITERAL);
+        assert_int_equal(s.kind[0], IOCS_PAT_CIDR6);
         assert_int_equal(s.start[0], 2);
     }
+    /* The token's address finds the IOC in the prefix set. */
+    x = iocs_iocset_get(iocs_db_set(f->db), 0);
+    assert_string_equal(x->value, "2604:a880:400:d1::7716:1");
+    assert_int_equal(iocs_ip6_parse("2604:a880:0400:00d1::7716:0001", 30, a),
+                     0);
+    assert_int_equal(iocs_cidrset_lookup(iocs_db_cidrs(f->db), 6, a, &id, 1),
+                     1);
+    assert_int_equal(id, 0);
+    a[15] ^= 1;
+    assert_int_equal(iocs_cidrset_lookup(iocs_db_cidrs(f->db), 6, a, &id, 1),
+                     0);
 }
 
 /* A Windows path matches as written and JSON-escaped. */

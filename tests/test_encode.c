@@ -611,6 +611,64 @@ static void test_encode_enrichment_per_record(void **state)
     close(jfd);
 }
 
+/* An "address:port" IOC's port follows the typed field, per record; a
+ * rule's own id is matched.id (else the IOC's index). JSON says the same. */
+static void test_encode_port_and_rule_id(void **state)
+{
+    int fd = *(int *)*state, jfd = memfd_create("json", 0);
+    struct iocs_ioc other = make_ioc(IOCS_IPV4, "144.34.218.157");
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "144.34.218.157");
+    struct iocs_ioc rule = make_ioc(IOCS_REGEX, "evil[.]example");
+    struct iocs_event ev = make_event(&ioc), rev = make_event(&rule);
+    const msgpack_object *enr, *ind;
+    struct tenc *em = NULL, *ej = NULL;
+    char *mp, *js;
+    size_t mn, jn, off;
+    msgpack_unpacked u;
+
+    ioc.port = 23333;
+    other.port = 443;
+    other.feed = "sliver.txt";
+    ioc.also = &other;
+    rule.rule_id = "bt-get-rdf-version-check";
+    assert_true(jfd >= 0);
+    assert_int_equal(tenc_new(&em, fd, IOCS_FORMAT_MSGPACK, "db"), 0);
+    assert_int_equal(tenc_new(&ej, jfd, IOCS_FORMAT_JSON, "db"), 0);
+    assert_int_equal(tenc_event(em, &ev), 0);
+    assert_int_equal(tenc_event(em, &rev), 0);
+    assert_int_equal(tenc_event(ej, &ev), 0);
+    assert_int_equal(tenc_event(ej, &rev), 0);
+    tenc_free(em);
+    tenc_free(ej);
+
+    mp = slurp(fd, &mn);
+    off = 0;
+    msgpack_unpacked_init(&u);
+    assert_int_equal(msgpack_unpack_next(&u, mp, mn, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[0];
+    ind = at(enr, 0, "indicator");
+    assert_cstr(at(ind, 2, "ip"), "144.34.218.157");
+    assert_int_equal(at(ind, 3, "port")->via.u64, 23333);
+    assert_cstr(at(at(enr, 1, "matched"), 3, "id"), "4242");
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[1];
+    assert_int_equal(at(at(enr, 0, "indicator"), 3, "port")->via.u64, 443);
+    assert_int_equal(msgpack_unpack_next(&u, mp, mn, &off),
+                     MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, mn);
+    enr = &at(at(&u.data, 3, "threat"), 1, "enrichments")->via.array.ptr[0];
+    assert_cstr(at(at(enr, 1, "matched"), 3, "id"), "bt-get-rdf-version-check");
+    msgpack_unpacked_destroy(&u);
+
+    js = slurp(jfd, &jn);
+    assert_non_null(strstr(js, "\"ip\":\"144.34.218.157\",\"port\":23333}"));
+    assert_non_null(strstr(js, "\"port\":443}"));
+    assert_non_null(strstr(js, "\"id\":\"bt-get-rdf-version-check\""));
+    free(mp);
+    free(js);
+    close(jfd);
+}
+
 /* Many events (several flushes' worth) arrive complete and in order. */
 static void test_encode_many_events_in_order(void **state)
 {
@@ -889,6 +947,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_encode_optional_keys_and_truncated,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_encode_timestamp_forms, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_encode_port_and_rule_id, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_encode_enrichment_per_record,
                                         setup, teardown),

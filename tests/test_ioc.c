@@ -138,8 +138,8 @@ static const struct {
     {"a@b", IOCS_STRING},
     {"://evil.example", IOCS_STRING},
     {"http://", IOCS_STRING},
-    {"1.2.3.4/x", IOCS_STRING},
-    {"report.dat", IOCS_DOMAIN}, /* any alphabetic top-level label */
+    {"1.2.3.4/x", IOCS_URL},     /* host/path with no scheme */
+    {"report.dat", IOCS_STRING}, /* "dat" is no top-level domain */
     {"ingredi support desk customer thin", IOCS_STRING},
     {"1:2:3", IOCS_STRING},
     {"", IOCS_STRING},
@@ -427,12 +427,134 @@ static void test_ioc_set_free_null(void **state)
     iocs_iocset_free(NULL);
 }
 
+/* Issue 9, the values real feeds write: typed by what they are. */
+static const struct {
+    const char *v;
+    enum iocs_type type;
+} realfeed_cases[] = {
+    /* host/path with no scheme is a URL (Maltrail trails). */
+    {"unwomen.org/jquery-3.3.1.min.js", IOCS_URL},
+    {"ando.co.kr/service/s_top.asp", IOCS_URL},
+    {"1.2.3.4:8080/gate.php", IOCS_URL},
+    {"evil.example:8443/x", IOCS_URL},
+    {"C:\\x/y.exe", IOCS_FILENAME}, /* a backslash: a path, not a URL */
+    {"/gate.php", IOCS_FILENAME},
+    /* The last label must be a top-level domain of the public suffix list,
+     * or one of the special-use names example, test, invalid, localhost. */
+    {"test.user", IOCS_STRING},
+    {"cking", IOCS_STRING},
+    {"epic.pwnage.loc", IOCS_STRING},
+    {"evil.co.kr", IOCS_DOMAIN},
+    {"Evil.COM", IOCS_DOMAIN},
+    {"evil.example", IOCS_DOMAIN},
+    {"c2.test", IOCS_DOMAIN},
+    {"x.invalid", IOCS_DOMAIN},
+    {"db.localhost", IOCS_DOMAIN},
+    /* Words, numbers and section headers are no indicator type. */
+    {"usernames:", IOCS_STRING},
+    {"ip addresses:", IOCS_STRING},
+    {"admin", IOCS_STRING},
+    {"12345", IOCS_STRING},
+    /* An address with a port is split by iocs_addr_port() first. */
+    {"144.34.218.157:23333", IOCS_STRING},
+};
+
+static void test_ioc_type_detect_realfeeds(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(realfeed_cases); i++) {
+        const char *v = realfeed_cases[i].v;
+        enum iocs_type t = iocs_type_detect(v, strlen(v));
+
+        if (t != realfeed_cases[i].type)
+            fail_msg("%s: got %s, want %s", v, iocs_type_name(t),
+                     iocs_type_name(realfeed_cases[i].type));
+    }
+}
+
+/* "a.b.c.d:port" and "[v6]:port": the address inside, and the port. */
+static void test_ioc_addr_port(void **state)
+{
+    static const struct {
+        const char *v;
+        const char *addr; /* NULL: not an address with a port */
+        unsigned port;
+    } t[] = {
+        {"144.34.218.157:23333", "144.34.218.157", 23333},
+        {"[2604:a880:400:d1::7716:1]:443", "2604:a880:400:d1::7716:1", 443},
+        {"1.2.3.4:65535", "1.2.3.4", 65535},
+        {"1.2.3.4:65536", NULL, 0},
+        {"1.2.3.4:0", NULL, 0},
+        {"1.2.3.4:", NULL, 0},
+        {"1.2.3.4:+80", NULL, 0},
+        {"31.76.252.47:443:443", NULL, 0},
+        {"182.86.133:8880", NULL, 0},
+        {"1.2.3.04:80", NULL, 0},
+        {"[2604::1]", NULL, 0},
+        {"[2604::1]:", NULL, 0},
+        {"2604::1:80", NULL, 0}, /* no brackets: an IPv6 address, no port */
+        {"evil.example:80", NULL, 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+        size_t off = 99, len = 99;
+        unsigned port = 99;
+        int err = iocs_addr_port(t[i].v, strlen(t[i].v), &off, &len, &port);
+
+        if (!t[i].addr) {
+            if (err != -EINVAL)
+                fail_msg("%s: taken as an address with a port", t[i].v);
+            continue;
+        }
+        if (err)
+            fail_msg("%s: %d", t[i].v, err);
+        assert_int_equal(len, strlen(t[i].addr));
+        assert_memory_equal(t[i].v + off, t[i].addr, len);
+        assert_int_equal(port, t[i].port);
+    }
+}
+
+/* One severity scale, 0-100: low 25, medium 50, high 75, critical 100. */
+static void test_ioc_severity_scale(void **state)
+{
+    static const struct {
+        const char *s;
+        int want; /* -1: not a severity */
+    } t[] = {
+        {"low", 25},       {"Medium", 50}, {"moderate", 50}, {"HIGH", 75},
+        {"critical", 100}, {" high ", 75}, {"none", 0},      {"0", 0},
+        {"42", 42},        {"100", 100},   {"101", -1},      {"-1", -1},
+        {"1000", -1},      {"severe", -1}, {"", -1},
+    };
+
+    (void)state;
+    assert_int_equal(IOCS_SEV_LOW, 25);
+    assert_int_equal(IOCS_SEV_MEDIUM, 50);
+    assert_int_equal(IOCS_SEV_HIGH, 75);
+    assert_int_equal(IOCS_SEV_CRITICAL, 100);
+    for (size_t i = 0; i < ARRAY_LEN(t); i++) {
+        int v = -7, err = iocs_severity_parse(t[i].s, strlen(t[i].s), &v);
+
+        if (t[i].want < 0) {
+            assert_int_equal(err, -EINVAL);
+            assert_int_equal(v, -7); /* untouched */
+        } else {
+            assert_int_equal(err, 0);
+            assert_int_equal(v, t[i].want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ioc_refang),
         cmocka_unit_test(test_ioc_refang_too_big),
         cmocka_unit_test(test_ioc_type_detect),
+        cmocka_unit_test(test_ioc_type_detect_realfeeds),
+        cmocka_unit_test(test_ioc_addr_port),
+        cmocka_unit_test(test_ioc_severity_scale),
         cmocka_unit_test(test_ioc_normalise),
         cmocka_unit_test(test_ioc_normalise_limits),
         cmocka_unit_test_setup_teardown(test_ioc_set_dedupe, setup, teardown),

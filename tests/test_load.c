@@ -323,10 +323,93 @@ static void test_load_bad_db_file(void **state)
     assert_true(e.msg[0] != '\0');
 }
 
+/* A MISP event whose attributes all have to_ids false says what to do. */
+static void test_load_misp_not_for_ids(void **state)
+{
+    char feed[PATH_MAX];
+    const char *feeds[] = {feed};
+    struct iocs_load_opts o = {.feeds = feeds, .nfeeds = 1};
+    struct iocs_load_report lr = {0};
+    struct iocs_load_err e;
+    struct iocs_iocset *set;
+
+    (void)state;
+    t_tmp_text(feed, sizeof(feed), "event.json",
+               "{\"Event\": {\"Orgc\": {\"name\": \"ESET\"}, "
+               "\"Attribute\": [{\"type\": \"domain\", \"value\": "
+               "\"evil.example\", \"to_ids\": false}]}}");
+    assert_int_equal(iocs_iocset_new(&set), 0);
+    assert_int_equal(iocs_load_set(&o, &set, &lr, &e), -ENODATA);
+    assert_int_equal(lr.not_ids, 1);
+    assert_non_null(strstr(e.msg, "to_ids false"));
+    assert_non_null(strstr(e.msg, "--all-attributes"));
+    iocs_iocset_free(set);
+
+    /* With --all-attributes it loads, the event's Orgc as the provider. */
+    o.all_attributes = true;
+    memset(&lr, 0, sizeof(lr));
+    assert_int_equal(iocs_iocset_new(&set), 0);
+    assert_int_equal(iocs_load_set(&o, &set, &lr, &e), 0);
+    assert_int_equal(iocs_iocset_count(set), 1);
+    assert_string_equal(iocs_iocset_get(set, 0)->provider, "ESET");
+    iocs_iocset_free(set);
+}
+
+/* --db with --allow: exact-value IOCs the allowlist covers are dropped
+ * too (the database is rebuilt), not only CIDR-matched addresses. */
+static void test_load_db_allow(void **state)
+{
+    char feed[PATH_MAX], allow[PATH_MAX], dbfile[PATH_MAX], all[PATH_MAX];
+    const char *feeds[] = {feed}, *allows[] = {allow};
+    struct iocs_load_opts o = {.feeds = feeds, .nfeeds = 1};
+    struct iocs_dbcache_result res;
+    struct iocs_load_report lr = {0};
+    struct iocs_load_err e;
+    const struct iocs_iocset *set;
+    struct iocs_db *db = NULL;
+
+    (void)state;
+    t_tmp_text(feed, sizeof(feed), "dbfeed.txt",
+               "evil.example\n192.81.209.168\n"
+               "d41d8cd98f00b204e9800998ecf8427e\n10.9.0.0/16\n");
+    t_tmp_text(allow, sizeof(allow), "dballow.txt",
+               "evil.example\nD41D8CD98F00B204E9800998ECF8427E\n");
+    t_path(dbfile, sizeof(dbfile), "allow.db");
+    assert_int_equal(iocs_load_db(&o, &db, &res, &lr, &e), 0);
+    assert_int_equal(iocs_dbfile_write(db, dbfile, e.msg, sizeof(e.msg)), 0);
+    iocs_db_free(db);
+    db = NULL;
+
+    memset(&o, 0, sizeof(o));
+    memset(&lr, 0, sizeof(lr));
+    o.db = dbfile;
+    o.allows = allows;
+    o.nallows = 1;
+    assert_int_equal(iocs_load_db(&o, &db, &res, &lr, &e), 0);
+    assert_int_equal(lr.allowed, 2);
+    set = iocs_db_set(db);
+    assert_int_equal(iocs_iocset_count(set), 2);
+    assert_true(has_value(set, "192.81.209.168"));
+    assert_true(has_value(set, "10.9.0.0/16"));
+    assert_false(has_value(set, "evil.example"));
+    iocs_db_free(db);
+    db = NULL;
+
+    /* Covering everything leaves nothing to scan: an error, not a hang. */
+    t_tmp_text(all, sizeof(all), "dball.txt",
+               "evil.example\n192.81.209.168\nd41d8cd98f00b204e9800998ecf8427e"
+               "\n10.0.0.0/8\n");
+    allows[0] = all;
+    assert_int_equal(iocs_load_db(&o, &db, &res, &lr, &e), -ENODATA);
+    assert_null(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_builtin_without_inputs),
+        cmocka_unit_test(test_load_misp_not_for_ids),
+        cmocka_unit_test(test_load_db_allow),
         cmocka_unit_test(test_load_feed_replaces_builtin),
         cmocka_unit_test(test_load_allowlist_drops),
         cmocka_unit_test(test_load_reject_reported),

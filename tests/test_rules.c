@@ -50,9 +50,9 @@ static void test_rules_lines(void **state)
         const char *desc; /* rejected: a piece of the reason */
     } t[] = {
         {"r1 5 /abc/ plain", "abc", 5, 0, "plain"},
-        {"r.2:x-y_z high /a\\/b/i  slash  inside ", "a\\/b", 73,
+        {"r.2:x-y_z high /a\\/b/i  slash  inside ", "a\\/b", IOCS_SEV_HIGH,
          HS_FLAG_CASELESS, "slash  inside"},
-        {"r3 critical /x.y/sm", "x.y", 99, HS_FLAG_DOTALL, NULL},
+        {"r3 critical /x.y/sm", "x.y", IOCS_SEV_CRITICAL, HS_FLAG_DOTALL, NULL},
         {"\tr4\t0\t/q+/\t", "q+", 0, 0, NULL},
         {"r5 low /[/]x/ class", "[", 0, 0, "flags ']x/'"},
         {"r6 101 /x/", NULL, 0, 0, "severity"},

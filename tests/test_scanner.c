@@ -128,6 +128,8 @@ static const char *const frags[] = {
     "2604:a880:0400:00d1:0000:0000:7716:0001",
     "2604:a880:400:d1:0:0:7716:1",
     "2604:a880:400:d1::7716:12",
+    "2604:a880:0400:00d1::7716:0001", /* mixed padding: still the IOC */
+    "2604:a880:0400:d1:0::7716:1",
     "evil.example",
     "EVIL.Example",
     "a.evil.example",
@@ -247,6 +249,11 @@ static bool in_cidr(const struct tioc *t, const char *tok, size_t n)
     unsigned prefix;
     int fam;
 
+    if (t->type == IOCS_IPV6) {
+        /* An address IOC: the token is any spelling of that address. */
+        assert_int_equal(iocs_ip6_parse(t->value, strlen(t->value), net), 0);
+        return iocs_ip6_parse(tok, n, a) == 0 && memcmp(a, net, 16) == 0;
+    }
     assert_int_equal(
         iocs_cidr_parse(t->value, strlen(t->value), &fam, net, &prefix), 0);
     if (fam == 4 ? iocs_ip4_parse(tok, n, a) : iocs_ip6_parse(tok, n, a))
@@ -257,7 +264,8 @@ static bool in_cidr(const struct tioc *t, const char *tok, size_t n)
     return true;
 }
 
-/* Every maximal token run of the family in line[0..n): call back with it. */
+/* Every maximal token run of the family in line[0..n) in t's range (an IPv6
+ * IOC: equal to its address, in any spelling): one event, counted. */
 static void oracle_cidr(const struct tioc *t, uint32_t id, const char *p,
                         size_t n, uint64_t lineno, uint64_t off,
                         struct evs *out, const char *orig, size_t olen,
@@ -337,7 +345,7 @@ static void oracle(const char *p, size_t n, size_t max_line, struct evs *out)
             const struct tioc *t = &tiocs[id];
             struct ev x = {0};
 
-            if (!t->spell[0]) {
+            if (!t->spell[0] || t->type == IOCS_IPV6) {
                 oracle_cidr(t, id, line, len, lineno, ls, out, line, olen, len);
                 continue;
             }
