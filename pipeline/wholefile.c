@@ -72,7 +72,7 @@ int iocs_wholefile_new(struct iocs_wholefile **out,
     struct iocs_wholefile *wf;
     int err;
 
-    if (o->buf_size < 4096 || o->overlap == 0 || o->max_line == 0)
+    if (o->buf_size == 0 || o->overlap == 0 || o->max_line == 0)
         return -EINVAL;
     wf = calloc(1, sizeof(*wf));
     if (!wf)
@@ -80,7 +80,7 @@ int iocs_wholefile_new(struct iocs_wholefile **out,
     wf->buf_size = o->buf_size;
     wf->head = o->buf_size > o->overlap ? o->buf_size : o->overlap;
     wf->max_line = o->max_line;
-    wf->rec_cap = o->buf_size / REC_MIN_LEN;
+    wf->rec_cap = o->buf_size / REC_MIN_LEN + 1;
     wf->in = malloc(IOCS_WHOLEFILE_IN);
     wf->mem = malloc(wf->head + wf->buf_size);
     wf->rec = calloc(wf->rec_cap, sizeof(*wf->rec));

@@ -51,7 +51,8 @@ extern "C" {
 #define IOCS_WHOLEFILE_IN (256u << 10)
 
 struct iocs_wholefile_opts {
-    size_t buf_size; /* decompressed bytes scanned at once, >= 4096 */
+    size_t buf_size; /* decompressed bytes scanned at once, >= 1 (the
+                        slab size; tests use tiny ones) */
     size_t overlap;  /* as for the framer: iocs_db_overlap() */
     size_t max_line; /* as for the scanner */
 };
