@@ -8,6 +8,7 @@
  */
 #include "matchers/dbcache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hs/hs.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "matchers/util.h"
@@ -337,33 +339,19 @@ fail:
 
 /* ---- database files ---- */
 
-/* Write n bytes to path through a temporary file and a rename. */
-static int write_atomic(const char *path, const void *p, size_t n)
+/*
+ * The Hyperscan binding of a whole file p[0..n) (header, set, patterns,
+ * Hyperscan section; no trailer): a hash of the pattern and Hyperscan
+ * sections seeded with the set hash, so a Hyperscan database spliced in
+ * from another file (whose pattern ids index another pattern table) is
+ * refused before it is deserialized.
+ */
+static uint64_t bind_key(const unsigned char *p, size_t n)
 {
-    char *tmp;
-    int fd, err;
+    size_t from = HEADER_SIZE + (size_t)le_load(p + 128, 8);
 
-    tmp = malloc(strlen(path) + 8);
-    if (!tmp)
-        return -ENOMEM;
-    sprintf(tmp, "%s.XXXXXX", path);
-    fd = mkstemp(tmp);
-    if (fd < 0) {
-        err = -errno;
-        free(tmp);
-        return err;
-    }
-    err = iocs_write_all(fd, p, n);
-    if (fchmod(fd, 0644) < 0 && !err)
-        err = -errno;
-    if (close(fd) < 0 && !err)
-        err = -errno;
-    if (!err && rename(tmp, path) < 0)
-        err = -errno;
-    if (err)
-        unlink(tmp);
-    free(tmp);
-    return err;
+    return sum64(le_load(p + 96, 8) ^ UINT64_C(0x62696e6468733031), p + from,
+                 n - from);
 }
 
 int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
@@ -419,14 +407,14 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
     le_store(h + 128, set_len, 8);
     le_store(h + 136, b.len - hs_len - pat_at, 8);
     le_store(h + 144, hs_len, 8);
+    le_store(h + 152, bind_key(b.p, b.len), 8);
     put_le(&b, sum64(0, b.p, b.len), 8);
     if (b.err) {
         err = iocs_seterr(errbuf, errlen, b.err, "out of memory");
         goto out;
     }
-    err = write_atomic(path, b.p, b.len);
-    if (err)
-        iocs_seterr(errbuf, errlen, err, "%s: %s", path, strerror(-err));
+    err =
+        iocs_write_replace(path, b.p, b.len, 0644, "database", errbuf, errlen);
 out:
     free(b.p);
     return err;
@@ -476,6 +464,10 @@ static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
                            "truncated or resized (%zu bytes)", n);
     if (le_load(p + n - 8, 8) != sum64(0, p, n - 8))
         return iocs_seterr(errbuf, errlen, -EINVAL, "checksum mismatch");
+    if (le_load(p + 152, 8) != bind_key(p, n - 8))
+        return iocs_seterr(errbuf, errlen, -EINVAL,
+                           "the Hyperscan section does not belong to the "
+                           "pattern table");
     if (want && hash != want)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "holds another IOC set (%016llx)",
@@ -541,7 +533,12 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
     size_t n = 0;
     int err;
 
-    err = iocs_read_file(path, &buf, &n);
+    err = iocs_read_file_max(path, IOCS_DBFILE_MAX, &buf, &n);
+    if (err == -EINVAL)
+        return iocs_seterr(errbuf, errlen, err, "not a regular file");
+    if (err == -EFBIG)
+        return iocs_seterr(errbuf, errlen, err, "larger than %llu bytes",
+                           (unsigned long long)IOCS_DBFILE_MAX);
     if (err)
         return iocs_seterr(errbuf, errlen, err, "%s", strerror(-err));
     err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);
@@ -550,6 +547,33 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
 }
 
 /* ---- the cache ---- */
+
+int iocs__dbfile_parse(struct iocs_db **out, const void *p, size_t n,
+                       uint64_t want, char *errbuf, size_t errlen)
+{
+    return parse_file(out, p, n, want, errbuf, errlen);
+}
+
+void iocs__dbfile_fixup(void *v, size_t n, bool bind)
+{
+    unsigned char *p = v;
+    uint64_t set_len, pat_len, hs_len;
+    struct target t;
+
+    if (n < HEADER_SIZE + 8)
+        return;
+    set_len = le_load(p + 128, 8);
+    pat_len = le_load(p + 136, 8);
+    hs_len = le_load(p + 144, 8);
+    if (set_len > FILE_MAX || pat_len > FILE_MAX || hs_len > FILE_MAX ||
+        HEADER_SIZE + set_len + pat_len + hs_len + 8 != n)
+        return;
+    get_target(&t);
+    le_store(p + 96, set_key(&t, p + HEADER_SIZE, (size_t)set_len), 8);
+    if (bind)
+        le_store(p + 152, bind_key(p, n - 8), 8);
+    le_store(p + n - 8, sum64(0, p, n - 8), 8);
+}
 
 int iocs_dbcache_dir(char *buf, size_t cap)
 {
@@ -591,8 +615,55 @@ static int make_dir(const char *dir)
     return err;
 }
 
+/* Whether st (of what) may be trusted as ours: owned by the running user
+ * and not writable by group or others. Writes why into res->warn. */
+static bool trusted(const struct stat *st, const char *path,
+                    struct iocs_dbcache_result *res)
+{
+    const char *why = NULL;
+
+    if (st->st_uid != geteuid())
+        why = "not owned by the running user";
+    else if (st->st_mode & (S_IWGRP | S_IWOTH))
+        why = "writable by group or others";
+    if (!why)
+        return true;
+    if (res && !res->warn[0])
+        snprintf(res->warn, sizeof(res->warn),
+                 "%.200s: %s; not using the cache", path, why);
+    return false;
+}
+
+/*
+ * The cache directory may be used: it is ours (created 0700 when missing)
+ * and not writable by others. Returns 0, or -EPERM with res->warn saying
+ * why (the caller compiles without the cache), or what mkdir(2) returns.
+ */
+static int check_dir(const char *dir, struct iocs_dbcache_result *res)
+{
+    struct stat st;
+    int err;
+
+    if (lstat(dir, &st) < 0) {
+        if (errno != ENOENT)
+            return -errno;
+        err = make_dir(dir);
+        if (err)
+            return err;
+        if (lstat(dir, &st) < 0)
+            return -errno;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (res && !res->warn[0])
+            snprintf(res->warn, sizeof(res->warn),
+                     "%.200s: not a directory; not using the cache", dir);
+        return -EPERM;
+    }
+    return trusted(&st, dir, res) ? 0 : -EPERM;
+}
+
 /* The inputs key: the salt and each input's path and stat identity. */
-static int inputs_key(const struct iocs_dbcache_opts *o, uint64_t *out)
+int iocs_dbcache_inputs_key(const struct iocs_dbcache_opts *o, uint64_t *out)
 {
     struct target t;
     uint64_t h;
@@ -616,7 +687,7 @@ static int inputs_key(const struct iocs_dbcache_opts *o, uint64_t *out)
         h = sum64(h, o->inputs[i], strlen(o->inputs[i]) + 1);
         h = sum64(h, v, sizeof(v));
     }
-    *out = h;
+    *out = h ? h : 1; /* 0 means "none taken" in the options */
     return 0;
 }
 
@@ -637,6 +708,28 @@ static void set_why(struct iocs_dbcache_result *res, const char *path,
         res->why[0] = '\0';
 }
 
+/* Whether the cache file at path may be read: a regular file of ours
+ * (lstat: a link is not followed), not writable by others. -ENOENT when
+ * missing; -EPERM (res->warn says why) or -EINVAL otherwise. */
+static int check_file(const char *path, struct iocs_dbcache_result *res)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode)) {
+        set_why(res, path, "not a regular file");
+        return -EINVAL;
+    }
+    return trusted(&st, path, res) ? 0 : -EPERM;
+}
+
+/* A hit: mark the entry as used now, for least-recently-used pruning. */
+static void touch(const char *path)
+{
+    (void)utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW);
+}
+
 int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
                       struct iocs_dbcache_result *res)
 {
@@ -648,11 +741,17 @@ int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
 
     if (res)
         memset(res, 0, sizeof(*res));
-    if (!o->dir || inputs_key(o, &key) < 0)
+    if (!o->dir || check_dir(o->dir, res) < 0)
+        return -ENOENT;
+    if (o->inputs_key)
+        key = o->inputs_key;
+    else if (iocs_dbcache_inputs_key(o, &key) < 0)
         return -ENOENT;
     if (entry_path(path, sizeof(path), o->dir, "in-", key, ".idx") < 0)
         return -ENOENT;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (check_file(path, res) < 0)
+        return -ENOENT;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
         return -ENOENT;
     r = read(fd, idx, sizeof(idx));
@@ -663,38 +762,147 @@ int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
         set_why(res, path, "bad index");
         return -ENOENT;
     }
+    touch(path);
     hash = le_load(idx + 16, 8);
     if (entry_path(path, sizeof(path), o->dir, "", hash, ".db") < 0)
         return -ENOENT;
+    if (check_file(path, res) < 0)
+        return -ENOENT;
     err = iocs_dbfile_read(out, path, hash, errbuf, sizeof(errbuf));
-    if (err == -ENOMEM)
-        return err;
     if (err) {
+        /* Out of memory too: compiling may need less than this file. */
         set_why(res, path, errbuf);
         return -ENOENT;
     }
+    touch(path);
     if (res)
         res->how = IOCS_DBCACHE_INPUTS;
     return 0;
 }
 
-static int write_index(const struct iocs_dbcache_opts *o, uint64_t hash)
+void iocs__dbcache_index_make(unsigned char *idx, uint64_t key, uint64_t hash)
 {
-    unsigned char idx[IDX_SIZE];
-    char path[4096];
-    uint64_t key;
-    int err;
-
-    err = inputs_key(o, &key);
-    if (!err)
-        err = entry_path(path, sizeof(path), o->dir, "in-", key, ".idx");
-    if (err)
-        return err;
     memcpy(idx, IDX_MAGIC, 8);
     le_store(idx + 8, key, 8);
     le_store(idx + 16, hash, 8);
     le_store(idx + 24, sum64(0, idx, 24), 8);
-    return write_atomic(path, idx, sizeof(idx));
+}
+
+static int write_index(const struct iocs_dbcache_opts *o, uint64_t key,
+                       uint64_t hash)
+{
+    unsigned char idx[IDX_SIZE];
+    char path[4096];
+    int err;
+
+    err = entry_path(path, sizeof(path), o->dir, "in-", key, ".idx");
+    if (err)
+        return err;
+    iocs__dbcache_index_make(idx, key, hash);
+    return iocs_write_replace(path, idx, sizeof(idx), 0600, "cache file", NULL,
+                              0);
+}
+
+/* One entry of the cache directory, for pruning. */
+struct entry {
+    char *name;
+    uint64_t size;
+    struct timespec used;
+};
+
+static int by_use(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+
+    if (x->used.tv_sec != y->used.tv_sec)
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    if (x->used.tv_nsec != y->used.tv_nsec)
+        return x->used.tv_nsec < y->used.tv_nsec ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+/* Whether name is one of ours: "<16 hex>.db", "in-<16 hex>.idx", or
+ * either followed by the ".XXXXXX" of a temporary file (*tmp set). */
+static bool ours(const char *name, bool *tmp)
+{
+    size_t n = strlen(name), i = 0;
+    const char *ext;
+
+    if (!strncmp(name, "in-", 3))
+        i = 3;
+    for (size_t k = 0; k < 16; k++, i++)
+        if (i >= n || !strchr("0123456789abcdef", name[i]))
+            return false;
+    ext = name + i;
+    if (!strncmp(ext, ".db", 3) && i == 16)
+        ext += 3;
+    else if (!strncmp(ext, ".idx", 4) && i == 19)
+        ext += 4;
+    else
+        return false;
+    *tmp = *ext != '\0';
+    return !*tmp || (ext[0] == '.' && strlen(ext) == 7);
+}
+
+/*
+ * Keep the cache under its limit: remove our stale temporary files, then
+ * entries least recently used first while the total is over max (the
+ * newest entry always stays). Best effort: errors are ignored.
+ */
+static void prune(const char *dir, uint64_t max)
+{
+    struct entry *v = NULL, *nv;
+    size_t len = 0, cap = 0;
+    uint64_t total = 0;
+    struct dirent *de;
+    time_t now = time(NULL);
+    DIR *d;
+    int dfd;
+
+    d = opendir(dir);
+    if (!d)
+        return;
+    dfd = dirfd(d);
+    while ((de = readdir(d))) {
+        struct stat st;
+        bool tmp;
+
+        if (!ours(de->d_name, &tmp) ||
+            fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        if (tmp) {
+            if (now - st.st_mtim.tv_sec > IOCS_DBCACHE_STALE_S)
+                (void)unlinkat(dfd, de->d_name, 0);
+            continue;
+        }
+        if (len == cap) {
+            cap = cap ? cap * 2 : 64;
+            nv = realloc(v, cap * sizeof(*v));
+            if (!nv)
+                goto out;
+            v = nv;
+        }
+        v[len].name = strdup(de->d_name);
+        if (!v[len].name)
+            goto out;
+        v[len].size = (uint64_t)st.st_size;
+        v[len].used = st.st_mtim;
+        total += v[len].size;
+        len++;
+    }
+    if (total > max && len > 1) {
+        qsort(v, len, sizeof(*v), by_use);
+        for (size_t i = 0; i + 1 < len && total > max; i++) {
+            if (unlinkat(dfd, v[i].name, 0) == 0)
+                total -= v[i].size;
+        }
+    }
+out:
+    for (size_t i = 0; i < len; i++)
+        free(v[i].name);
+    free(v);
+    closedir(d);
 }
 
 int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
@@ -704,8 +912,8 @@ int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
     struct iocs_dbcache_result scratch;
     struct iocs_db *db = NULL;
     char path[4096], why[256];
-    uint64_t hash;
-    bool have_path = false;
+    uint64_t hash, key = 0;
+    bool have_path = false, index;
     int err;
 
     if (!res)
@@ -715,35 +923,50 @@ int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
     err = iocs_dbcache_set_hash(set, &hash);
     if (err)
         return iocs_seterr(errbuf, errlen, err, "out of memory");
-    if (o->dir &&
+    index = o->ninputs || o->salt;
+    /* The inputs as they are now: if they are not what was parsed, a
+     * rewrite raced the parse and nothing is cached for them. */
+    if (o->dir && index &&
+        (iocs_dbcache_inputs_key(o, &key) < 0 ||
+         (o->inputs_key && key != o->inputs_key)))
+        res->inputs_changed = true;
+    if (o->dir && !res->inputs_changed && check_dir(o->dir, res) == 0 &&
         entry_path(path, sizeof(path), o->dir, "", hash, ".db") == 0) {
         have_path = true;
-        err = iocs_dbfile_read(&db, path, hash, why, sizeof(why));
+        err = check_file(path, res);
+        if (err == 0)
+            err = iocs_dbfile_read(&db, path, hash, why, sizeof(why));
+        else if (err == -EINVAL)
+            snprintf(why, sizeof(why), "not a regular file");
         if (err == 0) {
             iocs_iocset_free(set); /* the file brought its own copy */
+            touch(path);
             res->how = IOCS_DBCACHE_SET;
             goto index;
         }
-        if (err == -ENOMEM)
-            return iocs_seterr(errbuf, errlen, err, "out of memory");
-        if (err != -ENOENT) {
+        if (err == -EPERM)
+            have_path = false; /* a foreign file: neither read nor replaced */
+        else if (err != -ENOENT) {
             res->how = IOCS_DBCACHE_REBUILT;
             set_why(res, path, why);
         }
     }
+    if (o->on_compile)
+        o->on_compile(o->compile_ctx, iocs_iocset_count(set), false);
     err = iocs_db_compile(&db, set, errbuf, errlen);
+    if (o->on_compile)
+        o->on_compile(o->compile_ctx, iocs_iocset_count(set), true);
     if (err)
         return err;
     iocs__db_own_set(db);
-    if (have_path) {
-        res->store_err = make_dir(o->dir);
-        if (!res->store_err)
-            res->store_err = iocs_dbfile_write(db, path, NULL, 0);
-    }
+    if (have_path)
+        res->store_err = iocs_dbfile_write(db, path, NULL, 0);
 
 index:
-    if (have_path && !res->store_err && (o->ninputs || o->salt))
-        res->store_err = write_index(o, hash);
+    if (have_path && !res->store_err && index)
+        res->store_err = write_index(o, key, hash);
+    if (have_path)
+        prune(o->dir, o->max_bytes ? o->max_bytes : IOCS_DBCACHE_MAX);
     *out = db;
     return 0;
 }

@@ -5,7 +5,7 @@
  *
  * A database file holds everything a scan needs, so loading one parses no
  * feed: the IOC set (every IOC with its metadata and `also` chain), the
- * pattern table, and Hyperscan's serialized database. Format version 1,
+ * pattern table, and Hyperscan's serialized database. Format version 4,
  * integers little-endian (the file is for hosts like the one that built it:
  * Hyperscan's bytes are CPU-specific anyway):
  *
@@ -19,7 +19,10 @@
  *     96  8  set hash (iocs_dbcache_set_hash())
  *     104 8  IOC count     112 8  pattern count     120 8  overlap
  *     128 8  set section bytes   136 8  pattern section bytes
- *     144 8  Hyperscan section bytes                152 8  zero
+ *     144 8  Hyperscan section bytes
+ *     152 8  Hyperscan binding: a hash, seeded with the set hash, of the
+ *            pattern and Hyperscan sections (a Hyperscan database is only
+ *            loaded with the pattern table it was compiled with)
  *   set section: per IOC, u32 record count (1 + its `also` chain), then
  *     per record: u8 type, i32 severity, i32 confidence, i64 expires,
  *     u32 hs_flags, then value, feed, provider, description, reference,
@@ -33,7 +36,10 @@
  * Nothing in a file is trusted: the magic, version, sizes, Hyperscan
  * version, CPU features and checksum are checked, every record is bounds-
  * and range-checked, the set section must hash to the header's set hash,
- * and hs_deserialize_database() runs its own checks. The CIDR prefix set is
+ * the Hyperscan section must be bound to the set and pattern table, and
+ * hs_deserialize_database() runs its own checks; the scanner still checks
+ * every pattern id Hyperscan reports against the pattern count. Only a
+ * regular file of at most IOCS_DBFILE_MAX bytes is read. The CIDR prefix set is
  * rebuilt from the CIDR IOCs.
  *
  * The cache lives in $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream):
@@ -46,13 +52,23 @@
  *                    salt (options that shape the set, the built-in pack);
  *                    it names the set hash, so unchanged feeds are not even
  *                    parsed again
- * Files are written to a temporary name and renamed, so a reader never sees
- * half a file; a bad or mismatched cache file is rebuilt and overwritten.
- * Old entries are not pruned. Config-time only; nothing is printed here.
+ * Files are written to a temporary name and renamed (iocs_write_replace()),
+ * so a reader never sees half a file; a bad or mismatched cache file is
+ * rebuilt and overwritten. Trust: the directory (created 0700) and its
+ * files are used only when they are owned by the running user and not
+ * writable by group or others, as ssh does for ~/.ssh; otherwise the cache
+ * is not used (res->warn says why) and the set is compiled. Any problem
+ * with the cache (a bad, foreign, special or huge file, out of memory while
+ * reading it) falls back to compiling. Size: after each store, entries
+ * are removed least recently used first (a hit refreshes an entry's
+ * mtime) until the cache holds at most max_bytes (IOCS_DBCACHE_MAX by
+ * default); temporary files of ours older than IOCS_DBCACHE_STALE_S (left
+ * by a killed writer) are removed. Config-time only; nothing is printed.
  */
 #ifndef IOCS_DBCACHE_H
 #define IOCS_DBCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,8 +79,18 @@
 extern "C" {
 #endif
 
-/* 2: port and word per record; 3: IPv6 IOCs have a token trigger */
-#define IOCS_DBFILE_VERSION 3
+/* 2: port and word per record; 3: IPv6 IOCs have a token trigger; 4: the
+ * Hyperscan section bound to the set and pattern table (header 152) */
+#define IOCS_DBFILE_VERSION 4
+
+/* The largest database file read (--db or the cache). */
+#define IOCS_DBFILE_MAX (UINT64_C(4) << 30) /* 4 GiB */
+
+/* The default size limit of the cache directory. */
+#define IOCS_DBCACHE_MAX (UINT64_C(1) << 30) /* 1 GiB */
+
+/* A temporary file of the cache older than this is a killed writer's. */
+#define IOCS_DBCACHE_STALE_S 600
 
 /* The key of a set: 64 bits over its serialized form (every IOC and its
  * metadata, in order), hs_version() and this CPU's Hyperscan features.
@@ -96,12 +122,31 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
  * variable is set, or -ENAMETOOLONG. */
 int iocs_dbcache_dir(char *buf, size_t cap);
 
+/* Called with done false just before a set of niocs IOCs is compiled and
+ * with done true just after (a compile can take minutes: the caller may
+ * show progress). */
+typedef void (*iocs_compile_fn)(void *ctx, size_t niocs, bool done);
+
 struct iocs_dbcache_opts {
     const char *dir;           /* cache directory */
     const char *const *inputs; /* feed, rule and allowlist files */
     size_t ninputs;
-    uint64_t salt; /* everything else that shapes the set */
+    uint64_t salt;       /* everything else that shapes the set */
+    uint64_t max_bytes;  /* the cache's size limit; 0: IOCS_DBCACHE_MAX */
+    uint64_t inputs_key; /* iocs_dbcache_inputs_key() taken before the
+                            inputs were parsed; 0: none taken */
+    iocs_compile_fn on_compile; /* or NULL */
+    void *compile_ctx;
 };
+
+/*
+ * The identity of the inputs now: a hash of the salt and each input's
+ * path, device, inode, size, mtime and ctime. Take it before parsing and
+ * pass it as o->inputs_key: iocs_dbcache_get() takes it again and caches
+ * nothing when an input changed meanwhile. Returns 0 or a negative errno
+ * from stat(2).
+ */
+int iocs_dbcache_inputs_key(const struct iocs_dbcache_opts *o, uint64_t *out);
 
 /* How iocs_dbcache_get() found its database. */
 enum iocs_dbcache_how {
@@ -113,8 +158,11 @@ enum iocs_dbcache_how {
 
 struct iocs_dbcache_result {
     enum iocs_dbcache_how how;
-    int store_err; /* 0, or why the cache could not be written */
-    char why[256]; /* why a cached file was not used; "" when none */
+    int store_err;       /* 0, or why the cache could not be written */
+    bool inputs_changed; /* an input changed while parsed: not cached */
+    char why[256];       /* why a cached file was not used; "" when none */
+    char warn[256];      /* the cache is not trusted (owner, mode): always worth
+                            printing; "" when none */
 };
 
 /*
@@ -138,6 +186,18 @@ int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
 int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
                      struct iocs_db **out, struct iocs_dbcache_result *res,
                      char *errbuf, size_t errlen);
+
+/* For fuzzing and tests: iocs_dbfile_read() over bytes in memory. */
+int iocs__dbfile_parse(struct iocs_db **out, const void *p, size_t n,
+                       uint64_t want, char *errbuf, size_t errlen);
+
+/* For fuzzing and tests: recompute the set hash, the Hyperscan binding
+ * (when bind) and the checksum of the file p[0..n) when its header's sizes
+ * add up to n, so that changed bytes reach the checks behind them. */
+void iocs__dbfile_fixup(void *p, size_t n, bool bind);
+
+/* For fuzzing: a well-formed 32-byte inputs index for key naming hash. */
+void iocs__dbcache_index_make(unsigned char *idx, uint64_t key, uint64_t hash);
 
 #ifdef __cplusplus
 }

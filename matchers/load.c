@@ -344,6 +344,10 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
         co.dir = dir;
         co.inputs = inputs;
         co.salt = cache_salt(o);
+        /* The inputs' identity before they are parsed: the cache checks
+         * it again before recording them (a feed rewritten meanwhile). */
+        if (iocs_dbcache_inputs_key(&co, &co.inputs_key) < 0)
+            co.inputs_key = 0;
         err = iocs_dbcache_find(&co, out, res);
         if (err == 0)
             goto out;
@@ -362,6 +366,8 @@ int iocs_load_db(const struct iocs_load_opts *o, struct iocs_db **out,
         co.ninputs = 0;
         co.salt = 0;
     }
+    co.on_compile = o->compiling;
+    co.compile_ctx = o->compiling_ctx;
     err = iocs_dbcache_get(&co, set, out, res, e->msg, sizeof(e->msg));
     if (err)
         goto out;

@@ -76,6 +76,8 @@ struct iocs_load_opts {
     void *reject_ctx;
     iocs_load_read_fn read; /* after the feeds are read, or NULL */
     void *read_ctx;
+    iocs_compile_fn compiling; /* around the compile (dbcache.h), or NULL */
+    void *compiling_ctx;
 };
 
 /* Why a load failed. */

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,24 +41,36 @@ uint32_t iocs_fnv1a32(uint64_t h, const void *p, size_t n)
     return (uint32_t)(h ^ (h >> 32));
 }
 
-/* Read all of fd into *out (malloc'd, NUL-terminated) and *len. Returns 0
- * or -errno. */
-static int read_all(int fd, char **out, size_t *len)
+/* Read all of the regular file fd into *out (malloc'd, NUL-terminated)
+ * and *len, at most max bytes. Returns 0 or -errno. */
+static int read_all(int fd, uint64_t max, char **out, size_t *len)
 {
     struct stat st;
     size_t cap = 64 * 1024, n = 0;
     char *buf = NULL, *nb;
     int err;
 
-    /* A regular file is read in one allocation; a pipe grows by doubling. */
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL; /* a FIFO would block, /dev/zero never end */
+    if ((uint64_t)st.st_size > max || max >= SIZE_MAX)
+        return -EFBIG;
+    /* One allocation at the size fstat gives; a file that says 0 (as
+     * /proc files do) grows by doubling. */
+    if (st.st_size > 0)
         cap = (size_t)st.st_size + 1;
     for (;;) {
         ssize_t r;
 
         if (n + 1 >= cap || !buf) {
-            if (buf)
-                cap *= 2;
+            if (buf) {
+                if (n >= max) {
+                    err = -EFBIG; /* it grew past the cap while read */
+                    goto fail;
+                }
+                cap = cap > max / 2 ? (size_t)max + 2 : cap * 2;
+            }
             nb = realloc(buf, cap);
             if (!nb) {
                 err = -ENOMEM;
@@ -76,6 +89,10 @@ static int read_all(int fd, char **out, size_t *len)
             break;
         n += (size_t)r;
     }
+    if (n > max) {
+        err = -EFBIG;
+        goto fail;
+    }
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -86,15 +103,85 @@ fail:
     return err;
 }
 
-int iocs_read_file(const char *path, char **out, size_t *len)
+int iocs_read_file_max(const char *path, uint64_t max, char **out, size_t *len)
 {
     int fd, err;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put where a file was expected is refused by
+     * read_all(), not waited on. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return -errno;
-    err = read_all(fd, out, len);
+    err = read_all(fd, max, out, len);
     close(fd);
+    return err;
+}
+
+int iocs_read_file(const char *path, char **out, size_t *len)
+{
+    return iocs_read_file_max(path, IOCS_READ_MAX, out, len);
+}
+
+int iocs_check_replace(const char *path, const char *what, char *errbuf,
+                       size_t errlen)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return iocs_seterr(errbuf, errlen, -errno, "%s: %s", path,
+                           strerror(errno));
+    }
+    if (S_ISLNK(st.st_mode))
+        return iocs_seterr(errbuf, errlen, -ELOOP,
+                           "%s: the %s path is a symbolic link; refusing to "
+                           "replace it",
+                           path, what);
+    if (!S_ISREG(st.st_mode))
+        return iocs_seterr(errbuf, errlen, -EINVAL,
+                           "%s: the %s path is not a regular file (a device, "
+                           "FIFO, socket or directory); refusing to replace it",
+                           path, what);
+    return 0;
+}
+
+int iocs_write_replace(const char *path, const void *p, size_t n, unsigned mode,
+                       const char *what, char *errbuf, size_t errlen)
+{
+    char *tmp;
+    int fd, err;
+
+    err = iocs_check_replace(path, what, errbuf, errlen);
+    if (err)
+        return err;
+    tmp = malloc(strlen(path) + 8);
+    if (!tmp)
+        return iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
+    sprintf(tmp, "%s.XXXXXX", path);
+    fd = mkstemp(tmp); /* O_EXCL, mode 0600 */
+    if (fd < 0) {
+        err =
+            iocs_seterr(errbuf, errlen, -errno, "%s: %s", tmp, strerror(errno));
+        free(tmp);
+        return err;
+    }
+    err = iocs_write_all(fd, p, n);
+    if (!err && fchmod(fd, (mode_t)mode) < 0)
+        err = -errno;
+    if (!err && fsync(fd) < 0 && errno != EINVAL)
+        err = -errno;
+    if (close(fd) < 0 && !err)
+        err = -errno;
+    if (err) {
+        iocs_seterr(errbuf, errlen, err, "%s: %s", tmp, strerror(-err));
+    } else if (rename(tmp, path) < 0) {
+        err = -errno;
+        iocs_seterr(errbuf, errlen, err, "%s: %s", path, strerror(errno));
+    }
+    if (err)
+        unlink(tmp);
+    free(tmp);
     return err;
 }
 
@@ -110,6 +197,8 @@ int iocs_write_all(int fd, const void *p, size_t n)
                 continue;
             return -errno;
         }
+        if (w == 0)
+            return -EIO; /* no progress: never spin */
         s += w;
         n -= (size_t)w;
     }

@@ -24,7 +24,10 @@
 extern "C" {
 #endif
 
-/* `iocstream scan`. Returns 0 no hits, 1 hits, 2 an error (reported). */
+/* `iocstream scan`. Returns, as grep: 0 a hit, 1 no hit, 2 an error
+ * (reported; it wins over hits, except with -q and a hit); 128 + the
+ * signal after SIGINT or SIGTERM (what was found is written), 128 +
+ * SIGPIPE when the output pipe closed (nothing said). */
 int iocs_cmd_scan(const struct iocs_scan_opts *o);
 
 /* `iocstream compile`: the IOC options of o into the database file out;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "matchers/dbcache.h"
+#include "matchers/util.h"
 
 static void print_counts(const struct iocs_db *db,
                          const struct iocs_load_report *lr,
@@ -72,6 +73,13 @@ int iocs_cmd_compile(const struct iocs_scan_opts *o, const char *out)
     lo.db = NULL;
     lo.use_cache = false;
     lo.read = iocs__cmd_on_feeds_read;
+    /* Refuse a device, FIFO, link or directory before compiling: only a
+     * regular file (or a new path) is replaced. */
+    err = iocs_check_replace(out, "output", errbuf, sizeof(errbuf));
+    if (err) {
+        fprintf(stderr, "iocstream: %s\n", errbuf);
+        goto out;
+    }
     err = iocs_load_db(&lo, &db, &res, &lr, &e);
     if (err) {
         iocs__cmd_print_load_err(err, &e);

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pipeline/progress.h"
 #include "pipeline/status.h"
 
 void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
@@ -17,6 +19,25 @@ void iocs__cmd_on_reject(void *ctx, const char *file, size_t line,
 {
     (void)ctx;
     fprintf(stderr, "%s:%zu: %s\n", file, line, why);
+}
+
+/* A compile can take minutes (regex rules grow superlinearly): say what
+ * is compiled and for how long while stderr is a terminal. */
+static void on_compiling(void *ctx, size_t niocs, bool done)
+{
+    static struct iocs_progress *p;
+    char what[64];
+
+    (void)ctx;
+    if (done) {
+        iocs_progress_free(p); /* ends the phase, erases the line */
+        p = NULL;
+        return;
+    }
+    if (p || iocs_progress_new(&p, STDERR_FILENO, isatty(STDERR_FILENO)))
+        return;
+    snprintf(what, sizeof(what), "compiling %zu IOCs", niocs);
+    (void)iocs_progress_phase_begin(p, what);
 }
 
 /* The loader's options from the command line's. */
@@ -36,7 +57,8 @@ struct iocs_load_opts iocs__cmd_load_opts(const struct iocs_scan_opts *o)
                                    .allow_wide = o->allow_wide,
                                    .strings = o->strings,
                                    .nstrings = o->nstrings,
-                                   .reject = iocs__cmd_on_reject};
+                                   .reject = iocs__cmd_on_reject,
+                                   .compiling = on_compiling};
 }
 
 void iocs__cmd_print_hygiene(FILE *f, const char *path,
@@ -102,6 +124,8 @@ int iocs__cmd_get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
 
     lo.read = iocs__cmd_on_feeds_read;
     err = iocs_load_db(&lo, out, res, &lr, &e);
+    if (res->warn[0])
+        fprintf(stderr, "iocstream: warning: cache: %s\n", res->warn);
     if (!err)
         return 0;
     if (o->db)
@@ -148,6 +172,9 @@ void iocs__cmd_print_cache(const struct iocs_scan_opts *o,
             o->db ? "loaded from --db" : how[r->how], secs);
     if (r->why[0])
         fprintf(stderr, "iocstream: cache: %s\n", r->why);
+    if (r->inputs_changed)
+        fprintf(stderr, "iocstream: cache: an input changed while it was "
+                        "read; this set is not cached\n");
     if (r->store_err)
         fprintf(stderr, "iocstream: cache not written: %s\n",
                 iocs_strerror(r->store_err));

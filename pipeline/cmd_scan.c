@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pipeline/pipeline.h"
 #include "pipeline/scanner.h"
@@ -18,19 +20,91 @@
 #include "pipeline/status.h"
 #include "pipeline/walk.h"
 
-static void on_walk_err(void *ctx, const char *path, int err)
+/*
+ * The sources, walked before anything is opened for writing (the cache,
+ * the output). The output file, when it exists, is never read: a file
+ * argument that is it (by device and inode, so also through a link) is
+ * refused, as opening the output would truncate it; a directory walk
+ * skips it. Unwalkable paths are reported once, by the reader, in order.
+ * Returns 0, or 2 after reporting what went wrong.
+ */
+static int walk_sources(const struct iocs_scan_opts *o,
+                        const char *const *paths, size_t npaths,
+                        struct iocs_sourcelist *list, size_t *nerr)
 {
-    (void)ctx;
-    fprintf(stderr, "iocstream: %s: %s\n", path, iocs_strerror(err));
+    struct iocs_walk_skip out = {0};
+    struct stat st;
+    size_t nskip = 0;
+
+    if (o->output && strcmp(o->output, "-") != 0 && !strstr(o->output, "://") &&
+        stat(o->output, &st) == 0 && S_ISREG(st.st_mode)) {
+        out = (struct iocs_walk_skip){(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+        nskip = 1;
+    }
+    for (size_t i = 0; i < npaths; i++) {
+        if (nskip && strcmp(paths[i], "-") != 0 && stat(paths[i], &st) == 0 &&
+            (uint64_t)st.st_dev == out.dev && (uint64_t)st.st_ino == out.ino) {
+            fprintf(stderr,
+                    "iocstream: %s: the output is also an input (%s); "
+                    "refusing to overwrite it\n",
+                    o->output, paths[i]);
+            return 2;
+        }
+        if (iocs_walk_add_except(list, paths[i], o->follow_symlinks, NULL, NULL,
+                                 nerr, &out, nskip) < 0) {
+            fprintf(stderr, "iocstream: out of memory\n");
+            return 2;
+        }
+    }
+    return 0;
 }
 
 /* The output: the sink for dest (sink.h). Reports a failure; NULL then. */
-static struct iocs_sink *open_output(const char *dest, enum iocs_format fmt)
+
+static void on_signal(int sig)
 {
-    struct iocs_sink_opts so = {.format = fmt};
+    iocs_pipeline_interrupt(sig);
+}
+
+/* SIGINT, SIGTERM: the scan stops and writes what it found. No
+ * SA_RESTART: a wait for input returns, and the loop sees the flag. */
+static void catch_signals(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* -c names each input unless there is one, a file or stdin (as grep). */
+static bool count_names(const struct iocs_sourcelist *list,
+                        const char *const *paths, size_t npaths)
+{
+    struct stat st;
+
+    if (list->len != 1 || npaths != 1)
+        return true;
+    return strcmp(paths[0], "-") != 0 && stat(paths[0], &st) == 0 &&
+           S_ISDIR(st.st_mode);
+}
+
+/* The output: the sink for dest (sink.h), or -q/-l/-c's. Reports a
+ * failure; NULL then. */
+static struct iocs_sink *open_output(const struct iocs_scan_opts *o,
+                                     const struct iocs_sourcelist *list,
+                                     const char *const *paths, size_t npaths)
+{
+    struct iocs_sink_opts so = {.format = o->format};
     struct iocs_sink *sink = NULL;
-    char errbuf[512];
-    int err = iocs_sink_open(&sink, dest, &so, errbuf, sizeof(errbuf));
+    char errbuf[512] = "";
+    int err;
+
+    if (o->report != IOCS_REPORT_EVENTS)
+        err = iocs__sink_count_open(&sink, o->report, list,
+                                    count_names(list, paths, npaths), stdout);
+    else
+        err = iocs_sink_open(&sink, o->output, &so, errbuf, sizeof(errbuf));
 
     if (err) {
         fprintf(stderr, "iocstream: %s\n",
@@ -88,45 +162,48 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
     bool uring = false;
     int status = 2, err;
 
-    signal(SIGPIPE, SIG_IGN); /* a closed output is an EPIPE we report */
+    signal(SIGPIPE, SIG_IGN); /* a closed output: EPIPE, then 128+SIGPIPE */
+    catch_signals();
     clock_gettime(CLOCK_MONOTONIC, &t0);
 
+    if (npaths == 0) {
+        paths = stdin_path;
+        npaths = 1;
+    }
+    if (walk_sources(o, paths, npaths, &list, &nerr))
+        goto out;
     if (iocs__cmd_get_db(o, &db, &cres))
         goto out;
     if (iocs__cmd_load_allow(o, &allow))
         goto out;
     if (o->stats)
         iocs__cmd_print_cache(o, &cres, seconds_since(&t0));
-    if (npaths == 0) {
-        paths = stdin_path;
-        npaths = 1;
-    }
-    for (size_t i = 0; i < npaths; i++) {
-        if (iocs_walk_add(&list, paths[i], o->follow_symlinks, on_walk_err,
-                          NULL, &nerr) < 0) {
-            fprintf(stderr, "iocstream: out of memory\n");
-            goto out;
-        }
-    }
-    sink = open_output(o->output, o->format);
+    sink = open_output(o, &list, paths, npaths);
     if (!sink)
         goto out;
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     status = iocs_pipeline_run(o, db, allow, &list, sink, &st, &uring);
-    err = iocs_sink_flush(sink, -1);
+    err = o->report != IOCS_REPORT_EVENTS ? iocs__sink_count_done(sink)
+                                          : iocs_sink_flush(sink, -1);
     if (err && err != -EPIPE) {
         fprintf(stderr, "iocstream: %s: %s\n", o->output ? o->output : "stdout",
                 iocs_strerror(err));
     }
-    if (err)
+    if (err == -EPIPE && status < IOCS_EXIT_SIGNAL)
+        status = IOCS_EXIT_SIGNAL + SIGPIPE; /* as if killed by it */
+    else if (err && status < IOCS_EXIT_SIGNAL)
         status = 2;
     if (o->stats)
         print_stats(&st, load, seconds_since(&t1), o->threads, uring, db);
     if (status == 0 && nerr)
         status = 2; /* walk errors were reported; the reader saw them too */
-    if (status == 0)
+    if (o->report == IOCS_REPORT_QUIET && st.events &&
+        status != IOCS_EXIT_SIGNAL + SIGINT &&
+        status != IOCS_EXIT_SIGNAL + SIGTERM)
+        status = IOCS_EXIT_HIT; /* -q: a hit wins over an error */
+    else if (status == 0)
         status = st.events ? IOCS_EXIT_HIT : IOCS_EXIT_NOHIT;
 
 out:

@@ -1092,8 +1092,10 @@ static int add_rec(struct iocs_encoder *e, const struct iocs_event *ev)
         e->rec = r;
         e->rec_cap = cap;
     }
-    e->rec[e->nrec++] = (struct iocs_sink_rec){
-        .end = e->buf.len, .timestamp = ev->timestamp, .id = NULL};
+    e->rec[e->nrec++] = (struct iocs_sink_rec){.end = e->buf.len,
+                                               .timestamp = ev->timestamp,
+                                               .id = NULL,
+                                               .path = ev->path};
     return 0;
 }
 

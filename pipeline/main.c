@@ -3,6 +3,7 @@
  * the subcommands (cmd.h). Nothing else happens here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -61,7 +62,8 @@ static const char usage_text[] =
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
     "                    keyed by the IOC set, the Hyperscan version and the\n"
     "                    CPU; unchanged feeds are not parsed again\n"
-    "  -o, --output FILE write events to FILE (default: stdout)\n"
+    "  -o, --output FILE write events to FILE (default: stdout); a name\n"
+    "                    ending in .json or .jsonl means --format json\n"
     "      --format F    msgpack (default) or json (one object per line;\n"
     "                    the default when stdout is a terminal and no -o)\n"
     "      --max-line N  cap event.original at N bytes (default 4096)\n"
@@ -80,8 +82,22 @@ static const char usage_text[] =
     "                    it are read normally\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n"
     "      --stats       print how the database was got, then bytes, lines,\n"
-    "                    matches, events, GB/s to stderr\n"
-    "  exit status: 0 no hits, 1 hits, 2 error (as grep)\n";
+    "                    matches, events, GB/s to stderr\n";
+
+/* scan, continued (C17 only promises string literals of 4095). */
+static const char usage_scan[] =
+    "  -q, --quiet       print nothing; exit 0 at the first hit\n"
+    "  -l, --files-with-matches  print each input with a hit, one a line\n"
+    "  -c, --count       print PATH:EVENTS for every input (EVENTS alone\n"
+    "                    for one file); -q, -l, -c take no -o or --format\n"
+    "  counts (-j, --depth) are plain numbers; sizes take K, M or G.\n"
+    "  Long options are spelled out in full (no abbreviations).\n"
+    "  SIGINT, SIGTERM: stop reading, write the events found (the output\n"
+    "  ends on a whole event), print how far the scan got; exit\n"
+    "  128+signal. A live input's events go out within 200 ms of it going\n"
+    "  quiet.\n"
+    "  exit status (as grep): 0 a hit, 1 no hit, 2 an error (it wins,\n"
+    "  except with -q and a hit); 141 when the output pipe closed\n";
 
 /* The other subcommands (C17 only promises string literals of 4095). */
 static const char usage_more[] =
@@ -102,10 +118,34 @@ static const char usage_more[] =
     "  files; sorted by first_seen. --format json: one JSON object per line\n"
     "  (the default when stdout is not a terminal); table: aligned text.\n";
 
+/* Limits and what is refused (README.md, "Safety"). */
+static const char usage_safety[] =
+    "\n"
+    "limits: feeds, rule files and allowlists are read only when they are\n"
+    "  regular files of at most 1 GiB; database files (--db, the cache) of\n"
+    "  at most 4 GiB. The cache is used only when it is owned by you and\n"
+    "  not writable by group or others (made 0700), and is kept under 1 GiB,\n"
+    "  least recently used entries removed first. `compile -o` and the\n"
+    "  cache replace only a regular file (or make a new one); a scan output\n"
+    "  that is also an input is refused (exit 2). Compiling regex rules grows "
+    "faster than their\n"
+    "  number (about 5 s for 1k rules, 80 s for 4k): precompile them with\n"
+    "  `iocstream compile` and scan with --db; progress is shown on a\n"
+    "  terminal.\n";
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 static void usage(FILE *f)
 {
     fputs(usage_text, f);
+    fputs(usage_scan, f);
     fputs(usage_more, f);
+    fputs(usage_safety, f);
 }
 
 /* Parse a byte count with an optional K, M or G suffix (powers of 1024). */
@@ -138,6 +178,57 @@ static int parse_size(const char *s, size_t *out)
         return -EINVAL;
     *out = (size_t)v;
     return 0;
+}
+
+/* Parse a count: plain decimal digits, no suffix, at most max. */
+static int parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+    unsigned long v = 0;
+
+    if (*s == '\0')
+        return -EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned long)(*s - '0');
+        if (v > max)
+            return -ERANGE;
+    }
+    *out = v;
+    return 0;
+}
+
+/*
+ * getopt_long(), but a long option must be spelled out: getopt takes any
+ * unambiguous prefix (`--follow` for `--follow-symlinks`), which turns a
+ * mistyped or missing option into another one. Says which and returns
+ * '?' then.
+ */
+static int getopt_exact(int argc, char **argv, const char *shortopts,
+                        const struct option *longopts)
+{
+    int idx = -1;
+    int c = getopt_long(argc, argv, shortopts, longopts, &idx);
+    const char *typed;
+    size_t n;
+
+    if (c == -1 || c == '?' || idx < 0)
+        return c;
+    /* The option is the last element read, or the one before when its
+     * argument was a separate element. */
+    typed = argv[optind - 1];
+    if (optarg && optarg == argv[optind - 1] && optind >= 2)
+        typed = argv[optind - 2];
+    if (strncmp(typed, "--", 2) != 0)
+        return c;
+    n = strcspn(typed + 2, "=");
+    if (n == strlen(longopts[idx].name))
+        return c;
+    fprintf(stderr,
+            "iocstream: unrecognized option '%.*s' (long options are "
+            "spelled out: did you mean '--%s'?)\n",
+            (int)(n + 2), typed, longopts[idx].name);
+    return '?';
 }
 
 /* Long options without a short form, for every subcommand. */
@@ -228,13 +319,17 @@ static int parse_scan(int argc, char **argv)
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"stats", no_argument, NULL, OPT_STATS},
         {"jobs", required_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"silent", no_argument, NULL, 'q'},
+        {"files-with-matches", no_argument, NULL, 'l'},
+        {"count", no_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct iocs_scan_opts o = {0};
     const char **feeds, **rules, **allows;
     bool format_set = false;
-    size_t v;
+    unsigned long n;
     int c, status;
 
     feeds = calloc(4 * (size_t)argc, sizeof(*feeds));
@@ -250,7 +345,7 @@ static int parse_scan(int argc, char **argv)
     o.format = IOCS_FORMAT_MSGPACK;
     o.threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:o:j:Lh", longopts, NULL)) != -1) {
+    while ((c = getopt_exact(argc, argv, "i:o:j:Lqlch", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
         switch (c) {
@@ -294,12 +389,13 @@ static int parse_scan(int argc, char **argv)
             }
             break;
         case OPT_DEPTH:
-            if (parse_size(optarg, &v) < 0 || v > IOCS_READER_NSLABS_DEFAULT) {
+            if (parse_count(optarg, IOCS_READER_NSLABS_DEFAULT, &n) < 0 ||
+                n == 0) {
                 fprintf(stderr, "iocstream: --depth: '%s' is not 1..%d\n",
                         optarg, IOCS_READER_NSLABS_DEFAULT);
                 goto bad;
             }
-            o.depth = (unsigned)v;
+            o.depth = (unsigned)n;
             break;
         case OPT_PACK_MAX:
             if (strcmp(optarg, "0") == 0)
@@ -320,15 +416,22 @@ static int parse_scan(int argc, char **argv)
             o.follow_symlinks = true;
             break;
         case 'j':
-            if (strcmp(optarg, "0") == 0) {
-                o.threads = 0; /* scan on the reading thread */
-                break;
-            }
-            if (parse_size(optarg, &v) < 0 || v > 1024) {
+            /* A count, not a size: "1K" is not 1024 threads. 0: scan on
+             * the reading thread. */
+            if (parse_count(optarg, 1024, &n) < 0) {
                 fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", optarg);
                 goto bad;
             }
-            o.threads = (unsigned)v;
+            o.threads = (unsigned)n;
+            break;
+        case 'q':
+            o.report = IOCS_REPORT_QUIET;
+            break;
+        case 'l':
+            o.report = IOCS_REPORT_LIST;
+            break;
+        case 'c':
+            o.report = IOCS_REPORT_COUNT;
             break;
         case OPT_STATS:
             o.stats = true;
@@ -352,7 +455,17 @@ static int parse_scan(int argc, char **argv)
               stderr);
         goto bad;
     }
-    if (!format_set && !o.output && isatty(STDOUT_FILENO))
+    if (o.report != IOCS_REPORT_EVENTS && (o.output || format_set)) {
+        fputs("iocstream: -q, -l and -c print no events: no -o or --format "
+              "with them\n",
+              stderr);
+        goto bad;
+    }
+    if (!format_set && o.output && strcmp(o.output, "-") != 0 &&
+        (ends_with(o.output, ".json") || ends_with(o.output, ".jsonl")))
+        o.format = IOCS_FORMAT_JSON; /* the name says JSON */
+    if (!format_set && (!o.output || strcmp(o.output, "-") == 0) &&
+        isatty(STDOUT_FILENO))
         o.format = IOCS_FORMAT_JSON;
     o.feeds = feeds;
     o.rules = rules;
@@ -399,7 +512,7 @@ static int parse_iocs_like(int argc, char **argv, bool compile)
     rules = feeds + argc;
     allows = rules + argc;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_exact(argc, argv, "i:o:h", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
         switch (c) {
@@ -460,7 +573,7 @@ static int parse_summary(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_exact(argc, argv, "h", longopts)) != -1) {
         switch (c) {
         case OPT_FORMAT:
             if (strcmp(optarg, "json") == 0) {
@@ -488,8 +601,30 @@ bad:
     return 2;
 }
 
+/* Started with fd 0, 1 or 2 closed, the first file opened would take its
+ * number: warnings would land in the -o file. Put /dev/null there. */
+static void reopen_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        int nfd;
+
+        if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+            continue;
+        nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (nfd < 0)
+            _exit(2); /* nowhere to say it */
+        if (nfd != fd) {
+            /* A lower one was closed too and is now /dev/null. */
+            if (dup2(nfd, fd) < 0)
+                _exit(2);
+            close(nfd);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    reopen_std_fds();
     if (argc < 2) {
         usage(stderr);
         return 2;

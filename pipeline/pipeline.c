@@ -9,6 +9,7 @@
 #include "pipeline/pipeline.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,55 @@
 #include "pipeline/walk.h"
 #include "pipeline/wholefile.h"
 #include "pipeline/workers.h"
+
+/* The signal that asked the scan to stop (iocs_pipeline_interrupt()). */
+static volatile sig_atomic_t stop_sig;
+
+void iocs_pipeline_interrupt(int sig)
+{
+    stop_sig = sig;
+}
+
+/* How far the reading got, for the line printed on a signal. */
+struct reached {
+    size_t done;     /* sources read to their end */
+    uint32_t source; /* the last slab handed on... */
+    uint64_t offset; /* ...and where it ends */
+    bool any;
+};
+
+static void note_slab(struct reached *re, const struct iocs_slab *s)
+{
+    if (s->nparts) {
+        const struct iocs_slab *p = &s->parts[s->nparts - 1];
+
+        re->done += s->nparts;
+        re->source = p->source;
+        re->offset = p->offset + p->len;
+    } else {
+        re->done += s->last;
+        re->source = s->source;
+        re->offset = s->offset + s->len;
+    }
+    re->any = true;
+}
+
+/* The status for an error that ended the loop: a closed output pipe is
+ * SIGPIPE's (and says nothing), -q's first hit (-ECANCELED) none. */
+static int fail_status(int err)
+{
+    if (err == -EPIPE)
+        return IOCS_EXIT_SIGNAL + SIGPIPE;
+    if (err == -ECANCELED)
+        return 0;
+    return 2;
+}
+
+/* Whether err is said on stderr (not a closed pipe nor -q's stop). */
+static bool says(int err)
+{
+    return err != -EPIPE && err != -ECANCELED;
+}
 
 /*
  * The inline path's output (-j 0): events are encoded here, as the scanner
@@ -76,6 +126,13 @@ static int on_event(void *ctx, const struct iocs_event *ev)
 static void report_source_err(const struct iocs_sourcelist *list,
                               const struct iocs_slab *s)
 {
+    if (s->err == -ENODATA) { /* reader.h: cut short while being read */
+        fprintf(stderr,
+                "iocstream: %s: truncated at offset %llu while being read\n",
+                list->v[s->source].path,
+                (unsigned long long)(s->offset + s->len));
+        return;
+    }
     fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
             iocs_strerror(s->err));
 }
@@ -154,7 +211,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, const struct iocs_scan_opts *o,
                        const struct iocs_allow *allow,
                        struct iocs_sourcelist *list, struct out *out,
-                       struct iocs_scan_stats *st)
+                       struct iocs_scan_stats *st, struct reached *re)
 {
     struct iocs_scanner_opts so = {.max_line = o->max_line, .allow = allow};
     struct iocs_wholefile_opts fo = {.buf_size = o->slab_size,
@@ -185,9 +242,13 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         struct iocs_slab *s;
         int n;
 
+        if (stop_sig)
+            break; /* a signal: what is found is written by the caller */
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EINTR)
+            continue;
         if (err == -EAGAIN) {
             /* Live input with no bytes yet: what is encoded goes out
              * before the wait. */
@@ -198,9 +259,9 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                 err = iocs_reader_wait(r, -1);
             if (err >= 0)
                 continue;
-            if (err != -EPIPE)
+            if (says(err))
                 fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-            status = 2;
+            status = fail_status(err);
             break;
         }
         if (err < 0) {
@@ -208,6 +269,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
             status = 2;
             break;
         }
+        note_slab(re, s);
         n = slab_units(f, s, list, v, fj, &status);
         err = n < 0 ? n : 0;
         if (err < 0)
@@ -230,7 +292,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                                                       .offset = res.end,
                                                       .line = 1 + res.lines};
                 }
-                if (err < 0 && err != -EPIPE)
+                if (err < 0 && says(err))
                     fprintf(stderr, "iocstream: %s: %s\n", fj[i].src->path,
                             iocs_strerror(err));
                 continue;
@@ -245,13 +307,13 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                 out->pos = (struct iocs_sink_pos){.source = u->source,
                                                   .offset = u->offset + u->len,
                                                   .line = line0};
-            if (err < 0 && err != -EPIPE)
+            if (err < 0 && says(err))
                 fprintf(stderr, "iocstream: %s: %s\n", v[i].path,
                         iocs_strerror(err));
         }
         iocs_reader_release(r, s);
         if (err < 0) {
-            status = 2;
+            status = fail_status(err);
             break;
         }
     }
@@ -303,7 +365,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      const struct iocs_db *db, const struct iocs_scan_opts *o,
                      const struct iocs_allow *allow, unsigned max_jobs,
                      struct iocs_sourcelist *list, struct iocs_sink *sink,
-                     struct iocs_scan_stats *st)
+                     struct iocs_scan_stats *st, struct reached *re)
 {
     struct iocs_workers_opts wo = {.threads = o->threads,
                                    .max_jobs = max_jobs,
@@ -335,6 +397,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         struct iocs_slab *s;
         int n;
 
+        if (stop_sig)
+            break; /* a signal: the jobs in flight are written below */
         if (iocs_workers_full(w)) {
             err = collect_one(w, r, sink);
             if (err < 0)
@@ -344,6 +408,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         err = iocs_reader_next(r, &s);
         if (err == 0)
             break;
+        if (err == -EINTR)
+            continue;
         if (err == -EAGAIN && iocs_workers_busy(w)) {
             err = collect_one(w, r, sink); /* let what was read go out */
             if (err < 0)
@@ -370,6 +436,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             status = 2;
             break;
         }
+        note_slab(re, s);
         n = slab_units(f, s, list, v, fj, &status);
         if (n <= 0) {
             iocs_reader_release(r, s);
@@ -419,11 +486,13 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         if (rc < 0 && err >= 0)
             err = rc;
     if (err < 0) {
-        if (err != -EPIPE)
+        if (says(err))
             fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
-        status = 2;
+        status = fail_status(err);
     }
-    if (iocs_workers_failed(w))
+    /* A whole-file source that failed (reported by the pool) makes the
+     * status 2, as a plain one does, unless the loop ended otherwise. */
+    if (iocs_workers_failed(w) && status == 0 && err >= 0)
         status = 2;
     iocs_workers_stats(w, st);
     st->lines += lines; /* the workers counted whole-file jobs' lines */
@@ -442,6 +511,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     struct iocs_reader *r = NULL;
     struct iocs_framer *f = NULL;
     struct out out = {.sink = sink};
+    struct reached re = {0};
     size_t overlap = iocs_db_overlap(db);
     unsigned max_jobs = 2 * o->threads + 2;
     int status, err;
@@ -455,6 +525,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (ro.depth > ro.nslabs)
         ro.depth = ro.nslabs;
     ro.no_uring = o->no_uring;
+    ro.poll_pipes = true; /* events must not wait for a quiet input */
     ro.direct = o->direct;
     ro.pack_max = o->pack_max == (size_t)-1 ? o->slab_size / 4 : o->pack_max;
     if (ro.pack_max > o->slab_size)
@@ -488,15 +559,29 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                 "with read(2)\n",
                 iocs_strerror(iocs_reader_uring_err(r)));
     if (o->threads > 0)
-        status = loop_pool(r, f, db, o, allow, max_jobs, list, sink, st);
+        status = loop_pool(r, f, db, o, allow, max_jobs, list, sink, st, &re);
     else
-        status = loop_inline(r, f, db, o, allow, list, &out, st);
+        status = loop_inline(r, f, db, o, allow, list, &out, st, &re);
     /* The inline path's last events; the pool wrote every job's. */
     err = out.enc ? out_write(&out) : 0;
     if (err) {
-        if (err != -EPIPE)
+        if (says(err))
             fprintf(stderr, "iocstream: output: %s\n", iocs_strerror(err));
-        status = 2;
+        if (status < IOCS_EXIT_SIGNAL)
+            status = fail_status(err);
+    }
+    if (stop_sig) {
+        /* Every event found is written, each whole: say how far the
+         * reading got. */
+        fprintf(stderr,
+                "iocstream: stopped by signal %d (%s): %zu of %zu inputs "
+                "done",
+                (int)stop_sig, strsignal(stop_sig), re.done, list->len);
+        if (re.any)
+            fprintf(stderr, "; reached %s at byte %llu",
+                    list->v[re.source].path, (unsigned long long)re.offset);
+        fputc('\n', stderr);
+        status = IOCS_EXIT_SIGNAL + stop_sig;
     }
 out:
     iocs_encoder_free(out.enc);

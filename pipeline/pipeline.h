@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "pipeline/event.h"
+#include "pipeline/sink.h" /* enum iocs_report */
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,6 +46,7 @@ struct iocs_scan_opts {
     bool direct; /* --direct: O_DIRECT reads */
     bool follow_symlinks;
     bool stats;
+    enum iocs_report report; /* -q, -l, -c: what is printed (sink.h) */
 };
 
 struct iocs_allow;
@@ -61,12 +63,24 @@ struct iocs_sourcelist;
  * flushed (the caller decides how long to wait for acks). A source that
  * fails is reported on stderr by name and the others are scanned. st gets
  * the totals, *uring whether io_uring read the input. Returns 0, or 2 when
- * a source failed or the output broke (reported).
+ * a source failed or the output broke (reported); 128 + SIGPIPE (nothing
+ * said) when the output is a pipe whose reader went away; 128 + the
+ * signal after iocs_pipeline_interrupt(): reading stopped, every event
+ * found before it was written (each whole), and how far the reading got
+ * was printed. A sink's -ECANCELED (-q's first hit) stops it quietly: 0.
+ * A live input that has no bytes yet makes it write out its events first.
  */
 int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
                       const struct iocs_allow *allow,
                       struct iocs_sourcelist *list, struct iocs_sink *sink,
                       struct iocs_scan_stats *st, bool *uring);
+
+/*
+ * Ask the running scan to stop: it reads no more, writes every event found
+ * so far and returns 128 + sig. Async-signal-safe: for a SIGINT or SIGTERM
+ * handler installed without SA_RESTART (so blocking waits return).
+ */
+void iocs_pipeline_interrupt(int sig);
 
 #ifdef __cplusplus
 }

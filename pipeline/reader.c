@@ -116,7 +116,8 @@ struct iocs_reader {
     struct io_uring ring;
     bool uring;
     int uring_err;
-    bool direct; /* open regular files with O_DIRECT (cold replays) */
+    bool direct;     /* open regular files with O_DIRECT (cold replays) */
+    bool poll_pipes; /* opts.poll_pipes */
 
     size_t slab_size;
     size_t headroom;
@@ -257,6 +258,8 @@ static bool at_size(struct iocs_reader *r, const struct rslab *s)
 
     if (end < r->size)
         return false;
+    if (r->size == 0)
+        return false; /* says empty but may not be (/proc): read to a 0 */
     if (s->pub.len < r->slab_size)
         return true; /* the read stopped short of what it asked: the end */
     if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->size) {
@@ -280,6 +283,11 @@ static void complete(struct iocs_reader *r, struct rslab *s, int res)
         s->pub.err = res;
         s->eof = res == 0;
         r->stop = true;
+        /* The end before the size fstat gave: cut while being read (as
+         * copytruncate does); the bytes before it are still scanned. */
+        if (res == 0 && r->seekable &&
+            r->base + s->pub.offset + s->pub.len < r->size)
+            s->pub.err = -ENODATA;
     } else {
         s->pub.len += (size_t)res;
         if (!r->seekable) {
@@ -411,6 +419,8 @@ static bool part_account(struct iocs_reader *r, struct rpart *rp, int res)
         return true;
     if (res < 0) {
         ps->err = res;
+    } else if (res == 0 && ps->len < rp->want) {
+        ps->err = -ENODATA; /* truncated while being read */
     } else if (res > 0) {
         ps->len += (size_t)res;
         if (ps->len < rp->want) {
@@ -450,9 +460,14 @@ static void part_issue(struct iocs_reader *r, struct rpart *rp)
 
 /* --- opening ----------------------------------------------------------- */
 
-static int open_flags(bool direct)
+/* With poll_pipes, O_NONBLOCK: opening a FIFO with no writer returns at
+ * once instead of blocking the scan (and holding back the events found
+ * before it); its reads then wait in poll(2), where a writer's first bytes
+ * (or its close) wake them. Regular files ignore the flag. */
+static int open_flags(const struct iocs_reader *r, bool direct)
 {
-    return O_RDONLY | O_CLOEXEC | O_NOCTTY | (direct ? O_DIRECT : 0);
+    return O_RDONLY | O_CLOEXEC | O_NOCTTY | (direct ? O_DIRECT : 0) |
+           (r->poll_pipes ? O_NONBLOCK : 0);
 }
 
 /* Open path now, with O_DIRECT where asked and the file system takes it. */
@@ -462,11 +477,11 @@ static void open_now(struct iocs_reader *r, struct rsrc *e, const char *path)
 
     e->direct = false;
     if (r->direct) {
-        fd = open(path, open_flags(true));
+        fd = open(path, open_flags(r, true));
         e->direct = fd >= 0;
     }
     if (fd < 0)
-        fd = open(path, open_flags(false));
+        fd = open(path, open_flags(r, false));
     e->fd = fd;
     e->err = fd < 0 ? -errno : 0;
     e->ready = true;
@@ -491,7 +506,8 @@ static int issue_opens(struct iocs_reader *r)
             sqe = get_sqe(r);
             if (!sqe)
                 return -EBUSY;
-            io_uring_prep_openat(sqe, AT_FDCWD, path, open_flags(r->direct), 0);
+            io_uring_prep_openat(sqe, AT_FDCWD, path, open_flags(r, r->direct),
+                                 0);
             io_uring_sqe_set_data64(sqe, tagged(e, TAG_OPEN));
             e->inflight = true;
             e->direct = r->direct;
@@ -601,7 +617,8 @@ static int start_next(struct iocs_reader *r)
      * its own. */
     packed = r->pack_max > 0 && e->own &&
              r->srcv[r->next_src].start_offset == 0 &&
-             (e->err < 0 || (S_ISREG(e->st_mode) && e->size <= r->pack_max));
+             (e->err < 0 ||
+              (S_ISREG(e->st_mode) && e->size > 0 && e->size <= r->pack_max));
     if (!packed) {
         seal(r); /* its slabs come after every pack before it */
         if (e->err < 0) {
@@ -682,6 +699,15 @@ static int start_next(struct iocs_reader *r)
  * sources, start new reads up to the depth. Without io_uring, stop after
  * one read (or one pack), so nothing is read far ahead of the caller.
  */
+/* Whether a read of the pipe fd would not block (bytes, its end, or an
+ * error to report). */
+static bool readable_now(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    return poll(&p, 1, 0) != 0;
+}
+
 static int refill(struct iocs_reader *r)
 {
     int err;
@@ -729,12 +755,21 @@ static int refill(struct iocs_reader *r)
             close_src(r);
             continue;
         }
-        if (r->nfree == 0 || r->busy >= (r->seekable ? r->depth : 1u))
+        /* A file that says it is empty (/proc) is read one slab at a time
+         * until a read returns 0, as a pipe is. */
+        if (r->nfree == 0 ||
+            r->busy >= (r->seekable && r->size ? r->depth : 1u))
             return 0;
         /* Past the known size only a read already issued can find more
          * (at_size() looks again); an empty file still gets its one read. */
-        if (r->seekable && r->issued && r->base + r->next_off >= r->size)
+        if (r->seekable && r->issued && r->size &&
+            r->base + r->next_off >= r->size)
             return 0;
+        if (r->poll_pipes && !r->seekable && !readable_now(r->fd)) {
+            r->need_poll = true; /* next() says -EAGAIN, as when
+                                    non-blocking */
+            return 0;
+        }
         r->busy++;
         err = issue(r, take(r, r->next_off));
         if (err)
@@ -816,14 +851,16 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
             err = iocs_reader_wait(r, 0);
             if (err < 0)
                 return err;
-            if (err == 0)
-                return -EAGAIN; /* no bytes yet: the caller waits */
+            /* No bytes yet: the caller waits, once the reads in flight
+             * (a pack before this pipe) are back. */
+            if (err == 0 && r->inflight == 0)
+                return -EAGAIN;
         }
 
         err = refill(r);
         if (err)
             return err;
-        if (!r->uring || r->need_poll)
+        if (!r->uring || (r->need_poll && r->inflight == 0))
             continue;
         s = qpeek(r);
         if ((s && s->state == SLAB_READY) ||
@@ -846,6 +883,8 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
         if (r->inflight == 0)
             return -EIO; /* nothing can finish: cannot happen */
         err = io_uring_submit_and_wait(&r->ring, 1);
+        if (err == -EINTR && r->poll_pipes)
+            return -EINTR; /* a signal: the caller looks at why */
         if (err < 0 && err != -EINTR)
             return err;
         reap(r);
@@ -917,6 +956,7 @@ int iocs_reader_new(struct iocs_reader **out,
     r->slab_size = opts->slab_size;
     r->pack_max = opts->pack_max;
     r->direct = opts->direct;
+    r->poll_pipes = opts->poll_pipes;
     /* O_DIRECT reads land page-aligned: data[] must start on a page. */
     r->headroom = opts->direct
                       ? (opts->headroom + PAGE - 1) & ~(size_t)(PAGE - 1)

@@ -32,7 +32,8 @@
  * output (the events so far must not wait for more input) and calls
  * iocs_reader_wait() (or polls by itself) before calling next again. A
  * blocking descriptor and a regular file never give -EAGAIN: reads there
- * block in the kernel.
+ * block in the kernel, unless opts.poll_pipes (a live input that goes
+ * quiet must not hold back the events found before it).
  *
  * Small files (opts.pack_max > 0): a regular file of at most pack_max
  * bytes when opened is read whole, in one read of that size, into a
@@ -95,6 +96,12 @@ struct iocs_reader_opts {
                          0: never (every source gets its own slabs) */
     unsigned open_ahead; /* opens in flight ahead of the source being read
                             (io_uring only); 0 means the default */
+    bool poll_pipes;     /* a pipe, FIFO or terminal is polled before each
+                            read: with no bytes yet, next() returns -EAGAIN
+                            as for a non-blocking one (so the caller writes
+                            out its events before waiting), and a signal
+                            that interrupts a wait inside next() returns
+                            -EINTR */
 };
 
 /* Defaults: 1 MiB slabs, 8 slabs, 4 reads in flight. */
@@ -116,7 +123,11 @@ struct iocs_slab {
     bool last;               /* last slab of this source (len may be 0) */
     int err;                 /* < 0: the source failed (open or read); the
                                 slab is then also the last of its source and
-                                len holds the bytes read before the failure */
+                                len holds the bytes read before the failure;
+                                -ENODATA: a regular file ended (a read
+                                returned 0) before the size fstat gave, so it
+                                was truncated while being read, at offset +
+                                len */
     enum iocs_codec codec;   /* not IOCS_CODEC_PLAIN: an encoded source
                                 (see "Encoded sources" above) */
     unsigned nparts;         /* > 0: a pack of small files, in parts[];
@@ -144,7 +155,8 @@ void iocs_reader_free(struct iocs_reader *r);
  * source is done, -EAGAIN when the source being read is a non-blocking
  * pipe, FIFO or terminal with no bytes yet (see "Waiting" above: wait with
  * iocs_reader_wait(), then call again), or another negative errno for a
- * failure of the reader itself (not of one source). Otherwise blocks until
+ * failure of the reader itself (not of one source); with opts.poll_pipes,
+ * -EINTR when a signal interrupted a wait (call again). Otherwise blocks until
  * the slab is read. The slab stays valid until iocs_reader_release(); a
  * caller holding all nslabs slabs gets -EBUSY.
  */

@@ -62,6 +62,7 @@ struct iocs_linestate {
 struct hits {
     struct rawhit *v;
     size_t len, cap;
+    size_t npats; /* ids Hyperscan may report are below this */
 };
 
 struct iocs_scanner {
@@ -208,6 +209,7 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
     if (err)
         goto fail;
     s->hits.cap = opts->max_hits ? opts->max_hits : HITS_DEFAULT;
+    s->hits.npats = iocs_db_patterns(db);
     s->hits.v = malloc(s->hits.cap * sizeof(*s->hits.v));
     if (!s->hits.v || linestate_init(&s->line, s->max_line) < 0) {
         err = -ENOMEM;
@@ -467,6 +469,10 @@ static int on_match(unsigned int id, unsigned long long from,
     struct hits *h = ctx;
 
     (void)flags;
+    /* A pattern id past the table (a database file whose Hyperscan part
+     * is not its own) is never used: one compare, no read past it. */
+    if (id >= h->npats)
+        return 0;
     if (h->len == h->cap)
         return 1; /* stop; the caller splits the block */
     h->v[h->len++] =

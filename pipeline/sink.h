@@ -34,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "pipeline/event.h" /* enum iocs_format */
@@ -57,6 +58,7 @@ struct iocs_sink_rec {
                                   EventTime) */
     const char *id;            /* event.id, NUL-terminated (NATS's
                                   Nats-Msg-Id); NULL when not computed */
+    const char *path;          /* the event's source (iocs_event.path) */
 };
 
 /* Encoded events, back to back, in input order. Valid during write(): a
@@ -69,6 +71,14 @@ struct iocs_sink_batch {
     size_t n;                        /* events (may be 0: a batch that only
                                         moves the position) */
     struct iocs_sink_pos pos;        /* the input before pos is covered */
+};
+
+/* What a scan prints: events, or as grep's -q, -l and -c. */
+enum iocs_report {
+    IOCS_REPORT_EVENTS, /* the events, to -o DEST */
+    IOCS_REPORT_QUIET,  /* -q: nothing; stop at the first hit */
+    IOCS_REPORT_LIST,   /* -l: the path of each input with a hit */
+    IOCS_REPORT_COUNT,  /* -c: PATH:EVENTS per input */
 };
 
 /* Options for every sink; each uses those it knows. */
@@ -140,7 +150,7 @@ int iocs_sink_open(struct iocs_sink **out, const char *dest,
  * batches must come with seq increasing by one (-EINVAL otherwise). May
  * block for backpressure. After a failure the same batch (same seq) may be
  * written again: the sink goes on after what it already took of it, so no
- * byte goes out twice (-EAGAIN from a non-blocking stdout, for one). EPIPE
+ * byte goes out twice (a file sink waits for a non-blocking stdout). EPIPE
  * is returned as it is: the reader of the output went away (ignore
  * SIGPIPE to get it).
  */
@@ -201,6 +211,23 @@ static inline void iocs_sink_close(struct iocs_sink *s)
 int iocs__sink_file_open(struct iocs_sink **out, const char *dest,
                          const struct iocs_sink_opts *o, char *errbuf,
                          size_t errlen);
+
+/*
+ * sink_count.c: grep's -q, -l and -c (pipeline.h, enum iocs_report) over
+ * the sources of list (which must outlive the sink), printed on f: -q
+ * prints nothing and its write() returns -ECANCELED at the first event
+ * (stop the scan, quietly); -l prints a source's path with its first
+ * event; -c prints "PATH:EVENTS" (names) or "EVENTS" per source, in
+ * order, from iocs__sink_count_done(). Returns 0 or -ENOMEM.
+ */
+struct iocs_sourcelist;
+int iocs__sink_count_open(struct iocs_sink **out, enum iocs_report mode,
+                          const struct iocs_sourcelist *list, bool names,
+                          FILE *f);
+
+/* The scan is over: -c prints its counts; everything is flushed. Returns
+ * 0, -EPIPE or -EIO. */
+int iocs__sink_count_done(struct iocs_sink *s);
 
 #ifdef __cplusplus
 }

@@ -10,9 +10,14 @@
  * Acknowledgement: a batch is acknowledged once written; with
  * opts.durable, once flush() has fsynced it (fsync per batch would cost a
  * disk flush per job), so a checkpoint never gets ahead of the disk.
+ *
+ * A stdout that is non-blocking (O_NONBLOCK set by whoever shares it) is
+ * waited for with poll(2) when full: the scan goes on, as with a blocking
+ * one, instead of failing with EAGAIN.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +45,19 @@ static void ack_written(struct sink_file *f)
     f->base.stats.events_acked = f->written_events;
 }
 
+/* Wait for a non-blocking fd (a stdout shared with a non-blocking
+ * parent) to take bytes again. Returns 0, or -1 with errno set. */
+static int wait_writable(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+    while (poll(&p, 1, -1) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
 static int file_write(struct iocs_sink *s, const struct iocs_sink_batch *b)
 {
     struct sink_file *f = (struct sink_file *)s;
@@ -54,6 +72,9 @@ static int file_write(struct iocs_sink *s, const struct iocs_sink_batch *b)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EAGAIN && wait_writable(f->fd) == 0)
+                continue; /* a non-blocking stdout: wait, as a blocking
+                             one would */
             err = -errno;
             break;
         }

@@ -246,9 +246,13 @@ static int publish(struct nats_sink *s, natsMsg **m)
             break;
         if (!t0)
             t0 = now_ms();
+        /* A write to a socket the server just dropped says NATS_IO_ERROR
+         * before libnats starts reconnecting: as transient as a
+         * disconnect. Only a closed connection is final. */
         if (st != NATS_TIMEOUT && st != NATS_INSUFFICIENT_BUFFER &&
             st != NATS_CONNECTION_DISCONNECTED &&
-            st != NATS_NOT_YET_CONNECTED) {
+            st != NATS_NOT_YET_CONNECTED && st != NATS_IO_ERROR &&
+            st != NATS_STALE_CONNECTION) {
             snprintf(s->err, sizeof(s->err), "publish: %s",
                      natsStatus_GetText(st));
             err = st == NATS_CONNECTION_CLOSED ? -EPIPE : from_status(st);

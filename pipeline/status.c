@@ -1,5 +1,8 @@
 /*
- * status.c - error text for iocstream's negative-errno codes.
+ * status.c - error text for iocstream's negative-errno codes. A kernel
+ * error prints as the kernel names it (strerror): only codes that iocstream
+ * gives a meaning of its own, and that no system call returns to it, have
+ * their own text here.
  */
 #include "pipeline/status.h"
 
@@ -13,14 +16,10 @@ const char *iocs_strerror(int err)
         return "success";
     case -E2BIG:
         return "line longer than the framer cap";
-    case -EAGAIN:
-        return "more input needed";
     case -ENOSYS:
         return "io_uring is not available";
     case -EBADMSG:
         return "malformed input";
-    case -ENOSPC:
-        return "fixed capacity exceeded";
     default:
         break;
     }

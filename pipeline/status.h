@@ -16,11 +16,13 @@
 extern "C" {
 #endif
 
-/* Exit statuses, as grep: no hits, hits, error. */
+/* Exit statuses, as grep: something found, nothing found, an error (which
+ * wins over hits, except with -q and a hit); killed by a signal: 128 + it. */
 enum {
-    IOCS_EXIT_NOHIT = 0,
-    IOCS_EXIT_HIT = 1,
+    IOCS_EXIT_HIT = 0,
+    IOCS_EXIT_NOHIT = 1,
     IOCS_EXIT_ERROR = 2,
+    IOCS_EXIT_SIGNAL = 128,
 };
 
 /*

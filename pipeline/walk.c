@@ -31,7 +31,18 @@ struct walk {
     void *ctx;
     size_t *nerr;
     const struct ancestor *up;
+    const struct iocs_walk_skip *skip; /* outputs: never yielded */
+    size_t nskip;
 };
+
+/* Whether dev, ino is one of the files the walk must leave out. */
+static bool skipped(const struct walk *w, uint64_t dev, uint64_t ino)
+{
+    for (size_t i = 0; i < w->nskip; i++)
+        if (w->skip[i].dev == dev && w->skip[i].ino == ino)
+            return true;
+    return false;
+}
 
 /* Append path with the identity it was found with (0, 0: unknown). */
 static int push(struct iocs_sourcelist *list, const char *path, uint64_t dev,
@@ -87,7 +98,9 @@ static int walk_entry(struct walk *w, const char *path, unsigned char type,
     if (type == DT_LNK && !w->follow)
         return 0;
     if (type == DT_REG)
-        return push(w->list, path, w->up->dev, ino);
+        return skipped(w, w->up->dev, ino)
+                   ? 0
+                   : push(w->list, path, w->up->dev, ino);
     if (type != DT_DIR && type != DT_LNK && type != DT_UNKNOWN)
         return 0; /* FIFOs, sockets and devices are never walked into. */
 
@@ -98,7 +111,9 @@ static int walk_entry(struct walk *w, const char *path, unsigned char type,
         return failed(w, path, -errno);
     }
     if (S_ISREG(st.st_mode))
-        return push(w->list, path, st.st_dev, st.st_ino);
+        return skipped(w, st.st_dev, st.st_ino)
+                   ? 0
+                   : push(w->list, path, st.st_dev, st.st_ino);
     if (S_ISDIR(st.st_mode))
         return walk_dir(w, path, &st);
     return 0;
@@ -153,12 +168,23 @@ int iocs_walk_add(struct iocs_sourcelist *list, const char *arg,
                   bool follow_symlinks, iocs_walk_err_fn on_err, void *ctx,
                   size_t *nerr)
 {
+    return iocs_walk_add_except(list, arg, follow_symlinks, on_err, ctx, nerr,
+                                NULL, 0);
+}
+
+int iocs_walk_add_except(struct iocs_sourcelist *list, const char *arg,
+                         bool follow_symlinks, iocs_walk_err_fn on_err,
+                         void *ctx, size_t *nerr,
+                         const struct iocs_walk_skip *skip, size_t nskip)
+{
     struct walk w = {
         .list = list,
         .follow = follow_symlinks,
         .on_err = on_err,
         .ctx = ctx,
         .nerr = nerr,
+        .skip = skip,
+        .nskip = nskip,
     };
     struct stat st;
     size_t start = list->len;

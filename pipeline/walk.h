@@ -43,6 +43,24 @@ int iocs_walk_add(struct iocs_sourcelist *list, const char *arg,
                   bool follow_symlinks, iocs_walk_err_fn on_err, void *ctx,
                   size_t *nerr);
 
+/* A file the walk never yields: one iocstream writes (the output, the
+ * state file), found by device and inode. */
+struct iocs_walk_skip {
+    uint64_t dev, ino;
+};
+
+/*
+ * As iocs_walk_add(), but a regular file met while walking a directory
+ * that is one of skip[0..nskip) is left out silently, so `scan -o
+ * DIR/out.json DIR` never reads its own output back. A file named on the
+ * command line is not checked here: the caller refuses it (it would be
+ * truncated by the output being opened).
+ */
+int iocs_walk_add_except(struct iocs_sourcelist *list, const char *arg,
+                         bool follow_symlinks, iocs_walk_err_fn on_err,
+                         void *ctx, size_t *nerr,
+                         const struct iocs_walk_skip *skip, size_t nskip);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #                    [--seed bench1] [--cache build/bench] [--preset release]
 #                    [--sample 16M] [--peer-budget 60] [--big] [--no-small]
 #                    [--no-peers] [--out bench/RESULTS.md] [--quick]
+#                    [--tokens]
 #
 # Contenders, each round in rotated order, medians over --rounds rounds:
 #   raw1, rawN   bench/rawlimit: hs_scan per 1 MiB chunk over the corpus in
@@ -32,6 +33,9 @@
 # rawlimit on one thread over the plain 16 files) / cores, and beside
 # ugrep -z -F -i -f; events checked identical to the plain scan's; peak RSS
 # of the plain and the compressed scans. Appended to --out as a section.
+# --tokens runs only bench/bench_tokens on the corpus (the typed token
+# index beside the raw Hyperscan limit of the same set, one thread; see
+# bench/LIMITS.md) and prints its table; RESULTS.md is left alone.
 # Writes bench/RESULTS.md (machine, command, table, agreement, targets).
 set -euo pipefail
 
@@ -42,6 +46,7 @@ cd "$root"
 size=1G rounds=5 iocs=10000 hit=0.05 seed=bench1 cache=build/bench
 preset=release sample=16M budget=60 big=0 small=1 peers=1 out=bench/RESULTS.md
 replay=0
+tokens=0
 cmdline="scripts/bench.sh $*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -59,15 +64,29 @@ while [ $# -gt 0 ]; do
     --no-peers) peers=0 ;;
     --out) out=$2; shift ;;
     --quick) size=256M rounds=3 ;;
+    --tokens) tokens=1 ;;
     --replay) replay=1 ;;
     --replay-only) replay=2 ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+
+# --tokens: the token index (matchers/tokens.h) against the raw Hyperscan
+# limit of the same IOC set, on the corpus, one thread (bench_tokens.cc).
+# Needs Google Benchmark: built from the ci preset (release has no tests
+# and may lack it).
+tokens_bench() {
+    cmake --preset ci >/dev/null
+    cmake --build build/ci -j"$nproc" --target bench_tokens >/dev/null
+    log "bench_tokens: $corpus/logs with $corpus/iocs.txt"
+    IOCS_BENCH_TOKENS_CORPUS="$corpus/logs" \
+    IOCS_BENCH_TOKENS_FEEDS="$corpus/iocs.txt" \
+        build/ci/bench/bench_tokens --benchmark_counters_tabular=true
+}
 bytes_of() { # 1G -> bytes
     python3 -c 'import sys; s=sys.argv[1]; m={"K":1<<10,"M":1<<20,"G":1<<30,"T":1<<40}
 print(int(float(s[:-1])*m[s[-1].upper()]) if s[-1].upper() in m else int(s))' "$1"
@@ -105,6 +124,10 @@ if [ ! -f "$corpus/.params" ] || [ "$(cat "$corpus/.params")" != "$params" ]; th
     rm -rf "$corpus"
     python3 scripts/genlogs.py --out "$corpus" $params -q
     echo "$params" > "$corpus/.params"
+fi
+if [ "$tokens" = 1 ]; then
+    tokens_bench
+    exit 0
 fi
 smalldir=$cache/small${name#corpus}
 [ "$replay" = 2 ] && small=0 # the replay run needs no small files
@@ -315,7 +338,7 @@ run_one() {
         # Page-cached is the condition: this VM's memory reclaim (DAMON)
         # evicts idle files between rounds, so warm the input (untimed).
         find "$(input_dir $in)" -type f -exec cat {} + >/dev/null
-        # exit 1 means hits: not an error
+        # exit 1 means no hits (as grep): not an error
         timed "$bin" scan $j --stats -i "$corpus/iocs.txt" -o /dev/null \
             "$(input_dir $in)" || [ $? = 1 ] || { cat "$tmp/err" >&2; exit 2; }
         count=$(sed -n 's/.* \([0-9]*\) events .*/\1/p' "$tmp/err")

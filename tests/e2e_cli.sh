@@ -9,12 +9,12 @@ printf '# test feed\nevil[.]example\n192.81.209.168\n' >iocs.txt
 printf 'nothing here\n' >clean.log
 printf 'GET http://evil.example/ from 192.81.209.168\n' >hit.log
 
-# 0 no hits, 1 hits, empty output when nothing matched.
+# As grep: 0 hits, 1 no hits, empty output when nothing matched.
 run "$B" scan -i iocs.txt -o out.mp clean.log
-expect_status 0 "no hits"
+expect_status 1 "no hits"
 [ ! -s out.mp ] || fail "output written without hits"
 run "$B" scan -i iocs.txt -o out.mp hit.log
-expect_status 1 "hits"
+expect_status 0 "hits"
 [ "$("$B" decode out.mp | wc -l)" -eq 2 ] || fail "want 2 events"
 
 # An unreadable input is reported by name; the others are still scanned.
@@ -29,7 +29,7 @@ grep -q "missing.log" err.txt || fail "missing input not named: $(cat err.txt)"
 # scanned.
 printf 'evil.example\n10.0.0.0/33\n' >bad.txt
 run "$B" scan -i bad.txt --no-cache -o out2.mp hit.log 2>err.txt
-expect_status 1 "bad IOC, lenient"
+expect_status 0 "bad IOC, lenient"
 grep -q "bad.txt:2: " err.txt || fail "bad IOC not reported as file:line: $(cat err.txt)"
 grep -q "1 .*rejected" err.txt || fail "rejected count not printed: $(cat err.txt)"
 [ "$("$B" decode out2.mp | wc -l)" -eq 1 ] || fail "the good IOC was not used"
@@ -40,9 +40,9 @@ grep -q "bad.txt:2: " err.txt || fail "bad IOC not reported under --strict"
 
 # stdin, as '-' and as no PATH; a pipe.
 run sh -c "printf 'x 192.81.209.168\n' | '$B' scan -i iocs.txt --format json >s1.jsonl"
-expect_status 1 "stdin"
+expect_status 0 "stdin"
 run sh -c "printf 'x 192.81.209.168\n' | '$B' scan -i iocs.txt --format json - >s2.jsonl"
-expect_status 1 "stdin as -"
+expect_status 0 "stdin as -"
 grep -q '"path":"-"' s1.jsonl || fail "stdin path not '-'"
 
 # Directories: walked in sorted order; symlinks followed only with -L.
@@ -51,7 +51,7 @@ cp hit.log d/b/2.log
 cp hit.log d/a/1.log
 ln -s "$W/hit.log" d/link.log
 run "$B" scan -i iocs.txt --format json d >dir.jsonl
-expect_status 1 "directory"
+expect_status 0 "directory"
 paths=$(python3 -c 'import json,sys
 seen=[]
 for l in open(sys.argv[1]):
@@ -65,7 +65,7 @@ run "$B" scan -i iocs.txt --format json -L d >dirL.jsonl
 # --max-line cuts event.original and says so.
 python3 -c 'print("A" * 5000 + " 192.81.209.168 " + "B" * 100)' >long.log
 run "$B" scan -i iocs.txt --max-line 64 --format json long.log >long.jsonl
-expect_status 1 "long line"
+expect_status 0 "long line"
 python3 - long.jsonl <<'PY'
 import json, sys
 e = json.loads(open(sys.argv[1]).readline())
@@ -78,7 +78,7 @@ PY
 # Any bytes decode to valid JSON: invalid UTF-8, NUL, control characters.
 printf 'a\xc0\x27; \\! \x00\x01\x7f\xff 192.81.209.168 \xe2\x82\n' >odd.log
 run "$B" scan -i iocs.txt -o odd.mp odd.log
-expect_status 1 "odd bytes"
+expect_status 0 "odd bytes"
 "$B" decode odd.mp >odd.jsonl
 python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]' odd.jsonl
 if command -v jq >/dev/null; then jq -e . odd.jsonl >/dev/null; fi

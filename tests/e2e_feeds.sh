@@ -44,7 +44,7 @@ PY
     [ -s "$W/want.txt" ] || continue
     run "$B" scan --no-cache --all-attributes -i "$feed" --format json \
         "$W/plant.log" >"$W/ev.jsonl" 2>"$W/err.txt"
-    expect_status 1 "scan with $feed"
+    expect_status 0 "scan with $feed"
     python3 - "$W/ev.jsonl" "$W/want.txt" "$feed" <<'PY'
 import json, sys
 got = set()
@@ -75,7 +75,7 @@ for o in b["objects"]:
     "$corpus/stix2/talos_2024-04_vpn-ssh-bruteforce.stix2.json")
 printf 'x %s y\n' "$talos_ip" >"$W/one.log"
 run "$B" scan --db "$W/talos.db" --format json "$W/one.log" >"$W/db.jsonl"
-expect_status 1 "scan --db"
+expect_status 0 "scan --db"
 grep -q "\"$talos_ip\"" "$W/db.jsonl" || fail "scan --db missed $talos_ip"
 printf 'garbage' >"$W/bad.db"
 run "$B" scan --db "$W/bad.db" "$W/one.log" 2>"$W/err.txt"
@@ -97,7 +97,7 @@ run "$B" scan --stats -i "$feed" "$W/one.log" -o /dev/null 2>"$W/s3.txt"
 printf 'bt-1 90 /ingredi support desk customer thin/i BeyondTrust exploit\n' >"$W/rules.txt"
 printf 'GET /nw Sec-WebSocket-Protocol: Ingredi Support Desk Customer Thin\n' >"$W/ws.log"
 run "$B" scan --rules "$W/rules.txt" --format json "$W/ws.log" >"$W/rule.jsonl"
-expect_status 1 "regex rule"
+expect_status 0 "regex rule"
 printf 'bad 90 /a(b/ broken\n' >"$W/badrules.txt"
 run "$B" scan --strict --rules "$W/badrules.txt" "$W/ws.log" 2>"$W/err.txt"
 expect_status 2 "bad regex rule"
@@ -106,7 +106,7 @@ printf 'evil.example\n10.9.0.0/16\n' >"$W/iocs.txt"
 printf '10.9.0.53\n' >"$W/allow.txt"
 printf 'a 10.9.0.53 b\nc 10.9.1.1 d\n' >"$W/net.log"
 run "$B" scan -i "$W/iocs.txt" --allow "$W/allow.txt" --format json "$W/net.log" >"$W/allow.jsonl"
-expect_status 1 "allowlist"
+expect_status 0 "allowlist"
 [ "$(wc -l <"$W/allow.jsonl")" -eq 1 ] || fail "allowlisted address alerted: $(cat "$W/allow.jsonl")"
 grep -q '"10.9.1.1"' "$W/allow.jsonl" || fail "the other address did not alert"
 

@@ -114,7 +114,7 @@ with open(log, "w") as f, open(want, "w") as w:
 PY
 run "$B" scan --no-cache "${feeds[@]}" --format json "$W/ports.log" \
     >"$W/ports.jsonl" 2>"$W/err.txt"
-[ "$rc" -eq 1 ] || fail "ip:port scan exited $rc: $(tail -3 "$W/err.txt")"
+[ "$rc" -eq 0 ] || fail "ip:port scan exited $rc: $(tail -3 "$W/err.txt")"
 python3 - "$W/ports.jsonl" "$W/ports.want" <<'PY'
 import json, sys
 got = {}

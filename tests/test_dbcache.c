@@ -344,6 +344,300 @@ static void test_dbcache_cache(void **state)
     t_write_file(f->feed, feed_text, sizeof(feed_text) - 1);
 }
 
+/* Only a regular file (or a new path) is replaced: a FIFO, a link or a
+ * device at the output path is refused and left as it was. */
+static void test_dbcache_write_refuses_special_paths(void **state)
+{
+    struct fix *f = *state;
+    struct iocs_iocset *set = make_set(f);
+    char fifo[PATH_MAX + 16], link[PATH_MAX + 16], reg[PATH_MAX + 16];
+    char errbuf[256];
+    struct iocs_db *db;
+    struct stat st;
+
+    snprintf(fifo, sizeof(fifo), "%s/fifo.db", f->dir);
+    snprintf(link, sizeof(link), "%s/link.db", f->dir);
+    snprintf(reg, sizeof(reg), "%s/reg.db", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(symlink(f->feed, link), 0);
+    assert_int_equal(iocs_db_compile(&db, set, errbuf, sizeof(errbuf)), 0);
+    iocs__db_own_set(db);
+
+    assert_int_equal(iocs_dbfile_write(db, fifo, errbuf, sizeof(errbuf)),
+                     -EINVAL);
+    assert_non_null(strstr(errbuf, "not a regular file"));
+    assert_int_equal(lstat(fifo, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode));
+    assert_int_equal(iocs_dbfile_write(db, link, errbuf, sizeof(errbuf)),
+                     -ELOOP);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    assert_int_equal(iocs_dbfile_write(db, "/dev/null", errbuf, sizeof(errbuf)),
+                     -EINVAL);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    assert_int_equal(iocs_check_replace(f->dir, "output", NULL, 0), -EINVAL);
+
+    /* A regular file and a new path are written. */
+    t_write_file(reg, "old", 3);
+    assert_int_equal(iocs_dbfile_write(db, reg, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(unlink(reg), 0);
+    assert_int_equal(iocs_dbfile_write(db, reg, errbuf, sizeof(errbuf)), 0);
+    iocs_db_free(db);
+}
+
+/* Feeds and database files are read only when regular and not too big: a
+ * FIFO neither blocks nor is read, /dev/zero is not read to exhaustion. */
+static void test_dbcache_reads_only_regular_files(void **state)
+{
+    struct fix *f = *state;
+    char fifo[PATH_MAX + 16], errbuf[256], *buf;
+    struct iocs_db *db = NULL;
+    size_t n;
+
+    snprintf(fifo, sizeof(fifo), "%s/fifo", f->dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(iocs_read_file(fifo, &buf, &n), -EINVAL);
+    assert_int_equal(iocs_read_file("/dev/zero", &buf, &n), -EINVAL);
+    assert_int_equal(iocs_dbfile_read(&db, fifo, 0, errbuf, sizeof(errbuf)),
+                     -EINVAL);
+    assert_int_equal(
+        iocs_dbfile_read(&db, "/dev/zero", 0, errbuf, sizeof(errbuf)), -EINVAL);
+    assert_int_equal(iocs_read_file_max(f->feed, 4, &buf, &n), -EFBIG);
+    assert_int_equal(iocs_read_file_max(f->feed, sizeof(feed_text), &buf, &n),
+                     0);
+    assert_int_equal(n, sizeof(feed_text) - 1);
+    free(buf);
+    /* A file that says it is empty but is not (/proc) is read to its end. */
+    assert_int_equal(iocs_read_file("/proc/self/status", &buf, &n), 0);
+    assert_true(n > 0);
+    free(buf);
+}
+
+/* The path of the cached database of set in f's cache. */
+static void db_path(char *out, size_t cap, const struct fix *f,
+                    struct iocs_iocset *set)
+{
+    uint64_t hash;
+
+    assert_int_equal(iocs_dbcache_set_hash(set, &hash), 0);
+    snprintf(out, cap, "%s/%016llx.db", f->cache, (unsigned long long)hash);
+}
+
+/* A cache file that is a FIFO, or a link to /dev/zero: the cache is
+ * skipped at once and the set compiled. */
+static void test_dbcache_special_cache_files_fall_back(void **state)
+{
+    struct fix *f = *state;
+    const char *inputs[] = {f->feed};
+    struct iocs_dbcache_opts o = {
+        .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 7};
+    struct iocs_dbcache_result res;
+    struct iocs_iocset *set = make_set(f);
+    char path[PATH_MAX + 64], errbuf[256];
+    struct iocs_db *db = NULL;
+
+    db_path(path, sizeof(path), f, set);
+    assert_int_equal(
+        iocs_dbcache_get(&o, set, &db, &res, errbuf, sizeof(errbuf)), 0);
+    iocs_db_free(db);
+
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_REBUILT);
+    iocs_db_free(db);
+
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink("/dev/zero", path), 0);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_REBUILT);
+    assert_true(iocs_iocset_count(iocs_db_set(db)) > 0);
+    iocs_db_free(db);
+}
+
+/* A cache directory or file writable by others (or, as root, owned by
+ * someone else) is not used: a warning, and the set is compiled. A new
+ * directory is made 0700. */
+static void test_dbcache_untrusted_cache_is_skipped(void **state)
+{
+    struct fix *f = *state;
+    const char *inputs[] = {f->feed};
+    struct iocs_dbcache_opts o = {
+        .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 9};
+    struct iocs_dbcache_result res;
+    char path[PATH_MAX + 64], errbuf[256];
+    struct iocs_db *db = NULL;
+    struct stat st;
+
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    iocs_db_free(db);
+    assert_int_equal(stat(f->cache, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0700);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), 0);
+    iocs_db_free(db);
+
+    /* The directory group-writable: nothing read, nothing written. */
+    assert_int_equal(chmod(f->cache, 0770), 0);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    assert_non_null(strstr(res.warn, "writable by group or others"));
+    o.salt = 10;
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &db, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_BUILT);
+    assert_non_null(strstr(res.warn, "not using the cache"));
+    iocs_db_free(db);
+    assert_int_equal(chmod(f->cache, 0700), 0);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT); /* unsaved */
+
+    /* A database file others may write: not read. */
+    o.salt = 9;
+    {
+        struct iocs_iocset *set = make_set(f);
+
+        db_path(path, sizeof(path), f, set);
+        iocs_iocset_free(set);
+    }
+    assert_int_equal(chmod(path, 0666), 0);
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    assert_non_null(strstr(res.warn, "writable"));
+    assert_int_equal(chmod(path, 0600), 0);
+    if (geteuid() == 0) {
+        assert_int_equal(chown(path, 1, (gid_t)-1), 0);
+        assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+        assert_non_null(strstr(res.warn, "not owned"));
+        assert_int_equal(chown(path, 0, (gid_t)-1), 0);
+    }
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), 0);
+    iocs_db_free(db);
+}
+
+/* A feed rewritten between the identity taken before parsing and the
+ * store: its new identity is not recorded with the old set. */
+static void test_dbcache_feed_changed_while_parsed(void **state)
+{
+    struct fix *f = *state;
+    const char *inputs[] = {f->feed};
+    struct iocs_dbcache_opts o = {
+        .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 5};
+    struct iocs_dbcache_result res;
+    struct iocs_iocset *set;
+    struct iocs_db *db = NULL;
+    char errbuf[256];
+
+    assert_int_equal(iocs_dbcache_inputs_key(&o, &o.inputs_key), 0);
+    set = make_set(f); /* parsed from the old text */
+    t_write_file(f->feed, "198.51.100.1\n", 13);
+    assert_int_equal(
+        iocs_dbcache_get(&o, set, &db, &res, errbuf, sizeof(errbuf)), 0);
+    assert_true(res.inputs_changed);
+    iocs_db_free(db);
+    /* The rewritten feed is not found under the old set. */
+    o.inputs_key = 0;
+    assert_int_equal(iocs_dbcache_find(&o, &db, &res), -ENOENT);
+    t_write_file(f->feed, feed_text, sizeof(feed_text) - 1);
+}
+
+/* The cache stays under its limit, least recently used first; a killed
+ * writer's old temporary file is removed, a fresh one is not. */
+static void test_dbcache_prunes(void **state)
+{
+    struct fix *f = *state;
+    const char *inputs[] = {f->feed};
+    struct iocs_dbcache_opts o = {
+        .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 1};
+    struct iocs_dbcache_result res;
+    char path[PATH_MAX + 64], a[PATH_MAX + 64], stale[PATH_MAX + 80],
+        fresh[PATH_MAX + 80], errbuf[256];
+    struct iocs_iocset *set;
+    struct iocs_db *db = NULL;
+    struct timespec old[2] = {{.tv_sec = 1000000}, {.tv_sec = 1000000}};
+    struct stat st;
+
+    set = make_set(f);
+    db_path(a, sizeof(a), f, set);
+    assert_int_equal(
+        iocs_dbcache_get(&o, set, &db, &res, errbuf, sizeof(errbuf)), 0);
+    iocs_db_free(db);
+    assert_int_equal(stat(a, &st), 0);
+    assert_int_equal(utimensat(AT_FDCWD, a, old, 0), 0); /* long unused */
+    snprintf(stale, sizeof(stale), "%s.Ab12Cd", a);
+    snprintf(fresh, sizeof(fresh), "%s.Zz99Yy", a);
+    t_write_file(stale, "x", 1);
+    t_write_file(fresh, "x", 1);
+    assert_int_equal(utimensat(AT_FDCWD, stale, old, 0), 0);
+
+    /* Another set, and a limit that holds only one database. */
+    t_write_file(f->feed, "198.51.100.1\n", 13);
+    o.max_bytes = (uint64_t)st.st_size + 64;
+    o.inputs_key = 0;
+    set = make_set(f);
+    db_path(path, sizeof(path), f, set);
+    assert_int_equal(
+        iocs_dbcache_get(&o, set, &db, &res, errbuf, sizeof(errbuf)), 0);
+    iocs_db_free(db);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(access(a, F_OK), -1); /* the least recently used */
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(fresh, F_OK), 0);
+    t_write_file(f->feed, feed_text, sizeof(feed_text) - 1);
+}
+
+/* A Hyperscan section taken from another file (its ids index another
+ * pattern table) is refused, checksum or not. */
+static void test_dbcache_refuses_foreign_hyperscan(void **state)
+{
+    struct fix *f = *state;
+    struct iocs_iocset *small, *big = make_set(f);
+    struct iocs_db *a, *b, *back = NULL;
+    char pa[PATH_MAX + 16], pb[PATH_MAX + 16], errbuf[256];
+    unsigned char *ba, *bb, *c;
+    size_t na, nb, hs_a, hs_b, n;
+
+    assert_int_equal(iocs_iocset_new(&small), 0);
+    assert_int_equal(
+        iocs_feed_load_mem(small, "s", "192.0.2.7\n", 10, NULL, NULL, NULL), 0);
+    snprintf(pa, sizeof(pa), "%s/a.db", f->dir);
+    snprintf(pb, sizeof(pb), "%s/b.db", f->dir);
+    assert_int_equal(iocs_db_compile(&a, small, errbuf, sizeof(errbuf)), 0);
+    iocs__db_own_set(a);
+    assert_int_equal(iocs_db_compile(&b, big, errbuf, sizeof(errbuf)), 0);
+    iocs__db_own_set(b);
+    assert_int_equal(iocs_dbfile_write(a, pa, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbfile_write(b, pb, errbuf, sizeof(errbuf)), 0);
+    ba = read_whole(pa, &na);
+    bb = read_whole(pb, &nb);
+    hs_a = (size_t)(ba[144] | ba[145] << 8 | ba[146] << 16);
+    hs_b = (size_t)(bb[144] | bb[145] << 8 | bb[146] << 16);
+
+    /* a's header, set and patterns with b's Hyperscan section. */
+    n = na - 8 - hs_a + hs_b + 8;
+    c = calloc(1, n);
+    assert_non_null(c);
+    memcpy(c, ba, na - 8 - hs_a);
+    memcpy(c + na - 8 - hs_a, bb + nb - 8 - hs_b, hs_b);
+    for (int i = 0; i < 8; i++)
+        c[144 + i] = (unsigned char)((uint64_t)hs_b >> (8 * i));
+    iocs__dbfile_fixup(c, n, false);
+    assert_int_equal(iocs__dbfile_parse(&back, c, n, 0, errbuf, sizeof(errbuf)),
+                     -EINVAL);
+    assert_non_null(strstr(errbuf, "does not belong"));
+    free(c);
+    free(ba);
+    free(bb);
+    iocs_db_free(a);
+    iocs_db_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +646,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dbcache_refuses_bad_files, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_dbcache_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dbcache_write_refuses_special_paths, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_reads_only_regular_files,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_dbcache_special_cache_files_fall_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_untrusted_cache_is_skipped,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_feed_changed_while_parsed,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_prunes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_refuses_foreign_hyperscan,
+                                        setup, teardown),
     };
     return t_run_in_tmpdir(tests);
 }

@@ -432,6 +432,114 @@ static void test_reader_errors_read(void **state)
     errors_case(true);
 }
 
+/* A file cut short while it is read (copytruncate): the bytes before the
+ * cut are handed out, then the source ends with -ENODATA at the cut. */
+static void truncated_case(bool no_uring)
+{
+    enum { N = 65536, CUT = 10000 };
+    static unsigned char data[N];
+    char p[PATH_MAX];
+    const char *paths[] = {p};
+    struct iocs_reader_opts o = {
+        .slab_size = 4096, .nslabs = 2, .depth = 1, .no_uring = no_uring};
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+    size_t got = 0;
+    bool truncated = false, cut = false;
+    int rc;
+
+    if (!no_uring && !have_uring)
+        skip();
+    fill(data, N, 11);
+    t_path(p, sizeof(p), "cut");
+    t_write_file(p, data, N);
+    assert_int_equal(reader_new_paths(&r, &o, paths, 1), 0);
+    while ((rc = iocs_reader_next(r, &s)) == 1) {
+        assert_int_equal(s->offset, got);
+        assert_memory_equal(s->data, data + got, s->len);
+        got += s->len;
+        if (s->err == -ENODATA) {
+            assert_true(s->last);
+            assert_int_equal(s->offset + s->len, CUT);
+            truncated = true;
+        } else {
+            assert_int_equal(s->err, 0);
+        }
+        iocs_reader_release(r, s);
+        if (!cut) {
+            assert_int_equal(truncate(p, CUT), 0);
+            cut = true;
+        }
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(got, CUT);
+    assert_true(truncated);
+    iocs_reader_free(r);
+    unlink(p);
+}
+
+static void test_reader_truncated_uring(void **state)
+{
+    (void)state;
+    truncated_case(false);
+}
+
+static void test_reader_truncated_read(void **state)
+{
+    (void)state;
+    truncated_case(true);
+}
+
+/* A file whose size says 0 but that has content (/proc) is read to its
+ * end, packed or not. */
+static void proc_case(bool no_uring, size_t pack_max)
+{
+    const char *paths[] = {"/proc/self/status", "/proc/self/maps"};
+    struct iocs_reader_opts o = {.slab_size = 4096,
+                                 .nslabs = 4,
+                                 .depth = 4,
+                                 .no_uring = no_uring,
+                                 .pack_max = pack_max};
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+    size_t got[2] = {0, 0};
+    int rc;
+
+    if (!no_uring && !have_uring)
+        skip();
+    assert_int_equal(reader_new_paths(&r, &o, paths, 2), 0);
+    while ((rc = iocs_reader_next(r, &s)) == 1) {
+        if (s->nparts) {
+            for (unsigned i = 0; i < s->nparts; i++) {
+                assert_int_equal(s->parts[i].err, 0);
+                got[s->parts[i].source] += s->parts[i].len;
+            }
+        } else {
+            assert_int_equal(s->err, 0);
+            got[s->source] += s->len;
+        }
+        iocs_reader_release(r, s);
+    }
+    assert_int_equal(rc, 0);
+    assert_true(got[0] > 100); /* "Name:", "State:", ... */
+    assert_true(got[1] > 100);
+    iocs_reader_free(r);
+}
+
+static void test_reader_proc_files_uring(void **state)
+{
+    (void)state;
+    proc_case(false, 0);
+    proc_case(false, 1024);
+}
+
+static void test_reader_proc_files_read(void **state)
+{
+    (void)state;
+    proc_case(true, 0);
+    proc_case(true, 1024);
+}
+
 /*
  * Encoded sources (reader.h): a gzip file read on its own and an .evtx
  * come out as one empty slab with their codec, not read; a small zstd
@@ -869,6 +977,10 @@ int main(void)
         cmocka_unit_test(test_reader_errors_read),
         cmocka_unit_test(test_reader_encoded_uring),
         cmocka_unit_test(test_reader_encoded_read),
+        cmocka_unit_test(test_reader_truncated_uring),
+        cmocka_unit_test(test_reader_truncated_read),
+        cmocka_unit_test(test_reader_proc_files_uring),
+        cmocka_unit_test(test_reader_proc_files_read),
         cmocka_unit_test(test_reader_pipe_uring),
         cmocka_unit_test(test_reader_pipe_read),
         cmocka_unit_test(test_reader_stdin_uring),

@@ -24,6 +24,8 @@
 #include "helpers.h"
 #include "matchers/cidr.h"
 #include "matchers/db.h"
+#include "matchers/dbcache.h"
+#include "matchers/feed.h"
 #include "matchers/ioc.h"
 #include "matchers/rules.h"
 #include "matchers/verify.h"
@@ -773,6 +775,93 @@ static void test_scanner_regex_rules(void **state)
     iocs_iocset_free(set);
 }
 
+/* Read a whole file (the test's own) into a malloc'd buffer. */
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    char *buf = t_read_file(path, n);
+
+    assert_non_null(buf);
+    return (unsigned char *)buf;
+}
+
+/*
+ * A database whose Hyperscan part reports pattern ids past its pattern
+ * table (a file spliced together, its checks recomputed): the scanner
+ * drops those ids rather than reading past its arrays (it used to: an
+ * ASan heap-buffer-overflow in prefetch_hits, a segfault in release).
+ */
+static void test_scanner_foreign_pattern_ids(void **state)
+{
+    enum { NBIG = 20000 };
+    struct iocs_iocset *small, *big;
+    struct iocs_db *a, *b, *spliced = NULL;
+    char pa[PATH_MAX], pb[PATH_MAX], plog[PATH_MAX], errbuf[256];
+    unsigned char *ba, *bb, *c;
+    size_t na, nb, hs_a, hs_b, n, len = 0;
+    char *text = malloc((size_t)NBIG * 24);
+    struct iocs_scan_stats st = {0};
+    struct evs got = {0};
+    FILE *log;
+
+    (void)state;
+    assert_non_null(text);
+    for (unsigned i = 0; i < NBIG; i++)
+        len += (size_t)sprintf(text + len, "host%05u.example\n", i);
+    assert_int_equal(iocs_iocset_new(&small), 0);
+    assert_int_equal(
+        iocs_feed_load_mem(small, "s", "evil.example\n", 13, NULL, NULL, NULL),
+        0);
+    assert_int_equal(iocs_iocset_new(&big), 0);
+    assert_int_equal(iocs_feed_load_mem(big, "b", text, len, NULL, NULL, NULL),
+                     0);
+    assert_int_equal(iocs_db_compile(&a, small, errbuf, sizeof(errbuf)), 0);
+    iocs__db_own_set(a);
+    assert_int_equal(iocs_db_compile(&b, big, errbuf, sizeof(errbuf)), 0);
+    iocs__db_own_set(b);
+    t_path(pa, sizeof(pa), "small.db");
+    t_path(pb, sizeof(pb), "big.db");
+    assert_int_equal(iocs_dbfile_write(a, pa, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbfile_write(b, pb, errbuf, sizeof(errbuf)), 0);
+    ba = slurp(pa, &na);
+    bb = slurp(pb, &nb);
+    hs_a = 0;
+    hs_b = 0;
+    for (int i = 7; i >= 0; i--) {
+        hs_a = hs_a << 8 | ba[144 + i];
+        hs_b = hs_b << 8 | bb[144 + i];
+    }
+    n = na - 8 - hs_a + hs_b + 8;
+    c = calloc(1, n);
+    assert_non_null(c);
+    memcpy(c, ba, na - 8 - hs_a);
+    memcpy(c + na - 8 - hs_a, bb + nb - 8 - hs_b, hs_b);
+    for (int i = 0; i < 8; i++)
+        c[144 + i] = (unsigned char)((uint64_t)hs_b >> (8 * i));
+    iocs__dbfile_fixup(c, n, true);
+    assert_int_equal(
+        iocs__dbfile_parse(&spliced, c, n, 0, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_db_patterns(spliced), iocs_db_patterns(a));
+
+    /* Every one of the big set's names: ids up to NBIG. */
+    t_path(plog, sizeof(plog), "foreign.log");
+    log = fopen(plog, "w");
+    assert_non_null(log);
+    for (unsigned i = 0; i < NBIG; i += 7)
+        fprintf(log, "GET http://host%05u.example/ 200\n", i);
+    assert_int_equal(fclose(log), 0);
+    scan_file(spliced, plog, 65536, 0, 4096, true, &got, &st);
+    assert_true(st.matches == 0 || got.len == 0);
+    assert_int_equal(got.len, 0);
+    free(got.v);
+    iocs_db_free(spliced);
+    iocs_db_free(a);
+    iocs_db_free(b);
+    free(c);
+    free(ba);
+    free(bb);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -781,6 +870,7 @@ int main(void)
         cmocka_unit_test(test_scanner_split_scans),
         cmocka_unit_test(test_scanner_lines_and_edges),
         cmocka_unit_test(test_scanner_long_line),
+        cmocka_unit_test(test_scanner_foreign_pattern_ids),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

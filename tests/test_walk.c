@@ -167,6 +167,33 @@ static void test_walk_follows_links(void **state)
     iocs_sourcelist_fini(&l);
 }
 
+/* An output iocstream writes (by device and inode) is never yielded by a
+ * directory walk, whether met directly or through a followed link. */
+static void test_walk_skips_outputs(void **state)
+{
+    static const char *const want[] = {
+        ".hidden",       "b.log",       "dirlink/deeper/y.log",
+        "dirlink/z.log", "sub-x/c.log", "sub/deeper/y.log",
+        "sub/z.log",
+    };
+    struct iocs_sourcelist l = {0};
+    struct iocs_walk_skip skip;
+    struct stat st;
+    char p[PATH_MAX];
+    size_t nerr = 0;
+
+    (void)state;
+    at(p, "a.log");
+    assert_int_equal(stat(p, &st), 0);
+    skip = (struct iocs_walk_skip){st.st_dev, st.st_ino};
+    /* link.log points at a.log: left out too. */
+    assert_int_equal(
+        iocs_walk_add_except(&l, root, true, NULL, NULL, &nerr, &skip, 1), 0);
+    assert_list(&l, want, sizeof(want) / sizeof(*want));
+    assert_int_equal(nerr, 0);
+    iocs_sourcelist_fini(&l);
+}
+
 /* Arguments keep their order; each directory's run is sorted on its own;
  * a missing path is reported and kept in place; "-" is stdin; a link named
  * on the command line is followed; a trailing '/' is not doubled. */
@@ -269,6 +296,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walk_sorted_skips_links_and_fifos),
         cmocka_unit_test(test_walk_follows_links),
+        cmocka_unit_test(test_walk_skips_outputs),
         cmocka_unit_test(test_walk_arguments_in_order),
         cmocka_unit_test(test_walk_named_fifo_and_empty_dir),
         cmocka_unit_test(test_walk_unreadable_dir),
