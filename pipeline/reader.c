@@ -551,25 +551,37 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
 }
 
 /*
- * The codec of a regular file read on its own, from its first bytes: one
- * pread of a page-aligned buffer (O_DIRECT takes nothing smaller), made
- * once per file and remembered. Files packed whole are detected from
- * their bytes instead (part_finish()); stdin and pipes are plain.
+ * The codec of a regular file read on its own, from its first bytes, into
+ * e->codec: pread of a page-aligned buffer (O_DIRECT takes nothing
+ * smaller), made once per file (e->peeked). An interrupted or short read
+ * is read on up to IOCS_CODEC_MAGIC_MAX bytes (with O_DIRECT, a short read
+ * is the end). Files packed whole are detected from their bytes instead
+ * (part_finish()); stdin and pipes are plain. Returns 0, or the negative
+ * errno of a read that failed: the source fails with it.
  */
-static enum iocs_codec peek_codec(struct iocs_reader *r, struct rsrc *e)
+static int peek_codec(struct iocs_reader *r, struct rsrc *e)
 {
-    ssize_t n;
+    size_t got = 0;
 
     if (e->peeked)
-        return e->codec;
-    e->peeked = true;
+        return 0;
     e->codec = IOCS_CODEC_PLAIN;
-    if (!e->own || !S_ISREG(e->st_mode) || e->size < 2)
-        return e->codec;
-    n = pread(e->fd, r->peek, PAGE, 0);
-    if (n > 0)
-        e->codec = iocs_codec_detect(r->peek, (size_t)n);
-    return e->codec;
+    if (e->own && S_ISREG(e->st_mode) && e->size >= 2) {
+        while (got < IOCS_CODEC_MAGIC_MAX) {
+            ssize_t n = pread(e->fd, r->peek + got, PAGE - got, (off_t)got);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return -errno;
+            got += (size_t)n;
+            if (n == 0 || e->direct)
+                break;
+        }
+        e->codec = iocs_codec_detect(r->peek, got);
+    }
+    e->peeked = true;
+    return 0;
 }
 
 /*
@@ -621,6 +633,16 @@ static int start_next(struct iocs_reader *r)
               (S_ISREG(e->st_mode) && e->size > 0 && e->size <= r->pack_max));
     if (!packed) {
         seal(r); /* its slabs come after every pack before it */
+        if (e->err == 0) {
+            int err = peek_codec(r, e);
+
+            if (err < 0) {
+                e->err = err;
+                if (e->own)
+                    close_fd(r, e->fd);
+                e->fd = -1;
+            }
+        }
         if (e->err < 0) {
             struct rslab *s;
 
@@ -631,7 +653,7 @@ static int start_next(struct iocs_reader *r)
             s = take(r, 0);
             s->pub.err = e->err;
             s->state = SLAB_READY;
-        } else if (peek_codec(r, e) != IOCS_CODEC_PLAIN) {
+        } else if (e->codec != IOCS_CODEC_PLAIN) {
             struct rslab *s;
 
             if (r->nfree == 0)
@@ -640,7 +662,7 @@ static int start_next(struct iocs_reader *r)
             r->src = (uint32_t)r->next_src;
             r->issued = false;
             s = take(r, 0);
-            s->pub.codec = peek_codec(r, e);
+            s->pub.codec = e->codec;
             s->eof = true;
             s->state = SLAB_READY;
             if (e->own)
