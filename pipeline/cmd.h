@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "matchers/allow.h"
@@ -80,6 +81,43 @@ int iocs__cmd_load_allow(const struct iocs_scan_opts *o,
 /* --stats: how the database was got, and cache trouble. */
 void iocs__cmd_print_cache(const struct iocs_scan_opts *o,
                            const struct iocs_dbcache_result *r, double secs);
+
+/* `iocstream cluster ...` options besides the scan's. */
+struct iocs_cluster_opts {
+    const char *nats;   /* --nats URL */
+    const char *job;    /* submit: --job NAME; status: NAME or NULL */
+    const char *since;  /* submit: --since T (recorded for the job) */
+    const char *until;  /* submit: --until T */
+    uint64_t unit_size; /* submit: --unit-size (hidden): bytes per range */
+    int ack_wait_ms;    /* worker: --ack-wait (hidden): the consumer's */
+    bool wait;          /* status: --wait */
+    bool no_db_store;   /* submit: --no-db-store (hidden, tests) */
+    int test_delay_ms;  /* worker: --test-delay MS (hidden, tests): wait
+                           this long between a unit's flush and its ack */
+};
+
+/* `cluster submit`: plan the units of o->paths, store the database and the
+ * allowlists, record the job, publish the units; prints "job NAME: N
+ * units, ...". Returns 0, or 2 (reported; nothing is published when the
+ * plan or the database fails). */
+int iocs_cmd_cluster_submit(const struct iocs_scan_opts *o,
+                            const struct iocs_cluster_opts *co);
+
+/* `cluster worker`: scan units (o: -j and the reader's options) until
+ * SIGTERM or SIGINT. Returns 0 after a signal, 2 on an error (reported). */
+int iocs_cmd_cluster_worker(const struct iocs_scan_opts *o,
+                            const struct iocs_cluster_opts *co);
+
+/* `cluster status [NAME] [--wait]`: one line per job. Returns 0; with
+ * --wait, once every unit is done or failed: 0, or 2 when a unit failed;
+ * 2 on an error (reported). */
+int iocs_cmd_cluster_status(const struct iocs_cluster_opts *co);
+
+/* `cluster events --nats URL NAME [-o FILE]`: every event the job's
+ * subject holds, as stored (msgpack, one after another), to FILE or
+ * stdout. Returns 0, or 2 on an error (reported). */
+int iocs_cmd_cluster_events(const struct iocs_cluster_opts *co,
+                            const char *out);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
 /*
  * cmd_scan.c - `iocstream scan`: get the database (cache, --db or
  * compiled), walk the PATH arguments into sources, open the sink, run the
- * stages (pipeline.h), then flush and report.
+ * stages (pipeline.h), then flush and report. The end of a scan waits at
+ * most --drain-timeout for the destination's acks, then says how many
+ * events it did not acknowledge (exit 2).
  */
 #include "pipeline/cmd.h"
 
@@ -59,8 +61,6 @@ static int walk_sources(const struct iocs_scan_opts *o,
     return 0;
 }
 
-/* The output: the sink for dest (sink.h). Reports a failure; NULL then. */
-
 static void on_signal(int sig)
 {
     iocs_pipeline_interrupt(sig);
@@ -89,29 +89,136 @@ static bool count_names(const struct iocs_sourcelist *list,
            S_ISDIR(st.st_mode);
 }
 
-/* The output: the sink for dest (sink.h), or -q/-l/-c's. Reports a
- * failure; NULL then. */
+/* The first line of path, without its line end, into key[0..cap).
+ * Returns 0, or reports why not and returns -1. */
+static int read_key_file(const char *path, char *key, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (!f) {
+        fprintf(stderr, "iocstream: --forward-shared-key-file: %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    if (!fgets(key, (int)cap, f))
+        key[0] = '\0';
+    fclose(f);
+    n = strcspn(key, "\r\n");
+    key[n] = '\0';
+    if (n == 0 || n == cap - 1) {
+        fprintf(stderr, "iocstream: --forward-shared-key-file: %s: %s\n", path,
+                n ? "the key is too long" : "no key on its first line");
+        return -1;
+    }
+    return 0;
+}
+
+/* The output: the sink for the destination of o (sink.h), with the
+ * network options, or -q/-l/-c's. Reports a failure; NULL then. */
 static struct iocs_sink *open_output(const struct iocs_scan_opts *o,
                                      const struct iocs_sourcelist *list,
                                      const char *const *paths, size_t npaths)
 {
-    struct iocs_sink_opts so = {.format = o->format};
+    struct iocs_sink_opts so = {.format = o->format,
+                                .tag = o->tag,
+                                .tls_ca = o->tls_ca,
+                                .tls_cert = o->tls_cert,
+                                .tls_key = o->tls_key,
+                                .shared_key = o->shared_key,
+                                .compress = o->compress,
+                                .nats_creds = o->nats_creds,
+                                .ack_timeout_ms = o->ack_timeout_ms,
+                                .drain_timeout_ms = o->drain_timeout_ms};
     struct iocs_sink *sink = NULL;
-    char errbuf[512] = "";
+    char errbuf[512], key[1024];
     int err;
 
+    if (o->shared_key_file) {
+        if (read_key_file(o->shared_key_file, key, sizeof(key)))
+            return NULL;
+        so.shared_key = key; /* the sink keeps its own copy */
+    }
+    errbuf[0] = '\0';
     if (o->report != IOCS_REPORT_EVENTS)
         err = iocs__sink_count_open(&sink, o->report, list,
                                     count_names(list, paths, npaths), stdout);
     else
         err = iocs_sink_open(&sink, o->output, &so, errbuf, sizeof(errbuf));
-
+    explicit_bzero(key, sizeof(key));
     if (err) {
         fprintf(stderr, "iocstream: %s\n",
                 errbuf[0] ? errbuf : iocs_strerror(err));
         return NULL;
     }
     return sink;
+}
+
+/* A pipe on stdin has no identity: its events' ids come from the offset
+ * and the IOC only (eventid.h). Say so where duplicates are dropped. */
+static void warn_stdin_ids(const struct iocs_sourcelist *list,
+                           const struct iocs_sink *sink)
+{
+    struct stat st;
+
+    if (strcmp(sink->ops->name, "nats") != 0)
+        return;
+    if (fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode))
+        return;
+    for (size_t i = 0; i < list->len; i++) {
+        if (strcmp(list->v[i].path, "-") == 0) {
+            fputs("iocstream: warning: events read from a pipe get ids "
+                  "from their offset and IOC only: JetStream drops an "
+                  "event of another stream with the same id within its "
+                  "duplicate window (scan files to keep ids apart)\n",
+                  stderr);
+            return;
+        }
+    }
+}
+
+/* The end of the scan: wait up to the drain timeout for every event to be
+ * acknowledged. Returns 0, -EPIPE (the reader of stdout went away: no
+ * message, the caller exits as if killed by SIGPIPE), or another negative
+ * errno after saying what is missing. */
+static int drain(const struct iocs_scan_opts *o, struct iocs_sink *sink)
+{
+    int ms = o->drain_timeout_ms > 0 ? o->drain_timeout_ms
+                                     : IOCS_DRAIN_TIMEOUT_DEFAULT_MS;
+    const char *dest = o->output ? o->output : "stdout";
+    const char *why;
+    int err = iocs_sink_flush(sink, ms);
+
+    if (err == 0 || err == -EPIPE)
+        return err;
+    why = iocs_sink_error(sink);
+    if (err == -ETIMEDOUT) {
+        const struct iocs_sink_stats *st = &sink->stats;
+
+        fprintf(stderr,
+                "iocstream: %s: %llu of %llu events not acknowledged "
+                "after %.1f s (--drain-timeout)%s%s\n",
+                dest, (unsigned long long)(st->events_sent - st->events_acked),
+                (unsigned long long)st->events_sent, ms / 1000.0,
+                why && *why ? ": " : "", why && *why ? why : "");
+    } else {
+        fprintf(stderr, "iocstream: %s: %s\n", dest,
+                why && *why ? why : iocs_strerror(err));
+    }
+    return err;
+}
+
+static void print_sink_stats(const struct iocs_sink *sink)
+{
+    const struct iocs_sink_stats *st = &sink->stats;
+
+    fprintf(stderr,
+            "iocstream: output (%s): %llu events sent, %llu acknowledged, "
+            "%llu resent, %llu bytes; %.3f s waiting for the destination\n",
+            sink->ops->name, (unsigned long long)st->events_sent,
+            (unsigned long long)st->events_acked,
+            (unsigned long long)st->events_resent,
+            (unsigned long long)st->bytes_sent, st->wait_seconds);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -181,22 +288,26 @@ int iocs_cmd_scan(const struct iocs_scan_opts *o)
     sink = open_output(o, &list, paths, npaths);
     if (!sink)
         goto out;
+    warn_stdin_ids(&list, sink);
 
     load = seconds_since(&t0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     status = iocs_pipeline_run(o, db, allow, &list, sink, &st, &uring);
-    err = o->report != IOCS_REPORT_EVENTS ? iocs__sink_count_done(sink)
-                                          : iocs_sink_flush(sink, -1);
-    if (err && err != -EPIPE) {
-        fprintf(stderr, "iocstream: %s: %s\n", o->output ? o->output : "stdout",
-                iocs_strerror(err));
+    if (o->report != IOCS_REPORT_EVENTS) {
+        err = iocs__sink_count_done(sink);
+        if (err && err != -EPIPE)
+            fprintf(stderr, "iocstream: stdout: %s\n", iocs_strerror(err));
+    } else {
+        err = drain(o, sink);
     }
     if (err == -EPIPE && status < IOCS_EXIT_SIGNAL)
         status = IOCS_EXIT_SIGNAL + SIGPIPE; /* as if killed by it */
     else if (err && status < IOCS_EXIT_SIGNAL)
         status = 2;
-    if (o->stats)
+    if (o->stats) {
         print_stats(&st, load, seconds_since(&t1), o->threads, uring, db);
+        print_sink_stats(sink);
+    }
     if (status == 0 && nerr)
         status = 2; /* walk errors were reported; the reader saw them too */
     if (o->report == IOCS_REPORT_QUIET && st.events &&

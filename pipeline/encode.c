@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/eventid.h"
 #include "pipeline/json.h"
 
 /* Holds the flush threshold plus a few ordinary events, so the buffer only
@@ -42,6 +43,7 @@ enum val {
     V_TIMESTAMP,
     V_CREATED,
     V_SEVERITY,
+    V_EVENT_ID,
     V_ORIGINAL,
     V_PATH,
     V_OFFSET,
@@ -93,7 +95,7 @@ enum val {
  *   TYPED()                     ECS threat.indicator's typed field: its key
  *                               path comes from the IOC type (see
  *                               typed_field()); none for strings and rules
- * Planned rows (event.h): event.id, iocstream.time.
+ * Planned rows (event.h): iocstream.time.
  */
 #define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
                   TYPED, OMAP, OEND)                                         \
@@ -102,6 +104,7 @@ enum val {
         LIT("kind", "alert")                                                 \
         LIT1("category", "threat")                                           \
         LIT1("type", "indicator")                                            \
+        FIELD("id", V_EVENT_ID, str)                                         \
         FIELD("created", V_CREATED, time)                                    \
         FIELD("severity", V_SEVERITY, int)                                   \
         FIELD("original", V_ORIGINAL, str)                                   \
@@ -220,6 +223,7 @@ struct iocs_encoder {
     size_t db_len;
     struct iocs__jbuf buf;
     struct iocs_sink_rec *rec;
+    char (*ids)[IOCS_EVENTID_LEN + 1]; /* rec[i].id points at ids[i] */
     size_t nrec, rec_cap;
     uint64_t count;
     struct lstr ecs_type[IOCS_TYPE_COUNT]; /* iocs_type_ecs() of each */
@@ -237,7 +241,8 @@ struct iocs_encoder {
                                               the tail, of one record's
                                               metadata may take */
     char id[16];
-    char event_id[16]; /* winlog.event_id as text */
+    char event_id[IOCS_EVENTID_LEN + 1];
+    char wl_event_id[16]; /* winlog.event_id as text */
 };
 
 #define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
@@ -260,7 +265,8 @@ int iocs_encoder_new(struct iocs_encoder **out,
     e->db_id = strdup(o->db_id);
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
-    if (!e->db_id || !e->rec) {
+    e->ids = calloc(e->rec_cap, sizeof(*e->ids));
+    if (!e->db_id || !e->rec || !e->ids) {
         err = -ENOMEM;
         goto fail;
     }
@@ -288,6 +294,7 @@ void iocs_encoder_free(struct iocs_encoder *e)
         return;
     iocs__jbuf_fini(&e->buf);
     free(e->rec);
+    free(e->ids);
     free(e->db_id);
     free(e);
 }
@@ -466,6 +473,8 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     v[V_CREATED].present = true;
     v[V_SEVERITY].i = ioc->severity;
     v[V_SEVERITY].present = true;
+    iocs_eventid_make(e->event_id, ev->source_id, ev->offset, ioc);
+    set_str(&v[V_EVENT_ID], e->event_id, IOCS_EVENTID_LEN);
     set_str(&v[V_ORIGINAL], (const char *)ev->original, ev->original_len);
     v[V_ORIGINAL].present = true; /* an empty line may have a NULL pointer */
     set_str(&v[V_PATH], ev->path,
@@ -491,8 +500,8 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
         set_u(&v[V_WL_RECORD_ID], wl->record_id);
         set_str(&v[V_WL_CHANNEL], wl->channel_len ? wl->channel : NULL,
                 wl->channel_len);
-        set_str(&v[V_WL_EVENT_ID], e->event_id,
-                u32_text(e->event_id, wl->event_id));
+        set_str(&v[V_WL_EVENT_ID], e->wl_event_id,
+                u32_text(e->wl_event_id, wl->event_id));
         set_str(&v[V_WL_PROVIDER], wl->provider_len ? wl->provider : NULL,
                 wl->provider_len);
         set_str(&v[V_WL_COMPUTER], wl->computer_len ? wl->computer : NULL,
@@ -504,7 +513,7 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
     /* A string is its bytes and a header of at most 5. */
     e->head_room =
         v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n + type.n +
-        e->db_len + 32 + (ev->host ? ev->host_len : 0) +
+        e->db_len + IOCS_EVENTID_LEN + 32 + (ev->host ? ev->host_len : 0) +
         (ev->winlog ? ev->winlog->channel_len + ev->winlog->provider_len +
                           ev->winlog->computer_len + 16
                     : 0);
@@ -1083,6 +1092,7 @@ static int add_rec(struct iocs_encoder *e, const struct iocs_event *ev)
     if (e->nrec == e->rec_cap) {
         size_t cap = e->rec_cap * 2;
         struct iocs_sink_rec *r;
+        char(*ids)[IOCS_EVENTID_LEN + 1];
 
         if (cap > ENC_REC_MAX)
             return -ENOMEM;
@@ -1090,12 +1100,21 @@ static int add_rec(struct iocs_encoder *e, const struct iocs_event *ev)
         if (!r)
             return -ENOMEM;
         e->rec = r;
+        ids = realloc(e->ids, cap * sizeof(*ids));
+        if (!ids)
+            return -ENOMEM; /* rec is bigger, which is harmless */
+        e->ids = ids;
         e->rec_cap = cap;
+        /* The ids moved: point the records kept so far at them again. */
+        for (size_t i = 0; i < e->nrec; i++)
+            e->rec[i].id = e->ids[i];
     }
-    e->rec[e->nrec++] = (struct iocs_sink_rec){.end = e->buf.len,
-                                               .timestamp = ev->timestamp,
-                                               .id = NULL,
-                                               .path = ev->path};
+    memcpy(e->ids[e->nrec], e->event_id, sizeof(e->event_id));
+    e->rec[e->nrec] = (struct iocs_sink_rec){.end = e->buf.len,
+                                             .timestamp = ev->timestamp,
+                                             .id = e->ids[e->nrec],
+                                             .path = ev->path};
+    e->nrec++;
     return 0;
 }
 

@@ -14,6 +14,8 @@
  * the IOC itself first, then each record of its `also` chain):
  *   @timestamp                      time (msgpack ext -1, or RFC 3339 text)
  *   event.kind "alert", event.category ["threat"], event.type ["indicator"]
+ *   event.id                        str, 32 hex digits (eventid.h); also
+ *                                   each batch record's id
  *   event.created                   time
  *   event.severity                  int
  *   event.original                  str (the line, cut to --max-line)

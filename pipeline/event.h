@@ -16,10 +16,10 @@
  *                         Computer fills it already)
  *   the line's own time   and whether the line has one ("iocstream.time":
  *                         "line" | "none"); @timestamp then holds it
- *   event.id              derived from the source identity (source.h), the
- *                         line offset and the IOC, so a resent event keeps it
  * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
  * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
+ * event.id is not a field either: the encoder makes it (eventid.h) from
+ * source_id, offset and the IOC, once per event.
  */
 #ifndef IOCS_EVENT_H
 #define IOCS_EVENT_H
@@ -73,6 +73,8 @@ struct iocs_event {
     size_t host_len;
     const struct iocs_winlog *winlog; /* the .evtx record the line renders,
                                          or NULL: no winlog.* fields */
+    uint64_t source_id;               /* the source's key for event.id
+                                         (iocs_eventid_source(); the unit's) */
 };
 
 /* How events are written: the user's --format (or the output's name). */

@@ -48,6 +48,8 @@ struct iocs_unit {
     bool ends_line;           /* the unit ends at a line end or EOF */
     bool first;               /* first unit of its source */
     bool last;                /* last unit of its source */
+    uint64_t source_id;       /* the source's key for event.id (eventid.h):
+                                 0 from the framer, set by the caller */
 };
 
 struct iocs_framer;

@@ -62,8 +62,9 @@ static const char usage_text[] =
     "                    $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream),\n"
     "                    keyed by the IOC set, the Hyperscan version and the\n"
     "                    CPU; unchanged feeds are not parsed again\n"
-    "  -o, --output FILE write events to FILE (default: stdout); a name\n"
-    "                    ending in .json or .jsonl means --format json\n"
+    "  -o, --output DEST write events to DEST (default: stdout; see\n"
+    "                    destinations below); a file name ending in\n"
+    "                    .json or .jsonl means --format json\n"
     "      --format F    msgpack (default) or json (one object per line;\n"
     "                    the default when stdout is a terminal and no -o)\n"
     "      --max-line N  cap event.original at N bytes (default 4096)\n"
@@ -99,6 +100,37 @@ static const char usage_scan[] =
     "  exit status (as grep): 0 a hit, 1 no hit, 2 an error (it wins,\n"
     "  except with -q and a hit); 141 when the output pipe closed\n";
 
+/* Where events go (C17 only promises string literals of 4095). */
+static const char usage_dest[] =
+    "\n"
+    "destinations (-o DEST):\n"
+    "  FILE, -           msgpack, or JSON lines for a .json/.jsonl name\n"
+    "  forward://HOST:PORT, forward+tls://HOST:PORT, unix:///PATH\n"
+    "                    Fluent Forward (Fluent Bit, Fluentd, Vector):\n"
+    "                    at least once; e.g. -o forward://127.0.0.1:24224\n"
+    "  nats://[USER:PASS@]HOST:PORT/SUBJECT, nats+tls://...\n"
+    "                    NATS JetStream, one message per event with\n"
+    "                    Nats-Msg-Id = event.id: effectively once; a\n"
+    "                    stream must capture SUBJECT; e.g.\n"
+    "                    -o nats://127.0.0.1:4222/iocs.events\n"
+    "      --tag TAG     Forward tag (default iocstream.hit)\n"
+    "      --forward-compress  gzip each Forward chunk\n"
+    "      --forward-shared-key KEY  Forward shared-key handshake (the key\n"
+    "                    shows in ps: prefer the next option)\n"
+    "      --forward-shared-key-file F  the key, from F's first line\n"
+    "      --tls-ca F    CA bundle to verify the receiver (forward+tls://,\n"
+    "                    nats+tls://); default: the system's\n"
+    "      --tls-cert F, --tls-key F  client certificate and key\n"
+    "      --nats-creds F  NATS credentials file (JWT and NKey seed)\n"
+    "      --ack-timeout T  resend what is not acknowledged within T\n"
+    "                    (default 10s; T is N, Nms, Ns or Nm)\n"
+    "      --drain-timeout T  how long the end of the scan waits for acks\n"
+    "                    (default 30s); then the events not acknowledged\n"
+    "                    are counted and the exit status is 2\n"
+    "  A destination that is slow or away slows the scan (memory stays\n"
+    "  bounded); it is reconnected with backoff and what it did not\n"
+    "  acknowledge is sent again.\n";
+
 /* The other subcommands (C17 only promises string literals of 4095). */
 static const char usage_more[] =
     "\n"
@@ -116,7 +148,17 @@ static const char usage_more[] =
     "summary: one row per IOC of msgpack or JSON event files (or stdin):\n"
     "  indicator, type, feeds, events, first_seen, last_seen, hosts,\n"
     "  files; sorted by first_seen. --format json: one JSON object per line\n"
-    "  (the default when stdout is not a terminal); table: aligned text.\n";
+    "  (the default when stdout is not a terminal); table: aligned text.\n"
+    "\n"
+    "cluster: one scan over many hosts through NATS JetStream:\n"
+    "  iocstream cluster submit --nats URL --job NAME [-i FEED]... [--rules "
+    "F]\n"
+    "                           [--allow F] [--since T --until T]\n"
+    "                           [--unit-size N (256M)] PATH...\n"
+    "  iocstream cluster worker --nats URL [-j N]\n"
+    "  iocstream cluster status --nats URL [NAME] [--wait]\n"
+    "  iocstream cluster events --nats URL NAME [-o FILE]\n"
+    "  (README.md, \"Cluster\").\n";
 
 /* Limits and what is refused (README.md, "Safety"). */
 static const char usage_safety[] =
@@ -144,6 +186,7 @@ static void usage(FILE *f)
 {
     fputs(usage_text, f);
     fputs(usage_scan, f);
+    fputs(usage_dest, f);
     fputs(usage_more, f);
     fputs(usage_safety, f);
 }
@@ -231,6 +274,30 @@ static int getopt_exact(int argc, char **argv, const char *shortopts,
     return '?';
 }
 
+/* Parse a duration: N or Ns seconds, Nms, Nm minutes; 1 ms to 24 h. */
+static int parse_ms(const char *s, int *out)
+{
+    unsigned long long v;
+    char *end;
+
+    errno = 0;
+    v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-' || v > 86400000ull)
+        return -EINVAL;
+    if (strcmp(end, "ms") == 0)
+        ;
+    else if (*end == '\0' || strcmp(end, "s") == 0)
+        v *= 1000;
+    else if (strcmp(end, "m") == 0)
+        v *= 60000;
+    else
+        return -EINVAL;
+    if (v == 0 || v > 86400000ull)
+        return -EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
 /* Long options without a short form, for every subcommand. */
 enum {
     OPT_RULES = 256,
@@ -251,6 +318,16 @@ enum {
     OPT_STATS,
     OPT_DB,
     OPT_NO_CACHE,
+    OPT_TAG,
+    OPT_TLS_CA,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_SHARED_KEY,
+    OPT_SHARED_KEY_FILE,
+    OPT_COMPRESS,
+    OPT_NATS_CREDS,
+    OPT_ACK_TIMEOUT,
+    OPT_DRAIN_TIMEOUT,
 };
 
 /* The IOC input options that scan, compile and iocs share: the feeds, rule
@@ -323,6 +400,17 @@ static int parse_scan(int argc, char **argv)
         {"silent", no_argument, NULL, 'q'},
         {"files-with-matches", no_argument, NULL, 'l'},
         {"count", no_argument, NULL, 'c'},
+        {"tag", required_argument, NULL, OPT_TAG},
+        {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"forward-shared-key", required_argument, NULL, OPT_SHARED_KEY},
+        {"forward-shared-key-file", required_argument, NULL,
+         OPT_SHARED_KEY_FILE},
+        {"forward-compress", no_argument, NULL, OPT_COMPRESS},
+        {"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
+        {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+        {"drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -436,6 +524,42 @@ static int parse_scan(int argc, char **argv)
         case OPT_STATS:
             o.stats = true;
             break;
+        case OPT_TAG:
+            o.tag = optarg;
+            break;
+        case OPT_TLS_CA:
+            o.tls_ca = optarg;
+            break;
+        case OPT_TLS_CERT:
+            o.tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            o.tls_key = optarg;
+            break;
+        case OPT_SHARED_KEY:
+            o.shared_key = optarg;
+            break;
+        case OPT_SHARED_KEY_FILE:
+            o.shared_key_file = optarg;
+            break;
+        case OPT_COMPRESS:
+            o.compress = true;
+            break;
+        case OPT_NATS_CREDS:
+            o.nats_creds = optarg;
+            break;
+        case OPT_ACK_TIMEOUT:
+        case OPT_DRAIN_TIMEOUT:
+            if (parse_ms(optarg, c == OPT_ACK_TIMEOUT ? &o.ack_timeout_ms
+                                                      : &o.drain_timeout_ms)) {
+                fprintf(stderr,
+                        "iocstream: --%s: bad duration '%s' (N, Nms, Ns "
+                        "or Nm)\n",
+                        c == OPT_ACK_TIMEOUT ? "ack-timeout" : "drain-timeout",
+                        optarg);
+                goto bad;
+            }
+            break;
         case 'h':
             usage(stdout);
             free(feeds);
@@ -447,6 +571,12 @@ static int parse_scan(int argc, char **argv)
     if (o.direct && o.slab_size % 4096) {
         fprintf(stderr, "iocstream: --direct needs a --slab-size that is a "
                         "multiple of 4K\n");
+        goto bad;
+    }
+    if (o.shared_key && o.shared_key_file) {
+        fputs("iocstream: --forward-shared-key and "
+              "--forward-shared-key-file exclude each other\n",
+              stderr);
         goto bad;
     }
     if (o.db && (o.nfeeds || o.nrules || o.nstrings || o.builtin)) {
@@ -622,6 +752,220 @@ static void reopen_std_fds(void)
     }
 }
 
+/* cluster submit|worker|status: the IOC options (submit), -j and the
+ * reader's options (worker), and the cluster's own. */
+static int parse_cluster(int argc, char **argv)
+{
+    enum {
+        OPT_C_NATS = 512,
+        OPT_C_JOB,
+        OPT_C_SINCE,
+        OPT_C_UNTIL,
+        OPT_C_UNIT_SIZE,
+        OPT_C_ACK_WAIT,
+        OPT_C_WAIT,
+        OPT_C_NO_DB_STORE,
+        OPT_C_TEST_DELAY,
+    };
+    static const struct option longopts[] = {
+        {"nats", required_argument, NULL, OPT_C_NATS},
+        {"job", required_argument, NULL, OPT_C_JOB},
+        {"since", required_argument, NULL, OPT_C_SINCE},
+        {"until", required_argument, NULL, OPT_C_UNTIL},
+        {"unit-size", required_argument, NULL, OPT_C_UNIT_SIZE},
+        {"ack-wait", required_argument, NULL, OPT_C_ACK_WAIT},
+        {"wait", no_argument, NULL, OPT_C_WAIT},
+        {"no-db-store", no_argument, NULL, OPT_C_NO_DB_STORE},
+        {"test-delay", required_argument, NULL, OPT_C_TEST_DELAY},
+        {"iocs", required_argument, NULL, 'i'},
+        {"rules", required_argument, NULL, OPT_RULES},
+        {"allow", required_argument, NULL, OPT_ALLOW},
+        {"builtin", no_argument, NULL, OPT_BUILTIN},
+        {"strict", no_argument, NULL, OPT_STRICT},
+        {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
+        {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+        {"max-line", required_argument, NULL, OPT_MAX_LINE},
+        {"slab-size", required_argument, NULL, OPT_SLAB},
+        {"no-uring", no_argument, NULL, OPT_NO_URING},
+        {"follow-symlinks", no_argument, NULL, 'L'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *output = NULL;
+    struct iocs_cluster_opts co = {.unit_size = 256u << 20,
+                                   .ack_wait_ms = 60000};
+    struct iocs_scan_opts o = {0};
+    const char **feeds, **rules, **allows, *verb;
+    unsigned long n;
+    size_t v;
+    int c, status = 2;
+
+    if (argc < 2) {
+        fputs("iocstream: cluster needs submit, worker or status\n", stderr);
+        return 2;
+    }
+    verb = argv[1];
+    argc--;
+    argv++;
+    feeds = calloc(4 * (size_t)argc, sizeof(*feeds));
+    if (!feeds) {
+        fputs("iocstream: out of memory\n", stderr);
+        return 2;
+    }
+    rules = feeds + argc;
+    allows = rules + argc;
+    o.max_line = IOCS_MAX_LINE_DEFAULT;
+    o.slab_size = IOCS_READER_SLAB_DEFAULT;
+    o.pack_max = (size_t)-1;
+    o.format = IOCS_FORMAT_MSGPACK;
+    o.threads = ncpu > 1 ? (unsigned)ncpu : 0;
+    optind = 1;
+    while ((c = getopt_exact(argc, argv, "i:j:o:Lh", longopts)) != -1) {
+        if (ioc_option(c, optarg, &o, feeds, rules, allows))
+            continue;
+        switch (c) {
+        case 'o':
+            output = optarg;
+            break;
+        case OPT_C_NATS:
+            co.nats = optarg;
+            break;
+        case OPT_C_JOB:
+            co.job = optarg;
+            break;
+        case OPT_C_SINCE:
+            co.since = optarg;
+            break;
+        case OPT_C_UNTIL:
+            co.until = optarg;
+            break;
+        case OPT_C_UNIT_SIZE:
+            if (parse_size(optarg, &v) < 0) {
+                fprintf(stderr, "iocstream: --unit-size: bad size '%s'\n",
+                        optarg);
+                goto bad;
+            }
+            co.unit_size = v;
+            break;
+        case OPT_C_ACK_WAIT:
+            if (parse_size(optarg, &v) < 0 || v > 3600) {
+                fprintf(stderr,
+                        "iocstream: --ack-wait: '%s' is not 1..3600 "
+                        "seconds\n",
+                        optarg);
+                goto bad;
+            }
+            co.ack_wait_ms = (int)v * 1000;
+            break;
+        case OPT_C_WAIT:
+            co.wait = true;
+            break;
+        case OPT_C_NO_DB_STORE:
+            co.no_db_store = true;
+            break;
+        case OPT_C_TEST_DELAY:
+            if (parse_size(optarg, &v) < 0 || v > 600000) {
+                fprintf(stderr, "iocstream: --test-delay: bad '%s'\n", optarg);
+                goto bad;
+            }
+            co.test_delay_ms = (int)v;
+            break;
+        case OPT_NO_CACHE:
+            o.no_cache = true;
+            break;
+        case OPT_MAX_LINE:
+            if (parse_size(optarg, &o.max_line) < 0) {
+                fprintf(stderr, "iocstream: --max-line: bad size '%s'\n",
+                        optarg);
+                goto bad;
+            }
+            break;
+        case OPT_SLAB:
+            if (parse_size(optarg, &o.slab_size) < 0) {
+                fprintf(stderr, "iocstream: --slab-size: bad size '%s'\n",
+                        optarg);
+                goto bad;
+            }
+            break;
+        case OPT_NO_URING:
+            o.no_uring = true;
+            break;
+        case 'L':
+            o.follow_symlinks = true;
+            break;
+        case 'j':
+            if (strcmp(optarg, "0") == 0) {
+                o.threads = 0;
+                break;
+            }
+            if (parse_count(optarg, 1024, &n) < 0) {
+                fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", optarg);
+                goto bad;
+            }
+            o.threads = (unsigned)n;
+            break;
+        case 'h':
+            usage(stdout);
+            status = 0;
+            goto done;
+        default:
+            goto bad;
+        }
+    }
+    if (!co.nats) {
+        fprintf(stderr, "iocstream: cluster %s needs --nats URL\n", verb);
+        goto bad;
+    }
+    o.feeds = feeds;
+    o.rules = rules;
+    o.allows = allows;
+    o.paths = (const char *const *)argv + optind;
+    o.npaths = (size_t)(argc - optind);
+    if (strcmp(verb, "submit") == 0) {
+        if (!co.job) {
+            fputs("iocstream: cluster submit needs --job NAME\n", stderr);
+            goto bad;
+        }
+        status = iocs_cmd_cluster_submit(&o, &co);
+    } else if (strcmp(verb, "worker") == 0) {
+        if (o.npaths) {
+            fprintf(stderr, "iocstream: unexpected argument '%s'\n",
+                    argv[optind]);
+            goto bad;
+        }
+        status = iocs_cmd_cluster_worker(&o, &co);
+    } else if (strcmp(verb, "status") == 0 || strcmp(verb, "events") == 0) {
+        if (o.npaths > 1) {
+            fprintf(stderr, "iocstream: unexpected argument '%s'\n",
+                    argv[optind + 1]);
+            goto bad;
+        }
+        if (o.npaths == 1)
+            co.job = o.paths[0];
+        if (verb[0] == 'e')
+            status = iocs_cmd_cluster_events(&co, output);
+        else
+            status = iocs_cmd_cluster_status(&co);
+    } else {
+        fprintf(stderr,
+                "iocstream: cluster: '%s' is not submit, worker, status "
+                "or events\n",
+                verb);
+        goto bad;
+    }
+done:
+    free(feeds);
+    return status;
+
+bad:
+    fputs("Try 'iocstream --help'.\n", stderr);
+    free(feeds);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
     reopen_std_fds();
@@ -635,6 +979,8 @@ int main(int argc, char **argv)
         return parse_iocs_like(argc - 1, argv + 1, true);
     if (strcmp(argv[1], "iocs") == 0)
         return parse_iocs_like(argc - 1, argv + 1, false);
+    if (strcmp(argv[1], "cluster") == 0)
+        return parse_cluster(argc - 1, argv + 1);
     if (strcmp(argv[1], "summary") == 0)
         return parse_summary(argc - 1, argv + 1);
     if (strcmp(argv[1], "decode") == 0) {

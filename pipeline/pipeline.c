@@ -13,8 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pipeline/encode.h"
+#include "pipeline/eventid.h"
 #include "pipeline/framer.h"
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
@@ -145,14 +148,74 @@ static void report(void *ctx, const char *path, const char *msg)
     fprintf(stderr, "iocstream: %s: %s\n", path, msg);
 }
 
+/* The event.id key of the source being read (eventid.h), made at its
+ * first slab and kept for the slabs after it. */
+struct srckey {
+    uint32_t source;
+    uint64_t key;
+    bool set;
+};
+
+/*
+ * Fill in the identity of src, whose first slab (or pack part) is s, as
+ * far as the walk left it out: standard input's device and inode when it
+ * is a regular file, and the fingerprint of the first bytes. Those are
+ * usually in s already (a regular file's first slab is full, or the whole
+ * file), so they cost nothing; a source read from a checkpoint's offset,
+ * or through slabs smaller than the fingerprint, is read once more
+ * (iocs_source_fingerprint(): the same bytes, the same hash). A pipe
+ * gets no fingerprint: its reads may come cut anywhere.
+ */
+static void identify(struct iocs_source *src, const struct iocs_slab *s)
+{
+    bool is_stdin = strcmp(src->path, "-") == 0;
+    struct stat st;
+
+    if (is_stdin) {
+        if (fstat(STDIN_FILENO, &st) || !S_ISREG(st.st_mode))
+            return; /* known by its name only (eventid.h) */
+        src->dev = (uint64_t)st.st_dev;
+        src->ino = (uint64_t)st.st_ino;
+    }
+    if (src->fp_len)
+        return; /* follow or a checkpoint made it */
+    if (s->offset == 0 && s->err == 0 &&
+        (s->len >= IOCS_SOURCE_FP_MAX || s->last)) {
+        size_t n = s->len < IOCS_SOURCE_FP_MAX ? s->len : IOCS_SOURCE_FP_MAX;
+
+        src->fingerprint = iocs_source_hash(s->data, n);
+        src->fp_len = (uint32_t)n;
+        return;
+    }
+    if (!is_stdin && stat(src->path, &st) == 0 && S_ISREG(st.st_mode))
+        (void)iocs_source_fingerprint(src); /* else: no fingerprint */
+}
+
+/* The key of the source of s, a slab or a pack's part. */
+static uint64_t source_key(struct srckey *k, const struct iocs_sourcelist *list,
+                           const struct iocs_slab *s)
+{
+    struct iocs_source src;
+
+    if (k->set && k->source == s->source && !s->first)
+        return k->key;
+    src = list->v[s->source]; /* a copy: the list keeps what the walk saw */
+    identify(&src, s);
+    *k = (struct srckey){
+        .source = s->source, .key = iocs_eventid_source(&src), .set = true};
+    return k->key;
+}
+
 /* The whole-file job of an encoded source (reader.h, "Encoded sources"):
  * p is the slab of an exclusive source or a part of a pack. */
 static void file_job(const struct iocs_slab *p,
-                     const struct iocs_sourcelist *list,
+                     const struct iocs_sourcelist *list, uint64_t key,
                      struct iocs_wholefile_job *fj)
 {
-    *fj = (struct iocs_wholefile_job){
-        .src = &list->v[p->source], .source = p->source, .codec = p->codec};
+    *fj = (struct iocs_wholefile_job){.src = &list->v[p->source],
+                                      .source = p->source,
+                                      .codec = p->codec,
+                                      .source_id = key};
     /* A packed stream's bytes are read already; libevtx reads by path. */
     if (p->nparts == 0 && p->len > 0 && p->codec != IOCS_CODEC_EVTX) {
         fj->mem = p->data;
@@ -162,13 +225,14 @@ static void file_job(const struct iocs_slab *p,
 
 /*
  * What slab s holds, in order: units (one per part of a pack, or what the
- * framer cuts: none or one) and whole-file jobs (fj[i].codec is not plain
- * for those; v[i] is then unused). Reports sources that failed (*status =
- * 2). Returns the number of items (at most IOCS_READER_PARTS_MAX), or a
- * negative errno from the framer. Line numbers are left to the caller.
+ * framer cuts: none or one), each with its source's key for event.id, and
+ * whole-file jobs (fj[i].codec is not plain for those; v[i] is then
+ * unused). Reports sources that failed (*status = 2). Returns the number
+ * of items (at most IOCS_READER_PARTS_MAX), or a negative errno from the
+ * framer. Line numbers are left to the caller.
  */
 static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
-                      const struct iocs_sourcelist *list,
+                      const struct iocs_sourcelist *list, struct srckey *k,
                       struct iocs_work_unit *v, struct iocs_wholefile_job *fj,
                       int *status)
 {
@@ -183,10 +247,11 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
                 report_source_err(list, p);
                 *status = 2;
             } else if (p->codec != IOCS_CODEC_PLAIN) {
-                file_job(p, list, &fj[i]);
+                file_job(p, list, source_key(k, list, p), &fj[i]);
                 continue;
             }
             iocs_framer_whole(p, &v[i].u);
+            v[i].u.source_id = source_key(k, list, p);
             v[i].path = list->v[p->source].path;
             v[i].line0 = list->v[p->source].start_line;
         }
@@ -197,12 +262,14 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
         report_source_err(list, s);
         *status = 2;
     } else if (s->codec != IOCS_CODEC_PLAIN) {
-        file_job(s, list, &fj[0]);
+        file_job(s, list, source_key(k, list, s), &fj[0]);
         return 1;
     }
     rc = iocs_framer_frame(f, s, &v[0].u);
-    if (rc > 0)
+    if (rc > 0) {
         v[0].path = list->v[s->source].path;
+        v[0].u.source_id = source_key(k, list, s);
+    }
     return rc;
 }
 
@@ -222,6 +289,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
     struct iocs_wholefile *wf = NULL;
+    struct srckey key = {0};
     uint64_t line0 = 1, nl = 0;
     int status = 0, err;
 
@@ -270,7 +338,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
             break;
         }
         note_slab(re, s);
-        n = slab_units(f, s, list, v, fj, &status);
+        n = slab_units(f, s, list, &key, v, fj, &status);
         err = n < 0 ? n : 0;
         if (err < 0)
             fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
@@ -380,6 +448,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
     struct iocs_wholefile_job *fj = NULL;
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
+    struct srckey key = {0};
     uint64_t line0 = 1, lines = 0;
     int status = 0, err;
 
@@ -437,7 +506,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             break;
         }
         note_slab(re, s);
-        n = slab_units(f, s, list, v, fj, &status);
+        n = slab_units(f, s, list, &key, v, fj, &status);
         if (n <= 0) {
             iocs_reader_release(r, s);
             err = n;

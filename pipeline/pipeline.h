@@ -47,7 +47,20 @@ struct iocs_scan_opts {
     bool follow_symlinks;
     bool stats;
     enum iocs_report report; /* -q, -l, -c: what is printed (sink.h) */
+    /* Network destinations (sink.h's iocs_sink_opts; README "Destinations"). */
+    const char *tag;                         /* --tag; NULL: "iocstream.hit" */
+    const char *tls_ca, *tls_cert, *tls_key; /* --tls-ca/-cert/-key */
+    const char *shared_key;                  /* --forward-shared-key KEY */
+    const char *shared_key_file; /* --forward-shared-key-file F (first
+                                    line), kept out of ps */
+    bool compress;               /* --forward-compress */
+    const char *nats_creds;      /* --nats-creds FILE */
+    int ack_timeout_ms;          /* --ack-timeout; 0: the sink's default */
+    int drain_timeout_ms;        /* --drain-timeout; 0: the default */
 };
+
+/* How long the end of a scan waits for acks by default (--drain-timeout). */
+#define IOCS_DRAIN_TIMEOUT_DEFAULT_MS 30000
 
 struct iocs_allow;
 struct iocs_db;

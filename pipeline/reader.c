@@ -159,6 +159,7 @@ struct iocs_reader {
     bool issued;    /* a slab of this source was issued */
     uint64_t base;  /* file position of offset 0 (stdin may start later) */
     uint64_t size;  /* regular file: its size as last seen (fstat) */
+    uint64_t limit; /* regular file: the source's end_offset; 0: none */
     uint64_t next_off;
     unsigned busy;     /* slabs of this source INFLIGHT or SHORT */
     unsigned nshort;   /* of which SHORT */
@@ -262,6 +263,8 @@ static bool at_size(struct iocs_reader *r, const struct rslab *s)
         return false; /* says empty but may not be (/proc): read to a 0 */
     if (s->pub.len < r->slab_size)
         return true; /* the read stopped short of what it asked: the end */
+    if (r->limit)
+        return true; /* a byte range ends at its limit, grown file or not */
     if (fstat(r->fd, &st) == 0 && (uint64_t)st.st_size > r->size) {
         r->size = (uint64_t)st.st_size;
         return end >= r->size;
@@ -316,6 +319,9 @@ static int issue(struct iocs_reader *r, struct rslab *s)
     uint64_t off = r->base + s->pub.offset + s->pub.len;
     struct io_uring_sqe *sqe;
     ssize_t n;
+
+    if (r->limit && off + len > r->limit)
+        len = off < r->limit ? (size_t)(r->limit - off) : 0; /* a range */
 
     s->state = SLAB_INFLIGHT;
     if (!r->uring || r->nonblock) {
@@ -544,6 +550,13 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
      * from the file's start; a pipe cannot be skipped into (reader.h). */
     if (r->seekable)
         r->next_off = r->srcv[r->next_src].start_offset;
+    /* A byte range (source.h's end_offset) ends there: reads stop at it,
+     * and it reads as the end of the file. */
+    r->limit = r->seekable ? r->srcv[r->next_src].end_offset : 0;
+    if (r->limit && r->limit < r->size)
+        r->size = r->limit;
+    if (r->limit && r->limit % PAGE)
+        unalign_fd(e->fd); /* the last read is not a whole page */
     if (r->seekable && (r->base + r->next_off) % PAGE)
         unalign_fd(e->fd); /* read from an odd position */
     if (r->seekable && r->size > r->slab_size)
@@ -629,6 +642,7 @@ static int start_next(struct iocs_reader *r)
      * its own. */
     packed = r->pack_max > 0 && e->own &&
              r->srcv[r->next_src].start_offset == 0 &&
+             r->srcv[r->next_src].end_offset == 0 &&
              (e->err < 0 ||
               (S_ISREG(e->st_mode) && e->size > 0 && e->size <= r->pack_max));
     if (!packed) {

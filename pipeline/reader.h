@@ -22,7 +22,9 @@
  * not 0 is read from there: its first slab has offset start_offset (and
  * it is never packed); offsets stay those of the file, and the caller
  * numbers its lines from start_line. A start offset past the end gives an
- * empty last slab. A pipe, FIFO or terminal cannot be skipped into: its
+ * empty last slab. A regular file whose end_offset is not 0 ends there
+ * (reads stop at it, growth past it is not read, and it is never packed):
+ * a byte range. A pipe, FIFO or terminal cannot be skipped into: its
  * start_offset is ignored and its offsets count from 0.
  *
  * Waiting: a pipe, FIFO or terminal that is non-blocking (O_NONBLOCK set

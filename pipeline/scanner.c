@@ -416,6 +416,7 @@ static int close_line(struct iocs_scanner *s, const unsigned char *p, size_t le)
     }
     ev.timestamp = s->now;
     ev.created = s->now;
+    ev.source_id = u->source_id;
     for (size_t i = 0; i < s->line.lh_len; i++) {
         const struct linehit *h = &s->line.lh[i];
 

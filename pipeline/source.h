@@ -20,6 +20,9 @@
  *     a regular file from start_offset, and offsets and line numbers of
  *     its slabs and events continue from there; a pipe or terminal cannot
  *     be skipped into, so its start offset must be 0 (see reader.h).
+ *   - where to stop: end_offset, when not 0, is where a regular file's
+ *     bytes end for this record (a byte range of a larger file that
+ *     `cluster submit` cut at a line start); a pipe ignores it.
  *
  * Records are plain data; a list owns its paths. Config-time only.
  */
@@ -48,6 +51,8 @@ struct iocs_source {
     enum iocs_codec codec; /* IOCS_CODEC_PLAIN until detected */
     uint64_t start_offset; /* read from this byte */
     uint64_t start_line;   /* 1-based number of the line at start_offset */
+    uint64_t end_offset;   /* read up to this byte (a cluster range unit,
+                              cut at a line start); 0: to the end */
 };
 
 /* A source read from its beginning, of unknown identity: the record for a

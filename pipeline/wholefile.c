@@ -150,6 +150,7 @@ static int scan_buf(struct iocs_wholefile *wf, struct iocs_scanner *sc,
     rc = iocs_framer_frame(wf->fr, &s, &u);
     if (rc <= 0)
         return rc;
+    u.source_id = wf->job->source_id;
     rc = iocs_scanner_unit(sc, &u, wf->job->src->path, *line0, wf->ls,
                            on_stream_event, wf, &nl);
     *line0 += nl;
@@ -302,6 +303,7 @@ static int flush_records(struct iocs_wholefile *wf, struct iocs_scanner *sc,
                          struct iocs_wholefile_res *res)
 {
     struct iocs_unit u = {.source = wf->job->source,
+                          .source_id = wf->job->source_id,
                           .ptr = p,
                           .len = len,
                           .starts_line = true,

@@ -67,6 +67,7 @@ struct iocs_wholefile_job {
     enum iocs_codec codec; /* a stream codec or IOCS_CODEC_EVTX */
     const unsigned char *mem;
     size_t mem_len;
+    uint64_t source_id; /* the source's key for event.id (eventid.h) */
 };
 
 /* What a job did. */

@@ -7,6 +7,7 @@
 #                    [--sample 16M] [--peer-budget 60] [--big] [--no-small]
 #                    [--no-peers] [--out bench/RESULTS.md] [--quick]
 #                    [--tokens]
+#   scripts/bench.sh --sinks [--size 256M] [--rounds 3] [--preset ci] ...
 #
 # Contenders, each round in rotated order, medians over --rounds rounds:
 #   raw1, rawN   bench/rawlimit: hs_scan per 1 MiB chunk over the corpus in
@@ -37,6 +38,12 @@
 # index beside the raw Hyperscan limit of the same set, one thread; see
 # bench/LIMITS.md) and prints its table; RESULTS.md is left alone.
 # Writes bench/RESULTS.md (machine, command, table, agreement, targets).
+# --sinks instead times the scan of the corpus (-j nproc) to a file, to
+# NATS JetStream (a local nats-server, file store, the stream made again
+# each round) and to Fluent Forward (tests/forward_receiver.py --discard),
+# all on loopback, and writes (or replaces) the "Network sinks" section of
+# --out: events/s, MB/s of input and of events, and each sink against the
+# file. Needs nats-server and /usr/bin/python3 with msgpack.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,6 +54,7 @@ size=1G rounds=5 iocs=10000 hit=0.05 seed=bench1 cache=build/bench
 preset=release sample=16M budget=60 big=0 small=1 peers=1 out=bench/RESULTS.md
 replay=0
 tokens=0
+sinks=0
 cmdline="scripts/bench.sh $*"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -67,7 +75,8 @@ while [ $# -gt 0 ]; do
     --tokens) tokens=1 ;;
     --replay) replay=1 ;;
     --replay-only) replay=2 ;;
-    -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+    --sinks) sinks=1 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -94,13 +103,17 @@ print(int(float(s[:-1])*m[s[-1].upper()]) if s[-1].upper() in m else int(s))' "$
 nproc=$(nproc)
 
 # --- tools and build ---------------------------------------------------------
-if ! command -v ugrep >/dev/null || ! command -v rg >/dev/null ||
-   [ ! -x /usr/bin/time ]; then
+if [ "$sinks" = 0 ] && { ! command -v ugrep >/dev/null ||
+   ! command -v rg >/dev/null || [ ! -x /usr/bin/time ]; }; then
     "$here/setup.sh" --bench
 fi
 log "building ($preset)"
 cmake --preset "$preset" >/dev/null
-cmake --build "build/$preset" -j"$nproc" --target iocstream rawlimit >/dev/null
+if [ "$sinks" = 1 ]; then
+    cmake --build "build/$preset" -j"$nproc" --target iocstream >/dev/null
+else
+    cmake --build "build/$preset" -j"$nproc" --target iocstream rawlimit >/dev/null
+fi
 bin=build/$preset/iocstream
 raw=build/$preset/bench/rawlimit
 jflag=0
@@ -127,6 +140,11 @@ if [ ! -f "$corpus/.params" ] || [ "$(cat "$corpus/.params")" != "$params" ]; th
 fi
 if [ "$tokens" = 1 ]; then
     tokens_bench
+    exit 0
+fi
+if [ "$sinks" = 1 ]; then
+    . "$here/bench_sinks.sh" # defines run_sinks
+    run_sinks
     exit 0
 fi
 smalldir=$cache/small${name#corpus}
@@ -236,6 +254,7 @@ for i in range(n):
 for l in open(sys.argv[1]):
     e = json.loads(l)
     del e["@timestamp"], e["event"]["created"]
+    e["event"].pop("id", None)
     e["log"]["file"]["path"] = re.sub(r"\.(gz|zst)$", "", e["log"]["file"]["path"].rsplit("/", 1)[1])
     print(json.dumps(e, sort_keys=True))' "$rt/$c.jsonl" >"$rt/$c.norm"
     done

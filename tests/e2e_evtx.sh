@@ -76,6 +76,7 @@ for j in 0 2; do
     [ "$rc" -le 2 ] || fail "-j $j: status $rc"
     ! grep -v -e ': chunk [0-9-]*: ' -e 'database' -e ' bytes, ' \
         -e 'recovered records (stale fragments in chunk slack)' \
+        -e ': output (.*): [0-9]* events sent' \
         "$W/err.$j" || fail "-j $j: unexpected messages"
     # Record counts: the lines scanned are the records handed out.
     lines=$(sed -n 's/.* bytes, \([0-9]*\) lines,.*/\1/p' "$W/err.$j")

@@ -28,14 +28,16 @@ nfiles=$(wc -l <"$W/files")
 [ "$nfiles" -ge 8 ] || fail "only $nfiles generated files"
 
 # normalise EVENTS.mp ROOT: decoded events, one per line, minus the two
-# scan times, with log.file.path relative to ROOT and without the suffix
-# the storage added.
+# scan times and event.id (it comes from the file's identity: another file
+# holding the same lines has other ids), with log.file.path relative to
+# ROOT and without the suffix the storage added.
 normalise() {
     "$B" decode "$1" | "$PY" -c 'import json, sys
 root = sys.argv[1].rstrip("/") + "/"
 for l in sys.stdin:
     e = json.loads(l)
     del e["@timestamp"], e["event"]["created"]
+    e["event"].pop("id", None)
     p = e["log"]["file"]["path"]
     assert p.startswith(root), p
     p = p[len(root):]

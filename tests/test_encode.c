@@ -24,6 +24,7 @@
 
 #include "pipeline/decode.h"
 #include "pipeline/encode.h"
+#include "pipeline/eventid.h"
 
 /* Per test: a memfd the encoded events are written to. */
 static int setup(void **state)
@@ -236,7 +237,7 @@ static const msgpack_object *assert_event(const msgpack_object *m,
               (uint32_t)ev->timestamp.tv_nsec);
 
     e = at(m, 1, "event");
-    assert_int_equal(e->via.map.size, 6);
+    assert_int_equal(e->via.map.size, 7);
     assert_cstr(at(e, 0, "kind"), "alert");
     o = at(e, 1, "category");
     assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
@@ -246,11 +247,20 @@ static const msgpack_object *assert_event(const msgpack_object *m,
     assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
     assert_int_equal(o->via.array.size, 1);
     assert_cstr(&o->via.array.ptr[0], "indicator");
-    assert_ts(at(e, 3, "created"), ev->created.tv_sec,
+    o = at(e, 3, "id");
+    assert_int_equal(o->type, MSGPACK_OBJECT_STR);
+    assert_int_equal(o->via.str.size, IOCS_EVENTID_LEN);
+    {
+        char want[IOCS_EVENTID_LEN + 1];
+
+        iocs_eventid_make(want, ev->source_id, ev->offset, ev->ioc);
+        assert_memory_equal(o->via.str.ptr, want, IOCS_EVENTID_LEN);
+    }
+    assert_ts(at(e, 4, "created"), ev->created.tv_sec,
               (uint32_t)ev->created.tv_nsec);
-    o = at(e, 4, "severity");
+    o = at(e, 5, "severity");
     assert_int_equal(o->via.i64, ev->ioc->severity);
-    assert_str(at(e, 5, "original"), ev->original, ev->original_len);
+    assert_str(at(e, 6, "original"), ev->original, ev->original_len);
 
     e = at(m, 2, "log");
     assert_int_equal(e->via.map.size, 2);
@@ -421,7 +431,7 @@ static void test_encode_optional_keys_and_truncated(void **state)
     assert_cstr(at(ind, 3, "provider"), "CISA");
     assert_cstr(at(ind, 4, "description"), ioc.description);
     assert_cstr(at(ind, 5, "reference"), "feeds/bt.csv:12");
-    assert_int_equal(u.data.via.map.ptr[1].val.via.map.ptr[4].val.type,
+    assert_int_equal(u.data.via.map.ptr[1].val.via.map.ptr[5].val.type,
                      MSGPACK_OBJECT_NEGATIVE_INTEGER);
     msgpack_unpacked_destroy(&u);
     free(buf);
@@ -898,7 +908,11 @@ static void test_encode_batch_records(void **state)
         assert_non_null(nl);
         assert_int_equal(b.rec[i].end, (size_t)(nl - (const char *)b.data) + 1);
         assert_int_equal(b.rec[i].timestamp.tv_sec, 1795000000 + (long)i);
-        assert_null(b.rec[i].id);
+        /* The id is the one in the event's text. */
+        assert_non_null(b.rec[i].id);
+        assert_int_equal(strlen(b.rec[i].id), IOCS_EVENTID_LEN);
+        assert_non_null(memmem(b.data + start, b.rec[i].end - start,
+                               b.rec[i].id, IOCS_EVENTID_LEN));
         start = b.rec[i].end;
     }
     assert_int_equal(start, b.len);
@@ -929,7 +943,7 @@ static void test_encode_str_times(void **state)
     iocs_encoder_batch(e, &b);
     unpack_one(&u, (const char *)b.data, b.len);
     assert_cstr(at(&u.data, 0, "@timestamp"), "2026-11-18T11:06:40.123456789Z");
-    assert_cstr(at(at(&u.data, 1, "event"), 3, "created"),
+    assert_cstr(at(at(&u.data, 1, "event"), 4, "created"),
                 "2026-11-18T11:06:41.000000000Z");
     assert_uint(at(at(&u.data, 4, "iocstream"), 0, "line"), 77);
     msgpack_unpacked_destroy(&u);
