@@ -273,6 +273,22 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
     return rc;
 }
 
+/* How long a quiet live input is waited for before the sink is given
+ * another turn (acks read, unacknowledged batches resent). */
+#define IDLE_WAIT_MS 1000
+
+/*
+ * A live input went quiet: push out what the sink holds, without waiting
+ * for acknowledgements (a receiver that is slow to ack must not hold the
+ * scan, nor keep a signal from being seen). Returns 0 or a negative errno.
+ */
+static int idle_flush(struct iocs_sink *sink)
+{
+    int err = iocs_sink_flush(sink, 0);
+
+    return err == -ETIMEDOUT ? 0 : err;
+}
+
 /* One thread: read, frame, scan, encode and write in turn. */
 static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
                        const struct iocs_db *db, const struct iocs_scan_opts *o,
@@ -322,9 +338,9 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
              * before the wait. */
             err = out_write(out);
             if (!err)
-                err = iocs_sink_flush(out->sink, -1);
+                err = idle_flush(out->sink);
             if (!err)
-                err = iocs_reader_wait(r, -1);
+                err = iocs_reader_wait(r, IDLE_WAIT_MS);
             if (err >= 0)
                 continue;
             if (says(err))
@@ -487,9 +503,9 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         }
         if (err == -EAGAIN) {
             /* Live input with no bytes yet, every job written. */
-            err = iocs_sink_flush(sink, -1);
+            err = idle_flush(sink);
             if (!err)
-                err = iocs_reader_wait(r, -1);
+                err = iocs_reader_wait(r, IDLE_WAIT_MS);
             if (err < 0)
                 break;
             continue;

@@ -231,4 +231,22 @@ acked=${n#*, }
 acked=${acked%% *}
 [ "$sent" = "$acked" ] && [ "$sent" -eq $((10 * $(wc -l <"$W/ref.jsonl"))) ] ||
     fail "after the pause: $n, want $((10 * $(wc -l <"$W/ref.jsonl")))"
+
+# SIGTERM while the receiver never acks: the scan stops reading, waits
+# --drain-timeout for the acks, says how many are missing, 128+SIGTERM.
+receiver "$W/noack.jsonl" --no-ack
+(for i in $(seq 1 40); do echo "line $i 192.81.209.168"; sleep 0.05; done) |
+    "$B" scan --no-cache -o "forward://127.0.0.1:$PORT" --drain-timeout 1s \
+        --ack-timeout 60s - 2>"$W/term.err" &
+SCAN=$!
+sleep 1
+kill -TERM "$SCAN"
+t0=$(date +%s%N)
+wait "$SCAN" && rc=0 || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$rc" = 143 ] || fail "SIGTERM with unacked events: exit $rc, want 143"
+grep -q 'events not acknowledged after 1.0 s (--drain-timeout)' "$W/term.err" ||
+    fail "no unacked count after SIGTERM: $(cat "$W/term.err")"
+[ "$ms" -ge 900 ] && [ "$ms" -lt 10000 ] ||
+    fail "SIGTERM: exited after $ms ms, want the 1 s drain timeout"
 echo "e2e_forward: ok"
