@@ -62,6 +62,11 @@ enum val {
     V_LINE_LENGTH,
     V_HOST,
     V_TIME,
+    V_WL_RECORD_ID,
+    V_WL_CHANNEL,
+    V_WL_EVENT_ID,
+    V_WL_PROVIDER,
+    V_WL_COMPUTER,
     V_REC_PROVIDER,
     V_REC_DESCRIPTION,
     V_REC_REFERENCE,
@@ -89,13 +94,14 @@ enum val {
  *                               a map {"name": string}, so that an absent
  *                               value leaves out the whole map)
  *   OPT(key, value, how)        the same, left out when the value is absent
+ *   OMAP(key, value) ... OEND() a map of the rows between, left out (with
+ *                               them) when the value is absent
  *   TYPED()                     ECS threat.indicator's typed field: its key
  *                               path comes from the IOC type (see
  *                               typed_field()); none for strings and rules
- * Planned rows (event.h): winlog.*.
  */
 #define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
-                  TYPED)                                                     \
+                  TYPED, OMAP, OEND)                                         \
     FIELD("@timestamp", V_TIMESTAMP, time)                                   \
     MAP("event")                                                             \
         LIT("kind", "alert")                                                 \
@@ -106,13 +112,22 @@ enum val {
         FIELD("severity", V_SEVERITY, int)                                   \
         FIELD("original", V_ORIGINAL, str)                                   \
     END()                                                                    \
-    OPT("host", V_HOST, name)                                                \
+    OMAP("host", V_HOST)                                                     \
+        FIELD("name", V_HOST, str)                                           \
+    OEND()                                                                   \
     MAP("log")                                                               \
         MAP("file")                                                          \
             FIELD("path", V_PATH, str)                                       \
         END()                                                                \
         FIELD("offset", V_OFFSET, uint)                                      \
     END()                                                                    \
+    OMAP("winlog", V_WL_RECORD_ID)                                           \
+        FIELD("record_id", V_WL_RECORD_ID, uint)                             \
+        OPT("channel", V_WL_CHANNEL, str)                                    \
+        FIELD("event_id", V_WL_EVENT_ID, str)                                \
+        OPT("provider_name", V_WL_PROVIDER, str)                             \
+        OPT("computer_name", V_WL_COMPUTER, str)                             \
+    OEND()                                                                   \
     MAP("threat")                                                            \
         MAP("feed")                                                          \
             FIELD("name", V_FEED, str)                                       \
@@ -173,9 +188,11 @@ enum val {
 #define R_LIT1(k, t) R_KEY(k) + sizeof(t) + 2
 #define R_FIELD(k, val, how) R_KEY(k) + ROOM_##how
 #define R_TYPED() +3 * (KEY_MAX + 6)
+#define R_OMAP(k, val) R_MAP(k)
+#define R_OEND()
 enum {
     ECS_MP_ROOM = 1 ECS_EVENT(R_MAP, R_END, R_RECORDS, R_END_RECORDS, R_LIT,
-                              R_LIT1, R_FIELD, R_FIELD, R_TYPED)
+                              R_LIT1, R_FIELD, R_FIELD, R_TYPED, R_OMAP, R_OEND)
 };
 
 /* A string and its length, measured once. */
@@ -231,6 +248,7 @@ struct iocs_encoder {
                                               metadata may take */
     char id[16];
     char event_id[IOCS_EVENTID_LEN + 1];
+    char wl_event_id[16]; /* winlog.event_id as text */
 };
 
 #define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
@@ -492,10 +510,29 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
         set_str(&v[V_TIME], "line", 4);
     else
         set_str(&v[V_TIME], "none", 4);
+    if (ev->winlog) {
+        const struct iocs_winlog *wl = ev->winlog;
+
+        set_u(&v[V_WL_RECORD_ID], wl->record_id);
+        set_str(&v[V_WL_CHANNEL], wl->channel_len ? wl->channel : NULL,
+                wl->channel_len);
+        set_str(&v[V_WL_EVENT_ID], e->wl_event_id,
+                u32_text(e->wl_event_id, wl->event_id));
+        set_str(&v[V_WL_PROVIDER], wl->provider_len ? wl->provider : NULL,
+                wl->provider_len);
+        set_str(&v[V_WL_COMPUTER], wl->computer_len ? wl->computer : NULL,
+                wl->computer_len);
+    } else {
+        v[V_WL_RECORD_ID].present = false;
+    }
     e->ntyped = typed_field(e, ioc, e->typed);
     /* A string is its bytes and a header of at most 5. */
-    e->head_room = v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n +
-                   type.n + e->db_len + IOCS_EVENTID_LEN + ev->host_len + 32;
+    e->head_room =
+        v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n + type.n +
+        e->db_len + IOCS_EVENTID_LEN + 32 + (ev->host ? ev->host_len : 0) +
+        (ev->winlog ? ev->winlog->channel_len + ev->winlog->provider_len +
+                          ev->winlog->computer_len + 16
+                    : 0);
     /* What each record repeats, and the tail after the records. */
     e->body_room = 3 * (ioc->len + 5) + type.n + 5 + ev->atomic_len +
                    e->db_len + 3 * (KEY_MAX + 6) + 64;
@@ -967,8 +1004,16 @@ static int write_mp(struct iocs_encoder *e)
         n[lv]++;                                                               \
         mp_put_typed(e, &m);                                                   \
     }
+#define W_OMAP(k, val)                                                         \
+    if (v[val].present) {                                                      \
+    W_MAP(k)
+#define W_OEND()                                                               \
+    W_END()                                                                    \
+    }
     ECS_EVENT(W_MAP, W_END, W_RECORDS, W_END_RECORDS, W_LIT, W_LIT1, W_FIELD,
-              W_OPT, W_TYPED)
+              W_OPT, W_TYPED, W_OMAP, W_OEND)
+#undef W_OMAP
+#undef W_OEND
 #undef W_KEY
 #undef W_OPEN
 #undef W_CLOSE
@@ -1139,8 +1184,16 @@ static void write_json(struct iocs_encoder *e)
             LIT(b, ",");                                                       \
         js_put_typed(e, b);                                                    \
     }
+#define W_OMAP(k, val)                                                         \
+    if (v[val].present) {                                                      \
+    W_MAP(k)
+#define W_OEND()                                                               \
+    W_END()                                                                    \
+    }
     ECS_EVENT(W_MAP, W_END, W_RECORDS, W_END_RECORDS, W_LIT, W_LIT1, W_FIELD,
-              W_OPT, W_TYPED)
+              W_OPT, W_TYPED, W_OMAP, W_OEND)
+#undef W_OMAP
+#undef W_OEND
 #undef W_KEY
 #undef W_OPEN
 #undef W_CLOSE
