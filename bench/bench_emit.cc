@@ -1,8 +1,9 @@
 // bench_emit.cc - events/s through the encoder and the file sink into
 // /dev/null, msgpack vs JSON, for a short and a long (4 KiB, escape-heavy)
-// log line. The write(2) to /dev/null is included, so the numbers are
-// encode + syscall cost per 256 KiB batch, the inline path (-j 0) of a real
-// scan minus the device.
+// log line, and the same lengths in plain ASCII (the common case, which
+// takes the encoder's ASCII fast path). The write(2) to /dev/null is included,
+// so the numbers are encode + syscall cost per 256 KiB batch, the inline path
+// (-j 0) of a real scan minus the device.
 #include <benchmark/benchmark.h>
 
 #include <string.h>
@@ -15,11 +16,13 @@
 namespace
 {
 
-void run(benchmark::State &state, iocs_format fmt, size_t line_len)
+void run(benchmark::State &state, iocs_format fmt, size_t line_len,
+         bool ascii = false)
 {
     std::string line = "Nov 22 03:56:57 vpn sshd[1]: from 192.81.209.168 ";
     while (line.size() < line_len)
-        line += "GET /a?q=\"x\"\t\\ caf\xc3\xa9 \xff ";
+        line += ascii ? "GET /a?q=x&id=42 HTTP/1.1 200 "
+                      : "GET /a?q=\"x\"\t\\ caf\xc3\xa9 \xff ";
     line.resize(line_len);
 
     iocs_ioc ioc{};
@@ -92,9 +95,21 @@ void BM_emit_json(benchmark::State &state)
     run(state, IOCS_FORMAT_JSON, static_cast<size_t>(state.range(0)));
 }
 
+void BM_emit_msgpack_ascii(benchmark::State &state)
+{
+    run(state, IOCS_FORMAT_MSGPACK, static_cast<size_t>(state.range(0)), true);
+}
+
+void BM_emit_json_ascii(benchmark::State &state)
+{
+    run(state, IOCS_FORMAT_JSON, static_cast<size_t>(state.range(0)), true);
+}
+
 } // namespace
 
 BENCHMARK(BM_emit_msgpack)->Arg(80)->Arg(4096);
 BENCHMARK(BM_emit_json)->Arg(80)->Arg(4096);
+BENCHMARK(BM_emit_msgpack_ascii)->Arg(80)->Arg(4096);
+BENCHMARK(BM_emit_json_ascii)->Arg(80)->Arg(4096);
 
 BENCHMARK_MAIN();

@@ -4,8 +4,9 @@
  * Any bytes go to iocs_decode_one() and, through a pipe, to
  * iocs_decode_stream(). Whatever they print must be strict RFC 8259 JSON
  * in valid UTF-8 (checked by the small validator below, written apart
- * from json.c so it does not share its bugs), and the two entry points
- * must agree when the input is exactly one object.
+ * from json.c so it does not share its bugs) with \u escapes only for
+ * control characters and DEL (invalid bytes are U+FFFD), and the two
+ * entry points must agree when the input is exactly one object.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -142,9 +143,19 @@ static bool string(struct cur *c)
                 return false;
             ch = *c->p++;
             if (ch == 'u') {
-                for (int i = 0; i < 4; i++)
-                    if (c->p >= c->end || !is_hex(*c->p++))
+                char hex[5] = "";
+                unsigned long u;
+
+                for (int i = 0; i < 4; i++) {
+                    if (c->p >= c->end || !is_hex(*c->p))
                         return false;
+                    hex[i] = (char)*c->p++;
+                }
+                /* Only control characters and DEL are \u escapes: an
+                 * invalid byte is U+FFFD, never its Latin-1 \u00XX. */
+                u = strtoul(hex, NULL, 16);
+                if (u >= 0x20 && u != 0x7f)
+                    return false;
             } else if (!strchr("\"\\/bfnrt", ch) || ch == 0) {
                 return false;
             }

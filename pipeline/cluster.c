@@ -579,7 +579,7 @@ int iocs_cluster_unit_parse(struct iocs_cluster_unit *out, const void *p,
     if (!err && (nfiles == 0 || nfiles > IOCS_CLUSTER_UNIT_FILES))
         err = -EINVAL;
     for (uint64_t i = 0; !err && i < nfiles; i++) {
-        char key[16];
+        char key[24]; /* "f" and a uint64 */
 
         snprintf(key, sizeof(key), "f%" PRIu64, i);
         err = get_file(find(f, n, key), u);

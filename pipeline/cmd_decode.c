@@ -15,19 +15,6 @@
 #include "pipeline/decode.h"
 #include "pipeline/status.h"
 
-/* Every event is a msgpack map: a file whose first byte is not a map's
- * (JSON text reads as small integers) is not an event stream. Only a file
- * that can be read at an offset is looked at; an empty one passes. */
-static bool starts_with_map(int fd)
-{
-    unsigned char c;
-    ssize_t n = pread(fd, &c, 1, 0);
-
-    if (n != 1)
-        return true; /* a pipe (ESPIPE) or empty: the decoder decides */
-    return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf;
-}
-
 int iocs_cmd_decode(const char *path)
 {
     char errbuf[256] = "";
@@ -41,17 +28,9 @@ int iocs_cmd_decode(const char *path)
             return 2;
         }
     }
-    if (!starts_with_map(fd)) {
-        fprintf(stderr,
-                "iocstream: decode %s: not msgpack events (the first "
-                "object is not a map)\n",
-                path ? path : "stdin");
-        if (fd != STDIN_FILENO)
-            close(fd);
-        return 2;
-    }
     signal(SIGPIPE, SIG_IGN);
-    n = iocs_decode_stream(fd, stdout, errbuf, sizeof(errbuf));
+    /* Files, pipes and terminals alike: the first object must be a map. */
+    n = iocs_decode_events(fd, stdout, errbuf, sizeof(errbuf));
     if (fd != STDIN_FILENO)
         close(fd);
     if (fflush(stdout) != 0 && n >= 0)

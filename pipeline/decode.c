@@ -371,7 +371,16 @@ static ssize_t read_some(int fd, void *p, size_t n)
     return r < 0 ? -errno : r;
 }
 
-long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen)
+/* Whether c starts a msgpack map: a fixmap, map16 or map32. */
+static bool is_map_byte(unsigned char c)
+{
+    return (c >= 0x80 && c <= 0x8f) || c == 0xde || c == 0xdf;
+}
+
+/* The stream of iocs_decode_stream(); with events, its first object must
+ * be a map (iocs_decode_events()). */
+static long decode(int in_fd, FILE *out, bool events, char *errbuf,
+                   size_t errlen)
 {
     msgpack_unpacker mpac;
     msgpack_unpacked u;
@@ -404,6 +413,22 @@ long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen)
         /* A big object arrives over many reads: frame() it again only once
          * enough bytes are there to possibly finish it, so a pipe's small
          * reads do not rescan it from the start each time. */
+        if (events && base == 0 && count == 0 && avail > 0 &&
+            !is_map_byte(p[0])) {
+            /* JSON text reads as small integers and strings: say what
+             * it is rather than print numbers. */
+            if (p[0] >= 0x20 && p[0] < 0x7f)
+                err = iocs_seterr(errbuf, errlen, -ENOMSG,
+                                  "not a msgpack event stream (first byte "
+                                  "0x%02x '%c'); JSON lines need no decode",
+                                  p[0], p[0]);
+            else
+                err = iocs_seterr(errbuf, errlen, -ENOMSG,
+                                  "not a msgpack event stream (first byte "
+                                  "0x%02x); JSON lines need no decode",
+                                  p[0]);
+            goto out;
+        }
         if (avail >= need)
             fr = frame(p, avail, &len);
         if (fr == FRAME_BAD) {
@@ -469,6 +494,16 @@ out:
     msgpack_unpacked_destroy(&u);
     msgpack_unpacker_destroy(&mpac);
     return err ? err : count;
+}
+
+long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen)
+{
+    return decode(in_fd, out, false, errbuf, errlen);
+}
+
+long iocs_decode_events(int in_fd, FILE *out, char *errbuf, size_t errlen)
+{
+    return decode(in_fd, out, true, errbuf, errlen);
 }
 
 int iocs__msgpack_frame(const unsigned char *p, size_t n, size_t *len)

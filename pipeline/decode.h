@@ -2,11 +2,15 @@
  * decode.h - msgpack event stream -> JSON lines (`iocstream decode`).
  *
  * Reads a stream of msgpack objects (any shape, not only our events) and
- * writes one JSON object per line. The output is valid JSON for any input
- * bytes: strings are escaped per RFC 8259; control characters become
- * \u00XX; a byte that is not part of a valid UTF-8 sequence becomes \u00XX
- * (its Latin-1 code point), so `| jq` always works and no byte is lost
- * silently. bin objects are written as strings the same way. Timestamp
+ * writes one JSON object per line. The output is valid UTF-8 JSON for any
+ * input bytes: strings are escaped per RFC 8259; control characters (NUL
+ * included) become \u00XX; bytes of a str that are not valid UTF-8
+ * (overlong forms, surrogates, past U+10FFFF, truncated sequences) become
+ * U+FFFD, one per maximal subpart (utf8.h), exactly as the encoder writes
+ * its str values, so `| jq` always works and the text is what the
+ * encoder's JSON format prints. bin objects (event.original of `scan
+ * --raw`) are written as strings the same way: their exact bytes are only
+ * in the msgpack. Timestamp
  * extensions (type -1) become RFC 3339 strings in UTC with nanoseconds
  * ("2026-11-22T03:56:57.123456789Z"); other extensions become
  * {"ext": type, "data": "<hex>"} (so does a type -1 ext whose body is not
@@ -41,6 +45,17 @@ extern "C" {
  * byte has been read. out is flushed before returning.
  */
 long iocs_decode_stream(int in_fd, FILE *out, char *errbuf, size_t errlen);
+
+/*
+ * iocs_decode_stream() for an event stream (`iocstream decode`): every
+ * event is a msgpack map, so input whose first byte does not start a map
+ * (JSON lines read as small integers, say) is refused before anything is
+ * written: -ENOMSG, with errbuf "not a msgpack event stream (first byte
+ * 0x7b '{'); JSON lines need no decode". Works on pipes too: the byte is
+ * looked at in the decoder's own buffer, nothing is read twice. Empty
+ * input is 0 events. Other returns as iocs_decode_stream().
+ */
+long iocs_decode_events(int in_fd, FILE *out, char *errbuf, size_t errlen);
 
 /*
  * Decode exactly one msgpack object from buf[0..n) into a NUL-terminated

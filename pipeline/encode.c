@@ -27,6 +27,7 @@
 
 #include "pipeline/eventid.h"
 #include "pipeline/json.h"
+#include "pipeline/utf8.h"
 
 /* Holds the flush threshold plus a few ordinary events, so the buffer only
  * grows for an event that is itself huge. */
@@ -61,6 +62,11 @@ enum val {
     V_LINE_LENGTH,
     V_HOST,
     V_TIME,
+    V_WL_RECORD_ID,
+    V_WL_CHANNEL,
+    V_WL_EVENT_ID,
+    V_WL_PROVIDER,
+    V_WL_COMPUTER,
     V_REC_PROVIDER,
     V_REC_DESCRIPTION,
     V_REC_REFERENCE,
@@ -88,13 +94,14 @@ enum val {
  *                               a map {"name": string}, so that an absent
  *                               value leaves out the whole map)
  *   OPT(key, value, how)        the same, left out when the value is absent
+ *   OMAP(key, value) ... OEND() a map of the rows between, left out (with
+ *                               them) when the value is absent
  *   TYPED()                     ECS threat.indicator's typed field: its key
  *                               path comes from the IOC type (see
  *                               typed_field()); none for strings and rules
- * Planned rows (event.h): winlog.*.
  */
 #define ECS_EVENT(MAP, END, RECORDS, END_RECORDS, LIT, LIT1, FIELD, OPT,     \
-                  TYPED)                                                     \
+                  TYPED, OMAP, OEND)                                         \
     FIELD("@timestamp", V_TIMESTAMP, time)                                   \
     MAP("event")                                                             \
         LIT("kind", "alert")                                                 \
@@ -105,13 +112,22 @@ enum val {
         FIELD("severity", V_SEVERITY, int)                                   \
         FIELD("original", V_ORIGINAL, str)                                   \
     END()                                                                    \
-    OPT("host", V_HOST, name)                                                \
+    OMAP("host", V_HOST)                                                     \
+        FIELD("name", V_HOST, str)                                           \
+    OEND()                                                                   \
     MAP("log")                                                               \
         MAP("file")                                                          \
             FIELD("path", V_PATH, str)                                       \
         END()                                                                \
         FIELD("offset", V_OFFSET, uint)                                      \
     END()                                                                    \
+    OMAP("winlog", V_WL_RECORD_ID)                                           \
+        FIELD("record_id", V_WL_RECORD_ID, uint)                             \
+        OPT("channel", V_WL_CHANNEL, str)                                    \
+        FIELD("event_id", V_WL_EVENT_ID, str)                                \
+        OPT("provider_name", V_WL_PROVIDER, str)                             \
+        OPT("computer_name", V_WL_COMPUTER, str)                             \
+    OEND()                                                                   \
     MAP("threat")                                                            \
         MAP("feed")                                                          \
             FIELD("name", V_FEED, str)                                       \
@@ -172,9 +188,11 @@ enum val {
 #define R_LIT1(k, t) R_KEY(k) + sizeof(t) + 2
 #define R_FIELD(k, val, how) R_KEY(k) + ROOM_##how
 #define R_TYPED() +3 * (KEY_MAX + 6)
+#define R_OMAP(k, val) R_MAP(k)
+#define R_OEND()
 enum {
     ECS_MP_ROOM = 1 ECS_EVENT(R_MAP, R_END, R_RECORDS, R_END_RECORDS, R_LIT,
-                              R_LIT1, R_FIELD, R_FIELD, R_TYPED)
+                              R_LIT1, R_FIELD, R_FIELD, R_TYPED, R_OMAP, R_OEND)
 };
 
 /* A string and its length, measured once. */
@@ -206,6 +224,7 @@ struct tstext {
 struct iocs_encoder {
     enum iocs_format fmt;
     bool str_times;
+    bool raw; /* msgpack: event.original as bin */
     char *db_id;
     size_t db_len;
     struct iocs__jbuf buf;
@@ -229,6 +248,7 @@ struct iocs_encoder {
                                               metadata may take */
     char id[16];
     char event_id[IOCS_EVENTID_LEN + 1];
+    char wl_event_id[16]; /* winlog.event_id as text */
 };
 
 #define LSTR(lit) ((struct lstr){(lit), sizeof(lit) - 1})
@@ -247,8 +267,14 @@ int iocs_encoder_new(struct iocs_encoder **out,
         return -ENOMEM;
     e->fmt = o->format;
     e->str_times = o->str_times;
-    e->db_len = strlen(o->db_id);
-    e->db_id = strdup(o->db_id);
+    e->raw = o->raw && o->format == IOCS_FORMAT_MSGPACK;
+    /* Made valid UTF-8 once here, so events write it as it is. */
+    e->db_len = iocs__utf8_fixed_len(o->db_id, strlen(o->db_id));
+    e->db_id = malloc(e->db_len + 1);
+    if (e->db_id) {
+        iocs__utf8_fix(e->db_id, o->db_id, strlen(o->db_id));
+        e->db_id[e->db_len] = '\0';
+    }
     e->rec_cap = ENC_REC_INIT;
     e->rec = calloc(e->rec_cap, sizeof(*e->rec));
     e->ids = calloc(e->rec_cap, sizeof(*e->ids));
@@ -484,10 +510,29 @@ static void event_values(struct iocs_encoder *e, const struct iocs_event *ev)
         set_str(&v[V_TIME], "line", 4);
     else
         set_str(&v[V_TIME], "none", 4);
+    if (ev->winlog) {
+        const struct iocs_winlog *wl = ev->winlog;
+
+        set_u(&v[V_WL_RECORD_ID], wl->record_id);
+        set_str(&v[V_WL_CHANNEL], wl->channel_len ? wl->channel : NULL,
+                wl->channel_len);
+        set_str(&v[V_WL_EVENT_ID], e->wl_event_id,
+                u32_text(e->wl_event_id, wl->event_id));
+        set_str(&v[V_WL_PROVIDER], wl->provider_len ? wl->provider : NULL,
+                wl->provider_len);
+        set_str(&v[V_WL_COMPUTER], wl->computer_len ? wl->computer : NULL,
+                wl->computer_len);
+    } else {
+        v[V_WL_RECORD_ID].present = false;
+    }
     e->ntyped = typed_field(e, ioc, e->typed);
     /* A string is its bytes and a header of at most 5. */
-    e->head_room = v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n +
-                   type.n + e->db_len + IOCS_EVENTID_LEN + ev->host_len + 32;
+    e->head_room =
+        v[V_ORIGINAL].str.n + v[V_PATH].str.n + v[V_FEED].str.n + type.n +
+        e->db_len + IOCS_EVENTID_LEN + 32 + (ev->host ? ev->host_len : 0) +
+        (ev->winlog ? ev->winlog->channel_len + ev->winlog->provider_len +
+                          ev->winlog->computer_len + 16
+                    : 0);
     /* What each record repeats, and the tail after the records. */
     e->body_room = 3 * (ioc->len + 5) + type.n + 5 + ev->atomic_len +
                    e->db_len + 3 * (KEY_MAX + 6) + 64;
@@ -573,6 +618,8 @@ static const struct tstext *time_text(struct tstext *c, struct timespec ts)
 struct mp {
     struct iocs__jbuf *b;
     unsigned char *p;
+    size_t end; /* offset in the buffer up to which room is made */
+    int err;    /* a string that needed more room did not get it */
 };
 
 /* Make room for n more bytes at m->p. Returns 0 or the buffer's error. */
@@ -581,11 +628,12 @@ static inline int mp_room(struct mp *m, size_t n)
     struct iocs__jbuf *b = m->b;
 
     b->len = (size_t)(m->p - (unsigned char *)b->p);
-    if (n <= b->cap - b->len)
-        return 0;
-    if (iocs__jbuf_reserve(b, n))
-        return b->err;
-    m->p = (unsigned char *)b->p + b->len;
+    if (n > b->cap - b->len) {
+        if (iocs__jbuf_reserve(b, n))
+            return b->err;
+        m->p = (unsigned char *)b->p + b->len;
+    }
+    m->end = b->len + n;
     return 0;
 }
 
@@ -633,7 +681,8 @@ static inline void mp_array(struct mp *m, size_t n)
     }
 }
 
-static inline void mp_str(struct mp *m, const void *s, size_t n)
+static inline __attribute__((always_inline)) void mp_str_head(struct mp *m,
+                                                              size_t n)
 {
     if (n < 32) {
         mp_byte(m, (unsigned char)(0xa0 | n));
@@ -647,10 +696,89 @@ static inline void mp_str(struct mp *m, const void *s, size_t n)
         mp_byte(m, 0xdb);
         mp_be(m, n, 4);
     }
+}
+
+/* A str of bytes known to be UTF-8 (keys, literals, times, types). */
+static inline __attribute__((always_inline)) void
+mp_str(struct mp *m, const void *s, size_t n)
+{
+    mp_str_head(m, n);
     mp_raw(m, s, n);
 }
 
-static inline void mp_uint(struct mp *m, uint64_t v)
+/* A bin: the bytes as they are (--raw event.original). The same room as
+ * a str: a header of at most 5 bytes. */
+static inline void mp_bin(struct mp *m, const void *s, size_t n)
+{
+    if (n < 256) {
+        mp_byte(m, 0xc4);
+        mp_byte(m, (unsigned char)n);
+    } else if (n < 65536) {
+        mp_byte(m, 0xc5);
+        mp_be(m, n, 2);
+    } else {
+        mp_byte(m, 0xc6);
+        mp_be(m, n, 4);
+    }
+    mp_raw(m, s, n);
+}
+
+/* Bytes of the str header for a string of n bytes. */
+static inline size_t mp_str_head_len(size_t n)
+{
+    return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+}
+
+/*
+ * mp_text() for bytes that are not all ASCII: the string as UTF-8 with
+ * each ill-formed part as U+FFFD (utf8.h). The room made for the event
+ * counts n bytes for it, and a U+FFFD may take more (at most 3n in all).
+ * When the buffer has 3n to spare already, one pass writes the text and
+ * the header is put in front (the text moved when the header's size was
+ * not known before); otherwise the text is measured first and the room
+ * extended by exactly what it needs. When that fails, an empty str is
+ * written (it fits the room there is) and m->err says the event is lost.
+ */
+static void mp_text_slow(struct mp *m, const unsigned char *s, size_t n)
+{
+    struct iocs__jbuf *b = m->b;
+    size_t at = (size_t)(m->p - (unsigned char *)b->p), w, h;
+
+    if (b->cap - m->end >= 2 * n) {
+        size_t h1 = mp_str_head_len(3 * n); /* the longest it can be */
+
+        w = iocs__utf8_fix(m->p + h1, s, n);
+        h = mp_str_head_len(w);
+        if (h != h1)
+            memmove(m->p + h, m->p + h1, w);
+        mp_str_head(m, w);
+        m->p += w;
+        m->end += w - n;
+        return;
+    }
+    w = iocs__utf8_fixed_len(s, n);
+    if (w > n && mp_room(m, m->end - at + (w - n))) {
+        m->err = b->err;
+        mp_str_head(m, 0);
+        return;
+    }
+    mp_str_head(m, w);
+    m->p += iocs__utf8_fix(m->p, s, n);
+}
+
+/* A str of bytes from outside (the line, paths, feeds): valid UTF-8 as
+ * it is after one check of whole words when all are ASCII. */
+static inline __attribute__((always_inline)) void
+mp_text(struct mp *m, const void *s, size_t n)
+{
+    if (iocs__utf8_is_ascii(s, n))
+        mp_str(m, s, n);
+    else
+        mp_text_slow(m, s, n);
+}
+
+static inline __attribute__((always_inline)) void mp_uint(struct mp *m,
+                                                          uint64_t v)
 {
     if (v < 128) {
         mp_byte(m, (unsigned char)v);
@@ -734,11 +862,21 @@ static void mp_ts_text(struct mp *m, struct tstext *c, struct timespec ts)
 #define MP_LIT(m, lit) mp_str(m, lit, sizeof(lit) - 1)
 
 /* How each kind of value is written (the table's `how`). */
-static inline void mp_put_str(struct iocs_encoder *e, struct mp *m,
-                              const struct value *v)
+/* Always inline: which row v is decides the form at compile time. */
+static inline __attribute__((always_inline)) void
+mp_put_str(struct iocs_encoder *e, struct mp *m, const struct value *v)
 {
-    (void)e;
-    mp_str(m, v->str.s, v->str.n);
+    /* Our own ASCII (the ECS type, the confidence word, event.id in hex)
+     * and the db id, made UTF-8 in iocs_encoder_new(), need no check; the
+     * table's rows are expanded in line, so this is decided at compile
+     * time. */
+    if (v == &e->v[V_ECS_TYPE] || v == &e->v[V_DB] ||
+        v == &e->v[V_REC_CONFIDENCE] || v == &e->v[V_EVENT_ID])
+        mp_str(m, v->str.s, v->str.n);
+    else if (v == &e->v[V_ORIGINAL] && e->raw)
+        mp_bin(m, v->str.s, v->str.n);
+    else
+        mp_text(m, v->str.s, v->str.n);
 }
 
 static inline void mp_put_time(struct iocs_encoder *e, struct mp *m,
@@ -788,7 +926,7 @@ static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
 
     mp_array(m, e->ntags);
     while (next_tag(&tags, &tag, &len))
-        mp_str(m, tag, len);
+        mp_text(m, tag, len);
 }
 
 /* The typed field: its keys as nested maps, then the value. */
@@ -799,7 +937,7 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
             mp_map(m, 1);
         mp_str(m, e->typed[i].s, e->typed[i].n);
     }
-    mp_str(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
+    mp_text(m, e->v[V_VALUE].str.s, e->v[V_VALUE].str.n);
 }
 
 /*
@@ -812,7 +950,7 @@ static void mp_put_typed(struct iocs_encoder *e, struct mp *m)
  */
 static int write_mp(struct iocs_encoder *e)
 {
-    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len};
+    struct mp m = {&e->buf, (unsigned char *)e->buf.p + e->buf.len, 0, 0};
     const struct iocs_ioc *ioc = e->ev->ioc;
     const struct value *v = e->v;
     size_t room = ECS_MP_ROOM + e->body_room;
@@ -866,8 +1004,16 @@ static int write_mp(struct iocs_encoder *e)
         n[lv]++;                                                               \
         mp_put_typed(e, &m);                                                   \
     }
+#define W_OMAP(k, val)                                                         \
+    if (v[val].present) {                                                      \
+    W_MAP(k)
+#define W_OEND()                                                               \
+    W_END()                                                                    \
+    }
     ECS_EVENT(W_MAP, W_END, W_RECORDS, W_END_RECORDS, W_LIT, W_LIT1, W_FIELD,
-              W_OPT, W_TYPED)
+              W_OPT, W_TYPED, W_OMAP, W_OEND)
+#undef W_OMAP
+#undef W_OEND
 #undef W_KEY
 #undef W_OPEN
 #undef W_CLOSE
@@ -882,7 +1028,7 @@ static int write_mp(struct iocs_encoder *e)
 #undef W_TYPED
     ((unsigned char *)e->buf.p)[hdr[0]] = (unsigned char)(0x80 | n[0]);
     e->buf.len = (size_t)(m.p - (unsigned char *)e->buf.p);
-    return 0;
+    return m.err;
 }
 
 /* ---- JSON -------------------------------------------------------------- */
@@ -1038,8 +1184,16 @@ static void write_json(struct iocs_encoder *e)
             LIT(b, ",");                                                       \
         js_put_typed(e, b);                                                    \
     }
+#define W_OMAP(k, val)                                                         \
+    if (v[val].present) {                                                      \
+    W_MAP(k)
+#define W_OEND()                                                               \
+    W_END()                                                                    \
+    }
     ECS_EVENT(W_MAP, W_END, W_RECORDS, W_END_RECORDS, W_LIT, W_LIT1, W_FIELD,
-              W_OPT, W_TYPED)
+              W_OPT, W_TYPED, W_OMAP, W_OEND)
+#undef W_OMAP
+#undef W_OEND
 #undef W_KEY
 #undef W_OPEN
 #undef W_CLOSE

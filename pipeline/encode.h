@@ -18,7 +18,8 @@
  *                                   each batch record's id
  *   event.created                   time
  *   event.severity                  int
- *   event.original                  str (the line, cut to --max-line)
+ *   event.original                  str (the line, cut to --max-line), or
+ *                                   bin with opts raw (msgpack only)
  *   log.file.path, log.offset       str, uint
  *   threat.feed.name                str (the first record's feed)
  *   threat.enrichments[].indicator  type, name, [typed field], [provider],
@@ -36,6 +37,16 @@
  * (file names; "path" when the value holds '/' or '\'). Confidence is
  * ECS's keyword: 1-29 Low, 30-69 Medium, 70-100 High; 0 or less is not
  * written. Tags are the record's comma-separated tags, split.
+ *
+ * Strings are valid UTF-8 (../shared/DESIGN.md, "Events"): in every str,
+ * msgpack and JSON alike, each ill-formed part of the bytes becomes U+FFFD
+ * (EF BF BD; one per maximal subpart, see utf8.h), so event.original may
+ * be longer than the line it shows. The offsets (log.offset,
+ * iocstream.match.start/end, line_length) are always byte offsets and
+ * lengths in the original bytes; with opts raw, msgpack event.original is
+ * a bin of exactly those bytes. JSON text cannot hold bytes, so raw does
+ * not change it. Plain ASCII strings are copied after one check of 16
+ * bytes at a time; only strings with a byte >= 0x80 are validated.
  *
  * Memory: the buffer starts at IOCS_ENCODE_FLUSH_AT plus a few events and
  * grows only for an event that is itself huge, never past
@@ -71,6 +82,8 @@ struct iocs_encoder_opts {
                           (sink->str_times; JSON always writes text) */
     const char *db_id; /* IOC set hash copied into every event
                           ("iocstream.db"); copied */
+    bool raw;          /* msgpack: event.original as bin holding the line's
+                          exact bytes (--raw); ignored for JSON */
 };
 
 struct iocs_encoder;

@@ -15,7 +15,7 @@
  * header's host, when it names one.
  *
  * Planned fields, added with the code that fills them (DESIGN.md,
- * "Events"):
+ * "Events" and "A line's own time and host"):
  *   winlog.*              fields of a Windows event log record
  * threat.indicator.port (an `a.b.c.d:port` IOC) and matched.id's rule id
  * come from the IOC's records (iocs_ioc.port, .rule_id), not from here.
@@ -35,6 +35,20 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The ECS winlog.* fields of a Windows event log record (codec_evtx.h).
+ * Strings are not NUL-terminated; a length 0 leaves the field out. */
+struct iocs_winlog {
+    uint64_t record_id;  /* winlog.record_id: EventRecordID */
+    uint32_t event_id;   /* winlog.event_id (written as a string, as
+                            Winlogbeat writes it) */
+    const char *channel; /* winlog.channel */
+    size_t channel_len;
+    const char *provider; /* winlog.provider_name */
+    size_t provider_len;
+    const char *computer; /* winlog.computer_name */
+    size_t computer_len;
+};
 
 /* One hit of one IOC in one line. Pointers are valid during the call. */
 struct iocs_event {
@@ -58,8 +72,12 @@ struct iocs_event {
     uint64_t source_id;        /* the source's key for event.id
                                   (iocs_eventid_source(); the unit's) */
     bool line_time;            /* timestamp is the line's own */
-    const char *host;          /* host.name, into the line; NULL: none */
+    const char *host;          /* host.name (one field for every input:
+                                  a line's header, an .evtx Computer), or
+                                  NULL: not written */
     size_t host_len;
+    const struct iocs_winlog *winlog; /* the .evtx record the line renders,
+                                         or NULL: no winlog.* fields */
 };
 
 /* How events are written: the user's --format (or the output's name). */

@@ -9,12 +9,14 @@
  * is a no-op, so a caller checks b->err once after a whole object. Nothing
  * here allocates except growing an owned buffer.
  *
- * Strings are escaped per RFC 8259 so the output is valid JSON for any
- * input bytes: '"' and '\\' are escaped, control characters (and DEL)
- * become \b \f \n \r \t or \u00XX, a byte that is not part of a valid
- * UTF-8 sequence (overlong forms, surrogates and code points over U+10FFFF
- * included) becomes \u00XX, its Latin-1 code point, and valid UTF-8 passes
- * through unchanged.
+ * Strings are escaped per RFC 8259 so the output is valid UTF-8 JSON for
+ * any input bytes: '"' and '\\' are escaped, control characters (NUL
+ * included) and DEL become \b \f \n \r \t or \u00XX, bytes that are not
+ * valid UTF-8 (overlong forms, surrogates, code points over U+10FFFF,
+ * truncated sequences) become U+FFFD, written as its three UTF-8 bytes, one
+ * per maximal subpart (utf8.h), as the msgpack encoder writes them, and
+ * valid UTF-8 passes through unchanged. Plain text is checked 8 bytes at a
+ * time.
  *
  * Not thread-safe: one iocs__jbuf per thread.
  */

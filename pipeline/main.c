@@ -103,6 +103,9 @@ static const char usage_scan_more[] =
 
 /* scan, continued (C17 only promises string literals of 4095). */
 static const char usage_scan[] =
+    "      --raw         msgpack only: event.original as bin, the line's\n"
+    "                    exact bytes (without it every string is UTF-8, an\n"
+    "                    invalid byte written as U+FFFD)\n"
     "  -q, --quiet       print nothing; exit 0 at the first hit\n"
     "  -l, --files-with-matches  print each input with a hit, one a line\n"
     "  -c, --count       print PATH:EVENTS for every input (EVENTS alone\n"
@@ -353,6 +356,7 @@ enum {
     OPT_NATS_CREDS,
     OPT_ACK_TIMEOUT,
     OPT_DRAIN_TIMEOUT,
+    OPT_RAW,
 };
 
 /* The IOC input options that scan, compile and iocs share: the feeds, rule
@@ -412,6 +416,7 @@ static int parse_scan(int argc, char **argv)
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"output", required_argument, NULL, 'o'},
         {"format", required_argument, NULL, OPT_FORMAT},
+        {"raw", no_argument, NULL, OPT_RAW},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
         {"slab-size", required_argument, NULL, OPT_SLAB},
         {"depth", required_argument, NULL, OPT_DEPTH},
@@ -494,6 +499,9 @@ static int parse_scan(int argc, char **argv)
                         optarg);
                 goto bad;
             }
+            break;
+        case OPT_RAW:
+            o.raw = true;
             break;
         case OPT_MAX_LINE:
             if (parse_size(optarg, &o.max_line) < 0) {
@@ -695,6 +703,12 @@ static int parse_scan(int argc, char **argv)
     if (!format_set && (!o.output || strcmp(o.output, "-") == 0) &&
         isatty(STDOUT_FILENO))
         o.format = IOCS_FORMAT_JSON;
+    if (o.raw && o.format == IOCS_FORMAT_JSON) {
+        fputs("iocstream: --raw keeps event.original as msgpack bin: JSON "
+              "text cannot hold the raw bytes (use --format msgpack)\n",
+              stderr);
+        goto bad;
+    }
     o.feeds = feeds;
     o.rules = rules;
     o.allows = allows;

@@ -25,6 +25,7 @@
 #include "pipeline/sink.h"
 #include "pipeline/status.h"
 #include "pipeline/walk.h"
+#include "pipeline/wholefile.h"
 #include "pipeline/workers.h"
 
 /* The signal that asked the scan to stop (iocs_pipeline_interrupt()). */
@@ -140,6 +141,14 @@ static void report_source_err(const struct iocs_sourcelist *list,
             iocs_strerror(s->err));
 }
 
+/* Prints what a whole-file job says about its source (a warning from any
+ * thread, or why it failed): stderr is locked per call. */
+static void report(void *ctx, const char *path, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "iocstream: %s: %s\n", path, msg);
+}
+
 /* The event.id key of the source being read (eventid.h), made at its
  * first slab and kept for the slabs after it. */
 struct srckey {
@@ -198,16 +207,35 @@ static uint64_t source_key(struct srckey *k, const struct iocs_sourcelist *list,
     return k->key;
 }
 
+/* The whole-file job of an encoded source (reader.h, "Encoded sources"):
+ * p is the slab of an exclusive source or a part of a pack. */
+static void file_job(const struct iocs_slab *p,
+                     const struct iocs_sourcelist *list, uint64_t key,
+                     struct iocs_wholefile_job *fj)
+{
+    *fj = (struct iocs_wholefile_job){.src = &list->v[p->source],
+                                      .source = p->source,
+                                      .codec = p->codec,
+                                      .source_id = key};
+    /* A packed stream's bytes are read already; libevtx reads by path. */
+    if (p->nparts == 0 && p->len > 0 && p->codec != IOCS_CODEC_EVTX) {
+        fj->mem = p->data;
+        fj->mem_len = p->len;
+    }
+}
+
 /*
- * The units of slab s: one per part of a pack, else what the framer cuts
- * (none or one), each with its source's key for event.id. Reports sources
- * that failed (*status = 2). Returns the number of units in v[] (at most
- * IOCS_READER_PARTS_MAX), or a negative errno from the framer. Line
- * numbers are left to the caller.
+ * What slab s holds, in order: units (one per part of a pack, or what the
+ * framer cuts: none or one), each with its source's key for event.id, and
+ * whole-file jobs (fj[i].codec is not plain for those; v[i] is then
+ * unused). Reports sources that failed (*status = 2). Returns the number
+ * of items (at most IOCS_READER_PARTS_MAX), or a negative errno from the
+ * framer. Line numbers are left to the caller.
  */
 static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
                       const struct iocs_sourcelist *list, struct srckey *k,
-                      struct iocs_work_unit *v, int *status)
+                      struct iocs_work_unit *v, struct iocs_wholefile_job *fj,
+                      int *status)
 {
     int rc;
 
@@ -215,9 +243,13 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
         for (unsigned i = 0; i < s->nparts; i++) {
             const struct iocs_slab *p = &s->parts[i];
 
+            fj[i].codec = IOCS_CODEC_PLAIN;
             if (p->err < 0) {
                 report_source_err(list, p);
                 *status = 2;
+            } else if (p->codec != IOCS_CODEC_PLAIN) {
+                file_job(p, list, source_key(k, list, p), &fj[i]);
+                continue;
             }
             iocs_framer_whole(p, &v[i].u);
             v[i].u.source_id = source_key(k, list, p);
@@ -226,9 +258,13 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
         }
         return (int)s->nparts;
     }
+    fj[0].codec = IOCS_CODEC_PLAIN;
     if (s->err < 0) {
         report_source_err(list, s);
         *status = 2;
+    } else if (s->codec != IOCS_CODEC_PLAIN) {
+        file_job(s, list, source_key(k, list, s), &fj[0]);
+        return 1;
     }
     rc = iocs_framer_frame(f, s, &v[0].u);
     if (rc > 0) {
@@ -279,17 +315,25 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
 {
     struct iocs_scanner_opts so = {
         .max_line = o->max_line, .allow = allow, .time = o->time};
+    struct iocs_wholefile_opts fo = {.buf_size = o->slab_size,
+                                     .overlap = iocs_db_overlap(db),
+                                     .max_line = o->max_line};
+    struct iocs_wholefile_job *fj = NULL;
     struct iocs_work_unit *v = NULL;
     struct iocs_scanner *sc = NULL;
     struct iocs_linestate *ls = NULL;
+    struct iocs_wholefile *wf = NULL;
     struct srckey key = {0};
     uint64_t line0 = 1, nl = 0, bytes = 0;
     int status = 0, err;
 
     v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
-    err = v ? iocs_scanner_new(&sc, db, &so) : -ENOMEM;
+    fj = calloc(IOCS_READER_PARTS_MAX, sizeof(*fj));
+    err = v && fj ? iocs_scanner_new(&sc, db, &so) : -ENOMEM;
     if (!err)
         err = iocs_linestate_new(&ls, o->max_line);
+    if (!err)
+        err = iocs_wholefile_new(&wf, &fo);
     if (err) {
         fprintf(stderr, "iocstream: cannot start the scan: %s\n",
                 iocs_strerror(err));
@@ -329,7 +373,7 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         }
         progress(o, &bytes, s, out->sink);
         note_slab(re, s);
-        n = slab_units(f, s, list, &key, v, &status);
+        n = slab_units(f, s, list, &key, v, fj, &status);
         err = n < 0 ? n : 0;
         if (err < 0)
             fprintf(stderr, "iocstream: %s: %s\n", list->v[s->source].path,
@@ -337,6 +381,25 @@ static int loop_inline(struct iocs_reader *r, struct iocs_framer *f,
         for (int i = 0; i < n && !err; i++) {
             const struct iocs_unit *u = &v[i].u;
 
+            if (fj[i].codec != IOCS_CODEC_PLAIN) {
+                struct iocs_wholefile_res res;
+                char why[256];
+
+                err = iocs_wholefile_scan(wf, sc, &fj[i], on_event, out, report,
+                                          NULL, &res, why, sizeof(why));
+                if (!err && res.err < 0) {
+                    report(NULL, fj[i].src->path, why);
+                    status = 2;
+                } else if (!err) {
+                    out->pos = (struct iocs_sink_pos){.source = fj[i].source,
+                                                      .offset = res.end,
+                                                      .line = 1 + res.lines};
+                }
+                if (err < 0 && says(err))
+                    fprintf(stderr, "iocstream: %s: %s\n", fj[i].src->path,
+                            iocs_strerror(err));
+                continue;
+            }
             if (u->first)
                 line0 = list->v[u->source].start_line;
             err = iocs_scanner_unit(sc, u, v[i].path, line0, ls, on_event, out,
@@ -362,7 +425,9 @@ out:
         iocs_scanner_stats(sc, st);
     iocs_scanner_free(sc);
     iocs_linestate_free(ls);
+    iocs_wholefile_free(wf);
     free(v);
+    free(fj);
     return status;
 }
 
@@ -377,6 +442,24 @@ static int collect_one(struct iocs_workers *w, struct iocs_reader *r,
     if (s)
         iocs_reader_release(r, s);
     return rc;
+}
+
+/* Submit what is queued in v[0..n), or the whole-file job fj when n is 0,
+ * carrying slab s (or NULL), collecting first while the pool is full.
+ * Returns 0 or a negative errno. */
+static int submit(struct iocs_workers *w, struct iocs_reader *r,
+                  struct iocs_sink *sink, struct iocs_slab *s,
+                  const struct iocs_work_unit *v, unsigned n,
+                  const struct iocs_wholefile_job *fj)
+{
+    while (iocs_workers_full(w)) {
+        int rc = collect_one(w, r, sink);
+
+        if (rc < 0)
+            return rc;
+    }
+    return n ? iocs_workers_submit(w, s, v, n)
+             : iocs_workers_submit_file(w, s, fj);
 }
 
 /* N threads: this one reads, frames, numbers lines and writes; the pool
@@ -394,7 +477,12 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                                    .allow = allow,
                                    .format = sink->format,
                                    .str_times = sink->str_times,
-                                   .time = o->time};
+                                   .time = o->time,
+                                   .raw = o->raw,
+                                   .buf_size = o->slab_size,
+                                   .overlap = iocs_db_overlap(db),
+                                   .report = report};
+    struct iocs_wholefile_job *fj = NULL;
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
     struct srckey key = {0};
@@ -402,11 +490,13 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
     int status = 0, err;
 
     v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
-    err = v ? iocs_workers_new(&w, db, &wo) : -ENOMEM;
+    fj = calloc(IOCS_READER_PARTS_MAX, sizeof(*fj));
+    err = v && fj ? iocs_workers_new(&w, db, &wo) : -ENOMEM;
     if (err) {
         fprintf(stderr, "iocstream: cannot start %u workers: %s\n", o->threads,
                 iocs_strerror(err));
         free(v);
+        free(fj);
         return 2;
     }
     for (;;) {
@@ -454,7 +544,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
         }
         progress(o, &bytes, s, sink);
         note_slab(re, s);
-        n = slab_units(f, s, list, &key, v, &status);
+        n = slab_units(f, s, list, &key, v, fj, &status);
         if (n <= 0) {
             iocs_reader_release(r, s);
             err = n;
@@ -468,12 +558,24 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             continue;
         }
         /* Number the lines here, for each unit's line0 and the totals;
-         * the workers count only up to their hits. */
-        for (int i = 0; i < n; i++) {
+         * the workers count only up to their hits. Units go out in runs
+         * between whole-file jobs; the last job of the slab carries it. */
+        err = 0;
+        for (int i = 0, from = 0; i <= n && !err; i++) {
             const struct iocs_unit *u = &v[i].u;
-            uint64_t nl =
-                iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
+            uint64_t nl;
 
+            if (i == n || fj[i].codec != IOCS_CODEC_PLAIN) {
+                if (i > from)
+                    err = submit(w, r, sink, i == n ? s : NULL, v + from,
+                                 (unsigned)(i - from), NULL);
+                if (!err && i < n)
+                    err = submit(w, r, sink, i == n - 1 ? s : NULL, NULL, 0,
+                                 &fj[i]);
+                from = i + 1;
+                continue;
+            }
+            nl = iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
             if (u->first)
                 line0 = list->v[u->source].start_line;
             v[i].line0 = line0;
@@ -483,11 +585,8 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             if (u->last && u->len > 0 && u->ptr[u->len - 1] != '\n')
                 lines++; /* a last line with no final newline */
         }
-        err = iocs_workers_submit(w, s, v, (unsigned)n);
-        if (err < 0) {
-            iocs_reader_release(r, s);
-            break;
-        }
+        if (err < 0)
+            break; /* s is held by a job, or released with the reader */
     }
     /* Write out what is still in flight, even after an error. */
     for (int rc; (rc = collect_one(w, r, sink)) != 0;)
@@ -498,10 +597,15 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             fprintf(stderr, "iocstream: %s\n", iocs_strerror(err));
         status = fail_status(err);
     }
+    /* A whole-file source that failed (reported by the pool) makes the
+     * status 2, as a plain one does, unless the loop ended otherwise. */
+    if (iocs_workers_failed(w) && status == 0 && err >= 0)
+        status = 2;
     iocs_workers_stats(w, st);
-    st->lines = lines;
+    st->lines += lines; /* the workers counted whole-file jobs' lines */
     iocs_workers_free(w);
     free(v);
+    free(fj);
     return status;
 }
 
@@ -546,6 +650,7 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     if (o->threads == 0) {
         struct iocs_encoder_opts eo = {.format = sink->format,
                                        .str_times = sink->str_times,
+                                       .raw = o->raw,
                                        .db_id = iocs_db_id(db)};
 
         err = iocs_encoder_new(&out.enc, &eo);

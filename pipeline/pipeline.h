@@ -38,6 +38,7 @@ struct iocs_scan_opts {
     size_t npaths;
     const char *output; /* -o FILE, or NULL for stdout */
     enum iocs_format format;
+    bool raw;         /* --raw: msgpack event.original as bin (encode.h) */
     size_t max_line;  /* --max-line */
     size_t slab_size; /* --slab-size */
     size_t pack_max;  /* --pack-max: files up to this size share slabs;

@@ -106,6 +106,8 @@ struct rsrc {
     bool ready;    /* fd or err is set */
     bool direct;   /* opened with O_DIRECT */
     bool statted;  /* st_mode and size below are set */
+    bool peeked;   /* codec below is set (peek_codec()) */
+    enum iocs_codec codec;
     mode_t st_mode;
     uint64_t size;
     time_t mtime; /* 0 for stdin (the scanner uses the scan's start) */
@@ -124,6 +126,7 @@ struct iocs_reader {
     unsigned nslabs;
     unsigned depth;
     unsigned char *mem;
+    unsigned char *peek; /* one page: a file's first bytes (its codec) */
     struct rslab *slabs;
     struct iocs_slab *partv; /* every slab's parts, when packing */
     struct rpart *rpartv;
@@ -228,6 +231,7 @@ static struct rslab *take(struct iocs_reader *r, uint64_t off)
     s->pub.last = false;
     s->pub.err = 0;
     s->pub.nparts = 0;
+    s->pub.codec = IOCS_CODEC_PLAIN;
     s->eof = false;
     r->issued = true;
     qpush(r, s);
@@ -400,12 +404,16 @@ static struct rslab *pack_for(struct iocs_reader *r, size_t room)
 static void part_finish(struct iocs_reader *r, struct rpart *rp)
 {
     struct rslab *p = rp->pack;
+    struct iocs_slab *ps = &p->pub.parts[rp->idx];
 
     if (rp->fd >= 0) {
         close_fd(r, rp->fd);
         r->parts_open--;
     }
     rp->fd = -1;
+    /* The bytes are in memory: the codec costs no read (reader.h). */
+    if (ps->err == 0)
+        ps->codec = iocs_codec_detect(ps->data, ps->len);
     if (--p->pending == 0 && p->sealed)
         p->state = SLAB_READY;
 }
@@ -560,6 +568,40 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
 }
 
 /*
+ * The codec of a regular file read on its own, from its first bytes, into
+ * e->codec: pread of a page-aligned buffer (O_DIRECT takes nothing
+ * smaller), made once per file (e->peeked). An interrupted or short read
+ * is read on up to IOCS_CODEC_MAGIC_MAX bytes (with O_DIRECT, a short read
+ * is the end). Files packed whole are detected from their bytes instead
+ * (part_finish()); stdin and pipes are plain. Returns 0, or the negative
+ * errno of a read that failed: the source fails with it.
+ */
+static int peek_codec(struct iocs_reader *r, struct rsrc *e)
+{
+    size_t got = 0;
+
+    if (e->peeked)
+        return 0;
+    e->codec = IOCS_CODEC_PLAIN;
+    if (e->own && S_ISREG(e->st_mode) && e->size >= 2) {
+        while (got < IOCS_CODEC_MAGIC_MAX) {
+            ssize_t n = pread(e->fd, r->peek + got, PAGE - got, (off_t)got);
+
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return -errno;
+            got += (size_t)n;
+            if (n == 0 || e->direct)
+                break;
+        }
+        e->codec = iocs_codec_detect(r->peek, got);
+    }
+    e->peeked = true;
+    return 0;
+}
+
+/*
  * Start the next source: pack it, or make it the exclusive one. Returns 1
  * if it started, 0 if it must wait (its open is running, or no slab is
  * free for it).
@@ -610,6 +652,16 @@ static int start_next(struct iocs_reader *r)
               (S_ISREG(e->st_mode) && e->size > 0 && e->size <= r->pack_max));
     if (!packed) {
         seal(r); /* its slabs come after every pack before it */
+        if (e->err == 0) {
+            int err = peek_codec(r, e);
+
+            if (err < 0) {
+                e->err = err;
+                if (e->own)
+                    close_fd(r, e->fd);
+                e->fd = -1;
+            }
+        }
         if (e->err < 0) {
             struct rslab *s;
 
@@ -620,6 +672,21 @@ static int start_next(struct iocs_reader *r)
             s = take(r, 0);
             s->pub.err = e->err;
             s->state = SLAB_READY;
+        } else if (e->codec != IOCS_CODEC_PLAIN) {
+            struct rslab *s;
+
+            if (r->nfree == 0)
+                return 0;
+            /* Not read here: its consumer reads it as one job. */
+            r->src = (uint32_t)r->next_src;
+            r->issued = false;
+            s = take(r, 0);
+            s->pub.codec = e->codec;
+            s->eof = true;
+            s->state = SLAB_READY;
+            if (e->own)
+                close_fd(r, e->fd);
+            e->fd = -1;
         } else {
             start_exclusive(r, e);
             e->fd = -1; /* the exclusive source owns it now */
@@ -967,7 +1034,8 @@ int iocs_reader_new(struct iocs_reader **out,
     /* Page-aligned, as O_DIRECT needs. */
     if (!r->slabs || !r->freev || !r->queue || !r->win ||
         (r->pack_max && (!r->partv || !r->rpartv)) ||
-        posix_memalign((void **)&r->mem, PAGE, stride * r->nslabs)) {
+        posix_memalign((void **)&r->mem, PAGE, stride * r->nslabs) ||
+        posix_memalign((void **)&r->peek, PAGE, PAGE)) {
         err = -ENOMEM;
         goto fail;
     }
@@ -1044,6 +1112,7 @@ void iocs_reader_free(struct iocs_reader *r)
         if (r->rpartv[i].pack && r->rpartv[i].fd >= 0)
             close(r->rpartv[i].fd);
     free(r->mem);
+    free(r->peek);
     free(r->win);
     free(r->partv);
     free(r->rpartv);

@@ -48,6 +48,16 @@
  * source that cannot be opened becomes a part with err set (a slab with
  * err set when packing is off).
  *
+ * Encoded sources: a regular file read on its own whose first bytes
+ * (one pread of a page at offset 0, when it is opened) are a codec's magic
+ * (codec.h: gzip, zstd, bzip2, xz, evtx) is not read through slabs: it
+ * comes out as one slab with codec set, first and last set, len 0, and
+ * its consumer reads and decodes the file itself, as one job. A packed
+ * file is detected from its bytes once read (no extra read): its part has
+ * codec set and holds the file's bytes as they are (compressed). Plain
+ * files, stdin and pipes are read as before (codec IOCS_CODEC_PLAIN);
+ * start_offset does not apply to an encoded source (its consumer decides).
+ *
  * With io_uring the files are opened through it too, up to opts.open_ahead
  * of them ahead of the one being read, and closed through it; several
  * small files' reads are in flight at once (at most 64, so cold data does
@@ -124,6 +134,8 @@ struct iocs_slab {
                                 returned 0) before the size fstat gave, so it
                                 was truncated while being read, at offset +
                                 len */
+    enum iocs_codec codec;   /* not IOCS_CODEC_PLAIN: an encoded source
+                                (see "Encoded sources" above) */
     unsigned nparts;         /* > 0: a pack of small files, in parts[];
                                 the fields above then describe none */
     struct iocs_slab *parts; /* whole sources, in order (see above) */

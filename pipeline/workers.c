@@ -4,6 +4,12 @@
  * submit), next (next a worker takes), tail (next to collect), with
  * tail <= next <= head <= tail + njobs. done_upto is the first seq not yet
  * finished: every job before it is done.
+ *
+ * A whole-file job hands off its events (workers.h): its worker sets
+ * `partial` and waits on `handed`; the collector, waiting for that job,
+ * writes what is buffered, clears the encoder and clears `partial`. The
+ * encoder is touched by one thread at a time: the worker while it runs,
+ * the collector only while the worker waits (or after done).
  */
 #include "pipeline/workers.h"
 
@@ -13,7 +19,12 @@
 #include <string.h>
 
 struct job {
-    struct iocs_slab *slab;
+    struct iocs_slab *slab; /* may be NULL */
+    bool file;              /* a whole-file job: fj below */
+    struct iocs_wholefile_job fj;
+    bool partial; /* events wait for the collector */
+    struct iocs_wholefile_res res;
+    char why[256];            /* why the file job's source failed */
     struct iocs_work_unit *v; /* max_units entries */
     unsigned n;
     bool touches; /* a unit touches the line state */
@@ -27,6 +38,7 @@ struct worker {
     pthread_t thread;
     struct iocs_workers *pool;
     struct iocs_scanner *sc;
+    struct iocs_wholefile *wf; /* NULL when no file jobs are taken */
     bool started;
 };
 
@@ -37,12 +49,13 @@ struct iocs_workers {
     struct iocs_work_unit *units; /* every job's v[] */
     uint64_t head, next, tail, done_upto;
     pthread_mutex_t mu;
-    pthread_cond_t work;  /* a job was queued, or stop */
-    pthread_cond_t done;  /* the job the collector waits for finished */
-    pthread_cond_t order; /* done_upto moved, for jobs that wait on it */
-    unsigned idle;        /* workers waiting on `work` */
-    unsigned ordering;    /* workers waiting on `order` */
-    bool collecting;      /* the collector waits on `done` */
+    pthread_cond_t work;   /* a job was queued, or stop */
+    pthread_cond_t done;   /* the job the collector waits for finished */
+    pthread_cond_t order;  /* done_upto moved, for jobs that wait on it */
+    pthread_cond_t handed; /* a partial batch was taken */
+    unsigned idle;         /* workers waiting on `work` */
+    unsigned ordering;     /* workers waiting on `order` */
+    bool collecting;       /* the collector waits on `done` */
     bool stop;
     struct worker *workers;
     unsigned nworkers;
@@ -51,6 +64,9 @@ struct iocs_workers {
     uint64_t batch_seq;        /* of the last batch written */
     int sink_err;              /* the sink failed: later batches are
                                   dropped, this error returned */
+    iocs_workers_report_fn report;
+    void *report_ctx;
+    uint64_t failed; /* whole-file sources that failed */
     void (*before_job)(void *ctx, uint64_t seq);
     void *before_job_ctx;
 };
@@ -58,6 +74,55 @@ struct iocs_workers {
 static int on_event(void *ctx, const struct iocs_event *ev)
 {
     return iocs_encoder_event(ctx, ev);
+}
+
+/* What a whole-file job's events go through. */
+struct filectx {
+    struct iocs_workers *w;
+    struct job *j;
+};
+
+/* Give the job's events to the collector and wait until it took them.
+ * Returns 0, or the sink's error (the scan of this file stops). */
+static int hand_off(struct iocs_workers *w, struct job *j)
+{
+    int err;
+
+    pthread_mutex_lock(&w->mu);
+    j->partial = true;
+    if (w->collecting)
+        pthread_cond_signal(&w->done);
+    while (j->partial && !w->stop)
+        pthread_cond_wait(&w->handed, &w->mu);
+    /* Stopped without a collector (freed early): give the file up. */
+    err = j->partial ? -ECANCELED : w->sink_err;
+    pthread_mutex_unlock(&w->mu);
+    return err;
+}
+
+static int on_file_event(void *ctx, const struct iocs_event *ev)
+{
+    struct filectx *fc = ctx;
+    struct iocs_encoder *enc = fc->j->enc;
+    int err = iocs_encoder_event(enc, ev);
+
+    if (err == -ENOMEM && iocs_encoder_events(enc) > 0) {
+        /* Full: hand off what is there, then it fits alone (or never). */
+        err = hand_off(fc->w, fc->j);
+        if (!err)
+            err = iocs_encoder_event(enc, ev);
+    }
+    if (!err && iocs_encoder_len(enc) >= IOCS_WORKERS_HANDOFF_AT)
+        err = hand_off(fc->w, fc->j);
+    return err;
+}
+
+static void on_warn(void *ctx, const char *path, const char *msg)
+{
+    struct iocs_workers *w = ctx;
+
+    if (w->report)
+        w->report(w->report_ctx, path, msg);
 }
 
 /* Whether a job reads or writes the shared line state: it continues a line
@@ -100,6 +165,13 @@ static void *work(void *arg)
             w->before_job(w->before_job_ctx, seq);
         /* The reading thread counted the units' newlines already. */
         err = 0;
+        if (j->file) {
+            struct filectx fc = {w, j};
+
+            err = iocs_wholefile_scan(me->wf, me->sc, &j->fj, on_file_event,
+                                      &fc, on_warn, w, &j->res, j->why,
+                                      sizeof(j->why));
+        }
         for (unsigned i = 0; i < j->n && !err; i++)
             err =
                 iocs_scanner_unit(me->sc, &j->v[i].u, j->v[i].path,
@@ -127,6 +199,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
         .max_line = opts->max_line, .allow = opts->allow, .time = opts->time};
     struct iocs_encoder_opts eo = {.format = opts->format,
                                    .str_times = opts->str_times,
+                                   .raw = opts->raw,
                                    .db_id = iocs_db_id(db)};
     struct iocs_workers *w;
     int err;
@@ -141,7 +214,10 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     pthread_cond_init(&w->work, NULL);
     pthread_cond_init(&w->done, NULL);
     pthread_cond_init(&w->order, NULL);
+    pthread_cond_init(&w->handed, NULL);
     w->njobs = opts->max_jobs;
+    w->report = opts->report;
+    w->report_ctx = opts->report_ctx;
     w->before_job = opts->before_job;
     w->before_job_ctx = opts->before_job_ctx;
     w->max_units = opts->max_units;
@@ -167,6 +243,13 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
         k->pool = w;
         w->nworkers++; /* from here on, iocs_workers_free() cleans it up */
         err = iocs_scanner_new(&k->sc, db, &so);
+        if (!err && opts->buf_size) {
+            struct iocs_wholefile_opts fo = {.buf_size = opts->buf_size,
+                                             .overlap = opts->overlap,
+                                             .max_line = opts->max_line};
+
+            err = iocs_wholefile_new(&k->wf, &fo);
+        }
         if (err)
             goto fail;
         err = -pthread_create(&k->thread, NULL, work, k);
@@ -189,6 +272,7 @@ void iocs_workers_free(struct iocs_workers *w)
     pthread_mutex_lock(&w->mu);
     w->stop = true;
     pthread_cond_broadcast(&w->work);
+    pthread_cond_broadcast(&w->handed);
     pthread_mutex_unlock(&w->mu);
     for (unsigned i = 0; i < w->nworkers; i++) {
         struct worker *k = &w->workers[i];
@@ -196,6 +280,7 @@ void iocs_workers_free(struct iocs_workers *w)
         if (k->started)
             pthread_join(k->thread, NULL);
         iocs_scanner_free(k->sc);
+        iocs_wholefile_free(k->wf);
     }
     for (unsigned i = 0; w->jobs && i < w->njobs; i++)
         iocs_encoder_free(w->jobs[i].enc);
@@ -206,6 +291,7 @@ void iocs_workers_free(struct iocs_workers *w)
     pthread_cond_destroy(&w->work);
     pthread_cond_destroy(&w->done);
     pthread_cond_destroy(&w->order);
+    pthread_cond_destroy(&w->handed);
     pthread_mutex_destroy(&w->mu);
     free(w);
 }
@@ -231,6 +317,7 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
         return -EBUSY;
     j = &w->jobs[w->head % w->njobs];
     j->slab = s;
+    j->file = false;
     memcpy(j->v, v, n * sizeof(*v));
     j->n = n;
     j->touches = false;
@@ -256,10 +343,59 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
     return 0;
 }
 
+int iocs_workers_submit_file(struct iocs_workers *w, struct iocs_slab *s,
+                             const struct iocs_wholefile_job *fj)
+{
+    struct job *j;
+
+    if (!w->workers[0].wf)
+        return -EINVAL;
+    if (iocs_workers_full(w))
+        return -EBUSY;
+    j = &w->jobs[w->head % w->njobs];
+    j->slab = s;
+    j->file = true;
+    j->fj = *fj;
+    j->n = 0;
+    j->touches = false; /* it has its own line state */
+    j->partial = false;
+    /* Partial batches keep the position before the file; its last batch
+     * gets the file's end (collect). A piece of a long line submitted
+     * after it says "source fj->source, nothing done". */
+    j->pos = w->pos;
+    w->pos = (struct iocs_sink_pos){.source = fj->source, .line = 1};
+    j->err = 0;
+    j->done = false;
+    pthread_mutex_lock(&w->mu);
+    w->head++;
+    if (w->idle)
+        pthread_cond_signal(&w->work);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+/* Write what j's encoder holds as the next batch, at position pos. */
+static int write_batch(struct iocs_workers *w, struct job *j,
+                       struct iocs_sink *sink, const struct iocs_sink_pos *pos)
+{
+    struct iocs_sink_batch b;
+    int err;
+
+    iocs_encoder_batch(j->enc, &b);
+    b.seq = w->batch_seq + 1;
+    b.pos = *pos;
+    err = w->sink_err ? w->sink_err : iocs_sink_write(sink, &b);
+    if (!err)
+        w->batch_seq++;
+    else
+        w->sink_err = err; /* a broken output stays broken */
+    iocs_encoder_clear(j->enc);
+    return err;
+}
+
 int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
                          struct iocs_slab **slab)
 {
-    struct iocs_sink_batch b;
     struct job *j;
     int err;
 
@@ -267,28 +403,44 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
         return 0;
     j = &w->jobs[w->tail % w->njobs];
     pthread_mutex_lock(&w->mu);
-    while (!j->done) {
-        w->collecting = true;
-        pthread_cond_wait(&w->done, &w->mu);
-        w->collecting = false;
+    for (;;) {
+        while (!j->done && !j->partial) {
+            w->collecting = true;
+            pthread_cond_wait(&w->done, &w->mu);
+            w->collecting = false;
+        }
+        if (j->done)
+            break;
+        /* A file job handed off its events: write them while it waits. */
+        pthread_mutex_unlock(&w->mu);
+        (void)write_batch(w, j, sink, &j->pos);
+        pthread_mutex_lock(&w->mu);
+        j->partial = false;
+        pthread_cond_broadcast(&w->handed);
     }
     pthread_mutex_unlock(&w->mu);
 
     *slab = j->slab;
+    if (j->file && j->res.err == 0)
+        j->pos = (struct iocs_sink_pos){.source = j->fj.source,
+                                        .offset = j->res.end,
+                                        .line = 1 + j->res.lines};
     /* Events of units scanned before a failure still leave. */
-    iocs_encoder_batch(j->enc, &b);
-    b.seq = w->batch_seq + 1;
-    b.pos = j->pos;
-    err = w->sink_err ? w->sink_err : iocs_sink_write(sink, &b);
-    if (!err)
-        w->batch_seq++;
-    else
-        w->sink_err = err; /* a broken output stays broken */
-    iocs_encoder_clear(j->enc);
+    err = write_batch(w, j, sink, &j->pos);
+    if (j->file && j->res.err < 0) {
+        w->failed++;
+        if (w->report)
+            w->report(w->report_ctx, j->fj.src->path, j->why);
+    }
     if (j->err)
         err = j->err;
     w->tail++;
     return err ? err : 1;
+}
+
+uint64_t iocs_workers_failed(const struct iocs_workers *w)
+{
+    return w->failed;
 }
 
 void iocs_workers_stats(const struct iocs_workers *w,

@@ -15,6 +15,22 @@
  * A unit that continues a long line waits, in its worker, for the unit
  * before it (which holds the open line's state) to finish.
  *
+ * Whole-file jobs (iocs_workers_submit_file()): a compressed or .evtx
+ * source is one job; the worker that takes it reads, inflates, frames and
+ * scans the whole file itself (wholefile.h), so N such files keep N
+ * workers busy, and its events still leave in input order. A job's events
+ * wait in its encoder until collected, and a file's events may be many, so
+ * the hand-off is bounded: once a file job has IOCS_WORKERS_HANDOFF_AT
+ * bytes of events (or its encoder is full), its worker stops and waits
+ * until the collector takes them as a partial batch, which it does only
+ * when that job is the oldest in flight (events stay in order). The
+ * collector writes partial batches while it waits for the job in
+ * iocs_workers_collect(), so a file job's events reach the sink as it
+ * goes, and the memory held is at most max_jobs encoders of
+ * IOCS_WORKERS_HANDOFF_AT (plus one event) whatever the file's size. A
+ * partial batch carries the position of the batch before it (its events
+ * do not end the source); the job's last batch carries the source's end.
+ *
  * Submit and collect are called from one thread only.
  */
 #ifndef IOCS_WORKERS_H
@@ -30,10 +46,21 @@
 #include "pipeline/reader.h"
 #include "pipeline/scanner.h"
 #include "pipeline/sink.h"
+#include "pipeline/wholefile.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The bytes of events a whole-file job holds before it hands them off. */
+#define IOCS_WORKERS_HANDOFF_AT (4u << 20)
+
+/* Reports what happened to one source: a warning (an .evtx chunk), from
+ * the worker's thread as it is found, or a failure of a whole-file job
+ * (a damaged stream), from the collecting thread in input order. msg has
+ * no path and no newline; both are valid during the call. */
+typedef void (*iocs_workers_report_fn)(void *ctx, const char *path,
+                                       const char *msg);
 
 struct iocs_workers_opts {
     unsigned threads;               /* workers, >= 1 */
@@ -44,6 +71,12 @@ struct iocs_workers_opts {
     enum iocs_format format;        /* the sink's (sink->format) */
     bool str_times;                 /* the sink's (sink->str_times) */
     struct iocs_scan_time time;     /* as for the scanner */
+    bool raw;                       /* as for the encoder (encode.h) */
+    size_t buf_size; /* a whole-file job's buffer (wholefile.h); 0: none
+                        can be submitted */
+    size_t overlap;  /* as for the framer: iocs_db_overlap() */
+    iocs_workers_report_fn report; /* may be NULL */
+    void *report_ctx;
     /* Tests only: called by a worker before it scans each job (seq is the
      * job's submission number, from 0), to inject delays. NULL: none. */
     void (*before_job)(void *ctx, uint64_t seq);
@@ -86,11 +119,25 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
                         const struct iocs_work_unit *v, unsigned n);
 
 /*
+ * Queue a whole-file job (see above): job->src and its path must stay valid
+ * until it is collected, job->mem too (inside slab s, a pack, when not
+ * NULL). s (may be NULL) stays held until collected. Never blocks; the
+ * pool must not be full. Returns 0, -EBUSY (full) or -EINVAL (no buffers:
+ * opts.buf_size was 0).
+ */
+int iocs_workers_submit_file(struct iocs_workers *w, struct iocs_slab *s,
+                             const struct iocs_wholefile_job *job);
+
+/*
  * Wait for the oldest job in flight, hand its events to sink as one batch
  * (the next seq of this pool, from 1; pos: the end of the job's last unit
  * that ends a line, or the previous batch's pos), and return its slab in
- * *slab for the caller to release. Every job makes a batch, with no events
- * too, so positions advance. Returns 1 with *slab set, 0 when nothing is in
+ * *slab for the caller to release (NULL for a job that holds none). While
+ * a whole-file job runs, its partial batches are written as they come.
+ * Every job makes a batch, with no events too, so positions advance. A
+ * whole-file job whose source failed is reported (opts.report) and counted
+ * (iocs_workers_failed()), not an error here. Returns 1 with *slab set, 0
+ * when nothing is in
  * flight, or a negative errno: a scan of the job failed (the events of its
  * units before the failing one are written) or iocs_sink_write() failed
  * (*slab is still set so it can be released).
@@ -98,7 +145,12 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
 int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
                          struct iocs_slab **slab);
 
-/* Totals of every worker's scanner (call when nothing is in flight). */
+/* Sources of whole-file jobs that failed so far. */
+uint64_t iocs_workers_failed(const struct iocs_workers *w);
+
+/* Totals of every worker's scanner (call when nothing is in flight); lines
+ * counts the lines of whole-file jobs only (the submitting thread counts
+ * the others). */
 void iocs_workers_stats(const struct iocs_workers *w,
                         struct iocs_scan_stats *out);
 

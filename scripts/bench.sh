@@ -27,6 +27,13 @@
 # the sample against the truth lines and planted near misses.
 # --big streams 10 hard-linked copies of the corpus through iocstream once
 # for the peak-RSS target. --quick is --size 256M --rounds 3.
+# --replay adds the compressed-history run (issue 10; --replay-only: that
+# run alone, after the corpus is made): the corpus cut into 16 files at
+# line ends, gzip -6 and zstd -3; iocstream -j nproc over them beside the
+# limit measured in the same run, (igzip -d over every file, one core +
+# rawlimit on one thread over the plain 16 files) / cores, and beside
+# ugrep -z -F -i -f; events checked identical to the plain scan's; peak RSS
+# of the plain and the compressed scans. Appended to --out as a section.
 # --tokens runs only bench/bench_tokens on the corpus (the typed token
 # index beside the raw Hyperscan limit of the same set, one thread; see
 # bench/LIMITS.md) and prints its table; RESULTS.md is left alone.
@@ -45,6 +52,7 @@ cd "$root"
 
 size=1G rounds=5 iocs=10000 hit=0.05 seed=bench1 cache=build/bench
 preset=release sample=16M budget=60 big=0 small=1 peers=1 out=bench/RESULTS.md
+replay=0
 tokens=0
 sinks=0
 cmdline="scripts/bench.sh $*"
@@ -65,8 +73,10 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift ;;
     --quick) size=256M rounds=3 ;;
     --tokens) tokens=1 ;;
+    --replay) replay=1 ;;
+    --replay-only) replay=2 ;;
+    -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
     --sinks) sinks=1 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -138,6 +148,7 @@ if [ "$sinks" = 1 ]; then
     exit 0
 fi
 smalldir=$cache/small${name#corpus}
+[ "$replay" = 2 ] && small=0 # the replay run needs no small files
 nsmall=$(( $(bytes_of "$size") * 100000 / (1 << 30) ))
 [ "$nsmall" -lt 1000 ] && nsmall=1000
 if [ "$small" = 1 ] && [ ! -f "$smalldir/.done" ]; then
@@ -174,6 +185,114 @@ log "warming the page cache"
 find "$corpus/logs" "$sampledir/logs" "$probedir/logs" -type f -exec cat {} + >/dev/null
 [ "$small" = 1 ] && find "$smalldir/logs" -type f -exec cat {} + >/dev/null
 
+# --- compressed history (--replay) ---------------------------------------------
+# replay_run: see the header. Appends a section to $out.
+replay_run() {
+    local rdir=$cache/replay${name#corpus} rt=$work/replay n=16 best
+    mkdir -p "$rt"
+    if [ ! -f "$rdir/.done" ] || [ "$(cat "$rdir/.done")" != "$params" ]; then
+        log "replay: cutting the corpus into $n files, gzip -6 and zstd -3"
+        rm -rf "$rdir"
+        mkdir -p "$rdir/plain" "$rdir/gz" "$rdir/zst"
+        find "$corpus/logs" -type f | sort | xargs cat |
+            python3 -c 'import sys
+n, d = int(sys.argv[1]), sys.argv[2]
+data = sys.stdin.buffer.read()
+at = 0
+for i in range(n):
+    end = len(data) if i == n - 1 else data.find(b"\n", (i + 1) * len(data) // n) + 1
+    open("%s/part-%02d.log" % (d, i), "wb").write(data[at:end])
+    at = end' "$n" "$rdir/plain"
+        for f in "$rdir"/plain/*.log; do
+            b=$(basename "$f")
+            gzip -6 -c "$f" >"$rdir/gz/$b.gz" &
+            zstd -q -3 -c "$f" >"$rdir/zst/$b.zst"
+            wait
+        done
+        echo "$params" >"$rdir/.done"
+    fi
+    find "$rdir" -type f -exec cat {} + >/dev/null # page-cached, as above
+    local pbytes gbytes zbytes
+    pbytes=$(du -cb "$rdir"/plain/*.log | tail -n 1 | cut -f1)
+    gbytes=$(du -cb "$rdir"/gz/*.gz | tail -n 1 | cut -f1)
+    zbytes=$(du -cb "$rdir"/zst/*.zst | tail -n 1 | cut -f1)
+    # median3 CMD...: the median wall time (and the RSS of that run) of 3.
+    median3() {
+        local t=()
+        for k in 1 2 3; do
+            timed "$@" || [ $? = 1 ] || { cat "$tmp/err" >&2; exit 2; }
+            t+=("$secs $rss")
+        done
+        read -r secs rss < <(printf '%s\n' "${t[@]}" | sort -n | sed -n 2p)
+    }
+    log "replay: limit parts (igzip -d, zstd -d, rawlimit 1 thread)"
+    median3 sh -c 'for f in "$@"; do igzip -d -c "$f" >/dev/null; done' sh "$rdir"/gz/*.gz
+    local t_igzip=$secs
+    median3 sh -c 'for f in "$@"; do zstd -q -d -c "$f" >/dev/null; done' sh "$rdir"/zst/*.zst
+    local t_unzstd=$secs
+    local t_raw=() ; for k in 1 2 3; do
+        timed "$raw" -i "$corpus/iocs.txt" --reps 1 --threads 1 "$rdir/plain"
+        t_raw+=("$(sed -n 's/^rawlimit .* seconds=\([0-9.]*\).*/\1/p' "$tmp/out")")
+    done
+    t_raw=$(printf '%s\n' "${t_raw[@]}" | sort -n | sed -n 2p)
+    log "replay: iocstream -j $nproc on plain, gzip, zstd files"
+    median3 "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" -o /dev/null "$rdir"/plain/*.log
+    local t_plain=$secs rss_plain=$rss
+    median3 "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" -o /dev/null "$rdir"/gz/*.gz
+    local t_gz=$secs rss_gz=$rss
+    median3 "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" -o /dev/null "$rdir"/zst/*.zst
+    local t_zst=$secs rss_zst=$rss
+    log "replay: ugrep -z (one run)"
+    timed ugrep -z -c -F -i -f "$pat" "$rdir"/gz/*.gz || true
+    local t_ugrep=$secs
+    log "replay: events identical to the plain scan's?"
+    local same=yes
+    for c in plain gz zst; do
+        "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" --format json \
+            -o "$rt/$c.jsonl" "$rdir/$c"/* || [ $? = 1 ]
+        python3 -c 'import json, re, sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    del e["@timestamp"], e["event"]["created"]
+    e["event"].pop("id", None)
+    e["log"]["file"]["path"] = re.sub(r"\.(gz|zst)$", "", e["log"]["file"]["path"].rsplit("/", 1)[1])
+    print(json.dumps(e, sort_keys=True))' "$rt/$c.jsonl" >"$rt/$c.norm"
+    done
+    cmp -s "$rt/plain.norm" "$rt/gz.norm" || same="NO (gzip)"
+    cmp -s "$rt/plain.norm" "$rt/zst.norm" || same="$same NO (zstd)"
+    local nev
+    nev=$(wc -l <"$rt/plain.norm")
+    python3 - "$out" <<PYEOF
+import sys
+nproc = $nproc
+lim_gz = ($t_igzip + $t_raw) / nproc
+lim_zst = ($t_unzstd + $t_raw) / nproc
+mb = $pbytes / 1e6
+rows = [
+    ("iocstream -j %d, 16 plain files" % nproc, $t_plain, "-", $rss_plain),
+    ("iocstream -j %d, 16 gzip -6 files" % nproc, $t_gz, "%.2f" % (lim_gz / $t_gz), $rss_gz),
+    ("iocstream -j %d, 16 zstd -3 files" % nproc, $t_zst, "%.2f" % (lim_zst / $t_zst), $rss_zst),
+    ("limit gzip: (igzip -d %.2f s + rawlimit 1 thread %.2f s) / %d" % ($t_igzip, $t_raw, nproc), lim_gz, "1.00", 0),
+    ("limit zstd: (zstd -d %.2f s + rawlimit 1 thread %.2f s) / %d" % ($t_unzstd, $t_raw, nproc), lim_zst, "1.00", 0),
+    ("ugrep -z -c -F -i -f (gzip files)", $t_ugrep, "-", 0),
+]
+with open(sys.argv[1], "a") as f:
+    f.write("\n## Compressed history (replay)\n\n")
+    f.write("Command: \`$cmdline\`; %d MB of logs (%s) in 16 files cut at line ends: "
+            "gzip -6 %d MB, zstd -3 %d MB; page-cached; medians of 3 runs "
+            "(ugrep: 1). $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), %d cores, "
+            "commit $(git rev-parse --short HEAD).\n\n" % (mb, "$params", $gbytes / 1e6, $zbytes / 1e6, nproc))
+    f.write("| run | seconds | MB/s (decompressed) | of the limit | peak RSS |\n|---|---|---|---|---|\n")
+    for name, t, frac, rss in rows:
+        f.write("| %s | %.2f | %.0f | %s | %s |\n" % (name, t, mb / t, frac,
+                "%d MiB" % (rss // 1024) if rss else "-"))
+    f.write("\niocstream gzip vs ugrep -z: %.1fx faster. Events of the gzip and zstd "
+            "runs identical to the plain run's (path and scan times aside): $same "
+            "($nev events).\n" % ($t_ugrep / $t_gz))
+PYEOF
+    log "replay: appended to $out"
+}
+
 # --- contenders ----------------------------------------------------------------
 runs=$work/runs.tsv
 printf '#round\tname\tcorpus\tbytes\tseconds\trss_kb\tcount\n' > "$runs"
@@ -207,6 +326,12 @@ timed() {
     read -r secs rss < <(tail -n 1 "$tmp/time")
     return $rc
 }
+
+if [ "$replay" = 2 ]; then
+    touch "$out"
+    replay_run
+    exit 0
+fi
 
 # run_one ROUND NAME: one timed run of a contender, appended to runs.tsv.
 run_one() {
@@ -391,3 +516,5 @@ json.dump(meta, open(sys.argv[1], "w"), indent=1)
 EOF
 python3 scripts/bench_util.py report "$runs" "$work/meta.json" "$out"
 log "wrote $out (runs: $runs)"
+[ "$replay" = 1 ] && replay_run
+exit 0

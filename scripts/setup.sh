@@ -19,6 +19,9 @@ for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
         || missing+=("$p")
 done
+# Node.js and npm for tests/e2e_forward_node.sh (the fluent organisation's
+# own Forward server): Debian's, unless a node and npm are there already.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 sudo=""

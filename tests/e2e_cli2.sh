@@ -76,7 +76,7 @@ done
 [ "$(count_mp h.mpk)" = 1 ] || fail "h.mpk is not msgpack"
 run "$B" decode h.json 2>err.txt
 expect_status 2 "decode of JSON"
-grep -q "not msgpack" err.txt || fail "decode of JSON: $(cat err.txt)"
+grep -q "not a msgpack event stream" err.txt || fail "decode of JSON: $(cat err.txt)"
 
 # 18. Long options are spelled out; 19. counts are plain numbers.
 run "$B" scan --follow-sym -i iocs.txt hit.log 2>err.txt

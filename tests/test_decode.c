@@ -20,6 +20,9 @@
 
 #include "pipeline/decode.h"
 
+/* U+FFFD, which stands for each ill-formed part of a string. */
+#define FFFD "\xef\xbf\xbd"
+
 struct decode_case {
     const char *name;
     const char *in;
@@ -92,7 +95,7 @@ static const struct decode_case cases[] = {
        "a\x00"
        "b",
        "\"a\\u0000b\""),
-    OK("bin16", "\xc5\x00\x01\xff", "\"\\u00ff\""),
+    OK("bin16", "\xc5\x00\x01\xff", "\"" FFFD "\""),
     OK("bin32",
        "\xc6\x00\x00\x00\x01"
        "z",
@@ -107,24 +110,32 @@ static const struct decode_case cases[] = {
     /* Valid UTF-8 (2, 3 and 4 bytes, U+10FFFF) passes through unchanged. */
     OK("utf8_valid", "\xad\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf",
        "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\""),
+    /* Invalid UTF-8 becomes U+FFFD, one per maximal subpart (utf8.h). */
     OK("utf8_lone_byte",
        "\xa3"
        "a\xff"
        "b",
-       "\"a\\u00ffb\""),
-    OK("utf8_lone_continuation", "\xa1\x80", "\"\\u0080\""),
-    OK("utf8_overlong_2", "\xa2\xc0\xaf", "\"\\u00c0\\u00af\""),
-    OK("utf8_overlong_3", "\xa3\xe0\x80\xaf", "\"\\u00e0\\u0080\\u00af\""),
+       "\"a" FFFD "b\""),
+    OK("utf8_lone_continuation", "\xa1\x80", "\"" FFFD "\""),
+    OK("utf8_overlong_2", "\xa2\xc0\xaf", "\"" FFFD FFFD "\""),
+    OK("utf8_overlong_3", "\xa3\xe0\x80\xaf", "\"" FFFD FFFD FFFD "\""),
     OK("utf8_overlong_4", "\xa4\xf0\x80\x80\xaf",
-       "\"\\u00f0\\u0080\\u0080\\u00af\""),
-    OK("utf8_surrogate", "\xa3\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\""),
+       "\"" FFFD FFFD FFFD FFFD "\""),
+    OK("utf8_surrogate", "\xa3\xed\xa0\x80", "\"" FFFD FFFD FFFD "\""),
     OK("utf8_past_10ffff", "\xa4\xf4\x90\x80\x80",
-       "\"\\u00f4\\u0090\\u0080\\u0080\""),
+       "\"" FFFD FFFD FFFD FFFD "\""),
+    OK("utf8_f5", "\xa2\xf5\x80", "\"" FFFD FFFD "\""),
     OK("utf8_cut_short",
        "\xa3\xe2\x82"
        "a",
-       "\"\\u00e2\\u0082a\""),
-    OK("utf8_cut_at_end", "\xa2\xe2\x82", "\"\\u00e2\\u0082\""),
+       "\"" FFFD "a\""),
+    OK("utf8_cut_at_end", "\xa2\xe2\x82", "\"" FFFD "\""),
+    OK("utf8_cut_4_at_end", "\xa4z\xf0\x9f\x98", "\"z" FFFD "\""),
+    OK("utf8_bad_second",
+       "\xa3\xe2("
+       "\xa1",
+       "\"" FFFD "(" FFFD "\""),
+    OK("utf8_nul", "\xa3\xc3\xa9\x00", "\"\xc3\xa9\\u0000\""),
     /* Arrays and maps, every length form, nested. */
     OK("fixarray", "\x93\x01\x02\x03", "[1,2,3]"),
     OK("fixarray_empty", "\x90", "[]"),
@@ -375,7 +386,7 @@ static const char stream_in[] = "\x82\xa1"
                                 "\xcf\xff\xff\xff\xff\xff\xff\xff\xff";
 static const char stream_want[] = "{\"a\":1,\"b\":[true,null]}\n"
                                   "\"2023-11-14T22:13:20.000000000Z\"\n"
-                                  "\"\\u00ffx\\n\\\"\"\n"
+                                  "\"" FFFD "x\\n\\\"\"\n"
                                   "18446744073709551615\n";
 
 /* Objects split across tiny reads through a pipe come out whole. */
@@ -507,6 +518,77 @@ static void test_decode_stream_empty(void **state)
     reap_child();
 }
 
+/* An event stream must start with a map: JSON lines through a pipe are
+ * refused before anything is written, saying what the first byte is. */
+static void test_decode_events_refuses_non_map(void **state)
+{
+    static const struct {
+        const char *in;
+        const char *msg;
+    } tc[] = {
+        {"{\"a\":1}\n", "not a msgpack event stream (first byte 0x7b '{'); "
+                        "JSON lines need no decode"},
+        {"\x01\x82", "not a msgpack event stream (first byte 0x01); JSON "
+                     "lines need no decode"},
+        {"\xa3"
+         "abc",
+         "(first byte 0xa3)"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {
+        struct sink s;
+        char err[256];
+        int fd = trickle(tc[i].in, strlen(tc[i].in), 1);
+
+        sink_open(&s);
+        assert_int_equal(iocs_decode_events(fd, s.f, err, sizeof(err)),
+                         -ENOMSG);
+        fflush(s.f);
+        assert_int_equal(s.len, 0);
+        assert_non_null(strstr(err, tc[i].msg));
+        close(fd);
+        sink_close(&s);
+        reap_child();
+    }
+}
+
+/* A map first (fixmap, map16, map32) is an event stream, whatever
+ * follows; empty input is zero events. */
+static void test_decode_events_accepts_maps(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        long n;
+        const char *want;
+    } tc[] = {
+        {IN("\x81\xa1"
+            "a\x01\x02"),
+         2, "{\"a\":1}\n2\n"},
+        {IN("\xde\x00\x00"), 1, "{}\n"},
+        {IN("\xdf\x00\x00\x00\x00"), 1, "{}\n"},
+        {IN(""), 0, ""},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(tc) / sizeof(tc[0]); i++) {
+        struct sink s;
+        char err[256];
+        int fd = trickle(tc[i].in, tc[i].len, 1);
+
+        sink_open(&s);
+        assert_int_equal(iocs_decode_events(fd, s.f, err, sizeof(err)),
+                         tc[i].n);
+        fflush(s.f);
+        assert_int_equal(s.len, strlen(tc[i].want));
+        assert_memory_equal(s.p, tc[i].want, s.len);
+        close(fd);
+        sink_close(&s);
+        reap_child();
+    }
+}
+
 /* A read error is passed through as a negative errno. */
 static void test_decode_stream_read_error(void **state)
 {
@@ -531,6 +613,8 @@ int main(void)
         cmocka_unit_test(test_decode_stream_truncated),
         cmocka_unit_test(test_decode_stream_garbage),
         cmocka_unit_test(test_decode_stream_huge_header),
+        cmocka_unit_test(test_decode_events_refuses_non_map),
+        cmocka_unit_test(test_decode_events_accepts_maps),
         cmocka_unit_test(test_decode_stream_empty),
         cmocka_unit_test(test_decode_stream_read_error),
     };

@@ -3,7 +3,8 @@
  * ECS map key for key for every IOC type, timestamp forms (and RFC 3339
  * text for sinks that want it), optional keys, the JSON mode against the
  * decoder byte for byte, many events across the flush threshold, the
- * buffer cap, and the per-event records a batch carries.
+ * buffer cap, the per-event records a batch carries, and strings as valid
+ * UTF-8 (U+FFFD for ill-formed parts; --raw's bin).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -25,6 +26,9 @@
 #include "pipeline/decode.h"
 #include "pipeline/encode.h"
 #include "pipeline/eventid.h"
+
+/* U+FFFD, which stands for each ill-formed part of a string. */
+#define FFFD "\xef\xbf\xbd"
 
 /* Per test: a memfd the encoded events are written to. */
 static int setup(void **state)
@@ -600,8 +604,8 @@ static void test_encode_json_matches_decoder(void **state)
                                "123456789Z\""));
     assert_non_null(strstr(js, "\"@timestamp\":\"1969-01-01T00:00:00."
                                "000000007Z\""));
-    assert_non_null(strstr(js, "\\u00ff\\u00c0\\u00af \\u00ed\\u00a0\\u0080 "
-                               "caf\xc3\xa9 \xf0\x9f\x98\x80"));
+    assert_non_null(strstr(js, FFFD FFFD FFFD " " FFFD FFFD FFFD
+                                              " caf\xc3\xa9 \xf0\x9f\x98\x80"));
     assert_non_null(strstr(js, "\"truncated\":true"));
     assert_non_null(strstr(js, "\"db\":\"db\\\"1\""));
     free(mp);
@@ -1009,6 +1013,293 @@ static void test_encode_str_times(void **state)
     iocs_encoder_free(e);
 }
 
+/* ---- strings are valid UTF-8 ------------------------------------------ */
+
+/* The value at a dotted key path of map m (found by name, so new keys do
+ * not move it), or NULL. */
+static const msgpack_object *find(const msgpack_object *m, const char *path)
+{
+    while (m && m->type == MSGPACK_OBJECT_MAP) {
+        size_t n = strcspn(path, ".");
+        const msgpack_object *next = NULL;
+
+        for (uint32_t i = 0; i < m->via.map.size; i++) {
+            const msgpack_object *k = &m->via.map.ptr[i].key;
+
+            if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+                memcmp(k->via.str.ptr, path, n) == 0)
+                next = &m->via.map.ptr[i].val;
+        }
+        if (!path[n])
+            return next;
+        m = next;
+        path += n + 1;
+    }
+    return NULL;
+}
+
+/* ev encoded alone by a new encoder, copied to out (cap bytes); returns
+ * its length. */
+static size_t encode_one(const struct iocs_event *ev, enum iocs_format fmt,
+                         bool raw, char *out, size_t cap)
+{
+    struct iocs_encoder_opts o = {.format = fmt, .db_id = "db", .raw = raw};
+    struct iocs_encoder *e = NULL;
+    struct iocs_sink_batch b;
+    size_t n;
+
+    assert_int_equal(iocs_encoder_new(&e, &o), 0);
+    assert_int_equal(iocs_encoder_event(e, ev), 0);
+    iocs_encoder_batch(e, &b);
+    assert_true(b.len <= cap);
+    memcpy(out, b.data, b.len);
+    n = b.len;
+    iocs_encoder_free(e);
+    return n;
+}
+
+/* Bytes in, the UTF-8 a str holds out: one U+FFFD per maximal subpart of
+ * an ill-formed sequence (utf8.h, Unicode's "maximal subpart" practice),
+ * valid sequences unchanged. */
+struct utf8_case {
+    const char *name;
+    const char *in;
+    size_t len;
+    const char *want;
+    size_t want_len;
+};
+
+#define U8(name, in, want)                                                     \
+    {                                                                          \
+        name, in, sizeof(in) - 1, want, sizeof(want) - 1                       \
+    }
+
+static const struct utf8_case utf8_cases[] = {
+    U8("ascii", "abc 192.81.209.168", "abc 192.81.209.168"),
+    U8("valid_2_3_4_max",
+       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf",
+       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"),
+    U8("lone_ff", "abc\xff 192.81.209.168", "abc" FFFD " 192.81.209.168"),
+    U8("lone_continuation", "a\x80z", "a" FFFD "z"),
+    U8("continuations", "\x80\xbf\x80", FFFD FFFD FFFD),
+    U8("overlong_2", "\xc0\xaf|\xc1\xbf", FFFD FFFD "|" FFFD FFFD),
+    U8("overlong_3", "\xe0\x80\xaf", FFFD FFFD FFFD),
+    U8("overlong_4", "\xf0\x80\x80\xaf", FFFD FFFD FFFD FFFD),
+    U8("surrogate", "\xed\xa0\x80|\xed\xbf\xbf",
+       FFFD FFFD FFFD "|" FFFD FFFD FFFD),
+    U8("past_10ffff", "\xf4\x90\x80\x80", FFFD FFFD FFFD FFFD),
+    U8("f5_to_ff", "\xf5\xf8\x88\x80\x80\x80\xfe",
+       FFFD FFFD FFFD FFFD FFFD FFFD FFFD),
+    U8("cut_2_inside", "\xc3z", FFFD "z"),
+    U8("cut_3_inside", "\xe2\x82z", FFFD "z"),
+    U8("cut_4_inside", "\xf0\x9f\x98z", FFFD "z"),
+    U8("cut_3_bad_second", "\xe2(\xa1", FFFD "(" FFFD),
+    U8("cut_2_at_end", "x\xc3", "x" FFFD),
+    U8("cut_3_at_end", "x\xe2\x82", "x" FFFD),
+    U8("cut_4_at_end", "x\xf0\x9f\x98", "x" FFFD),
+    U8("nul", "a\0b\xc3\xa9", "a\0b\xc3\xa9"),
+    /* After the first 16 bytes (the ASCII fast path's block), and where
+     * the U+FFFD moves the str from a fixstr (31) to a str8 (33). */
+    U8("after_block", "0123456789abcdefghijklmnopqrst\xff",
+       "0123456789abcdefghijklmnopqrst" FFFD),
+};
+
+/* Every str the encoder writes (the line, the match, the path, the feed,
+ * the indicator and its record's metadata) holds valid UTF-8, in msgpack
+ * and in JSON alike; offsets and lengths stay those of the raw bytes. */
+static void test_encode_utf8_every_string(void **state)
+{
+    static char mp[8192], js[8192], dec[8192];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
+        const struct utf8_case *c = &utf8_cases[i];
+        bool cstr = !memchr(c->in, '\0', c->len); /* fits a C string */
+        struct iocs_ioc ioc = make_ioc(IOCS_DOMAIN, "evil.example");
+        struct iocs_event ev = make_event(&ioc);
+        const msgpack_object *o;
+        msgpack_unpacked u;
+        size_t mn, jn;
+        long dn;
+
+        print_message("case %s\n", c->name);
+        ev.original = (const unsigned char *)c->in;
+        ev.original_len = c->len;
+        ev.line_len = c->len;
+        ev.atomic = (const unsigned char *)c->in;
+        ev.atomic_len = c->len;
+        ev.start = 0;
+        ev.end = c->len;
+        ev.path = c->in;
+        ev.path_len = c->len;
+        if (cstr) {
+            ioc.value = c->in;
+            ioc.len = c->len;
+            ioc.feed = c->in;
+            ioc.provider = c->in;
+            ioc.tags = c->in;
+        }
+        mn = encode_one(&ev, IOCS_FORMAT_MSGPACK, false, mp, sizeof(mp));
+        unpack_one(&u, mp, mn);
+        assert_str(find(&u.data, "event.original"), c->want, c->want_len);
+        assert_str(find(&u.data, "log.file.path"), c->want, c->want_len);
+        o = find(&u.data, "threat.enrichments");
+        assert_non_null(o);
+        assert_int_equal(o->type, MSGPACK_OBJECT_ARRAY);
+        o = &o->via.array.ptr[0];
+        assert_str(find(o, "matched.atomic"), c->want, c->want_len);
+        if (cstr) {
+            const msgpack_object *tags = find(o, "indicator.tags");
+
+            assert_str(find(o, "indicator.name"), c->want, c->want_len);
+            assert_str(find(o, "indicator.url.domain"), c->want, c->want_len);
+            assert_str(find(o, "indicator.provider"), c->want, c->want_len);
+            assert_str(find(o, "feed.name"), c->want, c->want_len);
+            assert_str(find(&u.data, "threat.feed.name"), c->want, c->want_len);
+            assert_non_null(tags);
+            assert_int_equal(tags->via.array.size, 1);
+            assert_str(&tags->via.array.ptr[0], c->want, c->want_len);
+        }
+        /* Byte offsets and lengths of the line as read. */
+        assert_uint(find(&u.data, "iocstream.match.start"), 0);
+        assert_uint(find(&u.data, "iocstream.match.end"), c->len);
+        assert_uint(find(&u.data, "iocstream.line_length"), c->len);
+        o = find(&u.data, "iocstream.truncated");
+        assert_int_equal(o->type, MSGPACK_OBJECT_BOOLEAN);
+        assert_false(o->via.boolean);
+        msgpack_unpacked_destroy(&u);
+
+        /* JSON: the decoder's text for the msgpack, U+FFFD as raw UTF-8
+         * and NUL as \u0000. */
+        jn = encode_one(&ev, IOCS_FORMAT_JSON, false, js, sizeof(js) - 1);
+        js[jn] = '\0';
+        dn = iocs_decode_one(mp, mn, dec, sizeof(dec));
+        assert_true(dn > 0);
+        assert_int_equal(jn, (size_t)dn + 1);
+        assert_memory_equal(js, dec, (size_t)dn);
+        if (cstr) {
+            char want[256];
+
+            snprintf(want, sizeof(want), "\"original\":\"%.*s\"",
+                     (int)c->want_len, c->want);
+            assert_non_null(strstr(js, want));
+        } else {
+            assert_non_null(strstr(js, "\"original\":\"a\\u0000b\xc3\xa9\""));
+        }
+    }
+}
+
+/* With raw, msgpack event.original is a bin of the exact bytes while every
+ * other string is still UTF-8; JSON ignores raw (text cannot hold bytes);
+ * the decoder prints the bin with U+FFFD, as the str would be. */
+static void test_encode_raw_original_is_bin(void **state)
+{
+    static const char in[] = "abc\xff 192.81.209.168 \xc0\xaf\0";
+    static char mp[8192], plain[8192], js[8192], js_raw[8192], dec[8192],
+        dec_plain[8192];
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc);
+    const msgpack_object *o;
+    msgpack_unpacked u;
+    size_t mn, pn, jn, jrn;
+
+    (void)state;
+    ev.original = (const unsigned char *)in;
+    ev.original_len = sizeof(in) - 1;
+    ev.line_len = sizeof(in) - 1;
+    ev.atomic = (const unsigned char *)in + 5;
+    ev.atomic_len = 14;
+    ev.path = "/var/log/\xff.log";
+    mn = encode_one(&ev, IOCS_FORMAT_MSGPACK, true, mp, sizeof(mp));
+    unpack_one(&u, mp, mn);
+    o = find(&u.data, "event.original");
+    assert_int_equal(o->type, MSGPACK_OBJECT_BIN);
+    assert_int_equal(o->via.bin.size, sizeof(in) - 1);
+    assert_memory_equal(o->via.bin.ptr, in, sizeof(in) - 1);
+    assert_str(find(&u.data, "log.file.path"), "/var/log/" FFFD ".log",
+               strlen("/var/log/" FFFD ".log"));
+    msgpack_unpacked_destroy(&u);
+
+    /* Decoded, the bin reads as the str the plain encoder writes. */
+    pn = encode_one(&ev, IOCS_FORMAT_MSGPACK, false, plain, sizeof(plain));
+    assert_true(iocs_decode_one(mp, mn, dec, sizeof(dec)) > 0);
+    assert_true(iocs_decode_one(plain, pn, dec_plain, sizeof(dec_plain)) > 0);
+    assert_string_equal(dec, dec_plain);
+    assert_non_null(strstr(dec, "\"original\":\"abc" FFFD
+                                " 192.81.209.168 " FFFD FFFD "\\u0000\""));
+
+    jn = encode_one(&ev, IOCS_FORMAT_JSON, false, js, sizeof(js));
+    jrn = encode_one(&ev, IOCS_FORMAT_JSON, true, js_raw, sizeof(js_raw));
+    assert_int_equal(jn, jrn);
+    assert_memory_equal(js, js_raw, jn);
+}
+
+/* Strings that grow with U+FFFD (3 bytes for each bad byte) get the room:
+ * many such events across buffer growth all decode whole; one that grows
+ * past IOCS_ENCODE_BUF_MAX is -ENOMEM with nothing of it kept. */
+static void test_encode_utf8_growth(void **state)
+{
+    enum { N = 300, LEN = 3000 };
+    int fd = *(int *)*state;
+    static unsigned char bad[LEN];
+    struct iocs_ioc ioc = make_ioc(IOCS_IPV4, "192.81.209.168");
+    struct iocs_event ev = make_event(&ioc), big;
+    size_t huge_len = IOCS_ENCODE_BUF_MAX / 2;
+    unsigned char *huge = malloc(huge_len);
+    struct tenc *e = NULL;
+    msgpack_unpacker mpac;
+    msgpack_unpacked u;
+    char *buf;
+    size_t n;
+
+    assert_non_null(huge);
+    memset(bad, 0xff, sizeof(bad));
+    memset(huge, 0x80, huge_len);
+    ev.original = bad;
+    ev.original_len = LEN;
+    ev.line_len = LEN;
+    big = ev;
+    big.original = huge;
+    big.original_len = huge_len;
+    big.line_len = huge_len;
+    assert_int_equal(tenc_new(&e, fd, IOCS_FORMAT_MSGPACK, "db-hash-1"), 0);
+    for (uint64_t i = 1; i <= N; i++) {
+        ev.line = i;
+        /* Straight into the encoder: its buffer grows past the flush
+         * threshold while strings are being written. */
+        assert_int_equal(iocs_encoder_event(e->e, &ev), 0);
+        if (i == N / 2)
+            assert_int_equal(iocs_encoder_event(e->e, &big), -ENOMEM);
+    }
+    assert_int_equal(tenc_count(e), N);
+    tenc_free(e);
+    free(huge);
+
+    buf = slurp(fd, &n);
+    assert_true(msgpack_unpacker_init(&mpac, 1024));
+    assert_true(msgpack_unpacker_reserve_buffer(&mpac, n));
+    memcpy(msgpack_unpacker_buffer(&mpac), buf, n);
+    msgpack_unpacker_buffer_consumed(&mpac, n);
+    msgpack_unpacked_init(&u);
+    for (uint64_t i = 1; i <= N; i++) {
+        const msgpack_object *o;
+
+        assert_int_equal(msgpack_unpacker_next(&mpac, &u),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_uint(find(&u.data, "iocstream.line"), i);
+        assert_uint(find(&u.data, "iocstream.line_length"), LEN);
+        o = find(&u.data, "event.original");
+        assert_int_equal(o->type, MSGPACK_OBJECT_STR);
+        assert_int_equal(o->via.str.size, 3 * LEN);
+        for (size_t k = 0; k < 3 * LEN; k += 3)
+            assert_memory_equal(o->via.str.ptr + k, FFFD, 3);
+    }
+    assert_int_equal(msgpack_unpacker_next(&mpac, &u), MSGPACK_UNPACK_CONTINUE);
+    msgpack_unpacked_destroy(&u);
+    msgpack_unpacker_destroy(&mpac);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1036,6 +1327,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_encode_rejects_bad_arguments,
                                         setup, teardown),
+        cmocka_unit_test(test_encode_utf8_every_string),
+        cmocka_unit_test(test_encode_raw_original_is_bin),
+        cmocka_unit_test_setup_teardown(test_encode_utf8_growth, setup,
+                                        teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);

@@ -276,7 +276,7 @@ static struct timespec parse_systime(const char *s)
 /* evtxexport -f xml path, whole, or NULL. */
 static char *evtxexport(const char *path)
 {
-    char cmd[PATH_MAX + 64], *out = NULL;
+    char cmd[PATH_MAX + 512], *out = NULL;
     size_t n = 0, cap = 0;
     FILE *f;
 
@@ -383,6 +383,7 @@ static void check_file(const char *path, size_t *nfiles, size_t *nrecords)
         for (size_t d = 0; d < t.ndata; d++) {
             const char *got;
             char *esc;
+            json_t *str;
 
             if (!*t.dname[d])
                 k++;
@@ -391,8 +392,9 @@ static void check_file(const char *path, size_t *nfiles, size_t *nrecords)
                 fail_msg("%s record %zu: EventData %s = \"%s\", want \"%s\"",
                          path, n, t.dname[d], got ? got : "(none)", t.dval[d]);
             /* As JSON writes it, inside the line (backslashes doubled). */
-            esc = json_dumps(json_string(t.dval[d]),
-                             JSON_ENCODE_ANY | JSON_COMPACT);
+            str = json_string(t.dval[d]);
+            esc = str ? json_dumps(str, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+            json_decref(str);
             if (esc && !strpbrk(t.dval[d], "\x01\x02\x03\x04\x05\x06\x07"
                                            "\x08\x0b\x0c\x0e\x0f\x10\x11"
                                            "\x12\x13\x14\x15\x16\x17\x18"
@@ -429,12 +431,14 @@ static void test_evtx_corpus_matches_evtxexport(void **state)
     d = opendir(corpus);
     assert_non_null(d);
     while ((de = readdir(d))) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 256];
         size_t l = strlen(de->d_name);
 
         if (l < 5 || strcmp(de->d_name + l - 5, ".evtx"))
             continue;
-        snprintf(path, sizeof(path), "%s/%s", corpus, de->d_name);
+        if ((size_t)snprintf(path, sizeof(path), "%s/%s", corpus, de->d_name) >=
+            sizeof(path))
+            fail_msg("path too long: %s/%s", corpus, de->d_name);
         check_file(path, &nfiles, &nrecords);
     }
     closedir(d);

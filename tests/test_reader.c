@@ -540,6 +540,96 @@ static void test_reader_proc_files_read(void **state)
     proc_case(true, 1024);
 }
 
+/*
+ * Encoded sources (reader.h): a gzip file read on its own and an .evtx
+ * come out as one empty slab with their codec, not read; a small zstd
+ * file is packed and its part has the codec and the file's bytes; the
+ * plain files around them are read as before. Packed and not, both ways.
+ */
+static void encoded_case(bool no_uring, size_t pack_max)
+{
+    static const unsigned char gz[] = {0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 3};
+    static const unsigned char zst[] = {0x28, 0xb5, 0x2f, 0xfd, 0x04, 0x00};
+    static const unsigned char evtx[] = "ElfFile\0 and the rest of a header";
+    static const unsigned char plain[] = "a line\nanother\n";
+    static const struct {
+        const char *name;
+        const unsigned char *p;
+        size_t n;
+        enum iocs_codec codec;
+    } f[] = {
+        {"p1", plain, sizeof(plain) - 1, IOCS_CODEC_PLAIN},
+        {"g.log", gz, sizeof(gz), IOCS_CODEC_GZIP},
+        {"z", zst, sizeof(zst), IOCS_CODEC_ZSTD},
+        {"e.bin", evtx, sizeof(evtx), IOCS_CODEC_EVTX},
+        {"p2", plain, sizeof(plain) - 1, IOCS_CODEC_PLAIN},
+    };
+    char path[5][PATH_MAX];
+    const char *paths[5];
+    struct iocs_reader_opts o = {.slab_size = 64,
+                                 .headroom = 64,
+                                 .nslabs = 4,
+                                 .depth = 2,
+                                 .no_uring = no_uring,
+                                 .pack_max = pack_max};
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+    size_t seen = 0;
+    int rc;
+
+    if (!no_uring && !have_uring)
+        skip();
+    for (size_t i = 0; i < 5; i++) {
+        t_path(path[i], sizeof(path[i]), f[i].name);
+        t_write_file(path[i], f[i].p, f[i].n);
+        paths[i] = path[i];
+    }
+    assert_int_equal(reader_new_paths(&r, &o, paths, 5), 0);
+    while ((rc = iocs_reader_next(r, &s)) == 1) {
+        unsigned n = s->nparts ? s->nparts : 1;
+
+        for (unsigned k = 0; k < n; k++) {
+            const struct iocs_slab *p = s->nparts ? &s->parts[k] : s;
+
+            assert_int_equal(p->err, 0);
+            assert_int_equal(p->codec, f[p->source].codec);
+            if (p->first)
+                assert_int_equal(p->source, seen);
+            if (p->codec == IOCS_CODEC_PLAIN || s->nparts) {
+                /* Read as ever: the file's bytes, whatever its codec. */
+                if (p->last)
+                    assert_int_equal(p->offset + p->len, f[p->source].n);
+            } else {
+                /* Not read: its consumer reads it as one job. */
+                assert_int_equal(p->len, 0);
+                assert_true(p->first && p->last);
+            }
+            if (p->last)
+                seen++;
+        }
+        iocs_reader_release(r, s);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(seen, 5);
+    iocs_reader_free(r);
+    for (size_t i = 0; i < 5; i++)
+        unlink(path[i]);
+}
+
+static void test_reader_encoded_uring(void **state)
+{
+    (void)state;
+    encoded_case(false, 0);
+    encoded_case(false, 64);
+}
+
+static void test_reader_encoded_read(void **state)
+{
+    (void)state;
+    encoded_case(true, 0);
+    encoded_case(true, 64);
+}
+
 /* A pipe fed by a child in uneven chunks, between two files. */
 static void pipe_case(bool no_uring)
 {
@@ -885,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_reader_packs_free_early),
         cmocka_unit_test(test_reader_errors_uring),
         cmocka_unit_test(test_reader_errors_read),
+        cmocka_unit_test(test_reader_encoded_uring),
+        cmocka_unit_test(test_reader_encoded_read),
         cmocka_unit_test(test_reader_truncated_uring),
         cmocka_unit_test(test_reader_truncated_read),
         cmocka_unit_test(test_reader_proc_files_uring),
