@@ -400,6 +400,52 @@ static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
     }
 }
 
+/*
+ * The reading and scanning options that scan and cluster share: returns 1
+ * when c was one of them (set in o), 0 when it was not, -1 after saying
+ * what was wrong with its argument.
+ */
+static int scan_option(int c, const char *arg, struct iocs_scan_opts *o)
+{
+    unsigned long n;
+
+    switch (c) {
+    case OPT_NO_CACHE:
+        o->no_cache = true;
+        return 1;
+    case OPT_MAX_LINE:
+        if (parse_size(arg, &o->max_line) < 0) {
+            fprintf(stderr, "iocstream: --max-line: bad size '%s'\n", arg);
+            return -1;
+        }
+        return 1;
+    case OPT_SLAB:
+        if (parse_size(arg, &o->slab_size) < 0) {
+            fprintf(stderr, "iocstream: --slab-size: bad size '%s' (1 to 1G)\n",
+                    arg);
+            return -1;
+        }
+        return 1;
+    case OPT_NO_URING:
+        o->no_uring = true;
+        return 1;
+    case 'L':
+        o->follow_symlinks = true;
+        return 1;
+    case 'j':
+        /* A count, not a size: "1K" is not 1024 threads. 0: scan on the
+         * reading thread. */
+        if (parse_count(arg, 1024, &n) < 0) {
+            fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", arg);
+            return -1;
+        }
+        o->threads = (unsigned)n;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int parse_scan(int argc, char **argv)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -476,12 +522,17 @@ static int parse_scan(int argc, char **argv)
     while ((c = getopt_exact(argc, argv, "i:o:j:Lqlch", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
+        switch (scan_option(c, optarg, &o)) {
+        case 1:
+            continue;
+        case -1:
+            goto bad;
+        default:
+            break;
+        }
         switch (c) {
         case OPT_DB:
             o.db = optarg;
-            break;
-        case OPT_NO_CACHE:
-            o.no_cache = true;
             break;
         case 'o':
             o.output = optarg;
@@ -503,22 +554,6 @@ static int parse_scan(int argc, char **argv)
         case OPT_RAW:
             o.raw = true;
             break;
-        case OPT_MAX_LINE:
-            if (parse_size(optarg, &o.max_line) < 0) {
-                fprintf(stderr, "iocstream: --max-line: bad size '%s'\n",
-                        optarg);
-                goto bad;
-            }
-            break;
-        case OPT_SLAB:
-            if (parse_size(optarg, &o.slab_size) < 0) {
-                fprintf(stderr,
-                        "iocstream: --slab-size: bad size '%s' "
-                        "(1 to 1G)\n",
-                        optarg);
-                goto bad;
-            }
-            break;
         case OPT_DEPTH:
             if (parse_count(optarg, IOCS_READER_NSLABS_DEFAULT, &n) < 0 ||
                 n == 0) {
@@ -537,23 +572,8 @@ static int parse_scan(int argc, char **argv)
                 goto bad;
             }
             break;
-        case OPT_NO_URING:
-            o.no_uring = true;
-            break;
         case OPT_DIRECT:
             o.direct = true;
-            break;
-        case 'L':
-            o.follow_symlinks = true;
-            break;
-        case 'j':
-            /* A count, not a size: "1K" is not 1024 threads. 0: scan on
-             * the reading thread. */
-            if (parse_count(optarg, 1024, &n) < 0) {
-                fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", optarg);
-                goto bad;
-            }
-            o.threads = (unsigned)n;
             break;
         case 'q':
             o.report = IOCS_REPORT_QUIET;
@@ -938,6 +958,14 @@ static int parse_cluster(int argc, char **argv)
     while ((c = getopt_exact(argc, argv, "i:j:o:Lh", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
             continue;
+        switch (scan_option(c, optarg, &o)) {
+        case 1:
+            continue;
+        case -1:
+            goto bad;
+        default:
+            break;
+        }
         switch (c) {
         case 'o':
             output = optarg;
@@ -963,14 +991,14 @@ static int parse_cluster(int argc, char **argv)
             co.unit_size = v;
             break;
         case OPT_C_ACK_WAIT:
-            if (parse_size(optarg, &v) < 0 || v > 3600) {
+            if (parse_count(optarg, 3600, &n) < 0 || n == 0) {
                 fprintf(stderr,
                         "iocstream: --ack-wait: '%s' is not 1..3600 "
                         "seconds\n",
                         optarg);
                 goto bad;
             }
-            co.ack_wait_ms = (int)v * 1000;
+            co.ack_wait_ms = (int)n * 1000;
             break;
         case OPT_C_WAIT:
             co.wait = true;
@@ -979,45 +1007,11 @@ static int parse_cluster(int argc, char **argv)
             co.no_db_store = true;
             break;
         case OPT_C_TEST_DELAY:
-            if (parse_size(optarg, &v) < 0 || v > 600000) {
+            if (parse_count(optarg, 600000, &n) < 0) {
                 fprintf(stderr, "iocstream: --test-delay: bad '%s'\n", optarg);
                 goto bad;
             }
-            co.test_delay_ms = (int)v;
-            break;
-        case OPT_NO_CACHE:
-            o.no_cache = true;
-            break;
-        case OPT_MAX_LINE:
-            if (parse_size(optarg, &o.max_line) < 0) {
-                fprintf(stderr, "iocstream: --max-line: bad size '%s'\n",
-                        optarg);
-                goto bad;
-            }
-            break;
-        case OPT_SLAB:
-            if (parse_size(optarg, &o.slab_size) < 0) {
-                fprintf(stderr, "iocstream: --slab-size: bad size '%s'\n",
-                        optarg);
-                goto bad;
-            }
-            break;
-        case OPT_NO_URING:
-            o.no_uring = true;
-            break;
-        case 'L':
-            o.follow_symlinks = true;
-            break;
-        case 'j':
-            if (strcmp(optarg, "0") == 0) {
-                o.threads = 0;
-                break;
-            }
-            if (parse_count(optarg, 1024, &n) < 0) {
-                fprintf(stderr, "iocstream: -j: '%s' is not 0..1024\n", optarg);
-                goto bad;
-            }
-            o.threads = (unsigned)n;
+            co.test_delay_ms = (int)n;
             break;
         case 'h':
             usage(stdout);
