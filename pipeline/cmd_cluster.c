@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "pipeline/cluster.h"
+#include "pipeline/linetime.h"
 #include "pipeline/scanner.h"
 #include "pipeline/sink.h"
 #include "pipeline/source.h"
@@ -544,6 +545,36 @@ static void on_walk_err(void *ctx, const char *path, int err)
     fprintf(stderr, "iocstream: cluster: %s: %s\n", path, iocs_strerror(err));
 }
 
+/*
+ * A job's --since or --until: parsed here (a zone-less time is in --tz,
+ * UTC by default) and stored as RFC 3339 in UTC with nanoseconds, so every
+ * worker reads the same instant whatever its own zone. "" when arg is
+ * NULL. Returns 0, or -1 after saying what is wrong.
+ */
+static int window_arg(const char *name, const char *arg,
+                      const struct iocs_linetime_zone *zone, char *out,
+                      size_t cap)
+{
+    struct timespec ts;
+    struct tm tm;
+
+    out[0] = '\0';
+    if (!arg)
+        return 0;
+    if (iocs_linetime_parse_arg(zone, arg, &ts) < 0 ||
+        !gmtime_r(&ts.tv_sec, &tm)) {
+        fprintf(stderr,
+                "iocstream: cluster: %s: '%s' is not a date or an RFC 3339 "
+                "time\n",
+                name, arg);
+        return -1;
+    }
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (long)ts.tv_nsec);
+    return 0;
+}
+
 /* The PATH arguments, walked; relative ones made absolute first, since a
  * worker elsewhere has another working directory. */
 static int walk_paths(const char *const *paths, size_t n,
@@ -712,8 +743,11 @@ int iocs_cmd_cluster_submit(const struct iocs_scan_opts *o,
     job.bytes = plan.bytes;
     snprintf(job.db, sizeof(job.db), "%s", iocs_db_id(db));
     job.allows = o->nallows;
-    snprintf(job.since, sizeof(job.since), "%s", co->since ? co->since : "");
-    snprintf(job.until, sizeof(job.until), "%s", co->until ? co->until : "");
+    if (window_arg("--since", co->since, &o->time.zone, job.since,
+                   sizeof(job.since)) ||
+        window_arg("--until", co->until, &o->time.zone, job.until,
+                   sizeof(job.until)))
+        goto out;
     job.created = (int64_t)time(NULL);
     n = iocs_cluster_job_format(&job, rec, sizeof(rec));
     if (n < 0 || kvStore_Create(NULL, c.jobs, co->job, rec, n) != NATS_OK) {
@@ -919,6 +953,7 @@ static void progress_stop(struct progress *p)
 struct worker {
     struct conn c;
     const struct iocs_scan_opts *o;
+    struct iocs_scan_opts oj; /* o with the current job's time window */
     const struct iocs_cluster_opts *co;
     char job[IOCS_CLUSTER_JOB_MAX + 1];
     char dbid[17];
@@ -1117,6 +1152,20 @@ static int switch_job(struct worker *w, const struct iocs_cluster_unit *u,
     err = fetch_allow(w, u->job, job.allows, &w->allow, why, whylen);
     if (err)
         return err;
+    /* The job's window, stored as UTC instants by submit. */
+    w->oj = *w->o;
+    w->oj.time.has_since = job.since[0] != '\0';
+    w->oj.time.has_until = job.until[0] != '\0';
+    if ((w->oj.time.has_since &&
+         iocs_linetime_parse_arg(&(struct iocs_linetime_zone){0}, job.since,
+                                 &w->oj.time.since) < 0) ||
+        (w->oj.time.has_until &&
+         iocs_linetime_parse_arg(&(struct iocs_linetime_zone){0}, job.until,
+                                 &w->oj.time.until) < 0)) {
+        set_why(why, whylen, "job %s: a bad time window '%s'..'%s'", u->job,
+                job.since, job.until);
+        return -EINVAL;
+    }
     ul = strlen(w->c.url);
     while (ul && w->c.url[ul - 1] == '/')
         ul--;
@@ -1200,7 +1249,7 @@ static int scan_unit(struct worker *w, const struct iocs_cluster_unit *u,
         }
     }
     id_unit(w->sink, u->job, u->unit);
-    status = iocs_pipeline_run(w->o, w->db, w->allow, &list, &w->sink->base,
+    status = iocs_pipeline_run(&w->oj, w->db, w->allow, &list, &w->sink->base,
                                &st, &uring);
     iocs_sourcelist_fini(&list);
     *events = w->sink->ordinal;

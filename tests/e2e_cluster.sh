@@ -157,6 +157,27 @@ grep -q "no such job" "$W/unk.err" || fail "unknown job: $(cat "$W/unk.err")"
 run "$B" cluster submit --nats "$URL" --job 'a b' "$W/c" 2>/dev/null
 expect_status 2 "bad job name"
 
+# A time window travels with the job: --since/--until are applied by the
+# workers (stored as UTC instants), lines without a time are kept.
+mkdir -p "$W/win"
+printf '%s\n' '2024-12-01T10:00:00Z early 192.81.209.168' \
+    '2024-12-05T10:00:00Z inside 192.81.209.168' \
+    '2024-12-09T10:00:00Z late 192.81.209.168' 'no time 192.81.209.168' \
+    >"$W/win/a.log"
+run "$B" cluster submit --nats "$URL" --job win --since 2024-12-03 \
+    --until 2024-12-07T00:00:00+00:00 "$W/win/a.log" >/dev/null
+expect_status 0 "submit with a window"
+run "$B" cluster submit --nats "$URL" --job badwin --since soon \
+    "$W/win/a.log" 2>/dev/null
+expect_status 2 "submit with a bad --since"
+run timeout 60 "$B" cluster status --nats "$URL" win --wait >/dev/null
+expect_status 0 "status --wait, window"
+"$B" cluster events --nats "$URL" win -o "$W/win/ev.mp" 2>/dev/null
+"$B" decode "$W/win/ev.mp" | $PY -c '
+import json, sys
+got = sorted(json.loads(l)["event"]["original"].split()[1] for l in sys.stdin)
+assert got == ["inside", "time"], got' || fail "the window was not applied"
+
 # SIGTERM: a worker finishes (or releases) its unit and exits 0.
 kill -TERM "${pids[2]}"
 run wait "${pids[2]}"
