@@ -105,7 +105,8 @@ W_ARGS=(--nats "$URL" -j 1 --ack-wait 2)
 "$B" cluster worker "${W_ARGS[@]}" --test-delay 30000 2>"$W/wa.err" &
 wa=$!
 pids+=($wa)
-for _ in $(seq 100); do
+# (up to 60 s: an ASan or TSan build starts slowly on a busy machine)
+for _ in $(seq 600); do
     "$B" cluster status --nats "$URL" j1 >"$W/st.out"
     grep -Eq " running=[1-9]" "$W/st.out" && break
     sleep 0.1
