@@ -1127,7 +1127,8 @@ static int switch_job(struct worker *w, const struct iocs_cluster_unit *u,
     w->job[0] = '\0';
     iocs_allow_free(w->allow);
     w->allow = NULL;
-    iocs_sink_close(&w->sink->base);
+    if (w->sink) /* none before the first job */
+        iocs_sink_close(&w->sink->base);
     w->sink = NULL;
     err = kv_get(w->c.jobs, u->job, &rec, &len);
     if (!err)
