@@ -506,7 +506,7 @@ static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
         pt->left = (uint8_t)get_le(&c, 1);
         pt->right = (uint8_t)get_le(&c, 1);
         if (pt->kind > IOCS_PAT_REGEX || pt->left > IOCS_EDGE_FILE ||
-            pt->right > IOCS_EDGE_FILE ||
+            pt->right > IOCS_EDGE_FILE || pt->len > overlap ||
             ((pt->kind == IOCS_PAT_LITERAL || pt->kind == IOCS_PAT_REGEX) &&
              (pt->ioc >= count || pt->len == 0))) {
             err = iocs_seterr(errbuf, errlen, -EINVAL, "bad pattern %zu", i);

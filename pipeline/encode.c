@@ -909,15 +909,6 @@ static inline void mp_put_bool(struct iocs_encoder *e, struct mp *m,
     mp_byte(m, v->u ? 0xc3 : 0xc2);
 }
 
-static inline void mp_put_name(struct iocs_encoder *e, struct mp *m,
-                               const struct value *v)
-{
-    (void)e;
-    mp_map(m, 1);
-    MP_LIT(m, "name");
-    mp_str(m, v->str.s, v->str.n);
-}
-
 static void mp_put_tags(struct iocs_encoder *e, struct mp *m,
                         const struct value *v)
 {
@@ -1087,15 +1078,6 @@ static inline void js_put_bool(struct iocs_encoder *e, struct iocs__jbuf *b,
         LIT(b, "true");
     else
         LIT(b, "false");
-}
-
-static inline void js_put_name(struct iocs_encoder *e, struct iocs__jbuf *b,
-                               const struct value *v)
-{
-    (void)e;
-    LIT(b, "{\"name\":");
-    iocs__json_str(b, v->str.s, v->str.n);
-    LIT(b, "}");
 }
 
 static void js_put_tags(struct iocs_encoder *e, struct iocs__jbuf *b,

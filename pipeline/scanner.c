@@ -543,6 +543,8 @@ static int token_hit(struct iocs_scanner *s, const unsigned char *p,
     int err;
 
     line_bounds(s, p, &lb, &hb);
+    if (pat->kind != IOCS_PAT_TOKEN6 && pat->len > e - lb)
+        return 0; /* starts before the line: no literal does (a forged db) */
     if (pat->kind == IOCS_PAT_CIDR4) {
         ts = e - pat->len;
         err = iocs_token4_at(p, lb, hb, ts, &te, addr);
@@ -577,10 +579,15 @@ static int token_hit(struct iocs_scanner *s, const unsigned char *p,
 static int literal_hit(struct iocs_scanner *s, const unsigned char *p,
                        const struct iocs_pat *pat, size_t e)
 {
-    size_t lb, hb, start = e - pat->len;
+    size_t lb, hb, start;
     uint64_t line_abs;
 
     line_bounds(s, p, &lb, &hb);
+    /* A literal lies inside its line; a longer one can only come from a
+     * database file forged to pass its checks: never read before lb. */
+    if (pat->len > e - lb)
+        return 0;
+    start = e - pat->len;
     if (!iocs_verify_edges(p, lb, hb, start, e, (enum iocs_edge)pat->left,
                            (enum iocs_edge)pat->right))
         return 0;
