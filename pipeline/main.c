@@ -400,6 +400,18 @@ static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
     }
 }
 
+/* The defaults of the reading and scanning options (scan, cluster). */
+static void scan_defaults(struct iocs_scan_opts *o)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    o->max_line = IOCS_MAX_LINE_DEFAULT;
+    o->slab_size = IOCS_READER_SLAB_DEFAULT;
+    o->pack_max = (size_t)-1;
+    o->format = IOCS_FORMAT_MSGPACK;
+    o->threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
+}
+
 /*
  * The reading and scanning options that scan and cluster share: returns 1
  * when c was one of them (set in o), 0 when it was not, -1 after saying
@@ -448,7 +460,6 @@ static int scan_option(int c, const char *arg, struct iocs_scan_opts *o)
 
 static int parse_scan(int argc, char **argv)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     static const struct option longopts[] = {
         {"iocs", required_argument, NULL, 'i'},
         {"rules", required_argument, NULL, OPT_RULES},
@@ -512,11 +523,7 @@ static int parse_scan(int argc, char **argv)
     }
     rules = feeds + argc;
     allows = rules + argc;
-    o.max_line = IOCS_MAX_LINE_DEFAULT;
-    o.slab_size = IOCS_READER_SLAB_DEFAULT;
-    o.pack_max = (size_t)-1;
-    o.format = IOCS_FORMAT_MSGPACK;
-    o.threads = ncpu > 1 ? (unsigned)ncpu : 0; /* one core: no pool */
+    scan_defaults(&o);
     o.progress = -1;
     optind = 1;
     while ((c = getopt_exact(argc, argv, "i:o:j:Lqlch", longopts)) != -1) {
@@ -925,7 +932,6 @@ static int parse_cluster(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     const char *output = NULL;
     struct iocs_cluster_opts co = {.unit_size = 256u << 20,
                                    .ack_wait_ms = 60000};
@@ -949,11 +955,7 @@ static int parse_cluster(int argc, char **argv)
     }
     rules = feeds + argc;
     allows = rules + argc;
-    o.max_line = IOCS_MAX_LINE_DEFAULT;
-    o.slab_size = IOCS_READER_SLAB_DEFAULT;
-    o.pack_max = (size_t)-1;
-    o.format = IOCS_FORMAT_MSGPACK;
-    o.threads = ncpu > 1 ? (unsigned)ncpu : 0;
+    scan_defaults(&o);
     optind = 1;
     while ((c = getopt_exact(argc, argv, "i:j:o:Lh", longopts)) != -1) {
         if (ioc_option(c, optarg, &o, feeds, rules, allows))
