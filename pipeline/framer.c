@@ -7,6 +7,8 @@
  * long-line piece is cut only from a buffer with none. For each slab the
  * carry is copied into the slab's headroom, just before data[0], so carry
  * and new bytes form one contiguous buffer and the new bytes never move.
+ * A mapped slab (reader.h) already holds those bytes there, the file's
+ * own, so nothing is copied (and nothing may be written there).
  *
  * Invariants, for every source: units come out in order; each unit after
  * the first starts `rescan` bytes before the previous one ended, so the
@@ -80,16 +82,23 @@ int iocs_framer_frame(struct iocs_framer *f, struct iocs_slab *s,
     unsigned char *buf;
     size_t blen, keep;
 
-    if (s->headroom < f->cap || s->len > f->carry_cap)
+    /* A mapped slab's headroom is the file's bytes before it: enough for
+     * the carry is enough. */
+    if (s->mapped ? s->headroom < (s->first ? 0 : f->clen)
+                  : s->headroom < f->cap)
+        return -EINVAL;
+    if (s->len > f->carry_cap)
         return -EINVAL;
     if (s->first)
         start_source(f, s->source); /* drops an unfinished carry */
     else if (!f->in_src || s->source != f->source || s->offset < f->clen)
         return -EINVAL;
 
-    /* Carry and new bytes, contiguous: only the carry is copied. */
+    /* Carry and new bytes, contiguous: only the carry is copied, and not
+     * even that when the file's mapping holds it there already. */
     buf = s->data - f->clen;
-    memcpy(buf, f->carry, f->clen);
+    if (!s->mapped)
+        memcpy(buf, f->carry, f->clen);
     blen = f->clen + s->len;
 
     *u = (struct iocs_unit){

@@ -23,7 +23,9 @@
  * lies whole inside at least one unit, whatever the slab size.
  *
  * The framer copies only the carried tail (at most one slab), never the new
- * bytes. Not thread-safe; one framer per reader.
+ * bytes; into a mapped slab (reader.h, "Mapped files"), whose headroom
+ * already holds the file's bytes before it, not even the tail. Not
+ * thread-safe; one framer per reader.
  */
 #ifndef IOCS_FRAMER_H
 #define IOCS_FRAMER_H
@@ -72,7 +74,8 @@ void iocs_framer_free(struct iocs_framer *f);
  * s->first, which cannot happen after a proper last slab). Fills *u and
  * returns 1 when there is a unit to scan, 0 when the slab produced none
  * (its bytes are all carried, or it is an empty non-last slab), or -EINVAL
- * if s->headroom is too small, s->len > carry_cap, or s is not first and
+ * if s->headroom is too small (below max(carry_cap, overlap); for a mapped
+ * slab, below the carried tail), s->len > carry_cap, or s is not first and
  * no source is under way. A last slab always yields a unit (len 0 when
  * nothing is left), so the caller always sees u->last for every source. u
  * points into s: the slab must stay held while u is used.

@@ -35,6 +35,12 @@
  *     have all come back, its file is closed and the next source starts,
  *     while its slabs may still wait in the queue.
  *
+ * A mapped source (reader.h, "Mapped files") takes the same path with no
+ * read: each slab it takes is mapped at once by map_slab() (fstat, mmap,
+ * guard), READY before refill() goes on; a window that cannot be mapped
+ * is read into the slab's own bytes as above. The window goes when the
+ * slab is freed (release, a slab dropped past a source's end, free).
+ *
  * io_uring user data is a pointer with a tag in its low two bits: a slab
  * read, a packed file's read, an open, or nothing to account (closes,
  * which post no completion on success, and cancels). `inflight` counts
@@ -49,8 +55,11 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "pipeline/mapguard.h"
 
 /* The largest slab: io_uring takes a 32-bit length, read(2) caps at 2 GiB. */
 #define SLAB_MAX (1u << 30)
@@ -89,7 +98,10 @@ struct rpart {
 struct rslab {
     struct iocs_slab pub; /* first, so &pub converts back */
     enum slab_state state;
-    bool eof; /* a read into it returned 0 */
+    bool eof;           /* a read into it returned 0 */
+    unsigned char *buf; /* its own bytes: data when not mapped */
+    void *map;          /* its mapped window, or NULL */
+    size_t maplen;
     /* A pack: */
     bool sealed;          /* no more parts will be added */
     unsigned pending;     /* parts whose read is not back */
@@ -119,6 +131,8 @@ struct iocs_reader {
     int uring_err;
     bool direct;     /* open regular files with O_DIRECT (cold replays) */
     bool poll_pipes; /* opts.poll_pipes */
+    bool use_mmap;   /* opts.mmap, and the SIGBUS guard is installed */
+    uintptr_t page;  /* mmap offsets are multiples of it */
 
     size_t slab_size;
     size_t headroom;
@@ -158,6 +172,7 @@ struct iocs_reader {
     bool need_poll; /* a read on a non-blocking pipe got -EAGAIN */
     bool nonblock;  /* a pipe or terminal opened O_NONBLOCK: read(2) */
     bool issued;    /* a slab of this source was issued */
+    bool mapping;   /* its slabs are mapped, not read (map_slab()) */
     uint64_t base;  /* file position of offset 0 (stdin may start later) */
     uint64_t size;  /* regular file: its size as last seen (fstat) */
     time_t mtime;   /* as in its rsrc */
@@ -215,6 +230,29 @@ static void close_fd(struct iocs_reader *r, int fd)
     io_uring_prep_close(sqe, fd);
     io_uring_sqe_set_data64(sqe, TAG_NONE);
     sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+}
+
+/* Unmap slab s's window, if it has one: its bytes are its own again. */
+static void unmap_slab(struct iocs_reader *r, struct rslab *s)
+{
+    if (!s->map)
+        return;
+    iocs_mapguard_remove(s->pub.map_id); /* a fault there is not ours now */
+    (void)munmap(s->map, s->maplen);
+    s->map = NULL;
+    s->maplen = 0;
+    s->pub.mapped = false;
+    s->pub.map_id = -1;
+    s->pub.data = s->buf;
+    s->pub.headroom = r->headroom;
+}
+
+/* Put slab s back on the free stack. */
+static void free_slab(struct iocs_reader *r, struct rslab *s)
+{
+    unmap_slab(r, s);
+    s->state = SLAB_FREE;
+    r->freev[r->nfree++] = s;
 }
 
 /* Take a free slab for the exclusive source at offset off, queued in
@@ -312,6 +350,67 @@ static void complete(struct iocs_reader *r, struct rslab *s, int res)
     }
     s->state = SLAB_READY;
     r->busy--;
+}
+
+/*
+ * Map the window of slab s (just taken) instead of reading it (reader.h,
+ * "Mapped files"): up to slab_size bytes at its offset, and before them
+ * up to `headroom` bytes of the file (from a page boundary). The size is
+ * looked at first, as the read path finds it: a file that grew is mapped
+ * on; one that ends short of this window, before the size seen last, was
+ * cut (-ENODATA after the bytes that are left). Returns true with s READY,
+ * or false when the window cannot be mapped: s must be read (issue()).
+ */
+static bool map_slab(struct iocs_reader *r, struct rslab *s)
+{
+    uint64_t off = r->base + s->pub.offset, size, end, mend, moff, pre;
+    struct stat st;
+    void *p;
+    int id;
+
+    if (fstat(r->fd, &st) < 0)
+        return false; /* the read finds the error */
+    size = (uint64_t)st.st_size;
+    if (r->limit && size > r->limit)
+        size = r->limit; /* a byte range ends at its limit */
+    end = off + r->slab_size < size ? off + r->slab_size : size;
+    /* Mapped even with no bytes left (the end, or a cut): the framer then
+     * takes the tail before it from the file too, and a tail that was cut
+     * away faults here, where it is seen, instead of being scanned from
+     * the copy the framer keeps. */
+    pre = off < r->headroom ? off : r->headroom;
+    moff = (off - pre) & ~(uint64_t)(r->page - 1);
+    mend = end > off ? end : off;
+    if (mend > moff) {
+        p = mmap(NULL, (size_t)(mend - moff), PROT_READ, MAP_SHARED, r->fd,
+                 (off_t)moff);
+        if (p == MAP_FAILED)
+            return false;
+        id = iocs_mapguard_add(p, (size_t)(mend - moff));
+        if (id < 0) {
+            (void)munmap(p, (size_t)(mend - moff));
+            return false;
+        }
+        s->map = p;
+        s->maplen = (size_t)(mend - moff);
+        s->pub.data = (unsigned char *)p + (off - moff);
+        s->pub.headroom = (size_t)(off - moff);
+        s->pub.len = (size_t)(mend - off);
+        s->pub.mapped = true;
+        s->pub.map_id = id;
+    }
+    if (end < off + r->slab_size && end < r->size) {
+        s->pub.err = -ENODATA; /* cut before the size seen last */
+        r->stop = true;
+    } else if (end >= size) {
+        s->eof = true; /* the end as fstat says it now */
+        r->stop = true;
+    }
+    if (size > r->size)
+        r->size = size; /* grew: map on */
+    s->state = SLAB_READY;
+    r->busy--;
+    return true;
 }
 
 /* Start (or, without io_uring, do) a read of the rest of slab s. */
@@ -565,6 +664,10 @@ static void start_exclusive(struct iocs_reader *r, const struct rsrc *e)
         unalign_fd(e->fd); /* read from an odd position */
     if (r->seekable && r->size > r->slab_size)
         (void)posix_fadvise(e->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    /* A file that says it is empty (/proc) is read to a 0 instead; stdin
+     * keeps its file position, which only reads move. */
+    r->mapping =
+        r->use_mmap && r->seekable && e->own && !e->direct && r->size > 0;
 }
 
 /*
@@ -752,6 +855,7 @@ static bool readable_now(int fd)
 
 static int refill(struct iocs_reader *r)
 {
+    struct rslab *ns;
     int err;
 
     for (;;) {
@@ -813,9 +917,12 @@ static int refill(struct iocs_reader *r)
             return 0;
         }
         r->busy++;
-        err = issue(r, take(r, r->next_off));
-        if (err)
-            return err;
+        ns = take(r, r->next_off);
+        if (!r->mapping || !map_slab(r, ns)) {
+            err = issue(r, ns);
+            if (err)
+                return err;
+        }
         if (r->seekable)
             r->next_off += r->slab_size;
         if (!r->uring)
@@ -874,8 +981,7 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out)
                 r->out_src = s->pub.parts[s->pub.nparts - 1].source + 1;
             } else if (s->pub.source < r->out_src) {
                 /* Read past the end of a source that is already done. */
-                s->state = SLAB_FREE;
-                r->freev[r->nfree++] = s;
+                free_slab(r, s);
                 continue;
             } else if (s->eof || s->pub.err) {
                 s->pub.last = true;
@@ -955,8 +1061,12 @@ void iocs_reader_release(struct iocs_reader *r, struct iocs_slab *slab)
 
     if (!slab || s->state != SLAB_HELD)
         return;
-    s->state = SLAB_FREE;
-    r->freev[r->nfree++] = s;
+    free_slab(r, s);
+}
+
+bool iocs_reader_slab_faulted(const struct iocs_slab *s)
+{
+    return s && s->mapped && iocs_mapguard_faulted(s->map_id);
 }
 
 bool iocs_reader_uring(const struct iocs_reader *r)
@@ -999,6 +1109,10 @@ int iocs_reader_new(struct iocs_reader **out,
     r->pack_max = opts->pack_max;
     r->direct = opts->direct;
     r->poll_pipes = opts->poll_pipes;
+    r->use_mmap = opts->mmap && !opts->direct && iocs_mapguard_init() == 0;
+    r->page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    if (r->page == 0 || (r->page & (r->page - 1)))
+        r->use_mmap = false; /* cannot happen */
     /* O_DIRECT reads land page-aligned: data[] must start on a page. */
     r->headroom = opts->direct
                       ? (opts->headroom + PAGE - 1) & ~(size_t)(PAGE - 1)
@@ -1045,8 +1159,10 @@ int iocs_reader_new(struct iocs_reader **out,
         unsigned k = r->nslabs - 1 - i;
         struct rslab *s = &r->slabs[k];
 
-        s->pub.data = r->mem + (size_t)k * stride + r->headroom;
+        s->buf = r->mem + (size_t)k * stride + r->headroom;
+        s->pub.data = s->buf;
         s->pub.headroom = r->headroom;
+        s->pub.map_id = -1;
         if (r->pack_max) {
             s->pub.parts = r->partv + (size_t)k * IOCS_READER_PARTS_MAX;
             s->rparts = r->rpartv + (size_t)k * IOCS_READER_PARTS_MAX;
@@ -1104,6 +1220,8 @@ void iocs_reader_free(struct iocs_reader *r)
     }
     if (r->fd >= 0)
         close_src(r);
+    for (unsigned i = 0; r->slabs && i < r->nslabs; i++)
+        unmap_slab(r, &r->slabs[i]);
     for (unsigned i = 0; r->win && i < r->nwin; i++)
         if (r->win[i].own && r->win[i].fd >= 0)
             close(r->win[i].fd);

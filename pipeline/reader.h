@@ -63,10 +63,29 @@
  * small files' reads are in flight at once (at most 64, so cold data does
  * not pile up open files). Open fds stay below open_ahead + 64 + 1.
  *
+ * Mapped files (opts.mmap): a plain regular file read on its own (not
+ * stdin, not packed, not encoded, not with opts.direct, not one whose size
+ * says 0) is not copied into the slabs but mapped, read-only, one window
+ * per slab: such a slab has `mapped` set, data points into the mapping,
+ * and the `headroom` bytes before data[0] are the file's own bytes before
+ * offset (at least min(offset, opts.headroom) of them), also mapped, so
+ * the framer finds the previous slab's tail in place. Nothing may write
+ * through a mapped slab's data or headroom. Slabs, offsets, lengths, ends
+ * and errors are those of the read path: each window looks at the file's
+ * size first (fstat), so a file that grew is mapped on and one that
+ * shrank before its window ends there with -ENODATA. A file cut while its
+ * window is mapped reads as zeros past its new end instead of raising
+ * SIGBUS (mapguard.h, installed by iocs_reader_new()) and the slab is then
+ * faulted (iocs_reader_slab_faulted()): whoever used its bytes must drop
+ * what it made from them and fail the source. A window is unmapped when
+ * its slab is released, so at most nslabs windows (slab_size + headroom
+ * bytes of address space each) are mapped at once. A window that cannot
+ * be mapped (mmap(2) refused, every guard slot taken) is read instead.
+ *
  * Memory: nslabs * (headroom + slab_size) bytes, allocated in
- * iocs_reader_new() and never grown. Every slab has `headroom` writable
- * bytes before data[0], so the framer can prepend the tail of the previous
- * slab without copying the new bytes.
+ * iocs_reader_new() and never grown. Every slab that is not mapped has
+ * `headroom` writable bytes before data[0], so the framer can prepend the
+ * tail of the previous slab without copying the new bytes.
  *
  * One thread drives a reader; slabs may be released from the same thread
  * only, in any order.
@@ -105,6 +124,10 @@ struct iocs_reader_opts {
                             out its events before waiting), and a signal
                             that interrupts a wait inside next() returns
                             -EINTR */
+    bool mmap;           /* map plain regular files instead of reading
+                            them (see "Mapped files"); ignored with
+                            direct, or where the SIGBUS guard cannot be
+                            installed */
 };
 
 /* Defaults: 1 MiB slabs, 8 slabs, 4 reads in flight. */
@@ -122,9 +145,14 @@ struct iocs_slab {
     time_t mtime;        /* the source's modification time, from the
                             fstat the reader makes anyway; 0 for stdin
                             and a source that failed */
-    unsigned char *data; /* len bytes read; data - headroom is writable */
+    unsigned char *data; /* len bytes read; data - headroom is writable
+                            unless mapped */
     size_t len;
-    size_t headroom;         /* writable bytes before data */
+    size_t headroom;         /* writable bytes before data; when mapped,
+                                the file's bytes before data, read-only */
+    bool mapped;             /* data is a window of the file, mapped
+                                read-only (see "Mapped files") */
+    int map_id;              /* when mapped: its id in mapguard.h */
     bool first;              /* first slab of this source */
     bool last;               /* last slab of this source (len may be 0) */
     int err;                 /* < 0: the source failed (open or read); the
@@ -176,8 +204,18 @@ int iocs_reader_next(struct iocs_reader *r, struct iocs_slab **out);
  */
 int iocs_reader_wait(struct iocs_reader *r, int timeout_ms);
 
-/* Give a slab back for reuse. */
+/* Give a slab back for reuse (a mapped slab's window is unmapped). */
 void iocs_reader_release(struct iocs_reader *r, struct iocs_slab *s);
+
+/*
+ * Whether s is a mapped slab whose file was cut while mapped, so that some
+ * of its bytes read as zeros (see "Mapped files"). Call it after the last
+ * use of its bytes (a job's units scanned and encoded), before its events
+ * are written: when true, drop them and fail the source (the file shrank
+ * while being read). Cheap (one atomic load); any thread, while s is held;
+ * s may be NULL, a pack or a slab made by the caller (false).
+ */
+bool iocs_reader_slab_faulted(const struct iocs_slab *s);
 
 /* Whether reads go through io_uring (false after a fallback to read()). */
 bool iocs_reader_uring(const struct iocs_reader *r);

@@ -1,7 +1,9 @@
 /*
  * test_framer.c - reader and framer together over generated logs: units
  * hold whole lines (or long-line pieces), and reassemble every source.
- * The invariants themselves are in framecheck.h.
+ * The invariants themselves are in framecheck.h. Every test runs twice:
+ * with slabs the reader copies into, then with mapped slabs (reader.h,
+ * "Mapped files"), whose tail the framer takes in place, never writing.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -23,6 +26,7 @@
 #include "tests/framecheck.h"
 
 static bool have_uring;
+static bool use_mmap; /* the pass: mapped slabs */
 
 static const size_t slab_sizes[] = {1, 2, 3, 7, 64, 4096};
 static const size_t overlaps[] = {1, 3, 16};
@@ -178,6 +182,7 @@ static void contents_case(bool no_uring)
                 .nslabs = 4,
                 .depth = 3,
                 .no_uring = no_uring,
+                .mmap = use_mmap,
             };
             const char *why;
 
@@ -214,18 +219,38 @@ static void test_framer_contents_read(void **state)
 
 /*
  * Hand-made slabs, to pin the exact units. A slab is built in a local
- * buffer with headroom before its data.
+ * buffer with headroom before its data; in the mapped pass, as a window
+ * of a read-only "file" (one page, its bytes at their offsets), whose
+ * headroom is the file before it, as the reader maps it.
  */
 struct fake {
     unsigned char mem[64];
     struct iocs_slab s;
 };
 
+static unsigned char *file_page; /* the mapped pass's file, PROT_READ */
+
 static struct iocs_slab *fake(struct fake *f, const char *bytes,
                               uint64_t offset, bool first, bool last)
 {
     size_t n = strlen(bytes);
 
+    if (use_mmap) {
+        assert_true(offset + n <= 4096);
+        assert_int_equal(mprotect(file_page, 4096, PROT_READ | PROT_WRITE), 0);
+        memcpy(file_page + offset, bytes, n);
+        assert_int_equal(mprotect(file_page, 4096, PROT_READ), 0);
+        f->s = (struct iocs_slab){
+            .offset = offset,
+            .data = file_page + offset,
+            .len = n,
+            .headroom = (size_t)offset,
+            .mapped = true,
+            .first = first,
+            .last = last,
+        };
+        return &f->s;
+    }
     memcpy(f->mem + 32, bytes, n);
     f->s = (struct iocs_slab){
         .offset = offset,
@@ -354,16 +379,31 @@ static void test_framer_empty_source_and_restart(void **state)
     assert_int_equal(u.source, 1);
 }
 
-/* Misuse is refused: too little headroom, a slab over carry_cap, a slab
- * of no started source. */
+/* Misuse is refused: too little headroom (a mapped slab needs only the
+ * tail carried before it), a slab over carry_cap, a slab of no started
+ * source. */
 static void test_framer_rejects_bad_slabs(void **state)
 {
     struct iocs_framer *f = *state;
-    struct fake a;
+    struct fake a, b;
     struct iocs_unit u;
 
-    fake(&a, "a\n", 0, true, false)->headroom = 7;
-    assert_int_equal(iocs_framer_frame(f, &a.s, &u), -EINVAL);
+    if (use_mmap) {
+        /* The first slab of a source at offset 0 has no headroom. */
+        assert_int_equal(
+            iocs_framer_frame(f, fake(&a, "a\nbc", 0, true, false), &u), 1);
+        assert_unit(&u, "a\n", 0, 0, true, true, true, false);
+        fake(&b, "d\n", 4, false, false)->headroom = 1; /* "bc" carried */
+        assert_int_equal(iocs_framer_frame(f, &b.s, &u), -EINVAL);
+        b.s.headroom = 2;
+        assert_int_equal(iocs_framer_frame(f, &b.s, &u), 1);
+        assert_unit(&u, "bcd\n", 2, 0, true, true, false, false);
+        assert_int_equal(iocs_framer_frame(f, fake(&b, "", 6, false, true), &u),
+                         1);
+    } else {
+        fake(&a, "a\n", 0, true, false)->headroom = 7;
+        assert_int_equal(iocs_framer_frame(f, &a.s, &u), -EINVAL);
+    }
     assert_int_equal(
         iocs_framer_frame(f, fake(&a, "123456789", 0, true, false), &u),
         -EINVAL);
@@ -379,6 +419,9 @@ static int group_setup(void **state)
     (void)state;
     if (t_tmpdir_init() < 0)
         return -1;
+    file_page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (file_page == MAP_FAILED)
+        return -1;
     have_uring = io_uring_queue_init(2, &ring, 0) == 0;
     if (have_uring)
         io_uring_queue_exit(&ring);
@@ -388,12 +431,14 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    munmap(file_page, 4096);
     t_tmpdir_fini();
     return 0;
 }
 
 int main(void)
 {
+    int rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_framer_contents_uring),
         cmocka_unit_test(test_framer_contents_read),
@@ -410,5 +455,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_framer_rejects_bad_slabs, setup,
                                         teardown),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    /* Every test twice: slabs read into, then mapped slabs. */
+    rc = _cmocka_run_group_tests("framer, copied", tests,
+                                 sizeof(tests) / sizeof(*tests), group_setup,
+                                 group_teardown);
+    use_mmap = true;
+    rc |= _cmocka_run_group_tests("framer, mapped", tests,
+                                  sizeof(tests) / sizeof(*tests), group_setup,
+                                  group_teardown);
+    return rc;
 }

@@ -1,6 +1,8 @@
 /*
  * test_reader.c - the reader hands out every byte of every source, in
- * order, exactly once, with io_uring and with read(2).
+ * order, exactly once, with io_uring and with read(2), copied into slabs
+ * and mapped (opts.mmap: every test runs both ways). A mapped file cut
+ * under the scan reads as zeros and its slab says it faulted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,17 +15,34 @@
 
 #include <liburing.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers.h"
+#include "pipeline/mapguard.h"
 #include "pipeline/reader.h"
 
 static bool have_uring;
+static bool use_mmap; /* the group's pass: opts.mmap for every reader */
+/* The guard's SIGBUS handler: cmocka puts its own in place around each
+ * test, so a test that faults puts the guard's back for its duration. */
+static struct sigaction guard_sa;
+
+/* iocs_reader_new() with opts.mmap as the pass says. */
+static int reader_new(struct iocs_reader **r, const struct iocs_reader_opts *o,
+                      const struct iocs_source *src, size_t n)
+{
+    struct iocs_reader_opts m = *o;
+
+    m.mmap = use_mmap;
+    return iocs_reader_new(r, &m, src, n);
+}
 
 /* Deterministic bytes (xorshift), so every failure reproduces. */
 static void fill(unsigned char *p, size_t n, uint32_t seed)
@@ -49,7 +68,7 @@ static int reader_new_paths(struct iocs_reader **r,
     assert_true(n <= sizeof(src) / sizeof(src[0]));
     for (size_t i = 0; i < n; i++)
         src[i] = iocs_source_of(paths[i]);
-    return iocs_reader_new(r, o, paths ? src : NULL, n);
+    return reader_new(r, o, paths ? src : NULL, n);
 }
 
 struct expect {
@@ -127,8 +146,17 @@ static size_t read_and_check(const struct iocs_reader_opts *opts,
         w = &want[src];
         assert_int_equal(s->source, src);
         assert_int_equal(s->first, !in_src);
-        assert_int_equal(s->headroom, opts->headroom);
+        if (!s->mapped)
+            assert_int_equal(s->headroom, opts->headroom);
         assert_int_equal(s->offset, got);
+        /* A plain file read on its own is mapped when asked (not stdin,
+         * not with O_DIRECT); its bytes are in place, never copied. */
+        if (use_mmap && w->data && w->seekable && s->len > 0 && !opts->direct &&
+            strcmp(paths[src], "-") != 0)
+            assert_true(s->mapped);
+        if (!use_mmap)
+            assert_false(s->mapped);
+        assert_false(iocs_reader_slab_faulted(s));
         assert_true(s->len <= opts->slab_size);
         if (!w->data) {
             assert_int_equal(s->err, w->err);
@@ -143,8 +171,16 @@ static size_t read_and_check(const struct iocs_reader_opts *opts,
                 assert_int_equal(s->len, opts->slab_size);
             if (!s->last)
                 assert_true(s->len > 0);
-            /* The headroom is writable (ASan checks the bounds). */
-            memset(s->data - s->headroom, 0xAA, s->headroom);
+            if (s->mapped) {
+                /* The headroom is the file's own bytes before data. */
+                size_t k = got < opts->headroom ? got : opts->headroom;
+
+                assert_true(s->headroom >= k);
+                assert_memory_equal(s->data - k, w->data + got - k, k);
+            } else {
+                /* The headroom is writable (ASan checks the bounds). */
+                memset(s->data - s->headroom, 0xAA, s->headroom);
+            }
         }
         got += s->len;
         in_src = !s->last;
@@ -490,6 +526,197 @@ static void test_reader_truncated_read(void **state)
     truncated_case(true);
 }
 
+/* A file that grows while it is read is read on to its new end: a read
+ * (or a window) that reaches the size seen looks at it again. Its size a
+ * multiple of the slab and not. */
+static void grows_case(bool no_uring)
+{
+    enum { SLAB = 4096, MORE = 5000 };
+    static unsigned char data[3 * SLAB + 100 + MORE];
+    static const size_t starts[] = {3 * SLAB, 3 * SLAB + 100};
+    char p[PATH_MAX];
+    const char *paths[] = {p};
+    struct iocs_reader_opts o = {.slab_size = SLAB,
+                                 .headroom = SLAB,
+                                 .nslabs = 2,
+                                 .depth = 1,
+                                 .no_uring = no_uring};
+
+    if (!no_uring && !have_uring)
+        skip();
+    fill(data, sizeof(data), 21);
+    t_path(p, sizeof(p), "grows");
+    for (size_t k = 0; k < sizeof(starts) / sizeof(*starts); k++) {
+        size_t n0 = starts[k], got = 0;
+        struct iocs_reader *r;
+        struct iocs_slab *s;
+        bool grown = false;
+        int fd, rc;
+
+        t_write_file(p, data, n0);
+        assert_int_equal(reader_new_paths(&r, &o, paths, 1), 0);
+        while ((rc = iocs_reader_next(r, &s)) == 1) {
+            assert_int_equal(s->err, 0);
+            assert_int_equal(s->offset, got);
+            assert_memory_equal(s->data, data + got, s->len);
+            got += s->len;
+            if (!grown) {
+                /* Appended while the first two slabs are taken. */
+                fd = open(p, O_WRONLY | O_APPEND);
+                assert_true(fd >= 0);
+                assert_int_equal(write(fd, data + n0, MORE), MORE);
+                close(fd);
+                grown = true;
+            }
+            iocs_reader_release(r, s);
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(got, n0 + MORE);
+        iocs_reader_free(r);
+    }
+    unlink(p);
+}
+
+static void test_reader_grows_uring(void **state)
+{
+    (void)state;
+    grows_case(false);
+}
+
+static void test_reader_grows_read(void **state)
+{
+    (void)state;
+    grows_case(true);
+}
+
+/* Mappings of path in this process (lines of /proc/self/maps). */
+static size_t count_maps(const char *path)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[PATH_MAX + 256];
+    size_t n = 0;
+
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f))
+        n += strstr(line, path) != NULL;
+    fclose(f);
+    return n;
+}
+
+/*
+ * Mapped windows are bounded: never more than nslabs of the file are
+ * mapped, whatever its size, and none once the slabs are released and
+ * the reader freed.
+ */
+static void test_reader_mmap_windows_bounded(void **state)
+{
+    enum { SLAB = 8192, N = 64 * SLAB + 17 };
+    static unsigned char data[N];
+    char p[PATH_MAX];
+    const char *paths[] = {p};
+    struct iocs_reader_opts o = {
+        .slab_size = SLAB, .headroom = SLAB, .nslabs = 4, .depth = 2};
+    struct iocs_slab *held[3];
+    struct iocs_reader *r;
+    struct iocs_slab *s;
+    size_t got = 0, nheld = 0;
+    int rc;
+
+    (void)state;
+    if (!use_mmap)
+        skip();
+    o.no_uring = !have_uring;
+    fill(data, N, 3);
+    t_path(p, sizeof(p), "windows");
+    t_write_file(p, data, N);
+    assert_int_equal(reader_new_paths(&r, &o, paths, 1), 0);
+    while ((rc = iocs_reader_next(r, &s)) == 1) {
+        assert_true(s->mapped || s->len == 0);
+        assert_memory_equal(s->data, data + got, s->len);
+        got += s->len;
+        assert_true(count_maps(p) <= o.nslabs);
+        held[nheld++] = s;
+        if (nheld == 3)
+            while (nheld)
+                iocs_reader_release(r, held[--nheld]);
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(got, N);
+    while (nheld)
+        iocs_reader_release(r, held[--nheld]);
+    iocs_reader_free(r);
+    assert_int_equal(count_maps(p), 0);
+    unlink(p);
+}
+
+/*
+ * A mapped file cut while its slabs are held (copytruncate, or an editor):
+ * the bytes past the cut read as zeros instead of killing the process with
+ * SIGBUS, the slab that holds them says it faulted and the one before it
+ * does not; the next window sees the cut (-ENODATA, as without mmap), and
+ * its headroom, cut away too, faults in turn.
+ */
+static void test_reader_mmap_cut_under_scan(void **state)
+{
+    enum { SLAB = 16384, N = 4 * SLAB, CUT = 20000 };
+    static unsigned char data[N];
+    char p[PATH_MAX];
+    const char *paths[] = {p};
+    struct iocs_reader_opts o = {
+        .slab_size = SLAB, .headroom = SLAB, .nslabs = 2, .depth = 1};
+    uint64_t faults0 = iocs_mapguard_faults();
+    struct iocs_slab *a, *b, *c;
+    struct iocs_reader *r;
+
+    struct sigaction cmocka_sa;
+
+    (void)state;
+    if (!use_mmap)
+        skip();
+    o.no_uring = !have_uring;
+    assert_int_equal(sigaction(SIGBUS, &guard_sa, &cmocka_sa), 0);
+    fill(data, N, 9);
+    t_path(p, sizeof(p), "cut_mapped");
+    t_write_file(p, data, N);
+    assert_int_equal(reader_new_paths(&r, &o, paths, 1), 0);
+    assert_int_equal(iocs_reader_next(r, &a), 1);
+    assert_int_equal(iocs_reader_next(r, &b), 1);
+    assert_true(a->mapped && b->mapped);
+    assert_int_equal(b->offset, SLAB);
+    assert_int_equal(b->len, SLAB);
+    assert_int_equal(truncate(p, CUT), 0);
+
+    /* Up to the cut the file's bytes, past it zeros: no SIGBUS. */
+    assert_memory_equal(b->data, data + SLAB, CUT - SLAB);
+    for (size_t i = CUT - SLAB; i < SLAB; i++)
+        if (b->data[i] != 0)
+            fail_msg("byte %zu past the cut is %d", SLAB + i, b->data[i]);
+    assert_true(iocs_reader_slab_faulted(b));
+    assert_true(iocs_mapguard_faults() > faults0);
+    assert_memory_equal(a->data, data, SLAB);
+    assert_false(iocs_reader_slab_faulted(a));
+    iocs_reader_release(r, a);
+    iocs_reader_release(r, b);
+
+    /* The next window looks at the size first: the cut, as a read finds
+     * it. */
+    assert_int_equal(iocs_reader_next(r, &c), 1);
+    assert_int_equal(c->offset, 2 * SLAB);
+    assert_int_equal(c->len, 0);
+    assert_int_equal(c->err, -ENODATA);
+    assert_true(c->last);
+    assert_true(c->mapped && c->headroom >= SLAB);
+    assert_false(iocs_reader_slab_faulted(c));
+    assert_int_equal(c->data[-1], 0); /* the tail a framer would take */
+    assert_true(iocs_reader_slab_faulted(c));
+    iocs_reader_release(r, c);
+    assert_int_equal(iocs_reader_next(r, &c), 0);
+    iocs_reader_free(r);
+    assert_int_equal(count_maps(p), 0);
+    unlink(p);
+    assert_int_equal(sigaction(SIGBUS, &cmocka_sa, NULL), 0);
+}
+
 /* A file whose size says 0 but that has content (/proc) is read to its
  * end, packed or not. */
 static void proc_case(bool no_uring, size_t pack_max)
@@ -763,7 +990,7 @@ static void start_offset_case(bool no_uring)
     src[0].start_line = 2;
     src[1] = iocs_source_of(p);
     src[1].start_offset = 1000;
-    assert_int_equal(iocs_reader_new(&r, &o, src, 2), 0);
+    assert_int_equal(reader_new(&r, &o, src, 2), 0);
     for (;;) {
         assert_int_equal(iocs_reader_next(r, &s), 1);
         assert_int_equal(s->nparts, 0);
@@ -818,7 +1045,7 @@ static void eagain_case(bool no_uring)
     assert_true(saved >= 0);
     assert_int_equal(dup2(fds[0], STDIN_FILENO), STDIN_FILENO);
     alarm(10); /* a hang fails the test instead of the suite */
-    assert_int_equal(iocs_reader_new(&r, &o, &src, 1), 0);
+    assert_int_equal(reader_new(&r, &o, &src, 1), 0);
     assert_int_equal(iocs_reader_next(r, &s), -EAGAIN);
     assert_int_equal(iocs_reader_next(r, &s), -EAGAIN);
     assert_int_equal(iocs_reader_wait(r, 0), 0);
@@ -938,7 +1165,7 @@ static void test_reader_empty_list(void **state)
     struct iocs_slab *s;
 
     (void)state;
-    assert_int_equal(iocs_reader_new(&r, &o, NULL, 0), 0);
+    assert_int_equal(reader_new(&r, &o, NULL, 0), 0);
     assert_false(iocs_reader_uring(r));
     assert_int_equal(iocs_reader_uring_err(r), 0);
     assert_int_equal(iocs_reader_next(r, &s), 0);
@@ -966,6 +1193,7 @@ static int group_teardown(void **state)
 
 int main(void)
 {
+    int rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reader_sizes_uring),
         cmocka_unit_test(test_reader_sizes_read),
@@ -979,6 +1207,10 @@ int main(void)
         cmocka_unit_test(test_reader_encoded_read),
         cmocka_unit_test(test_reader_truncated_uring),
         cmocka_unit_test(test_reader_truncated_read),
+        cmocka_unit_test(test_reader_grows_uring),
+        cmocka_unit_test(test_reader_grows_read),
+        cmocka_unit_test(test_reader_mmap_windows_bounded),
+        cmocka_unit_test(test_reader_mmap_cut_under_scan),
         cmocka_unit_test(test_reader_proc_files_uring),
         cmocka_unit_test(test_reader_proc_files_read),
         cmocka_unit_test(test_reader_pipe_uring),
@@ -992,5 +1224,15 @@ int main(void)
         cmocka_unit_test(test_reader_rejects_bad_opts),
         cmocka_unit_test(test_reader_empty_list),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    if (iocs_mapguard_init() < 0 || sigaction(SIGBUS, NULL, &guard_sa) < 0)
+        return 1;
+    /* Every test twice: copied into slabs, then mapped. */
+    rc = _cmocka_run_group_tests("reader, copied", tests,
+                                 sizeof(tests) / sizeof(*tests), group_setup,
+                                 group_teardown);
+    use_mmap = true;
+    rc |= _cmocka_run_group_tests("reader, mapped", tests,
+                                  sizeof(tests) / sizeof(*tests), group_setup,
+                                  group_teardown);
+    return rc;
 }
