@@ -82,6 +82,9 @@ static const char usage_text[] =
     "                    (replays of cold history); the slab size must be\n"
     "                    a multiple of 4K; files whose file system refuses\n"
     "                    it are read normally\n"
+    "      --no-mmap     copy plain files into slabs instead of mapping\n"
+    "                    them (with -j 1 or more, a regular file is mapped\n"
+    "                    read-only and scanned in place)\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n";
 
 /* scan's time, summary and progress options, and the rest. */
@@ -335,6 +338,7 @@ enum {
     OPT_PACK_MAX,
     OPT_NO_URING,
     OPT_DIRECT,
+    OPT_NO_MMAP,
     OPT_STATS,
     OPT_FOLLOW,
     OPT_STATE,
@@ -480,6 +484,7 @@ static int parse_scan(int argc, char **argv)
         {"pack-max", required_argument, NULL, OPT_PACK_MAX},
         {"no-uring", no_argument, NULL, OPT_NO_URING},
         {"direct", no_argument, NULL, OPT_DIRECT},
+        {"no-mmap", no_argument, NULL, OPT_NO_MMAP},
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"stats", no_argument, NULL, OPT_STATS},
         {"follow", no_argument, NULL, OPT_FOLLOW},
@@ -581,6 +586,9 @@ static int parse_scan(int argc, char **argv)
             break;
         case OPT_DIRECT:
             o.direct = true;
+            break;
+        case OPT_NO_MMAP:
+            o.no_mmap = true;
             break;
         case 'q':
             o.report = IOCS_REPORT_QUIET;

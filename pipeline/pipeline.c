@@ -634,6 +634,9 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     ro.no_uring = o->no_uring;
     ro.poll_pipes = true; /* events must not wait for a quiet input */
     ro.direct = o->direct;
+    /* Mapped slabs need the pool, which drops a faulted job's events
+     * before they are written; -j 0 writes as it scans, so it reads. */
+    ro.mmap = !o->no_mmap && o->threads > 0;
     ro.pack_max = o->pack_max == (size_t)-1 ? o->slab_size / 4 : o->pack_max;
     if (ro.pack_max > o->slab_size)
         ro.pack_max = o->slab_size;

@@ -47,7 +47,9 @@ struct iocs_scan_opts {
     unsigned threads; /* scanning threads (-j) besides the reading one;
                          0: scan on the reading thread */
     bool no_uring;
-    bool direct; /* --direct: O_DIRECT reads */
+    bool direct;  /* --direct: O_DIRECT reads */
+    bool no_mmap; /* --no-mmap: read plain files into slabs, never map
+                     them (reader.h, "Mapped files") */
     bool follow_symlinks;
     bool stats;
     bool follow;             /* --follow: tail -F the PATHs (cmd_follow.c) */

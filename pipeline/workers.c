@@ -425,6 +425,15 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
         j->pos = (struct iocs_sink_pos){.source = j->fj.source,
                                         .offset = j->res.end,
                                         .line = 1 + j->res.lines};
+    /* A mapped file cut under the scan read zeros (reader.h): none of the
+     * job's events leave, and its source failed. */
+    if (!j->file && iocs_reader_slab_faulted(j->slab)) {
+        iocs_encoder_clear(j->enc);
+        w->failed++;
+        if (w->report)
+            w->report(w->report_ctx, j->v[0].path,
+                      "file shrank while being read");
+    }
     /* Events of units scanned before a failure still leave. */
     err = write_batch(w, j, sink, &j->pos);
     if (j->file && j->res.err < 0) {
