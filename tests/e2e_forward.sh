@@ -185,14 +185,14 @@ kill "$RPID"
 # may hold unacknowledged (64 MiB). The receiver is stopped (SIGSTOP; the
 # kernel still accepts the connection) before the scan starts: the scan
 # stops reading, its memory stays flat; the receiver goes on (SIGCONT) and
-# every event is acknowledged. read(2), not io_uring, so /proc/PID/io's
-# rchar counts what the scan has read.
+# every event is acknowledged. read(2), not io_uring nor mapped files, so
+# /proc/PID/io's rchar counts what the scan has read.
 for i in $(seq 10); do cp -r "$W/g/logs" "$W/big/$i" 2>/dev/null ||
     { mkdir -p "$W/big" && cp -r "$W/g/logs" "$W/big/$i"; }; done
 total=$(du -sb "$W/big" | cut -f1)
 receiver /dev/null --discard
 kill -STOP "$RPID"
-"$B" scan -i "$W/g/iocs.txt" --no-uring --stats --ack-timeout 120s --drain-timeout 120s \
+"$B" scan -i "$W/g/iocs.txt" --no-uring --no-mmap --stats --ack-timeout 120s --drain-timeout 120s \
     -o "forward://127.0.0.1:$PORT" "$W/big" 2>"$W/bp.err" &
 SCAN=$!
 samples=()
