@@ -41,6 +41,8 @@ struct job {
     pthread_cond_t numbered; /* the chain numbered this job */
     bool touches;            /* a unit touches the line state */
     struct iocs_encoder *enc;
+    bool has_pos; /* pos is set: a unit of its own ends a line (number()),
+                     or the file job ran to its end (collect) */
     struct iocs_sink_pos pos; /* where the job's batch reaches */
     int err;
     bool done;
@@ -71,13 +73,13 @@ struct iocs_workers {
     bool stop;
     struct worker *workers;
     unsigned nworkers;
-    struct iocs_linestate *ls; /* the one line that may span units */
-    uint64_t line;             /* where the chain stands (see above) */
-    uint64_t lines;            /* lines of the plain units numbered */
-    struct iocs_sink_pos pos;  /* of the last job numbered */
-    uint64_t batch_seq;        /* of the last batch written */
-    int sink_err;              /* the sink failed: later batches are
-                                  dropped, this error returned */
+    struct iocs_linestate *ls;    /* the one line that may span units */
+    uint64_t line;                /* where the chain stands (see above) */
+    uint64_t lines;               /* lines of the plain units numbered */
+    uint64_t batch_seq;           /* of the last batch written */
+    struct iocs_sink_pos written; /* the position of that batch */
+    int sink_err;                 /* the sink failed: later batches are
+                                     dropped, this error returned */
     iocs_workers_report_fn report;
     void *report_ctx;
     uint64_t failed; /* whole-file sources that failed */
@@ -172,15 +174,8 @@ static void number(struct iocs_workers *w)
 
         if (!j->counted)
             break;
-        if (j->file) {
-            /* Partial batches keep the position before the file; its last
-             * batch gets the file's end (collect). A piece of a long line
-             * after it says "source fj.source, nothing done". The file
-             * numbers its own lines: the chain's line passes through. */
-            j->pos = w->pos;
-            w->pos = (struct iocs_sink_pos){.source = j->fj.source, .line = 1};
-            continue;
-        }
+        if (j->file)
+            continue; /* it numbers its own lines: the chain passes */
         for (unsigned i = 0; i < j->n; i++) {
             struct iocs_work_unit *v = &j->v[i];
             const struct iocs_unit *u = &v->u;
@@ -194,12 +189,13 @@ static void number(struct iocs_workers *w)
                 w->lines++; /* a last line with no final newline */
             /* An open line's events come with a later job: the position
              * stays before it. */
-            if (u->ends_line)
-                w->pos = (struct iocs_sink_pos){.source = u->source,
+            if (u->ends_line) {
+                j->pos = (struct iocs_sink_pos){.source = u->source,
                                                 .offset = u->offset + u->len,
                                                 .line = w->line};
+                j->has_pos = true;
+            }
         }
-        j->pos = w->pos;
         if (j->waiting)
             pthread_cond_signal(&j->numbered);
     }
@@ -414,6 +410,7 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
     memcpy(j->v, v, n * sizeof(*v));
     j->n = n;
     j->counted = false; /* its worker counts it; number() sets pos */
+    j->has_pos = false;
     j->touches = false;
     for (unsigned i = 0; i < n; i++)
         j->touches |= touches_line(&v[i].u);
@@ -442,29 +439,33 @@ int iocs_workers_submit_file(struct iocs_workers *w, struct iocs_slab *s,
     j->fj = *fj;
     j->n = 0;
     j->counted = true;  /* nothing to count: number() passes it */
+    j->has_pos = false; /* until its end is known (collect) */
     j->touches = false; /* it has its own line state */
     j->partial = false;
     j->err = 0;
     j->done = false;
     pthread_mutex_lock(&w->mu);
     w->head++;
-    number(w); /* pos, when every job before it is numbered */
+    number(w); /* the chain may pass it now */
     if (w->idle)
         pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
 
-/* Write what j's encoder holds as the next batch, at position pos. */
+/* Write what j's encoder holds as the next batch, at position pos, or
+ * (NULL) at the previous batch's. */
 static int write_batch(struct iocs_workers *w, struct job *j,
                        struct iocs_sink *sink, const struct iocs_sink_pos *pos)
 {
     struct iocs_sink_batch b;
     int err;
 
+    if (pos)
+        w->written = *pos;
     iocs_encoder_batch(j->enc, &b);
     b.seq = w->batch_seq + 1;
-    b.pos = *pos;
+    b.pos = w->written;
     err = w->sink_err ? w->sink_err : iocs_sink_write(sink, &b);
     if (!err)
         w->batch_seq++;
@@ -494,7 +495,7 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
             break;
         /* A file job handed off its events: write them while it waits. */
         pthread_mutex_unlock(&w->mu);
-        (void)write_batch(w, j, sink, &j->pos);
+        (void)write_batch(w, j, sink, NULL);
         pthread_mutex_lock(&w->mu);
         j->partial = false;
         pthread_cond_broadcast(&w->handed);
@@ -502,12 +503,14 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
     pthread_mutex_unlock(&w->mu);
 
     *slab = j->slab;
-    if (j->file && j->res.err == 0)
+    if (j->file && j->res.err == 0) {
         j->pos = (struct iocs_sink_pos){.source = j->fj.source,
                                         .offset = j->res.end,
                                         .line = 1 + j->res.lines};
+        j->has_pos = true;
+    }
     /* Events of units scanned before a failure still leave. */
-    err = write_batch(w, j, sink, &j->pos);
+    err = write_batch(w, j, sink, j->has_pos ? &j->pos : NULL);
     if (j->file && j->res.err < 0) {
         w->failed++;
         if (w->report)

@@ -144,19 +144,23 @@ int iocs_workers_submit_file(struct iocs_workers *w, struct iocs_slab *s,
 
 /*
  * Wait for the oldest job in flight, hand its events to sink as one batch
- * (the next seq of this pool, from 1; pos: the end of the job's last unit
- * that ends a line, at the line after it (line0 + nl of that unit, as the
- * chain numbered it), or else the previous batch's pos; a whole-file job's
- * last batch: the file's end, at 1 + its lines), and return its slab in
- * *slab for the caller to release (NULL for a job that holds none). While
- * a whole-file job runs, its partial batches are written as they come.
- * Every job makes a batch, with no events too, so positions advance. A
- * whole-file job whose source failed is reported (opts.report) and counted
- * (iocs_workers_failed()), not an error here. Returns 1 with *slab set, 0
- * when nothing is in
- * flight, or a negative errno: a scan of the job failed (the events of its
- * units before the failing one are written) or iocs_sink_write() failed
- * (*slab is still set so it can be released).
+ * (the next seq of this pool, from 1), and return its slab in *slab for the
+ * caller to release (NULL for a job that holds none). The batch's pos:
+ *   - a job with a unit that ends a line: the end of its last such unit,
+ *     at line line0 + nl of that unit (the line after it, as the chain
+ *     numbered it; a source's last line without a newline ends there too);
+ *   - a whole-file job that ran to its end: the file's end (decompressed),
+ *     at line 1 + its lines;
+ *   - any other batch (a job whose units end no line, a file job's partial
+ *     batches, a file job whose source failed): the previous batch's pos.
+ * So positions never go back. While a whole-file job runs, its partial
+ * batches are written as they come. Every job makes a batch, with no
+ * events too, so positions advance. A whole-file job whose source failed
+ * is reported (opts.report) and counted (iocs_workers_failed()), not an
+ * error here. Returns 1 with *slab set, 0 when nothing is in flight, or a
+ * negative errno: a scan of the job failed (the events of its units before
+ * the failing one are written) or iocs_sink_write() failed (*slab is still
+ * set so it can be released).
  */
 int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
                          struct iocs_slab **slab);
