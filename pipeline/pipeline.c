@@ -180,7 +180,12 @@ static void identify(struct iocs_source *src, const struct iocs_slab *s)
     }
     if (src->fp_len)
         return; /* follow or a checkpoint made it */
+    /* An encoded file read on its own comes as an empty slab (its job
+     * reads it); packed, its part holds its bytes. Either way the
+     * fingerprint is of its first stored bytes, so its ids do not depend
+     * on whether it was small enough to pack. */
     if (s->offset == 0 && s->err == 0 &&
+        !(s->codec != IOCS_CODEC_PLAIN && s->len == 0) &&
         (s->len >= IOCS_SOURCE_FP_MAX || s->last)) {
         size_t n = s->len < IOCS_SOURCE_FP_MAX ? s->len : IOCS_SOURCE_FP_MAX;
 
