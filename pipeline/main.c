@@ -89,7 +89,7 @@ static const char usage_scan_more[] =
     "      --tokens M    auto (default), on or off: match the IOCs that are\n"
     "                    whole tokens (addresses, CIDRs, hashes, domains,\n"
     "                    e-mail) with a token index beside Hyperscan; auto:\n"
-    "                    from 1M such IOCs (also $IOCSTREAM_TOKENS)\n"
+    "                    from 100k such IOCs (also $IOCSTREAM_TOKENS)\n"
     "      --tz ZONE     the zone of line times that carry none: UTC\n"
     "                    (default), +05:30, -0800 or an IANA name\n"
     "      --since T     only lines whose own time is at or after T\n"
