@@ -96,7 +96,7 @@ enum iocs_db_tokens {
 /* Where auto switches to the token path: the number of IOCs the index
  * takes. Measured (bench/LIMITS.md, "Typed token lookups"): below it the
  * all-Hyperscan scan is faster (2x at 10k IOCs, about even at 100k); from
- * it the token path scans as fast or faster (1.2x at 200k, 1.4x at 1M)
+ * it the token path scans as fast or faster (1.2x at 200k, 1.14x at 1M)
  * and compiles in a third of the time and less than half the memory. */
 #define IOCS_DB_TOKENS_AUTO_MIN 100000
 
