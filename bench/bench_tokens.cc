@@ -252,7 +252,8 @@ feed *load_feed(const std::string &path)
     f->rest = without_taken(f->set);
     if (!getenv("IOCS_BENCH_TOKENS_NO_ALL")) {
         t0 = now();
-        if (iocs_db_compile(&f->all, f->set, errbuf, sizeof(errbuf)) != 0) {
+        if (iocs_db_compile_mode(&f->all, f->set, IOCS_DB_TOKENS_OFF, errbuf,
+                                 sizeof(errbuf)) != 0) {
             fprintf(stderr, "bench_tokens: %s\n", errbuf);
             exit(2);
         }
@@ -260,7 +261,8 @@ feed *load_feed(const std::string &path)
     }
     t0 = now();
     if (iocs_iocset_count(f->rest) > 0 &&
-        iocs_db_compile(&f->restdb, f->rest, errbuf, sizeof(errbuf)) != 0) {
+        iocs_db_compile_mode(&f->restdb, f->rest, IOCS_DB_TOKENS_OFF, errbuf,
+                             sizeof(errbuf)) != 0) {
         fprintf(stderr, "bench_tokens: %s\n", errbuf);
         exit(2);
     }

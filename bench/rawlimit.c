@@ -3,10 +3,14 @@
  * against: the same bytes, in memory, through one hs_scan per 1 MiB chunk
  * with the same compiled database, and nothing else.
  *
- *   rawlimit [-i IOCS]... [--reps N] [--threads N] [--chunk N] PATH...
+ *   rawlimit [-i IOCS]... [--db FILE] [--reps N] [--threads N] [--chunk N]
+ *            PATH...
  *
  * The IOC feeds go through the scanner's own code path (iocs_feed_load_file
- * and iocs_db_compile; no -i: the built-in pack), the PATHs are walked as
+ * and iocs_db_compile_mode, every IOC in Hyperscan whatever the set's size:
+ * the limit is Hyperscan's; no -i: the built-in pack), or --db loads a
+ * database file made by `iocstream compile --tokens off` (a large set
+ * compiles for minutes), the PATHs are walked as
  * `iocstream scan` walks them (pipeline/walk.h), and every file is read
  * whole into memory before any timing. Each file is cut into chunks of
  * --chunk bytes (default 1 MiB; the last chunk of a file is shorter, and a
@@ -36,6 +40,7 @@
 
 #include "matchers/builtin.h"
 #include "matchers/db.h"
+#include "matchers/dbcache.h"
 #include "matchers/feed.h"
 #include "matchers/ioc.h"
 #include "pipeline/walk.h"
@@ -64,8 +69,8 @@ struct job {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rawlimit [-i IOCS]... [--reps N] [--threads N] "
-                    "[--chunk BYTES] PATH...\n");
+    fprintf(stderr, "usage: rawlimit [-i IOCS]... [--db FILE] [--reps N] "
+                    "[--threads N] [--chunk BYTES] PATH...\n");
 }
 
 static double now(void)
@@ -269,6 +274,7 @@ int main(int argc, char **argv)
     uint64_t matches = 0;
     unsigned reps = 5, nthreads = 1;
     size_t chunk = 1u << 20, nfeeds = 0, rejected = 0;
+    const char *dbfile = NULL;
     char errbuf[512];
     int err, status = 2;
 
@@ -285,6 +291,8 @@ int main(int argc, char **argv)
                 goto out;
             }
             nfeeds++;
+        } else if (!strcmp(a, "--db") && i + 1 < argc) {
+            dbfile = argv[++i];
         } else if (!strcmp(a, "--reps") && i + 1 < argc) {
             reps = (unsigned)strtoul(argv[++i], NULL, 10);
         } else if ((!strcmp(a, "--threads") || !strcmp(a, "-j")) &&
@@ -306,7 +314,8 @@ int main(int argc, char **argv)
         usage();
         goto out;
     }
-    if (nfeeds == 0 && iocs_builtin_load(set, errbuf, sizeof(errbuf)) < 0) {
+    if (nfeeds == 0 && !dbfile &&
+        iocs_builtin_load(set, errbuf, sizeof(errbuf)) < 0) {
         fprintf(stderr, "rawlimit: built-in pack: %s\n", errbuf);
         goto out;
     }
@@ -317,14 +326,24 @@ int main(int argc, char **argv)
                 rejected);
 
     t0 = now();
-    err = iocs_db_compile(&db, set, errbuf, sizeof(errbuf));
+    if (dbfile) {
+        err = iocs_dbfile_read(&db, dbfile, 0, errbuf, sizeof(errbuf));
+        if (err == 0 && iocs_db_tokens(db)) {
+            snprintf(errbuf, sizeof(errbuf), "made with --tokens on");
+            err = -EINVAL;
+        }
+    } else {
+        err = iocs_db_compile_mode(&db, set, IOCS_DB_TOKENS_OFF, errbuf,
+                                   sizeof(errbuf));
+    }
     if (err < 0) {
-        fprintf(stderr, "rawlimit: compile: %s\n", errbuf);
+        fprintf(stderr, "rawlimit: %s: %s\n", dbfile ? dbfile : "compile",
+                errbuf);
         goto out;
     }
     printf("iocs=%zu patterns=%zu db_bytes=%zu compile_s=%.3f\n",
-           iocs_iocset_count(set), iocs_db_patterns(db), iocs_db_size(db),
-           now() - t0);
+           iocs_iocset_count(iocs_db_set(db)), iocs_db_patterns(db),
+           iocs_db_size(db), now() - t0);
     for (unsigned t = 0; t < nthreads; t++) {
         if (iocs_db_scratch_new(db, &scratch[t]) < 0) {
             fprintf(stderr, "rawlimit: out of memory for scratch\n");

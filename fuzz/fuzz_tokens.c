@@ -80,7 +80,8 @@ static void init(void)
         if (iocs_iocset_add(set, &x, NULL) < 0)
             abort();
     }
-    if (iocs_db_compile(&db, set, errbuf, sizeof(errbuf)) < 0 ||
+    if (iocs_db_compile_mode(&db, set, IOCS_DB_TOKENS_OFF, errbuf,
+                             sizeof(errbuf)) < 0 ||
         iocs_db_scratch_new(db, &scratch) < 0 ||
         iocs_tokens_new(&tok, set, IOCS_TOKENS_ALL) < 0) {
         fprintf(stderr, "fuzz_tokens: %s\n", errbuf);

@@ -22,12 +22,27 @@
  * when the long-line overlap is sized: a regex match wider than the cap
  * can be missed where a line longer than a slab is cut into pieces.
  *
+ * The IOCs that are whole tokens (IPv4, IPv6, CIDR, hashes, domains,
+ * e-mail; tokens.h) may instead go to a typed token index that the
+ * database builds and owns beside a Hyperscan database of the rest (URLs,
+ * file names, strings, regex rules, and what the index cannot take): the
+ * "token path". Both paths give the same hits, except that the token path
+ * also finds IPv6 ranges in the spellings the range literals do not cover
+ * (tokens.h). Which path a database uses is chosen per set when it is
+ * compiled (enum iocs_db_tokens) and recorded in its pattern table: the
+ * last entry is a marker (kind IOCS_PAT_TOKEN6, both edges IOCS_EDGE_FILE,
+ * len 0, ioc = the mask of types the index takes) bound to a Hyperscan
+ * literal that no scan reports. A database file carries the table, so a
+ * database loaded from one (iocs__db_load()) rebuilds its index from the
+ * set it carries; the file format is unchanged.
+ *
  * The database keeps a pointer to the set; the set must outlive it, unless
  * the database owns it (one loaded from a file, see dbcache.h).
  */
 #ifndef IOCS_DB_H
 #define IOCS_DB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -67,17 +82,67 @@ struct iocs_pat {
 };
 
 struct iocs_db;
+struct iocs_tokens;
 struct hs_scratch;
 
+/* How a compile matches the IOCs that are whole tokens. */
+enum iocs_db_tokens {
+    IOCS_DB_TOKENS_AUTO, /* the token path when the index would take at
+                            least IOCS_DB_TOKENS_AUTO_MIN IOCs */
+    IOCS_DB_TOKENS_OFF,  /* every IOC in Hyperscan */
+    IOCS_DB_TOKENS_ON,   /* the token path whenever it takes an IOC */
+};
+
+/* Where auto switches to the token path: the number of IOCs the index
+ * takes. Measured (bench/LIMITS.md, "Typed token lookups"): below it the
+ * all-Hyperscan scan is faster (2x at 10k IOCs, about even at 100k); from
+ * it the token path scans as fast or faster (1.2x at 200k, 1.14x at 1M)
+ * and compiles in a third of the time and less than half the memory. */
+#define IOCS_DB_TOKENS_AUTO_MIN 100000
+
 /*
- * Compile every IOC of set into a new database stored in *out. The caller
- * owns it and releases it with iocs_db_free(). Returns 0, or a negative
- * errno with *out untouched:
+ * The mode iocs_db_compile() uses, for the whole process (the --tokens
+ * option): set it once at startup, before any compile; not thread-safe.
+ * Default IOCS_DB_TOKENS_AUTO.
+ */
+void iocs_db_set_tokens_mode(enum iocs_db_tokens mode);
+enum iocs_db_tokens iocs_db_tokens_mode(void);
+
+/* Parse "auto", "on" or "off" into *mode. Returns 0 or -EINVAL. */
+int iocs_db_tokens_parse(const char *s, enum iocs_db_tokens *mode);
+
+/*
+ * Compile every IOC of set into a new database stored in *out, matching
+ * tokens as iocs_db_tokens_mode() says. The caller owns it and releases it
+ * with iocs_db_free(). Returns 0, or a negative errno with *out untouched:
  *   -EINVAL  an IOC did not compile; errbuf says which one and why
  *   -ENOMEM  out of memory
  */
 int iocs_db_compile(struct iocs_db **out, const struct iocs_iocset *set,
                     char *errbuf, size_t errlen);
+
+/* iocs_db_compile() with the token mode given. */
+int iocs_db_compile_mode(struct iocs_db **out, const struct iocs_iocset *set,
+                         enum iocs_db_tokens mode, char *errbuf, size_t errlen);
+
+/*
+ * Whether db follows mode: IOCS_DB_TOKENS_ON or _OFF say which path it
+ * must use; IOCS_DB_TOKENS_AUTO accepts either (a database keeps the
+ * choice it was made with).
+ */
+bool iocs_db_tokens_match(const struct iocs_db *db, enum iocs_db_tokens mode);
+
+/*
+ * Compile the set of *db again with mode, into a database that takes over
+ * *db's set when *db owns it; on success *db is freed and replaced. For a
+ * cached or --db database made with the other path. Returns 0, or what
+ * iocs_db_compile() returns with *db untouched.
+ */
+int iocs_db_recompile(struct iocs_db **db, enum iocs_db_tokens mode,
+                      char *errbuf, size_t errlen);
+
+/* The token index of db, or NULL when every IOC is in Hyperscan. */
+const struct iocs_tokens *iocs_db_tokens(const struct iocs_db *db);
 
 /* Release db. NULL is accepted and ignored. */
 void iocs_db_free(struct iocs_db *db);
@@ -116,11 +181,13 @@ const char *iocs_db_id(const struct iocs_db *db);
 /*
  * Bytes of a long line that must be scanned again at the start of the next
  * piece so that no match is lost at a piece boundary: the longest pattern
- * plus the scanner's right-context margin and a few bytes: at least 160.
+ * (or token of the token index) plus the scanner's right-context margin
+ * and a few bytes: at least 160.
  */
 size_t iocs_db_overlap(const struct iocs_db *db);
 
-/* Number of Hyperscan patterns and the database size in bytes. */
+/* Number of Hyperscan patterns (the token path's marker included) and the
+ * database size in bytes (Hyperscan's; the token index's added). */
 size_t iocs_db_patterns(const struct iocs_db *db);
 size_t iocs_db_size(const struct iocs_db *db);
 
@@ -137,7 +204,8 @@ int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len);
  * Assemble a database from its parts, as read from a file: set (taken on
  * success: the database owns it), the pattern table (copied), the overlap
  * and Hyperscan's serialized bytes (checked by hs_deserialize_database()).
- * Returns 0, -EINVAL (errbuf says why) or -ENOMEM.
+ * A table that ends with the token path's marker gets its token index
+ * rebuilt from set here. Returns 0, -EINVAL (errbuf says why) or -ENOMEM.
  */
 int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                   const struct iocs_pat *pats, size_t npats, size_t overlap,

@@ -928,6 +928,64 @@ static inline uint64_t span(unsigned lo, unsigned hi)
     return up & (lo >= 64 ? 0 : ~0ull << lo);
 }
 
+/* The ':' bytes of p[0, n), n <= 64, one bit each. */
+static inline uint64_t colons64(const unsigned char *p, size_t n)
+{
+    uint64_t c = 0;
+
+#ifdef HAVE_X86
+    if (n == 64) {
+        const __m128i colon = _mm_set1_epi8(':');
+
+        for (unsigned k = 0; k < 64; k += 16)
+            c |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+                     _mm_loadu_si128((const __m128i *)(p + k)), colon))
+                 << k;
+        return c;
+    }
+#endif
+    for (size_t k = 0; k < n; k++)
+        c |= (uint64_t)(p[k] == ':') << k;
+    return c;
+}
+
+/*
+ * The ':' of block b (mask c) that may start an IPv6 token's run: the
+ * first of a "::", or one with 6 more ':' within the next 30 bytes (an
+ * address without "::" has 7, at most 30 bytes apart: 6 groups of 4 hex
+ * digits between the first and the last). Runs that are neither (times of
+ * day, "host:port") hold no address, and are not visited for their ':'.
+ * Reads up to 64 bytes past the block when a window crosses its end.
+ */
+static inline uint64_t colon_triggers(const unsigned char *p, size_t n,
+                                      size_t b, uint64_t c)
+{
+    uint64_t next = 0, out;
+    bool have_next = false;
+
+    if (!c)
+        return 0;
+    out = c & (c >> 1);
+    if ((c >> 63) && b + 64 < n && p[b + 64] == ':')
+        out |= 1ull << 63;
+    for (uint64_t x = c & ~out; x; x &= x - 1) {
+        unsigned j = (unsigned)__builtin_ctzll(x);
+        unsigned k = (unsigned)__builtin_popcountll(c >> j & span(0, 31));
+
+        if (k < 7 && j > 33 && b + 64 < n) {
+            /* The window goes on into the next block. */
+            if (!have_next) {
+                next = colons64(p + b + 64, n - b - 64 < 64 ? n - b - 64 : 64);
+                have_next = true;
+            }
+            k += (unsigned)__builtin_popcountll(next & span(0, j - 33));
+        }
+        if (k >= 7)
+            out |= 1ull << j;
+    }
+    return out;
+}
+
 /* A run that crosses a block edge: widen it byte by byte, and count. */
 static void widen(const struct scan *s, size_t i, size_t *rs, size_t *re,
                   struct runinfo *ri)
@@ -973,8 +1031,8 @@ scan_loop(const struct iocs_tokens *t, const unsigned char *p, size_t n,
             mask_plain(tail, &m);
         }
         trig = (t->v4 || t->c4 || t->domain ? m.dot : 0) |
-               (t->v6 || t->c6 ? m.colon : 0) | (t->email ? m.at : 0) |
-               (t->hash ? m.hex : 0);
+               (t->v6 || t->c6 ? colon_triggers(p, n, b, m.colon) : 0) |
+               (t->email ? m.at : 0) | (t->hash ? m.hex : 0);
         if (done > b)
             trig &= span(done - b >= 64 ? 64 : (unsigned)(done - b), 64);
         while (trig) {

@@ -3,10 +3,10 @@
  * tokens (IPv4 and IPv6 addresses, CIDR ranges, MD5/SHA-1/SHA-256/SHA-512
  * hashes, domains, e-mail addresses) found without Hyperscan.
  *
- * Status: exact (tests/test_tokens.c, fuzz/fuzz_tokens.c) but not yet
- * faster than Hyperscan per byte at 10k or 100k IOCs; its win is build
- * time and memory (bench/LIMITS.md, bench/DB.md). The scanner does not use
- * it yet.
+ * Status: exact (tests/test_tokens.c, fuzz/fuzz_tokens.c). The scanner
+ * uses it on the token path (db.h: --tokens, chosen per set), where it
+ * beats Hyperscan per byte only for large sets; its other win is build
+ * time and memory (bench/LIMITS.md, bench/DB.md).
  *
  * Built once at load time from an iocs_iocset, beside the Hyperscan
  * database (db.h), then read-only: any number of threads may scan with one
@@ -42,11 +42,16 @@
  * token rules do not cover, or longer than IOCS_TOKENS_MAXLEN stay with
  * Hyperscan (iocs_tokens_takes() says which).
  *
- * IPv6 differs from the Hyperscan path on purpose: Hyperscan has three
- * spellings of each address (canonical, expanded, expanded and padded)
- * and a few of each IPv6 range's leading groups; the token pass finds
- * every spelling DESIGN.md asks for (mixed padding, "::" elsewhere), a
- * superset. Everything else is the same hit at the same [start, end).
+ * IPv6 ranges differ from the Hyperscan path on purpose: Hyperscan finds
+ * a range's addresses through literals of its leading groups, written
+ * unpadded or zero-padded throughout (db.c, add_cidr6()), so an address
+ * written with mixed padding ("2001:db8:0001::5" for 2001:db8:1::/48) is
+ * found only when the set also needs the generic IPv6 trigger (a range
+ * shorter than /16, or an IPv6 IOC whose first group is zero); the token
+ * pass parses every IPv6 token and finds every spelling DESIGN.md asks
+ * for, a superset (tests/e2e_tokens.sh tests exactly that difference).
+ * IPv6 addresses themselves are found in any spelling by both. Everything
+ * else is the same hit at the same [start, end).
  */
 #ifndef IOCS_TOKENS_H
 #define IOCS_TOKENS_H

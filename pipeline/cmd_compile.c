@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "matchers/dbcache.h"
+#include "matchers/tokens.h"
 #include "matchers/util.h"
 
 static void print_counts(const struct iocs_db *db,
@@ -31,6 +32,9 @@ static void print_counts(const struct iocs_db *db,
     }
     printf("%s: %zu IOCs (%zu records), %zu patterns, %zu bytes, db %s\n", out,
            n, records, iocs_db_patterns(db), iocs_db_size(db), iocs_db_id(db));
+    if (iocs_db_tokens(db))
+        printf("token index: %zu IOCs, the rest in Hyperscan (--tokens)\n",
+               iocs_tokens_count(iocs_db_tokens(db)));
     printf("by type:\n");
     for (int t = 0; t < IOCS_TYPE_COUNT; t++)
         if (by_type[t])

@@ -155,6 +155,19 @@ int iocs__cmd_get_db(const struct iocs_scan_opts *o, struct iocs_db **out,
     free(lr.inputs);
     if (res->warn[0])
         fprintf(stderr, "iocstream: warning: cache: %s\n", res->warn);
+    if (!err && !iocs_db_tokens_match(*out, iocs_db_tokens_mode())) {
+        /* A database from the cache or --db keeps the token path it was
+         * made with; --tokens on or off asks for the other one. */
+        char msg[512];
+
+        err = iocs_db_recompile(out, iocs_db_tokens_mode(), msg, sizeof(msg));
+        if (err) {
+            fprintf(stderr, "iocstream: %s\n", msg);
+            iocs_db_free(*out);
+            *out = NULL;
+            return 2;
+        }
+    }
     if (!err)
         return 0;
     if (o->db)

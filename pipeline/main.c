@@ -89,6 +89,10 @@ static const char usage_text[] =
 
 /* scan's time, summary and progress options, and the rest. */
 static const char usage_scan_more[] =
+    "      --tokens M    auto (default), on or off: match the IOCs that are\n"
+    "                    whole tokens (addresses, CIDRs, hashes, domains,\n"
+    "                    e-mail) with a token index beside Hyperscan; auto:\n"
+    "                    from 100k such IOCs (also $IOCSTREAM_TOKENS)\n"
     "      --tz ZONE     the zone of line times that carry none: UTC\n"
     "                    (default), +05:30, -0800 or an IANA name\n"
     "      --since T     only lines whose own time is at or after T\n"
@@ -157,8 +161,9 @@ static const char usage_dest[] =
 static const char usage_more[] =
     "\n"
     "compile: validate the IOC inputs (-i, --rules, --allow, --builtin,\n"
-    "  --strict, --all-attributes as for scan) and write a database FILE\n"
-    "  (-o, required) for `scan --db`; prints counts per type and per feed.\n"
+    "  --strict, --all-attributes, --tokens as for scan) and write a\n"
+    "  database FILE (-o, required) for `scan --db`; prints counts per type\n"
+    "  and per feed. The file keeps the --tokens choice.\n"
     "\n"
     "iocs: --explain lists how every entry of the -i feeds and --rules files\n"
     "  was read (reference, type, normalised value, feed, or why it was\n"
@@ -361,7 +366,24 @@ enum {
     OPT_ACK_TIMEOUT,
     OPT_DRAIN_TIMEOUT,
     OPT_RAW,
+    OPT_TOKENS,
 };
+
+/* --tokens or $IOCSTREAM_TOKENS: how IOCs that are whole tokens are
+ * matched, for every compile of this process (db.h). Returns 0, or -1
+ * after saying what is wrong. */
+static int tokens_option(const char *what, const char *arg)
+{
+    enum iocs_db_tokens mode;
+
+    if (iocs_db_tokens_parse(arg, &mode) < 0) {
+        fprintf(stderr, "iocstream: %s: '%s' is not auto, on or off\n", what,
+                arg);
+        return -1;
+    }
+    iocs_db_set_tokens_mode(mode);
+    return 0;
+}
 
 /* The IOC input options that scan, compile and iocs share: the feeds, rule
  * files and allowlists go to the arrays (each as long as argc). Returns
@@ -399,6 +421,8 @@ static bool ioc_option(int c, const char *arg, struct iocs_scan_opts *o,
     case OPT_ALLOW_WIDE:
         o->allow_wide = true;
         return true;
+    case OPT_TOKENS:
+        return tokens_option("--tokens", arg) == 0;
     default:
         return false;
     }
@@ -473,6 +497,7 @@ static int parse_scan(int argc, char **argv)
         {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
         {"strings", required_argument, NULL, OPT_STRINGS},
         {"allow-wide", no_argument, NULL, OPT_ALLOW_WIDE},
+        {"tokens", required_argument, NULL, OPT_TOKENS},
         {"db", required_argument, NULL, OPT_DB},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"output", required_argument, NULL, 'o'},
@@ -771,6 +796,7 @@ static int parse_iocs_like(int argc, char **argv, bool compile)
         {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
         {"strings", required_argument, NULL, OPT_STRINGS},
         {"allow-wide", no_argument, NULL, OPT_ALLOW_WIDE},
+        {"tokens", required_argument, NULL, OPT_TOKENS},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
         {"output", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
@@ -930,6 +956,7 @@ static int parse_cluster(int argc, char **argv)
         {"builtin", no_argument, NULL, OPT_BUILTIN},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"all-attributes", no_argument, NULL, OPT_ALL_ATTRIBUTES},
+        {"tokens", required_argument, NULL, OPT_TOKENS},
         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
         {"max-line", required_argument, NULL, OPT_MAX_LINE},
         {"slab-size", required_argument, NULL, OPT_SLAB},
@@ -1084,7 +1111,11 @@ bad:
 
 int main(int argc, char **argv)
 {
+    const char *tokens = getenv("IOCSTREAM_TOKENS");
+
     reopen_std_fds();
+    if (tokens && tokens[0] && tokens_option("IOCSTREAM_TOKENS", tokens) < 0)
+        return 2;
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include "matchers/allow.h"
+#include "matchers/cidr.h"
+#include "matchers/tokens.h"
 #include "matchers/verify.h"
 
 #define RC IOCS_SCAN_RIGHT_CTX
@@ -29,12 +31,16 @@
 #define BLOCK_BYTES (256u << 10) /* bytes per hs_scan, about */
 #define PREFETCH_RUN 256u        /* hits whose data is fetched ahead together */
 
-/* A raw match, as recorded inside hs_scan(). */
+/* A raw match, as recorded inside hs_scan() or iocs_tokens_scan(). */
 struct rawhit {
-    uint32_t pat;
-    uint32_t from; /* block-relative; regex patterns only (leftmost start) */
+    uint32_t pat;  /* pattern id; TOKHIT | IOC index for a token hit */
+    uint32_t from; /* block-relative; regex patterns and token hits only */
     uint32_t end;  /* block-relative */
 };
+
+/* A hit of the token index: its IOC in the low 31 bits (db.c keeps the
+ * token path to sets below 2^31 IOCs). */
+#define TOKHIT 0x80000000u
 
 /* A valid hit in the current line: an IOC at [start, end) of the line. */
 struct linehit {
@@ -61,6 +67,7 @@ struct iocs_linestate {
 
 struct hits {
     struct rawhit *v;
+    struct rawhit *tmp; /* as big as v: where two sorted runs are merged */
     size_t len, cap;
     size_t npats; /* ids Hyperscan may report are below this */
 };
@@ -69,6 +76,7 @@ struct iocs_scanner {
     const struct iocs_db *db;
     const struct iocs_iocset *set;
     const struct iocs_cidrset *cidrs;
+    const struct iocs_tokens *tokens; /* the token path's index, or NULL */
     const struct iocs_allow *allow;
     struct hs_scratch *scratch;
     size_t max_line;
@@ -204,6 +212,9 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
     s->db = db;
     s->set = iocs_db_set(db);
     s->cidrs = iocs_db_cidrs(db);
+    s->tokens = iocs_db_tokens(db);
+    if (s->tokens && iocs_tokens_count(s->tokens) == 0)
+        s->tokens = NULL; /* nothing to look up */
     s->allow = opts->allow;
     s->max_line = opts->max_line;
     s->overlap = iocs_db_overlap(db);
@@ -215,9 +226,12 @@ int iocs_scanner_new(struct iocs_scanner **out, const struct iocs_db *db,
     if (err)
         goto fail;
     s->hits.cap = opts->max_hits ? opts->max_hits : HITS_DEFAULT;
-    s->hits.npats = iocs_db_patterns(db);
+    /* The token path's marker, the last pattern, is no hit (db.h). */
+    s->hits.npats = iocs_db_patterns(db) - (iocs_db_tokens(db) ? 1 : 0);
     s->hits.v = malloc(s->hits.cap * sizeof(*s->hits.v));
-    if (!s->hits.v || linestate_init(&s->line, s->max_line) < 0) {
+    s->hits.tmp = malloc(s->hits.cap * sizeof(*s->hits.tmp));
+    if (!s->hits.v || !s->hits.tmp ||
+        linestate_init(&s->line, s->max_line) < 0) {
         err = -ENOMEM;
         goto fail;
     }
@@ -235,6 +249,7 @@ void iocs_scanner_free(struct iocs_scanner *s)
         return;
     iocs_db_scratch_free(s->scratch);
     free(s->hits.v);
+    free(s->hits.tmp);
     linestate_fini(&s->line);
     free(s);
 }
@@ -509,6 +524,18 @@ static int on_match(unsigned int id, unsigned long long from,
     return 0;
 }
 
+/* Runs inside iocs_tokens_scan() for each token hit: records only. */
+static int on_token(void *ctx, uint32_t ioc, size_t start, size_t end)
+{
+    struct hits *h = ctx;
+
+    if (h->len == h->cap)
+        return 1; /* stop; the caller splits the block */
+    h->v[h->len++] = (struct rawhit){
+        .pat = TOKHIT | ioc, .from = (uint32_t)start, .end = (uint32_t)end};
+    return 0;
+}
+
 static int by_end(const void *a, const void *b)
 {
     const struct rawhit *x = a, *y = b;
@@ -516,6 +543,66 @@ static int by_end(const void *a, const void *b)
     if (x->end != y->end)
         return x->end < y->end ? -1 : 1;
     return x->pat < y->pat ? -1 : x->pat > y->pat;
+}
+
+/* Sort the hits [from, to) by end, unless they are already. */
+static void sort_hits(struct rawhit *v, size_t from, size_t to)
+{
+    for (size_t i = from + 1; i < to; i++) {
+        if (v[i].end < v[i - 1].end) {
+            qsort(v + from, to - from, sizeof(*v), by_end);
+            return;
+        }
+    }
+}
+
+/* Hyperscan's hits [0, nhs) and the token hits after them (in end order)
+ * into one run in end order (ties as by_end()). */
+static void merge_hits(struct hits *h, size_t nhs)
+{
+    struct rawhit *a = h->v, *t = h->tmp;
+    size_t i = 0, j = nhs, k = 0;
+
+    if (nhs == 0 || nhs == h->len)
+        return;
+    sort_hits(a, 0, nhs);
+    if (a[nhs - 1].end <= a[nhs].end)
+        return; /* already one run */
+    while (i < nhs && j < h->len)
+        t[k++] = by_end(&a[j], &a[i]) < 0 ? a[j++] : a[i++];
+    while (i < nhs)
+        t[k++] = a[i++];
+    while (j < h->len)
+        t[k++] = a[j++];
+    h->tmp = a;
+    h->v = t;
+}
+
+/*
+ * Record the hits of p[bs, be) into s->hits: Hyperscan's, then, on the
+ * token path, the token index's over the same bytes, merged in end order.
+ * The block is whole lines, or pieces of one whose edges the claims of
+ * the caller keep clear of (tokens.h: a hit ending at least the longest
+ * token + 2 bytes after the block's start and 2 before its end is whole;
+ * db.c sizes the overlap for that). Returns 0, 1 when the hit array
+ * filled, or -EIO.
+ */
+static int record(struct iocs_scanner *s, const unsigned char *p, size_t bs,
+                  size_t be)
+{
+    size_t nhs;
+    int rc;
+
+    s->hits.len = 0;
+    rc = iocs_db_scan(s->db, s->scratch, p + bs, be - bs, on_match, &s->hits);
+    if (rc != 0 || !s->tokens)
+        return rc;
+    nhs = s->hits.len;
+    rc = iocs_tokens_scan(s->tokens, p + bs, be - bs, on_token, &s->hits);
+    if (rc != 0)
+        return rc < 0 ? -EIO : 1;
+    merge_hits(&s->hits, nhs);
+    return 0;
 }
 
 /* The line's content bounds for verification: [lb, hb). */
@@ -613,6 +700,39 @@ static int regex_hit(struct iocs_scanner *s, const unsigned char *p,
                        s->u->offset + e - line_abs, p + start);
 }
 
+/*
+ * A hit of the token index: IOC ioc at [start, e), already cut as the
+ * Hyperscan path cuts it (tokens.h). An address IOC that the Hyperscan
+ * path finds through the prefix set (CIDR ranges, IPv6) is checked
+ * against the allowlist as token_hit() checks it.
+ */
+static int tokhit(struct iocs_scanner *s, const unsigned char *p, uint32_t ioc,
+                  size_t start, size_t e)
+{
+    const struct iocs_ioc *x = iocs_iocset_get(s->set, ioc);
+    size_t lb, hb;
+    uint64_t line_abs;
+
+    line_bounds(s, p, &lb, &hb);
+    if (start < lb || start >= e || e > hb)
+        return 0; /* no token crosses a line end */
+    if (s->allow && (x->type == IOCS_CIDR4 || x->type == IOCS_CIDR6 ||
+                     x->type == IOCS_IPV6)) {
+        uint8_t addr[16];
+        int family = x->type == IOCS_CIDR4 ? 4 : 6;
+        int err =
+            family == 4
+                ? iocs_ip4_parse((const char *)p + start, e - start, addr)
+                : iocs_ip6_parse((const char *)p + start, e - start, addr);
+
+        if (err == 0 && iocs_allow_ip(s->allow, family, addr))
+            return 0; /* an allowlisted address never alerts */
+    }
+    line_abs = s->ls_true ? s->u->offset + s->ls : s->line.line_start_abs;
+    return add_linehit(s, ioc, s->u->offset + start - line_abs,
+                       s->u->offset + e - line_abs, p + start);
+}
+
 /* The cache lines of a string up to 64 bytes long, wherever it starts
  * (strlen's first vector load may cross into the second). */
 static inline void prefetch_str(const char *p)
@@ -631,29 +751,44 @@ static inline void prefetch_str(const char *p)
  * misses in a row. In passes, the misses of a pass overlap; each pass reads
  * what the one before fetched.
  */
+/* The IOC of raw hit r, or UINT32_MAX for a CIDR trigger (whose IOCs are
+ * known after the lookup). */
+static uint32_t hit_ioc(const struct iocs_scanner *s, const struct rawhit *r)
+{
+    const struct iocs_pat *pat;
+
+    if (r->pat & TOKHIT)
+        return r->pat & ~TOKHIT;
+    pat = iocs_db_pat(s->db, r->pat);
+    if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
+        return UINT32_MAX;
+    return pat->ioc;
+}
+
 static void prefetch_hits(const struct iocs_scanner *s, size_t from, size_t to)
 {
     const struct rawhit *v = s->hits.v;
 
     for (size_t i = from; i < to; i++)
-        __builtin_prefetch(iocs_db_pat(s->db, v[i].pat));
+        if (!(v[i].pat & TOKHIT))
+            __builtin_prefetch(iocs_db_pat(s->db, v[i].pat));
     for (size_t i = from; i < to; i++) {
-        const struct iocs_pat *pat = iocs_db_pat(s->db, v[i].pat);
+        uint32_t id = hit_ioc(s, &v[i]);
         const char *ioc;
 
-        if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
-            continue; /* a CIDR token's IOCs are known after the lookup */
-        ioc = (const char *)iocs_iocset_get(s->set, pat->ioc);
+        if (id == UINT32_MAX)
+            continue;
+        ioc = (const char *)iocs_iocset_get(s->set, id);
         __builtin_prefetch(ioc);
         __builtin_prefetch(ioc + sizeof(struct iocs_ioc) - 1);
     }
     for (size_t i = from; i < to; i++) {
-        const struct iocs_pat *pat = iocs_db_pat(s->db, v[i].pat);
+        uint32_t id = hit_ioc(s, &v[i]);
         const struct iocs_ioc *ioc;
 
-        if (pat->kind != IOCS_PAT_LITERAL && pat->kind != IOCS_PAT_REGEX)
+        if (id == UINT32_MAX)
             continue;
-        ioc = iocs_iocset_get(s->set, pat->ioc);
+        ioc = iocs_iocset_get(s->set, id);
         prefetch_str(ioc->value);
         prefetch_str(ioc->reference);
         prefetch_str(ioc->provider);
@@ -669,12 +804,7 @@ static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
     struct hits *h = &s->hits;
     int err;
 
-    for (size_t i = 1; i < h->len; i++) {
-        if (h->v[i].end < h->v[i - 1].end) {
-            qsort(h->v, h->len, sizeof(*h->v), by_end);
-            break;
-        }
-    }
+    sort_hits(h->v, 0, h->len);
     for (size_t i = 0; i < h->len; i++) {
         const struct iocs_pat *pat;
         size_t e = base + h->v[i].end;
@@ -682,7 +812,6 @@ static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
         if (i % PREFETCH_RUN == 0)
             prefetch_hits(
                 s, i, h->len - i < PREFETCH_RUN ? h->len : i + PREFETCH_RUN);
-        pat = iocs_db_pat(s->db, h->v[i].pat);
 
         if (e <= lo || e > hi)
             continue;
@@ -691,6 +820,13 @@ static int walk(struct iocs_scanner *s, const unsigned char *p, size_t n,
         err = seek_line(s, p, n, e - 1);
         if (err)
             return err;
+        if (h->v[i].pat & TOKHIT) {
+            err = tokhit(s, p, h->v[i].pat & ~TOKHIT, base + h->v[i].from, e);
+            if (err)
+                return err;
+            continue;
+        }
+        pat = iocs_db_pat(s->db, h->v[i].pat);
         if (pat->kind == IOCS_PAT_LITERAL)
             err = literal_hit(s, p, pat, e);
         else if (pat->kind == IOCS_PAT_REGEX)
@@ -714,8 +850,7 @@ static int scan_block(struct iocs_scanner *s, const unsigned char *p, size_t n,
 
     if (hi <= lo || be <= bs)
         return 0;
-    s->hits.len = 0;
-    rc = iocs_db_scan(s->db, s->scratch, p + bs, be - bs, on_match, &s->hits);
+    rc = record(s, p, bs, be);
     if (rc < 0)
         return rc;
     s->st.matches += s->hits.len;
@@ -746,6 +881,10 @@ static int scan_block(struct iocs_scanner *s, const unsigned char *p, size_t n,
             if (!v)
                 return -ENOMEM;
             s->hits.v = v;
+            v = realloc(s->hits.tmp, 2 * s->hits.cap * sizeof(*v));
+            if (!v)
+                return -ENOMEM;
+            s->hits.tmp = v;
             s->hits.cap *= 2;
             return scan_block(s, p, n, bs, be, lo, hi);
         }

@@ -21,6 +21,13 @@
  * an earlier line: write [^x\n] or [ \t] in such rules.
  * Newlines between hits are counted (vectorised) to number the lines.
  *
+ * On the token path (db.h) the token index scans each block after
+ * hs_scan, into the same hit array: its hits, already cut as whole tokens,
+ * are merged in end order with Hyperscan's and walked with them (lines,
+ * allowlist for address ranges, grouping), so the events are those of the
+ * all-Hyperscan path, in the same order, with the same fields (IPv6
+ * ranges: tokens.h).
+ *
  * Exactly-once across units: a unit that does not end its line (a piece of
  * a long line) leaves the hits ending in its last IOCS_SCAN_RIGHT_CTX bytes
  * to the next unit, which rescans the overlap and skips the hits that end
@@ -94,7 +101,7 @@ typedef int (*iocs_event_fn)(void *ctx, const struct iocs_event *ev);
 struct iocs_scan_stats {
     uint64_t bytes;   /* new bytes scanned (rescanned overlap excluded) */
     uint64_t lines;   /* lines seen, a final unterminated one included */
-    uint64_t matches; /* raw Hyperscan matches */
+    uint64_t matches; /* raw matches: Hyperscan's and the token index's */
     uint64_t events;  /* events handed to the callback */
     uint64_t splits;  /* scans split because the hit array filled */
     uint64_t lost;    /* hits dropped: a split could not go smaller */

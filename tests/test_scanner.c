@@ -6,6 +6,10 @@
  * array (forcing split scans). Every event (line, IOC, count, leftmost
  * match, offset, original) must equal what a brute-force per-line search
  * finds with the same boundary rules, whatever the slab size.
+ *
+ * Every test runs twice: with every IOC in Hyperscan, and on the token
+ * path (db.h: the token index beside a Hyperscan database of the rest),
+ * which must give the same events in the same order.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -22,12 +26,14 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "matchers/allow.h"
 #include "matchers/cidr.h"
 #include "matchers/db.h"
 #include "matchers/dbcache.h"
 #include "matchers/feed.h"
 #include "matchers/ioc.h"
 #include "matchers/rules.h"
+#include "matchers/tokens.h"
 #include "matchers/verify.h"
 #include "pipeline/framer.h"
 #include "pipeline/reader.h"
@@ -186,7 +192,7 @@ static const char *const frags[] = {
 struct ev {
     uint64_t line, offset, start, end, line_len;
     uint32_t ioc, count;
-    char atomic[128];
+    char atomic[256];
     size_t alen;
     char original[64];
     size_t olen;
@@ -391,7 +397,7 @@ struct fix {
     struct iocs_db *db;
 };
 
-static int setup(void **state)
+static int setup_mode(void **state, enum iocs_db_tokens mode)
 {
     struct fix *f = calloc(1, sizeof(*f));
     char errbuf[256];
@@ -413,12 +419,29 @@ static int setup(void **state)
         if (iocs_iocset_add(f->set, &ioc, &dup) < 0 || dup)
             return -1;
     }
-    if (iocs_db_compile(&f->db, f->set, errbuf, sizeof(errbuf)) < 0) {
+    if (iocs_db_compile_mode(&f->db, f->set, mode, errbuf, sizeof(errbuf)) <
+        0) {
         fprintf(stderr, "compile: %s\n", errbuf);
         return -1;
     }
+    /* The token path takes every IOC here but the URL, the file name and
+     * the string. */
+    if ((mode == IOCS_DB_TOKENS_ON) !=
+        (iocs_db_tokens(f->db) &&
+         iocs_tokens_count(iocs_db_tokens(f->db)) == NTIOCS - 3))
+        return -1;
     *state = f;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_mode(state, IOCS_DB_TOKENS_OFF);
+}
+
+static int setup_tokens(void **state)
+{
+    return setup_mode(state, IOCS_DB_TOKENS_ON);
 }
 
 static int teardown(void **state)
@@ -476,6 +499,9 @@ static char *gen(unsigned seed, size_t n, size_t *outlen)
     return buf;
 }
 
+/* The allowlist scan_file() gives its scanners, or NULL. */
+static const struct iocs_allow *scan_allow;
+
 /*
  * Read, frame and scan path. Units go to two scanners in turn, as they
  * would to worker threads: a line left open by one unit is carried to the
@@ -488,7 +514,8 @@ static void scan_file(const struct iocs_db *db, const char *path, size_t slab,
     struct iocs_source src = iocs_source_of(path);
     struct iocs_reader_opts ro = {
         .slab_size = slab, .nslabs = 4, .depth = 2, .no_uring = no_uring};
-    struct iocs_scanner_opts so = {.max_line = max_line, .max_hits = max_hits};
+    struct iocs_scanner_opts so = {
+        .max_line = max_line, .max_hits = max_hits, .allow = scan_allow};
     size_t overlap = iocs_db_overlap(db);
     struct iocs_reader *r;
     struct iocs_framer *f;
@@ -992,6 +1019,172 @@ static void test_scanner_foreign_pattern_ids(void **state)
     free(text);
 }
 
+/* Units of 1 MiB and more are scanned in blocks of about 256 KiB cut at
+ * line ends: hits on both sides of each block edge, with the hit array
+ * large and small (split blocks). */
+static void test_scanner_block_edges(void **state)
+{
+    static const size_t slabs[] = {1 << 20, 4 << 20};
+    struct fix *f = *state;
+    struct evs want = {0};
+    size_t n;
+    char *buf = gen(99, 1500000, &n), *path = write_tmp(buf, n);
+
+    oracle(buf, n, 64, &want);
+    for (size_t i = 0; i < 2 * sizeof(slabs) / sizeof(slabs[0]); i++) {
+        struct evs got = {0};
+        struct iocs_scan_stats st;
+
+        scan_file(f->db, path, slabs[i / 2], i % 2 ? 64 : 0, 64, true, &got,
+                  &st);
+        compare(&got, &want);
+        assert_int_equal(st.bytes, n);
+        assert_int_equal(st.lost, 0);
+        if (i % 2)
+            assert_true(st.splits > 0);
+        free(got.v);
+    }
+    unlink(path);
+    free(path);
+    free(buf);
+    free(want.v);
+}
+
+/* A CIDR or IPv6 IOC never alerts on an allowlisted address, in any
+ * spelling; the other addresses of the line still do. */
+static void test_scanner_cidr_allowlist(void **state)
+{
+    static const char allow[] = "10.20.3.4\n2001:db8:abcd::1\n";
+    static const char text[] = "a 10.20.3.4 b\n"
+                               "a 10.20.3.5 b\n"
+                               "a 10.20.3.4 10.20.9.9 10.20.3.4 10.20.1.1\n"
+                               "a 2001:db8:abcd::1 b\n"
+                               "a 2001:DB8:ABCD:0:0:0:0:1 b\n"
+                               "a 2001:db8:abcd::2 2001:db8:abcd::1 b\n"
+                               "a 2604:a880:400:d1::7716:1 b\n";
+    static const struct {
+        uint64_t line;
+        uint32_t ioc, count;
+        const char *atomic;
+    } want[] = {
+        {2, 8, 1, "10.20.3.5"},
+        {3, 8, 2, "10.20.9.9"},
+        {6, 9, 1, "2001:db8:abcd::2"},
+        {7, 1, 1, "2604:a880:400:d1::7716:1"},
+    };
+    struct fix *f = *state;
+    struct iocs_allow *a;
+    char *path = write_tmp(text, sizeof(text) - 1);
+
+    assert_int_equal(iocs_allow_new(&a), 0);
+    assert_int_equal(iocs_allow_load_mem(a, "allow", allow, sizeof(allow) - 1,
+                                         NULL, NULL, NULL),
+                     0);
+    scan_allow = a;
+    for (size_t slab = 5; slab <= 4096; slab *= 9) {
+        struct evs got = {0};
+        struct iocs_scan_stats st;
+
+        scan_file(f->db, path, slab, 0, 4096, true, &got, &st);
+        assert_int_equal(got.len, sizeof(want) / sizeof(want[0]));
+        for (size_t i = 0; i < got.len; i++) {
+            assert_int_equal(got.v[i].line, want[i].line);
+            assert_int_equal(got.v[i].ioc, want[i].ioc);
+            assert_int_equal(got.v[i].count, want[i].count);
+            assert_int_equal(got.v[i].alen, strlen(want[i].atomic));
+            assert_memory_equal(got.v[i].atomic, want[i].atomic, got.v[i].alen);
+        }
+        free(got.v);
+    }
+    scan_allow = NULL;
+    iocs_allow_free(a);
+    unlink(path);
+    free(path);
+}
+
+/*
+ * Tokens longer than the scanner's right-context margin (a 200-byte
+ * domain, a SHA-512, 64-byte CIDR tokens) all along a 300 kB line, cut
+ * into pieces at many slab sizes: each found once, as by Hyperscan (the
+ * overlap covers the longest token: tokens.h, "judge only the hits ending
+ * at least maxlen + 2 after p").
+ */
+static void test_scanner_long_tokens_in_pieces(void **state)
+{
+    char dom[256], feed[1024], errbuf[256];
+    static const char sha512[] =
+        "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+        "47d0b931bd25aa4c8d6b47ffd0b6a4a7d1ac4ba6c2bcb6f7c4de4b48f1e3f9a0";
+    static const char v4tok[] = "10.20.000000000000000000000000000000000000"
+                                "000000000000000000003.4";
+    struct iocs_iocset *set;
+    struct iocs_db *db[2];
+    struct evs got[2] = {{0}};
+    size_t n = 300000, len = 0, placed = 0, fl;
+    char *buf = malloc(n + 1), *path;
+
+    (void)state;
+    assert_non_null(buf);
+    /* A 200-byte name of 50-byte labels. */
+    for (int i = 0; i < 4; i++)
+        len +=
+            (size_t)snprintf(dom + len, sizeof(dom) - len, "%s%.*s",
+                             i ? "." : "", i == 3 ? 46 : 49,
+                             "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvw"
+                             "xyz");
+    len += (size_t)snprintf(dom + len, sizeof(dom) - len, ".com");
+    fl = (size_t)snprintf(feed, sizeof(feed), "%s\n%s\n10.20.0.0/16\n", dom,
+                          sha512);
+    assert_int_equal(iocs_iocset_new(&set), 0);
+    assert_int_equal(
+        iocs_feed_load_mem(set, "long", feed, fl, NULL, NULL, NULL), 0);
+    assert_int_equal(iocs_iocset_count(set), 3);
+    assert_int_equal(iocs_db_compile_mode(&db[0], set, IOCS_DB_TOKENS_OFF,
+                                          errbuf, sizeof(errbuf)),
+                     0);
+    assert_int_equal(iocs_db_compile_mode(&db[1], set, IOCS_DB_TOKENS_ON,
+                                          errbuf, sizeof(errbuf)),
+                     0);
+    assert_non_null(iocs_db_tokens(db[1]));
+    assert_true(iocs_db_overlap(db[1]) >= len + IOCS_SCAN_RIGHT_CTX + 2);
+
+    memset(buf, 'x', n);
+    for (size_t at = 17; at + 300 < n; at += 331 + placed % 97) {
+        const char *tok = placed % 3 == 0   ? dom
+                          : placed % 3 == 1 ? sha512
+                          : placed % 6 == 2 ? "10.20.3.4"
+                                            : v4tok;
+
+        buf[at] = ' ';
+        memcpy(buf + at + 1, tok, strlen(tok));
+        buf[at + 1 + strlen(tok)] = ' ';
+        placed++;
+    }
+    buf[n - 1] = '\n';
+    path = write_tmp(buf, n);
+    for (size_t slab = 100; slab <= (1 << 20); slab = slab * 3 + 1) {
+        for (int k = 0; k < 2; k++) {
+            struct iocs_scan_stats st;
+
+            got[k].len = 0;
+            scan_file(db[k], path, slab, 0, 32, false, &got[k], &st);
+        }
+        compare(&got[1], &got[0]);
+        assert_int_equal(got[0].len, 3);
+        assert_int_equal(got[0].v[0].count + got[0].v[1].count +
+                             got[0].v[2].count,
+                         placed - placed / 6);
+    }
+    free(got[0].v);
+    free(got[1].v);
+    iocs_db_free(db[0]);
+    iocs_db_free(db[1]);
+    iocs_iocset_free(set);
+    unlink(path);
+    free(path);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1000,8 +1193,23 @@ int main(void)
         cmocka_unit_test(test_scanner_split_scans),
         cmocka_unit_test(test_scanner_lines_and_edges),
         cmocka_unit_test(test_scanner_long_line),
+        cmocka_unit_test(test_scanner_block_edges),
+        cmocka_unit_test(test_scanner_cidr_allowlist),
         cmocka_unit_test(test_scanner_line_time_and_window),
         cmocka_unit_test(test_scanner_foreign_pattern_ids),
+        cmocka_unit_test(test_scanner_long_tokens_in_pieces),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    /* The same tests on the token path: same events, same order. */
+    const struct CMUnitTest tokens[] = {
+        cmocka_unit_test(test_scanner_matches_oracle_any_slab),
+        cmocka_unit_test(test_scanner_split_scans),
+        cmocka_unit_test(test_scanner_lines_and_edges),
+        cmocka_unit_test(test_scanner_long_line),
+        cmocka_unit_test(test_scanner_block_edges),
+        cmocka_unit_test(test_scanner_cidr_allowlist),
+    };
+    int rc = cmocka_run_group_tests_name("hyperscan", tests, setup, teardown);
+
+    return rc | cmocka_run_group_tests_name("tokens", tokens, setup_tokens,
+                                            teardown);
 }
