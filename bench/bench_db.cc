@@ -7,6 +7,10 @@
 //                     hs_deserialize_database) (counter: file_bytes)
 //   BM_DbCacheFind    iocs_dbcache_find(): the same plus the inputs index,
 //                     what a second `iocstream scan` start costs
+//   BM_DbLoadFile     iocs_dbfile_read() of the file IOCS_BENCH_DB_FILE
+//                     names (e.g. one `iocstream compile -o` wrote from a
+//                     1M-IOC list), so that a big set is compiled once
+//                     (counters: iocs, file_bytes, maxrss_mib)
 // IOCS_BENCH_DB_MAX caps the sizes (e.g. 100000 to skip the 1M runs, which
 // take minutes to compile).
 #include <benchmark/benchmark.h>
@@ -14,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -234,6 +240,33 @@ void BM_DbCacheFind(benchmark::State &state)
     }
 }
 
+void BM_DbLoadFile(benchmark::State &state)
+{
+    const char *path = getenv("IOCS_BENCH_DB_FILE");
+    struct stat st;
+    size_t n = 0;
+
+    if (!path || stat(path, &st) != 0) {
+        state.SkipWithError("set IOCS_BENCH_DB_FILE to a database file");
+        return;
+    }
+    for (auto _ : state) {
+        iocs_db *db = nullptr;
+        char errbuf[256];
+        if (iocs_dbfile_read(&db, path, 0, errbuf, sizeof(errbuf))) {
+            state.SkipWithError(errbuf);
+            break;
+        }
+        n = iocs_iocset_count(iocs_db_set(db));
+        iocs_db_free(db);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    state.counters["iocs"] = (double)n;
+    state.counters["file_bytes"] = (double)st.st_size;
+    state.counters["maxrss_mib"] = (double)ru.ru_maxrss / 1024.0;
+}
+
 } // namespace
 
 BENCHMARK(BM_DbCompile)
@@ -255,5 +288,7 @@ BENCHMARK(BM_DbCacheFind)
     ->Arg(100000)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_DbLoadFile)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();
