@@ -717,8 +717,8 @@ int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len)
 
 int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                   const struct iocs_pat *pats, size_t npats, size_t overlap,
-                  const char *hsbytes, size_t hslen, char *errbuf,
-                  size_t errlen)
+                  const char *hsbytes, size_t hslen, const char *id,
+                  char *errbuf, size_t errlen)
 {
     size_t n = iocs_iocset_count(set);
     struct iocs_db *db;
@@ -762,11 +762,15 @@ int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                     "Hyperscan refused the database (error %d%s)", (int)rc,
                     rc == HS_DB_VERSION_ERROR    ? ": other Hyperscan version"
                     : rc == HS_DB_PLATFORM_ERROR ? ": built for another CPU"
-                                                 : "");
+                    : rc == HS_INVALID ? ": bad header or checksum (damaged)"
+                                       : "");
         goto fail;
     }
     hs_database_size(db->hs, &db->size);
-    make_id(db);
+    if (id) /* as the file's writer computed it: no pass over the values */
+        snprintf(db->id, sizeof(db->id), "%.16s", id);
+    else
+        make_id(db);
     db->owned = set;
     *out = db;
     return 0;

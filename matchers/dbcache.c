@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +25,10 @@
 
 #define MAGIC "IOCSTRDB"
 #define IDX_MAGIC "IOCSIDX1"
-#define HEADER_SIZE 160
+#define HEADER_SIZE 192
+/* The bytes at each end of the Hyperscan section in the binding (its
+ * header is 32 bytes, its unchecked padding 8). */
+#define HS_EDGE 64
 #define IDX_SIZE 32
 #define NO_STRING 0xffffffffu
 #define PAT_BYTES 9
@@ -161,6 +165,39 @@ static uint64_t sum64(uint64_t seed, const void *p, size_t n)
     return mix(h[0] ^ mix(h[1]) ^ mix(h[2] + 1) ^ mix(h[3] + 2));
 }
 
+/* One step of a lane of hash8(): a bijection of h for each w (xor, an odd
+ * multiply, an xorshift), so a lane whose input differs in one word ends
+ * in another state, whatever follows. */
+static uint64_t step8(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 32);
+}
+
+/* The hash of the big sections (the set, the patterns, the header): eight
+ * independent lanes of one multiply per 8 bytes, about as fast as memory
+ * delivers the bytes (sum64() has two multiplies per word and four lanes).
+ * A checksum against damage, not a defence against an attacker. */
+static uint64_t hash8(uint64_t seed, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h[8], r;
+
+    for (int i = 0; i < 8; i++)
+        h[i] = seed + (uint64_t)i * UINT64_C(0xc4ceb9fe1a85ec53);
+    r = mix(seed ^ n);
+    for (; n >= 64; s += 64, n -= 64)
+        for (int i = 0; i < 8; i++)
+            h[i] = step8(h[i], word(s + 8 * i));
+    for (int i = 0; i < 8 && n >= 8; s += 8, n -= 8, i++)
+        h[i] = step8(h[i], word(s));
+    if (n)
+        r = step8(r, le_load(s, n) | (uint64_t)1 << (8 * n));
+    for (int i = 0; i < 8; i++)
+        r = mix(r ^ mix(h[i] + (uint64_t)i));
+    return r;
+}
+
 /* ---- what the file is made for ---- */
 
 struct target {
@@ -220,7 +257,7 @@ static uint64_t set_key(const struct target *t, const void *p, size_t n)
 {
     uint64_t h = sum64(UINT64_C(0x696f637374726d31), t, sizeof(*t));
 
-    h = sum64(h, p, n);
+    h = hash8(h, p, n);
     return h ? h : 1; /* 0 means "any" to iocs_dbfile_read() */
 }
 
@@ -259,6 +296,8 @@ static uint64_t get_le(struct cur *c, size_t n)
     return v;
 }
 
+/* A string of the set section, used where it lies: its NUL is checked, so
+ * reading it as a C string never leaves the section. */
 static const char *get_str(struct cur *c, size_t *len)
 {
     uint64_t n = get_le(c, 4);
@@ -266,8 +305,7 @@ static const char *get_str(struct cur *c, size_t *len)
 
     if (c->bad || n == NO_STRING)
         return NULL;
-    if ((uint64_t)(c->end - c->p) < n + 1 || c->p[n] != '\0' ||
-        memchr(c->p, '\0', n)) {
+    if ((uint64_t)(c->end - c->p) <= n || c->p[n] != '\0') {
         c->bad = true;
         return NULL;
     }
@@ -278,80 +316,132 @@ static const char *get_str(struct cur *c, size_t *len)
     return s;
 }
 
-/* Rebuild the set from its section. Returns 0, -EINVAL or -ENOMEM. */
-static int get_set(struct cur *c, uint64_t count, struct iocs_iocset **out)
+/* One record into x, its strings pointing into the section. */
+static void get_record(struct cur *c, struct iocs_ioc *x)
 {
-    struct iocs_iocset *set = NULL;
-    int err;
+    uint64_t type = get_le(c, 1);
 
-    err = iocs_iocset_new(&set);
-    if (err)
-        return err;
+    x->severity = (int)(int32_t)get_le(c, 4);
+    x->confidence = (int)(int32_t)get_le(c, 4);
+    x->expires = (int64_t)get_le(c, 8);
+    x->hs_flags = (unsigned)get_le(c, 4);
+    x->port = (unsigned)get_le(c, 2);
+    x->word = get_le(c, 1) != 0;
+    x->value = get_str(c, &x->len);
+    x->feed = get_str(c, NULL);
+    x->provider = get_str(c, NULL);
+    x->description = get_str(c, NULL);
+    x->reference = get_str(c, NULL);
+    x->source = get_str(c, NULL);
+    x->tags = get_str(c, NULL);
+    x->rule_id = get_str(c, NULL);
+    x->also = NULL;
+    /* A value is its strlen(): no NUL inside (the other strings may only
+     * read shorter than written, which is harmless). */
+    if (c->bad || type >= IOCS_TYPE_COUNT || !x->value || x->len == 0 ||
+        memchr(x->value, '\0', x->len))
+        c->bad = true;
+    x->type = c->bad ? IOCS_STRING : (enum iocs_type)type;
+}
+
+/*
+ * Fill the nrec records of a borrowed set from its section: IOC i into
+ * recs[i], its `also` records after the count IOCs, in file order. Every
+ * record of a chain must repeat its IOC's type and value. Returns 0 or
+ * -EINVAL.
+ */
+static int get_set(struct cur *c, uint64_t count, uint64_t nrec,
+                   struct iocs_ioc *recs)
+{
+    uint64_t next = count; /* the next free `also` record */
+
     for (uint64_t i = 0; i < count; i++) {
-        uint64_t nrec = get_le(c, 4);
+        uint64_t n = get_le(c, 4);
+        struct iocs_ioc *last = &recs[i];
 
-        if (c->bad || nrec == 0) {
-            err = -EINVAL;
-            goto fail;
-        }
-        for (uint64_t r = 0; r < nrec; r++) {
-            struct iocs_ioc x = {0};
-            uint64_t type;
-            bool dup = false;
+        if (c->bad || n == 0 || n - 1 > nrec - next)
+            return -EINVAL;
+        get_record(c, last);
+        for (uint64_t r = 1; r < n && !c->bad; r++) {
+            struct iocs_ioc *x = &recs[next++];
 
-            type = get_le(c, 1);
-            x.severity = (int)(int32_t)get_le(c, 4);
-            x.confidence = (int)(int32_t)get_le(c, 4);
-            x.expires = (int64_t)get_le(c, 8);
-            x.hs_flags = (unsigned)get_le(c, 4);
-            x.port = (unsigned)get_le(c, 2);
-            x.word = get_le(c, 1) != 0;
-            x.value = get_str(c, &x.len);
-            x.feed = get_str(c, NULL);
-            x.provider = get_str(c, NULL);
-            x.description = get_str(c, NULL);
-            x.reference = get_str(c, NULL);
-            x.source = get_str(c, NULL);
-            x.tags = get_str(c, NULL);
-            x.rule_id = get_str(c, NULL);
-            if (c->bad || type >= IOCS_TYPE_COUNT || !x.value || x.len == 0) {
-                err = -EINVAL;
-                goto fail;
-            }
-            x.type = (enum iocs_type)type;
-            err = iocs_iocset_add(set, &x, &dup);
-            if (err)
-                goto fail;
-            /* The first record is new; the others join its chain. */
-            if (dup != (r > 0) || iocs_iocset_count(set) != i + 1) {
-                err = -EINVAL;
-                goto fail;
-            }
+            get_record(c, x);
+            if (x->type != recs[i].type || x->len != recs[i].len ||
+                memcmp(x->value, recs[i].value, x->len) != 0)
+                return -EINVAL;
+            x->value = recs[i].value;
+            last->also = x;
+            last = x;
         }
+        if (c->bad)
+            return -EINVAL;
     }
-    *out = set;
-    return 0;
-
-fail:
-    iocs_iocset_free(set);
-    return err;
+    return next == nrec && c->p == c->end ? 0 : -EINVAL;
 }
 
 /* ---- database files ---- */
 
-/*
- * The Hyperscan binding of a whole file p[0..n) (header, set, patterns,
- * Hyperscan section; no trailer): a hash of the pattern and Hyperscan
- * sections seeded with the set hash, so a Hyperscan database spliced in
- * from another file (whose pattern ids index another pattern table) is
- * refused before it is deserialized.
- */
-static uint64_t bind_key(const unsigned char *p, size_t n)
-{
-    size_t from = HEADER_SIZE + (size_t)le_load(p + 128, 8);
+/* The header's fields, read once from a copy of it. */
+struct header {
+    uint64_t hash, count, npats, overlap, set_len, pat_len, hs_len, bind;
+    uint64_t nrec;
+    char id[17];
+};
 
-    return sum64(le_load(p + 96, 8) ^ UINT64_C(0x62696e6468733031), p + from,
-                 n - from);
+static void get_header(const unsigned char *p, struct header *h)
+{
+    h->hash = le_load(p + 96, 8);
+    h->count = le_load(p + 104, 8);
+    h->npats = le_load(p + 112, 8);
+    h->overlap = le_load(p + 120, 8);
+    h->set_len = le_load(p + 128, 8);
+    h->pat_len = le_load(p + 136, 8);
+    h->hs_len = le_load(p + 144, 8);
+    h->bind = le_load(p + 152, 8);
+    h->nrec = le_load(p + 160, 8);
+    memcpy(h->id, p + 168, 16);
+    h->id[16] = '\0';
+}
+
+/* Whether the sizes of h add up to a file of n bytes. */
+static bool sizes_fit(const struct header *h, size_t n)
+{
+    return h->set_len <= FILE_MAX && h->pat_len <= FILE_MAX &&
+           h->hs_len <= FILE_MAX &&
+           HEADER_SIZE + h->set_len + h->pat_len + h->hs_len + 8 == n;
+}
+
+/*
+ * The Hyperscan binding of a file p[0..n) whose sizes fit: a hash of the
+ * pattern section and of the ends of the Hyperscan section, seeded with
+ * the set hash. Its first HS_EDGE bytes hold Hyperscan's own header
+ * (magic, version, length, platform and the CRC32C of the bytecode, which
+ * hs_deserialize_database() checks on its copy); its last HS_EDGE bytes
+ * hold the end of the bytecode and the padding Hyperscan 5 writes after
+ * it, which no CRC covers. A Hyperscan database spliced in from another
+ * file (whose pattern ids index another pattern table) is refused before
+ * it is deserialized.
+ */
+static uint64_t bind_key(const unsigned char *p, const struct header *h)
+{
+    const unsigned char *pat = p + HEADER_SIZE + h->set_len;
+    const unsigned char *hs = pat + h->pat_len;
+    size_t edge = h->hs_len < HS_EDGE ? (size_t)h->hs_len : HS_EDGE;
+    uint64_t k;
+
+    k = hash8(h->hash ^ UINT64_C(0x62696e6468733035), pat, (size_t)h->pat_len);
+    k = hash8(k, hs, edge);
+    return hash8(k, hs + h->hs_len - edge, edge);
+}
+
+/* The trailer: a hash of the header and the pattern section (the set
+ * section has the set hash, the Hyperscan section its CRC32C). */
+static uint64_t file_sum(const unsigned char *head, const unsigned char *p,
+                         const struct header *h)
+{
+    uint64_t k = hash8(UINT64_C(0x696f637364623035), head, HEADER_SIZE);
+
+    return hash8(k, p + HEADER_SIZE + h->set_len, (size_t)h->pat_len);
 }
 
 int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
@@ -359,7 +449,9 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
 {
     const struct iocs_iocset *set = iocs_db_set(db);
     size_t npats = iocs_db_patterns(db), set_at, set_len, pat_at, hs_len = 0;
+    size_t nrec = 0;
     struct buf b = {0};
+    struct header hd;
     struct target t;
     unsigned char *h;
     char *hs = NULL;
@@ -371,6 +463,9 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
         iocs_seterr(errbuf, errlen, err, "cannot serialize the database");
         return err;
     }
+    for (size_t i = 0; i < iocs_iocset_count(set); i++)
+        for (const struct iocs_ioc *a = iocs_iocset_get(set, i); a; a = a->also)
+            nrec++;
     h = reserve(&b, HEADER_SIZE);
     if (h)
         memset(h, 0, HEADER_SIZE);
@@ -407,8 +502,11 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
     le_store(h + 128, set_len, 8);
     le_store(h + 136, b.len - hs_len - pat_at, 8);
     le_store(h + 144, hs_len, 8);
-    le_store(h + 152, bind_key(b.p, b.len), 8);
-    put_le(&b, sum64(0, b.p, b.len), 8);
+    le_store(h + 160, nrec, 8);
+    memcpy(h + 168, iocs_db_id(db), 16);
+    get_header(h, &hd);
+    le_store(h + 152, bind_key(b.p, &hd), 8);
+    put_le(&b, file_sum(b.p, b.p, &hd), 8);
     if (b.err) {
         err = iocs_seterr(errbuf, errlen, b.err, "out of memory");
         goto out;
@@ -420,13 +518,67 @@ out:
     return err;
 }
 
-/* Check and load a whole file's bytes. */
-static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
-                      uint64_t want, char *errbuf, size_t errlen)
+/* What a loaded set's strings point into: a file mapping or a copy. */
+struct backing {
+    void *p;
+    size_t len;
+    bool mapped;
+};
+
+static void release(void *v)
 {
+    struct backing *k = v;
+
+    if (!k)
+        return;
+    if (k->mapped)
+        munmap(k->p, k->len);
+    else
+        free(k->p);
+    free(k);
+}
+
+/* Whether id is 16 lower-case hex digits, as iocs_db_id() writes. */
+static bool good_id(const char *id)
+{
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789abcdef", id[i]) || !id[i])
+            return false;
+    return true;
+}
+
+/*
+ * Drop the pages of k's bytes [from, to) that are whole pages: bytes that
+ * were needed only while loading (the pattern and Hyperscan sections,
+ * copied by then). On a private file mapping this only forgets them (the
+ * page cache keeps the file's); on a copy it frees them. Best effort.
+ */
+static void drop(const struct backing *k, size_t from, size_t to)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)k->p + from + pg - 1) & ~(pg - 1);
+    uintptr_t z = ((uintptr_t)k->p + to) & ~(pg - 1);
+
+    /* A copy from malloc() may share its first and last page with other
+     * allocations: only whole pages inside it are dropped. */
+    if (z > a)
+        (void)madvise((void *)a, z - a, MADV_DONTNEED);
+}
+
+/*
+ * Check and load a whole file's bytes k->p[0..k->len). On success the
+ * database's set owns k (its strings point into it); on failure k is still
+ * the caller's.
+ */
+static int parse_file(struct iocs_db **out, struct backing *k, uint64_t want,
+                      char *errbuf, size_t errlen)
+{
+    const unsigned char *p = k->p;
+    unsigned char head[HEADER_SIZE];
     struct iocs_iocset *set = NULL;
     struct iocs_pat *pats = NULL;
-    uint64_t count, npats, overlap, set_len, pat_len, hs_len, hash;
+    size_t n = k->len;
+    struct header h;
     struct cur c;
     struct target t;
     int err;
@@ -434,90 +586,91 @@ static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
     if (n < HEADER_SIZE + 8 || memcmp(p, MAGIC, 8) != 0)
         return iocs_seterr(errbuf, errlen, -EINVAL,
                            "not an iocstream database file");
-    if (le_load(p + 8, 4) != IOCS_DBFILE_VERSION)
+    /* One copy of the header: the file may change under a mapping. */
+    memcpy(head, p, HEADER_SIZE);
+    if (le_load(head + 8, 4) != IOCS_DBFILE_VERSION)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "database format version %u, this build reads %u",
-                           (unsigned)le_load(p + 8, 4), IOCS_DBFILE_VERSION);
-    if (le_load(p + 12, 4) != HEADER_SIZE)
+                           (unsigned)le_load(head + 8, 4), IOCS_DBFILE_VERSION);
+    if (le_load(head + 12, 4) != HEADER_SIZE)
         return iocs_seterr(errbuf, errlen, -EINVAL, "bad header size");
     get_target(&t);
-    if (memcmp(p + 16, t.version, sizeof(t.version)) != 0)
+    if (memcmp(head + 16, t.version, sizeof(t.version)) != 0)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "built with Hyperscan '%.63s', this is '%s'",
-                           (const char *)p + 16, t.version);
-    if (le_load(p + 80, 8) != t.features || le_load(p + 88, 4) != t.tune)
+                           (const char *)head + 16, t.version);
+    if (le_load(head + 80, 8) != t.features || le_load(head + 88, 4) != t.tune)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "built for other CPU features (%#llx, this CPU "
                            "has %#llx)",
-                           (unsigned long long)le_load(p + 80, 8),
+                           (unsigned long long)le_load(head + 80, 8),
                            (unsigned long long)t.features);
-    hash = le_load(p + 96, 8);
-    count = le_load(p + 104, 8);
-    npats = le_load(p + 112, 8);
-    overlap = le_load(p + 120, 8);
-    set_len = le_load(p + 128, 8);
-    pat_len = le_load(p + 136, 8);
-    hs_len = le_load(p + 144, 8);
-    if (set_len > FILE_MAX || pat_len > FILE_MAX || hs_len > FILE_MAX ||
-        HEADER_SIZE + set_len + pat_len + hs_len + 8 != n)
+    get_header(head, &h);
+    if (!sizes_fit(&h, n))
         return iocs_seterr(errbuf, errlen, -EINVAL,
                            "truncated or resized (%zu bytes)", n);
-    if (le_load(p + n - 8, 8) != sum64(0, p, n - 8))
+    if (le_load(p + n - 8, 8) != file_sum(head, p, &h))
         return iocs_seterr(errbuf, errlen, -EINVAL, "checksum mismatch");
-    if (le_load(p + 152, 8) != bind_key(p, n - 8))
+    if (h.bind != bind_key(p, &h))
         return iocs_seterr(errbuf, errlen, -EINVAL,
                            "the Hyperscan section does not belong to the "
                            "pattern table");
-    if (want && hash != want)
+    if (want && h.hash != want)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "holds another IOC set (%016llx)",
-                           (unsigned long long)hash);
-    if (count > UINT32_MAX || npats == 0 || npats > UINT32_MAX ||
-        pat_len != npats * PAT_BYTES || overlap == 0 || overlap > (1u << 20))
+                           (unsigned long long)h.hash);
+    if (h.count > UINT32_MAX - 2 || h.nrec < h.count || h.npats == 0 ||
+        h.npats > UINT32_MAX || h.pat_len != h.npats * PAT_BYTES ||
+        h.overlap == 0 || h.overlap > (1u << 20) || !good_id(h.id) ||
+        h.nrec > h.set_len / 32) /* a record takes at least 32 bytes */
         return iocs_seterr(errbuf, errlen, -EINVAL, "bad counts in header");
+    if (set_key(&t, p + HEADER_SIZE, (size_t)h.set_len) != h.hash)
+        return iocs_seterr(errbuf, errlen, -EINVAL,
+                           "set hash mismatch (the set section's checksum)");
 
-    c = (struct cur){.p = p + HEADER_SIZE, .end = p + HEADER_SIZE + set_len};
-    err = get_set(&c, count, &set);
-    if (!err && c.p != c.end)
-        err = -EINVAL;
+    err = iocs__iocset_new_borrowed(&set, (size_t)h.count, (size_t)h.nrec);
+    if (err)
+        return iocs_seterr(errbuf, errlen, err, "out of memory");
+    c = (struct cur){.p = p + HEADER_SIZE, .end = p + HEADER_SIZE + h.set_len};
+    err = get_set(&c, h.count, h.nrec, iocs__iocset_records(set));
     if (err) {
-        iocs_seterr(errbuf, errlen, err, "%s",
-                    err == -ENOMEM ? "out of memory" : "bad IOC record");
-        goto fail;
-    }
-    if (set_key(&t, p + HEADER_SIZE, (size_t)set_len) != hash) {
-        err = iocs_seterr(errbuf, errlen, -EINVAL, "set hash mismatch");
+        iocs_seterr(errbuf, errlen, err, "bad IOC record");
         goto fail;
     }
 
-    pats = malloc((size_t)npats * sizeof(*pats));
+    pats = malloc((size_t)h.npats * sizeof(*pats));
     if (!pats) {
         err = iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
-    c = (struct cur){.p = p + HEADER_SIZE + set_len,
-                     .end = p + HEADER_SIZE + set_len + pat_len};
-    for (size_t i = 0; i < npats; i++) {
+    c = (struct cur){.p = p + HEADER_SIZE + h.set_len,
+                     .end = p + HEADER_SIZE + h.set_len + h.pat_len};
+    for (size_t i = 0; i < h.npats; i++) {
         struct iocs_pat *pt = &pats[i];
+        const unsigned char *r = c.p + i * PAT_BYTES;
 
-        pt->ioc = (uint32_t)get_le(&c, 4);
-        pt->len = (uint16_t)get_le(&c, 2);
-        pt->kind = (uint8_t)get_le(&c, 1);
-        pt->left = (uint8_t)get_le(&c, 1);
-        pt->right = (uint8_t)get_le(&c, 1);
+        pt->ioc = (uint32_t)le_load(r, 4);
+        pt->len = (uint16_t)le_load(r + 4, 2);
+        pt->kind = r[6];
+        pt->left = r[7];
+        pt->right = r[8];
         if (pt->kind > IOCS_PAT_REGEX || pt->left > IOCS_EDGE_FILE ||
-            pt->right > IOCS_EDGE_FILE || pt->len > overlap ||
+            pt->right > IOCS_EDGE_FILE || pt->len > h.overlap ||
             ((pt->kind == IOCS_PAT_LITERAL || pt->kind == IOCS_PAT_REGEX) &&
-             (pt->ioc >= count || pt->len == 0))) {
+             (pt->ioc >= h.count || pt->len == 0))) {
             err = iocs_seterr(errbuf, errlen, -EINVAL, "bad pattern %zu", i);
             goto fail;
         }
     }
-    err = iocs__db_load(out, set, pats, (size_t)npats, (size_t)overlap,
-                        (const char *)c.end, (size_t)hs_len, errbuf, errlen);
+    err = iocs__db_load(out, set, pats, (size_t)h.npats, (size_t)h.overlap,
+                        (const char *)c.end, (size_t)h.hs_len, h.id, errbuf,
+                        errlen);
     if (err)
         goto fail;
     free(pats);
+    iocs__iocset_borrow(set, release, k); /* the set owns k now */
+    if (k->mapped)
+        drop(k, HEADER_SIZE + (size_t)h.set_len, n);
     return 0;
 
 fail:
@@ -526,24 +679,154 @@ fail:
     return err;
 }
 
+/* The bytes of a mapped file that a loaded set keeps using: the header,
+ * set and pattern sections when the header's sizes fit, else all. */
+static size_t prefix_len(const unsigned char *p, size_t n)
+{
+    struct header h;
+
+    get_header(p, &h);
+    return sizes_fit(&h, n) ? HEADER_SIZE + (size_t)(h.set_len + h.pat_len) : n;
+}
+
+/*
+ * Make the n bytes at p (in a private, writable file mapping) our own
+ * pages: copied on write, so that they no longer follow the file. Returns
+ * 0, -EFAULT when the file is shorter than the mapping (cut meanwhile),
+ * or -ENOMEM.
+ */
+static int own_pages(unsigned char *p, size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *a = (unsigned char *)((uintptr_t)p & ~(uintptr_t)(pg - 1));
+
+    n += (size_t)(p - a);
+#ifdef MADV_POPULATE_WRITE
+    /* One call faults every page in, writable: the kernel copies them. */
+    if (madvise(a, n, MADV_POPULATE_WRITE) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return errno == EFAULT ? -EFAULT : -ENOMEM;
+#endif
+    /* An older kernel: the same, one page at a time. A file cut meanwhile
+     * raises SIGBUS here instead of -EFAULT. */
+    for (size_t i = 0; i < n; i += pg) {
+        volatile unsigned char *b = a + i;
+
+        *b = *b;
+    }
+    return 0;
+}
+
+/*
+ * Map the file at path. Cache files (private false) are used in place:
+ * they are ours and only ever replaced by rename, so the inode mapped
+ * never changes. Any other file (`scan --db`, private true) may be cut or
+ * rewritten in place while we scan (cp over it): its header, set and
+ * pattern sections are copied into the mapping's own pages (copy on write)
+ * before anything is checked, so that what was checked stays as checked
+ * and no later change to the file reaches (or SIGBUSes) a scan. The
+ * Hyperscan section is copied (and its CRC32C checked on the copy) by
+ * hs_deserialize_database(); a file cut during that copy still raises
+ * SIGBUS.
+ */
+static int map_file(const char *path, bool private, struct backing **out,
+                    char *errbuf, size_t errlen)
+{
+    struct backing *k = NULL;
+    struct stat st;
+    size_t keep;
+    int fd, err;
+
+    /* O_NONBLOCK: a FIFO is refused by fstat(), not waited on. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return iocs_seterr(errbuf, errlen, -errno, "%s", strerror(errno));
+    if (fstat(fd, &st) < 0) {
+        err = iocs_seterr(errbuf, errlen, -errno, "%s", strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = iocs_seterr(errbuf, errlen, -EINVAL, "not a regular file");
+        goto out;
+    }
+    if ((uint64_t)st.st_size > IOCS_DBFILE_MAX ||
+        (uint64_t)st.st_size >= SIZE_MAX) {
+        err = iocs_seterr(errbuf, errlen, -EFBIG, "larger than %llu bytes",
+                          (unsigned long long)IOCS_DBFILE_MAX);
+        goto out;
+    }
+    if (st.st_size < HEADER_SIZE + 8) {
+        err = iocs_seterr(errbuf, errlen, -EINVAL,
+                          "not an iocstream database file");
+        goto out;
+    }
+    k = calloc(1, sizeof(*k));
+    if (!k) {
+        err = iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
+        goto out;
+    }
+    k->len = (size_t)st.st_size;
+    k->p = mmap(NULL, k->len, private ? PROT_READ | PROT_WRITE : PROT_READ,
+                MAP_PRIVATE, fd, 0);
+    if (k->p == MAP_FAILED) {
+        err = iocs_seterr(errbuf, errlen, errno == ENOMEM ? -ENOMEM : -errno,
+                          "cannot map: %s", strerror(errno));
+        goto out;
+    }
+    k->mapped = true;
+    if (private) {
+        /* The header first (in the first call), then what it says is kept:
+         * the second look reads our own copy of it, which stays. */
+        size_t done = 0;
+
+        err = 0;
+        for (int i = 0; i < 2 && !err; i++) {
+            keep = prefix_len(k->p, k->len);
+            if (keep > done)
+                err = own_pages((unsigned char *)k->p + done, keep - done);
+            done = keep > done ? keep : done;
+        }
+        if (!err && mprotect(k->p, k->len, PROT_READ) < 0)
+            err = -errno;
+        if (err) {
+            iocs_seterr(errbuf, errlen, err,
+                        err == -EFAULT ? "truncated while read"
+                                       : "cannot copy: %s",
+                        strerror(-err));
+            goto out;
+        }
+    }
+    *out = k;
+    k = NULL;
+    err = 0;
+out:
+    if (k && k->mapped)
+        munmap(k->p, k->len);
+    free(k);
+    close(fd);
+    return err;
+}
+
+static int read_file(struct iocs_db **out, const char *path, uint64_t want,
+                     bool private, char *errbuf, size_t errlen)
+{
+    struct backing *k = NULL;
+    int err;
+
+    err = map_file(path, private, &k, errbuf, errlen);
+    if (err)
+        return err;
+    err = parse_file(out, k, want, errbuf, errlen);
+    if (err)
+        release(k);
+    return err;
+}
+
 int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
                      char *errbuf, size_t errlen)
 {
-    char *buf = NULL;
-    size_t n = 0;
-    int err;
-
-    err = iocs_read_file_max(path, IOCS_DBFILE_MAX, &buf, &n);
-    if (err == -EINVAL)
-        return iocs_seterr(errbuf, errlen, err, "not a regular file");
-    if (err == -EFBIG)
-        return iocs_seterr(errbuf, errlen, err, "larger than %llu bytes",
-                           (unsigned long long)IOCS_DBFILE_MAX);
-    if (err)
-        return iocs_seterr(errbuf, errlen, err, "%s", strerror(-err));
-    err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);
-    free(buf);
-    return err;
+    return read_file(out, path, want, true, errbuf, errlen);
 }
 
 /* ---- the cache ---- */
@@ -551,28 +834,40 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
 int iocs__dbfile_parse(struct iocs_db **out, const void *p, size_t n,
                        uint64_t want, char *errbuf, size_t errlen)
 {
-    return parse_file(out, p, n, want, errbuf, errlen);
+    struct backing *k = calloc(1, sizeof(*k));
+    int err;
+
+    if (k)
+        k->p = malloc(n ? n : 1);
+    if (!k || !k->p) {
+        free(k);
+        return iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
+    }
+    memcpy(k->p, p, n);
+    k->len = n;
+    err = parse_file(out, k, want, errbuf, errlen);
+    if (err)
+        release(k);
+    return err;
 }
 
 void iocs__dbfile_fixup(void *v, size_t n, bool bind)
 {
     unsigned char *p = v;
-    uint64_t set_len, pat_len, hs_len;
+    struct header h;
     struct target t;
 
     if (n < HEADER_SIZE + 8)
         return;
-    set_len = le_load(p + 128, 8);
-    pat_len = le_load(p + 136, 8);
-    hs_len = le_load(p + 144, 8);
-    if (set_len > FILE_MAX || pat_len > FILE_MAX || hs_len > FILE_MAX ||
-        HEADER_SIZE + set_len + pat_len + hs_len + 8 != n)
+    get_header(p, &h);
+    if (!sizes_fit(&h, n))
         return;
     get_target(&t);
-    le_store(p + 96, set_key(&t, p + HEADER_SIZE, (size_t)set_len), 8);
+    h.hash = set_key(&t, p + HEADER_SIZE, (size_t)h.set_len);
+    le_store(p + 96, h.hash, 8);
     if (bind)
-        le_store(p + 152, bind_key(p, n - 8), 8);
-    le_store(p + n - 8, sum64(0, p, n - 8), 8);
+        le_store(p + 152, bind_key(p, &h), 8);
+    le_store(p + n - 8, file_sum(p, p, &h), 8);
 }
 
 int iocs_dbcache_dir(char *buf, size_t cap)
@@ -768,7 +1063,7 @@ int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
         return -ENOENT;
     if (check_file(path, res) < 0)
         return -ENOENT;
-    err = iocs_dbfile_read(out, path, hash, errbuf, sizeof(errbuf));
+    err = read_file(out, path, hash, false, errbuf, sizeof(errbuf));
     if (err) {
         /* Out of memory too: compiling may need less than this file. */
         set_why(res, path, errbuf);
@@ -935,7 +1230,7 @@ int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
         have_path = true;
         err = check_file(path, res);
         if (err == 0)
-            err = iocs_dbfile_read(&db, path, hash, why, sizeof(why));
+            err = read_file(&db, path, hash, false, why, sizeof(why));
         else if (err == -EINVAL)
             snprintf(why, sizeof(why), "not a regular file");
         if (err == 0) {

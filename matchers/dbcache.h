@@ -81,7 +81,7 @@ extern "C" {
 
 /* 2: port and word per record; 3: IPv6 IOCs have a token trigger; 4: the
  * Hyperscan section bound to the set and pattern table (header 152) */
-#define IOCS_DBFILE_VERSION 4
+#define IOCS_DBFILE_VERSION 5
 
 /* The largest database file read (--db or the cache). */
 #define IOCS_DBFILE_MAX (UINT64_C(4) << 30) /* 4 GiB */
