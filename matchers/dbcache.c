@@ -690,32 +690,40 @@ static size_t prefix_len(const unsigned char *p, size_t n)
 }
 
 /*
- * Make the n bytes at p (in a private, writable file mapping) our own
- * pages: copied on write, so that they no longer follow the file. Returns
- * 0, -EFAULT when the file is shorter than the mapping (cut meanwhile),
- * or -ENOMEM.
+ * Put a copy of the file's bytes [from, to) (from a multiple of the page
+ * size; to rounded up to a whole page, at most len, the file's size) in
+ * place of the mapping's at p: an anonymous mapping at the same address,
+ * filled by pread(2), so that cutting or rewriting the file no longer
+ * reaches them (a file cut in place takes even the copied-on-write pages
+ * of a private mapping with it). Returns 0, -EINVAL when the file is
+ * shorter than it was, or a negative errno.
  */
-static int own_pages(unsigned char *p, size_t n)
+static int own_range(int fd, unsigned char *p, size_t len, size_t from,
+                     size_t to)
 {
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    unsigned char *a = (unsigned char *)((uintptr_t)p & ~(uintptr_t)(pg - 1));
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), done = from;
 
-    n += (size_t)(p - a);
-#ifdef MADV_POPULATE_WRITE
-    /* One call faults every page in, writable: the kernel copies them. */
-    if (madvise(a, n, MADV_POPULATE_WRITE) == 0)
+    to = (to + pg - 1) / pg * pg;
+    if (to > len)
+        to = len;
+    if (to <= from)
         return 0;
-    if (errno != EINVAL)
-        return errno == EFAULT ? -EFAULT : -ENOMEM;
-#endif
-    /* An older kernel: the same, one page at a time. A file cut meanwhile
-     * raises SIGBUS here instead of -EFAULT. */
-    for (size_t i = 0; i < n; i += pg) {
-        volatile unsigned char *b = a + i;
+    if (mmap(p + from, to - from, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1,
+             0) == MAP_FAILED)
+        return -errno;
+    while (done < to) {
+        ssize_t r = pread(fd, p + done, to - done, (off_t)done);
 
-        *b = *b;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return -EINVAL;
+        done += (size_t)r;
     }
-    return 0;
+    return mprotect(p + from, to - from, PROT_READ) < 0 ? -errno : 0;
 }
 
 /*
@@ -723,19 +731,18 @@ static int own_pages(unsigned char *p, size_t n)
  * they are ours and only ever replaced by rename, so the inode mapped
  * never changes. Any other file (`scan --db`, private true) may be cut or
  * rewritten in place while we scan (cp over it): its header, set and
- * pattern sections are copied into the mapping's own pages (copy on write)
+ * pattern sections are copied into anonymous memory at the same place
  * before anything is checked, so that what was checked stays as checked
  * and no later change to the file reaches (or SIGBUSes) a scan. The
  * Hyperscan section is copied (and its CRC32C checked on the copy) by
- * hs_deserialize_database(); a file cut during that copy still raises
- * SIGBUS.
+ * hs_deserialize_database() from the mapping; a file cut during that copy
+ * still raises SIGBUS.
  */
 static int map_file(const char *path, bool private, struct backing **out,
                     char *errbuf, size_t errlen)
 {
     struct backing *k = NULL;
     struct stat st;
-    size_t keep;
     int fd, err;
 
     /* O_NONBLOCK: a FIFO is refused by fstat(), not waited on. */
@@ -767,8 +774,7 @@ static int map_file(const char *path, bool private, struct backing **out,
         goto out;
     }
     k->len = (size_t)st.st_size;
-    k->p = mmap(NULL, k->len, private ? PROT_READ | PROT_WRITE : PROT_READ,
-                MAP_PRIVATE, fd, 0);
+    k->p = mmap(NULL, k->len, PROT_READ, MAP_PRIVATE, fd, 0);
     if (k->p == MAP_FAILED) {
         err = iocs_seterr(errbuf, errlen, errno == ENOMEM ? -ENOMEM : -errno,
                           "cannot map: %s", strerror(errno));
@@ -776,24 +782,17 @@ static int map_file(const char *path, bool private, struct backing **out,
     }
     k->mapped = true;
     if (private) {
-        /* The header first (in the first call), then what it says is kept:
-         * the second look reads our own copy of it, which stays. */
-        size_t done = 0;
+        /* The header's page first, then the rest of what that copy of
+         * the header says is kept. */
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 
-        err = 0;
-        for (int i = 0; i < 2 && !err; i++) {
-            keep = prefix_len(k->p, k->len);
-            if (keep > done)
-                err = own_pages((unsigned char *)k->p + done, keep - done);
-            done = keep > done ? keep : done;
-        }
-        if (!err && mprotect(k->p, k->len, PROT_READ) < 0)
-            err = -errno;
+        err = own_range(fd, k->p, k->len, 0, HEADER_SIZE);
+        if (!err)
+            err = own_range(fd, k->p, k->len, pg, prefix_len(k->p, k->len));
         if (err) {
-            iocs_seterr(errbuf, errlen, err,
-                        err == -EFAULT ? "truncated while read"
-                                       : "cannot copy: %s",
-                        strerror(-err));
+            iocs_seterr(errbuf, errlen, err, "%s",
+                        err == -EINVAL ? "truncated while read"
+                                       : strerror(-err));
             goto out;
         }
     }
