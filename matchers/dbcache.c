@@ -2,9 +2,11 @@
  * dbcache.c - database files and the on-disk cache (format in dbcache.h).
  *
  * Writing builds the whole file in memory, then writes it under a temporary
- * name and renames it. Reading takes the whole file into memory, checks the
- * header and the trailer checksum before looking at anything else, then
- * reads each section with bounds checks. Config-time code.
+ * name and renames it. Reading maps the file (a --db file's header, set
+ * and patterns read into memory of our own first), checks the header, the
+ * trailer, the binding and the set hash before looking at anything else,
+ * then reads each section with bounds checks, the set's strings left where
+ * they are. Config-time code.
  */
 #include "matchers/dbcache.h"
 
