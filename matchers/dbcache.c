@@ -298,37 +298,67 @@ static uint64_t get_le(struct cur *c, size_t n)
     return v;
 }
 
+/* 4 bytes as a little-endian number, in one load where the host is
+ * little-endian. */
+static uint32_t word32(const unsigned char *p)
+{
+    uint32_t w;
+
+    memcpy(&w, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap32(w);
+#endif
+    return w;
+}
+
 /* A string of the set section, used where it lies: its NUL is checked, so
  * reading it as a C string never leaves the section. */
-static const char *get_str(struct cur *c, size_t *len)
+static inline const char *get_str(struct cur *c, size_t *len)
 {
-    uint64_t n = get_le(c, 4);
+    uint32_t n;
     const char *s;
 
-    if (c->bad || n == NO_STRING)
+    if (c->bad || c->end - c->p < 4) {
+        c->bad = true;
+        return NULL;
+    }
+    n = word32(c->p);
+    c->p += 4;
+    if (n == NO_STRING)
         return NULL;
     if ((uint64_t)(c->end - c->p) <= n || c->p[n] != '\0') {
         c->bad = true;
         return NULL;
     }
     s = (const char *)c->p;
-    c->p += n + 1;
+    c->p += (size_t)n + 1;
     if (len)
-        *len = (size_t)n;
+        *len = n;
     return s;
 }
+
+/* The fixed part of a record: u8 type, i32 severity, i32 confidence, i64
+ * expires, u32 hs_flags, u16 port, u8 word. */
+#define REC_FIXED 24
 
 /* One record into x, its strings pointing into the section. */
 static void get_record(struct cur *c, struct iocs_ioc *x)
 {
-    uint64_t type = get_le(c, 1);
+    const unsigned char *r = c->p;
+    unsigned type;
 
-    x->severity = (int)(int32_t)get_le(c, 4);
-    x->confidence = (int)(int32_t)get_le(c, 4);
-    x->expires = (int64_t)get_le(c, 8);
-    x->hs_flags = (unsigned)get_le(c, 4);
-    x->port = (unsigned)get_le(c, 2);
-    x->word = get_le(c, 1) != 0;
+    if (c->bad || c->end - c->p < REC_FIXED) {
+        c->bad = true;
+        return;
+    }
+    type = r[0];
+    x->severity = (int)(int32_t)word32(r + 1);
+    x->confidence = (int)(int32_t)word32(r + 5);
+    x->expires = (int64_t)word(r + 9);
+    x->hs_flags = (unsigned)word32(r + 17);
+    x->port = (unsigned)r[21] | (unsigned)r[22] << 8;
+    x->word = r[23] != 0;
+    c->p += REC_FIXED;
     x->value = get_str(c, &x->len);
     x->feed = get_str(c, NULL);
     x->provider = get_str(c, NULL);
