@@ -310,10 +310,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "rawlimit: built-in pack: %s\n", errbuf);
         goto out;
     }
-    if (rejected) {
-        fprintf(stderr, "rawlimit: %zu IOC lines rejected\n", rejected);
-        goto out; /* as `iocstream scan`: nothing is scanned */
-    }
+    /* As `iocstream scan` without --strict: a line that is no indicator
+     * (or is malformed) is reported and skipped, the rest is scanned. */
+    if (rejected)
+        fprintf(stderr, "rawlimit: %zu IOC lines rejected or skipped\n",
+                rejected);
 
     t0 = now();
     err = iocs_db_compile(&db, set, errbuf, sizeof(errbuf));
