@@ -505,3 +505,156 @@ size_t iocs_cidrset_lookup(const struct iocs_cidrset *s, int family,
     }
     return found;
 }
+
+/* ---- saved form: a header of 8 words (nnodes, nentries, root4, root6,
+ * ranges4, ranges6, caphosts, nhosts), then the nodes (4 words each), the
+ * entries (2 words) and the host table (16 address bytes, 3 words) ---- */
+
+#define SAVE_HEAD 32
+#define HOST_BYTES 28
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+size_t iocs__cidrset_size(const struct iocs_cidrset *s)
+{
+    return SAVE_HEAD + (size_t)s->nnodes * 16 + (size_t)s->nentries * 8 +
+           s->caphosts * HOST_BYTES;
+}
+
+void iocs__cidrset_save(const struct iocs_cidrset *s, unsigned char *out)
+{
+    uint32_t head[8] = {s->nnodes,
+                        s->nentries,
+                        s->root[0],
+                        s->root[1],
+                        s->ranges[0],
+                        s->ranges[1],
+                        (uint32_t)s->caphosts,
+                        (uint32_t)s->nhosts};
+    unsigned char *p = out;
+
+    for (int i = 0; i < 8; i++, p += 4)
+        put32(p, head[i]);
+    for (uint32_t i = 0; i < s->nnodes; i++, p += 16) {
+        put32(p, s->nodes[i].child[0]);
+        put32(p + 4, s->nodes[i].child[1]);
+        put32(p + 8, s->nodes[i].ids);
+        put32(p + 12, s->nodes[i].last);
+    }
+    /* Entry 0 is never used (nor written): zeros. */
+    memset(p, 0, 8);
+    p += 8;
+    for (uint32_t i = 1; i < s->nentries; i++, p += 8) {
+        put32(p, s->entries[i].id);
+        put32(p + 4, s->entries[i].next);
+    }
+    for (size_t i = 0; i < s->caphosts; i++, p += HOST_BYTES) {
+        memcpy(p, s->hosts[i].addr, 16);
+        put32(p + 16, s->hosts[i].ids);
+        put32(p + 20, s->hosts[i].last);
+        put32(p + 24, s->hosts[i].family);
+    }
+}
+
+/* An id list [ids, last] as a node or host holds it: both 0, or both
+ * entries. */
+static bool good_list(uint32_t ids, uint32_t last, uint32_t nentries)
+{
+    return ids < nentries && last < nentries && (ids == 0) == (last == 0);
+}
+
+int iocs__cidrset_load(struct iocs_cidrset **out, const unsigned char *p,
+                       size_t n, uint32_t nids)
+{
+    struct iocs_cidrset *s;
+    uint32_t h[8];
+    size_t used = 0;
+
+    if (n < SAVE_HEAD)
+        return -EINVAL;
+    for (int i = 0; i < 8; i++)
+        h[i] = get32(p + 4 * i);
+    /* Node 0 is the null index, entry 0 unused; the table, when any, a
+     * power of two at most half full. */
+    if (h[0] < 3 || h[1] < 1 || h[2] == 0 || h[2] >= h[0] || h[3] == 0 ||
+        h[3] >= h[0] || (h[6] & (h[6] - 1)) != 0 || h[7] > h[6] / 2 ||
+        (h[6] != 0 && h[7] == 0) ||
+        n != SAVE_HEAD + (size_t)h[0] * 16 + (size_t)h[1] * 8 +
+                 (size_t)h[6] * HOST_BYTES)
+        return -EINVAL;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->nodes = malloc((size_t)h[0] * sizeof(*s->nodes));
+    s->entries = malloc((size_t)h[1] * sizeof(*s->entries));
+    s->hosts = h[6] ? malloc((size_t)h[6] * sizeof(*s->hosts)) : NULL;
+    if (!s->nodes || !s->entries || (h[6] && !s->hosts)) {
+        iocs_cidrset_free(s);
+        return -ENOMEM;
+    }
+    s->nnodes = s->capnodes = h[0];
+    s->nentries = s->capentries = h[1];
+    s->root[0] = h[2];
+    s->root[1] = h[3];
+    s->ranges[0] = h[4];
+    s->ranges[1] = h[5];
+    s->caphosts = h[6];
+    s->nhosts = h[7];
+    p += SAVE_HEAD;
+    for (uint32_t i = 0; i < s->nnodes; i++, p += 16) {
+        struct node *x = &s->nodes[i];
+
+        x->child[0] = get32(p);
+        x->child[1] = get32(p + 4);
+        x->ids = get32(p + 8);
+        x->last = get32(p + 12);
+        /* A cycle of children is harmless: a walk stops at the address's
+         * last bit. */
+        if (x->child[0] >= s->nnodes || x->child[1] >= s->nnodes ||
+            !good_list(x->ids, x->last, s->nentries))
+            goto bad;
+    }
+    s->entries[0] = (struct entry){0}; /* unused */
+    p += 8;
+    for (uint32_t i = 1; i < s->nentries; i++, p += 8) {
+        struct entry *e = &s->entries[i];
+
+        e->id = get32(p);
+        e->next = get32(p + 4);
+        /* Forward only, so every list ends. */
+        if (e->id >= nids || e->next >= s->nentries ||
+            (e->next != 0 && e->next <= i))
+            goto bad;
+    }
+    for (size_t i = 0; i < s->caphosts; i++, p += HOST_BYTES) {
+        struct host *x = &s->hosts[i];
+
+        memcpy(x->addr, p, 16);
+        x->ids = get32(p + 16);
+        x->last = get32(p + 20);
+        x->family = get32(p + 24);
+        if (!good_list(x->ids, x->last, s->nentries) ||
+            (x->ids && x->family != 4 && x->family != 6))
+            goto bad;
+        used += x->ids != 0;
+    }
+    /* The table's count is what lookups rely on to find a free slot. */
+    if (used != s->nhosts)
+        goto bad;
+    *out = s;
+    return 0;
+
+bad:
+    iocs_cidrset_free(s);
+    return -EINVAL;
+}

@@ -718,9 +718,9 @@ int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len)
 int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                   const struct iocs_pat *pats, size_t npats, size_t overlap,
                   const char *hsbytes, size_t hslen, const char *id,
-                  char *errbuf, size_t errlen)
+                  struct iocs_cidrset **cidrs, char *errbuf, size_t errlen)
 {
-    size_t n = iocs_iocset_count(set);
+    size_t n = cidrs ? 0 : iocs_iocset_count(set);
     struct iocs_db *db;
     hs_error_t rc;
     int err;
@@ -737,8 +737,8 @@ int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
     memcpy(db->pats, pats, npats * sizeof(*pats));
     db->npats = npats;
     db->overlap = overlap;
-    /* The prefix set is rebuilt from the CIDR and IPv6 IOCs: cheap, and it
-     * keeps the file free of pointers. */
+    /* The prefix set, unless the file brought it, is rebuilt from the CIDR
+     * and IPv6 IOCs (n is 0 when it did). */
     for (size_t i = 0; i < n; i++) {
         const struct iocs_ioc *x = iocs_iocset_get(set, i);
         uint8_t a[16];
@@ -771,6 +771,10 @@ int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
         snprintf(db->id, sizeof(db->id), "%.16s", id);
     else
         make_id(db);
+    if (cidrs) { /* taken only now: on failure it is still the caller's */
+        db->cidrs = *cidrs;
+        *cidrs = NULL;
+    }
     db->owned = set;
     *out = db;
     return 0;

@@ -28,8 +28,8 @@
 #define MAGIC "IOCSTRDB"
 #define IDX_MAGIC "IOCSIDX1"
 #define HEADER_SIZE 192
-/* The bytes at each end of the Hyperscan section in the binding (its
- * header is 32 bytes, its unchecked padding 8). */
+/* The bytes at each end of the Hyperscan section in the binding at least
+ * (its header is 32 bytes; the padding after its bytecode goes in too). */
 #define HS_EDGE 64
 #define IDX_SIZE 32
 #define NO_STRING 0xffffffffu
@@ -416,7 +416,7 @@ static int get_set(struct cur *c, uint64_t count, uint64_t nrec,
 /* The header's fields, read once from a copy of it. */
 struct header {
     uint64_t hash, count, npats, overlap, set_len, pat_len, hs_len, bind;
-    uint64_t nrec;
+    uint64_t nrec, cidr_len;
     char id[17];
 };
 
@@ -433,14 +433,17 @@ static void get_header(const unsigned char *p, struct header *h)
     h->nrec = le_load(p + 160, 8);
     memcpy(h->id, p + 168, 16);
     h->id[16] = '\0';
+    h->cidr_len = le_load(p + 184, 8);
 }
 
 /* Whether the sizes of h add up to a file of n bytes. */
 static bool sizes_fit(const struct header *h, size_t n)
 {
     return h->set_len <= FILE_MAX && h->pat_len <= FILE_MAX &&
-           h->hs_len <= FILE_MAX &&
-           HEADER_SIZE + h->set_len + h->pat_len + h->hs_len + 8 == n;
+           h->hs_len <= FILE_MAX && h->cidr_len <= FILE_MAX &&
+           HEADER_SIZE + h->set_len + h->pat_len + h->cidr_len + h->hs_len +
+                   8 ==
+               n;
 }
 
 /*
@@ -448,32 +451,40 @@ static bool sizes_fit(const struct header *h, size_t n)
  * pattern section and of the ends of the Hyperscan section, seeded with
  * the set hash. Its first HS_EDGE bytes hold Hyperscan's own header
  * (magic, version, length, platform and the CRC32C of the bytecode, which
- * hs_deserialize_database() checks on its copy); its last HS_EDGE bytes
- * hold the end of the bytecode and the padding Hyperscan 5 writes after
- * it, which no CRC covers. A Hyperscan database spliced in from another
+ * hs_deserialize_database() checks on its copy); its last HS_EDGE bytes,
+ * and all of the padding Hyperscan 5 writes after the bytecode (which no
+ * CRC covers), are the end. A Hyperscan database spliced in from another
  * file (whose pattern ids index another pattern table) is refused before
  * it is deserialized.
  */
 static uint64_t bind_key(const unsigned char *p, const struct header *h)
 {
     const unsigned char *pat = p + HEADER_SIZE + h->set_len;
-    const unsigned char *hs = pat + h->pat_len;
-    size_t edge = h->hs_len < HS_EDGE ? (size_t)h->hs_len : HS_EDGE;
+    const unsigned char *hs = pat + h->pat_len + h->cidr_len;
+    size_t n = (size_t)h->hs_len, edge = n < HS_EDGE ? n : HS_EDGE;
+    size_t tail = n - edge;
     uint64_t k;
 
+    /* The padding after the bytecode: Hyperscan's header says where the
+     * bytecode (length at byte 8) ends. */
+    if (n >= 32 && le_load(hs + 8, 4) <= n - 32 &&
+        32 + le_load(hs + 8, 4) < tail)
+        tail = 32 + (size_t)le_load(hs + 8, 4);
     k = hash8(h->hash ^ UINT64_C(0x62696e6468733035), pat, (size_t)h->pat_len);
     k = hash8(k, hs, edge);
-    return hash8(k, hs + h->hs_len - edge, edge);
+    return hash8(k, hs + tail, n - tail);
 }
 
-/* The trailer: a hash of the header and the pattern section (the set
- * section has the set hash, the Hyperscan section its CRC32C). */
+/* The trailer: a hash of the header and the pattern and prefix set
+ * sections (the set section has the set hash, the Hyperscan section its
+ * CRC32C). */
 static uint64_t file_sum(const unsigned char *head, const unsigned char *p,
                          const struct header *h)
 {
     uint64_t k = hash8(UINT64_C(0x696f637364623035), head, HEADER_SIZE);
 
-    return hash8(k, p + HEADER_SIZE + h->set_len, (size_t)h->pat_len);
+    return hash8(k, p + HEADER_SIZE + h->set_len,
+                 (size_t)(h->pat_len + h->cidr_len));
 }
 
 int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
@@ -481,7 +492,7 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
 {
     const struct iocs_iocset *set = iocs_db_set(db);
     size_t npats = iocs_db_patterns(db), set_at, set_len, pat_at, hs_len = 0;
-    size_t nrec = 0;
+    size_t nrec = 0, cidr_at, cidr_len;
     struct buf b = {0};
     struct header hd;
     struct target t;
@@ -514,6 +525,14 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
         put_le(&b, pt->left, 1);
         put_le(&b, pt->right, 1);
     }
+    cidr_at = b.len;
+    if (iocs_db_cidrs(db)) {
+        unsigned char *at = reserve(&b, iocs__cidrset_size(iocs_db_cidrs(db)));
+
+        if (at)
+            iocs__cidrset_save(iocs_db_cidrs(db), at);
+    }
+    cidr_len = b.len - cidr_at;
     put(&b, hs, hs_len);
     free(hs);
     if (b.err) {
@@ -532,10 +551,11 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
     le_store(h + 112, npats, 8);
     le_store(h + 120, iocs_db_overlap(db), 8);
     le_store(h + 128, set_len, 8);
-    le_store(h + 136, b.len - hs_len - pat_at, 8);
+    le_store(h + 136, cidr_at - pat_at, 8);
     le_store(h + 144, hs_len, 8);
     le_store(h + 160, nrec, 8);
     memcpy(h + 168, iocs_db_id(db), 16);
+    le_store(h + 184, cidr_len, 8);
     get_header(h, &hd);
     le_store(h + 152, bind_key(b.p, &hd), 8);
     put_le(&b, file_sum(b.p, b.p, &hd), 8);
@@ -608,6 +628,7 @@ static int parse_file(struct iocs_db **out, struct backing *k, uint64_t want,
     const unsigned char *p = k->p;
     unsigned char head[HEADER_SIZE];
     struct iocs_iocset *set = NULL;
+    struct iocs_cidrset *cidrs = NULL;
     struct iocs_pat *pats = NULL;
     size_t n = k->len;
     struct header h;
@@ -694,9 +715,20 @@ static int parse_file(struct iocs_db **out, struct backing *k, uint64_t want,
             goto fail;
         }
     }
+    if (h.cidr_len) {
+        err = iocs__cidrset_load(&cidrs, c.end, (size_t)h.cidr_len,
+                                 (uint32_t)h.count);
+        if (err) {
+            iocs_seterr(errbuf, errlen, err, "%s",
+                        err == -ENOMEM ? "out of memory" : "bad prefix set");
+            goto fail;
+        }
+    }
+    /* No section: none stored, rebuilt from the set (finding none when
+     * the set has no CIDR or IPv6 IOC). */
     err = iocs__db_load(out, set, pats, (size_t)h.npats, (size_t)h.overlap,
-                        (const char *)c.end, (size_t)h.hs_len, h.id, errbuf,
-                        errlen);
+                        (const char *)c.end + h.cidr_len, (size_t)h.hs_len,
+                        h.id, h.cidr_len ? &cidrs : NULL, errbuf, errlen);
     if (err)
         goto fail;
     free(pats);
@@ -707,6 +739,7 @@ static int parse_file(struct iocs_db **out, struct backing *k, uint64_t want,
 
 fail:
     free(pats);
+    iocs_cidrset_free(cidrs);
     iocs_iocset_free(set);
     return err;
 }
@@ -718,7 +751,9 @@ static size_t prefix_len(const unsigned char *p, size_t n)
     struct header h;
 
     get_header(p, &h);
-    return sizes_fit(&h, n) ? HEADER_SIZE + (size_t)(h.set_len + h.pat_len) : n;
+    return sizes_fit(&h, n)
+               ? HEADER_SIZE + (size_t)(h.set_len + h.pat_len + h.cidr_len)
+               : n;
 }
 
 /*

@@ -25,19 +25,24 @@
  *            Hyperscan section (a Hyperscan database is only loaded with
  *            the pattern table it was compiled with)
  *     160 8  record count (IOCs and their `also` records)
- *     168 16 iocs_db_id(), 16 hex digits     184 8  zero
+ *     168 16 iocs_db_id(), 16 hex digits
+ *     184 8  prefix set section bytes (0: none stored)
  *   set section: per IOC, u32 record count (1 + its `also` chain), then
  *     per record: u8 type, i32 severity, i32 confidence, i64 expires,
  *     u32 hs_flags, u16 port, u8 word, then value, feed, provider,
  *     description, reference, source, tags, rule_id, each as u32 length
  *     (0xffffffff: NULL), the bytes and a NUL
  *   pattern section: per pattern u32 ioc, u16 len, u8 kind, left, right
+ *   prefix set section: the CIDR prefix set as built (cidr.h,
+ *     iocs__cidrset_save()), when the set has CIDR or IPv6 IOCs
  *   Hyperscan section: hs_serialize_database() bytes
- *   trailer: 8-byte checksum of the header and the pattern section
+ *   trailer: 8-byte checksum of the header and the pattern and prefix set
+ *     sections
  *
  * Loading maps the file (MAP_PRIVATE, read-only) and uses it in place: the
  * set's strings point into the set section (they are stored with their
- * NUL), its records are one array, the pattern table is decoded, and
+ * NUL), its records are one array, the pattern table and the prefix set are
+ * decoded, and
  * hs_deserialize_database() copies the Hyperscan section into its own
  * aligned allocation; the pages of the pattern and Hyperscan sections are
  * then dropped from the mapping (MADV_DONTNEED), which stays, with the set
@@ -58,7 +63,8 @@
  *
  * Nothing in a file is trusted, and every byte is under one checksum: the
  * magic, version, sizes, Hyperscan version and CPU features are checked;
- * the trailer covers the header and the pattern section, the set hash
+ * the trailer covers the header, the pattern and prefix set sections, the
+ * set hash
  * (recomputed over the set section and compared with the header's) covers
  * the set section, and Hyperscan's own CRC32C (in its section's header,
  * checked by hs_deserialize_database() on its copy) covers its bytecode,
@@ -67,14 +73,16 @@
  * the file. Every record is bounds- and range-checked (every string ends
  * in a NUL inside the section; a value has no NUL inside; a chain's
  * records repeat their IOC's type and value; the counts fit the section
- * sizes); every pattern is range-checked; the scanner still checks every
+ * sizes); every pattern is range-checked; every index of the prefix set
+ * is checked (iocs__cidrset_load()); the scanner still checks every
  * pattern id Hyperscan reports against the pattern count. Only a regular
  * file of at most IOCS_DBFILE_MAX bytes is read. Not checked again: that
  * the values are distinct (the writer's set was, and the set hash says
  * this is its set) and that the stored id is the one iocs_db_compile()
- * would compute (it only names the set in events). The CIDR prefix set is
- * rebuilt from the CIDR and IPv6 IOCs. Older versions are -ESTALE: the
- * cache rebuilds them.
+ * would compute (it only names the set in events), and that the prefix
+ * set holds the set's ranges (a tree of 1M IOCs' ranges takes ~50 ms to
+ * build; a file without the section has it rebuilt). Older versions are
+ * -ESTALE: the cache rebuilds them.
  *
  * The cache lives in $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream):
  *   <set hash>.db    a database file, keyed by iocs_dbcache_set_hash(): a

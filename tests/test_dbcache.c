@@ -22,6 +22,7 @@
 
 #include "helpers.h"
 #include "matchers/builtin.h"
+#include "matchers/cidr.h"
 #include "matchers/db.h"
 #include "matchers/dbcache.h"
 #include "matchers/feed.h"
@@ -190,6 +191,26 @@ static void test_dbcache_round_trip(void **state)
     assert_string_equal(iocs_db_id(back), iocs_db_id(db));
     assert_int_equal(iocs_db_overlap(back), iocs_db_overlap(db));
     assert_non_null(iocs_db_cidrs(back));
+    /* The stored prefix set answers as the built one. */
+    for (size_t i = 0; i < 4; i++) {
+        static const char *const ips[] = {"10.1.2.3", "192.0.2.7",
+                                          "2001:db8::1", "2001:db9::1"};
+        uint32_t ia[8], ib[8];
+        uint8_t a[16] = {0};
+        int fam = strchr(ips[i], ':') ? 6 : 4;
+        size_t k;
+
+        if (fam == 6)
+            assert_int_equal(iocs_ip6_parse(ips[i], strlen(ips[i]), a), 0);
+        else
+            assert_int_equal(iocs_ip4_parse(ips[i], strlen(ips[i]), a), 0);
+        k = iocs_cidrset_lookup(iocs_db_cidrs(db), fam, a, ia, 8);
+        assert_int_equal(
+            iocs_cidrset_lookup(iocs_db_cidrs(back), fam, a, ib, 8), k);
+        assert_true(k <= 8);
+        assert_memory_equal(ia, ib, k * sizeof(*ia));
+        assert_true(k > 0 || i % 2); /* 10/8 and 2001:db8::/32 hold 0, 2 */
+    }
     assert_true(scan_count(db, text) > 5);
     assert_int_equal(scan_count(back, text), scan_count(db, text));
     iocs_db_free(back);
