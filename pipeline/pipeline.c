@@ -180,7 +180,12 @@ static void identify(struct iocs_source *src, const struct iocs_slab *s)
     }
     if (src->fp_len)
         return; /* follow or a checkpoint made it */
+    /* An encoded file read on its own comes as an empty slab (its job
+     * reads it); packed, its part holds its bytes. Either way the
+     * fingerprint is of its first stored bytes, so its ids do not depend
+     * on whether it was small enough to pack. */
     if (s->offset == 0 && s->err == 0 &&
+        !(s->codec != IOCS_CODEC_PLAIN && s->len == 0) &&
         (s->len >= IOCS_SOURCE_FP_MAX || s->last)) {
         size_t n = s->len < IOCS_SOURCE_FP_MAX ? s->len : IOCS_SOURCE_FP_MAX;
 
@@ -230,7 +235,9 @@ static void file_job(const struct iocs_slab *p,
  * whole-file jobs (fj[i].codec is not plain for those; v[i] is then
  * unused). Reports sources that failed (*status = 2). Returns the number
  * of items (at most IOCS_READER_PARTS_MAX), or a negative errno from the
- * framer. Line numbers are left to the caller.
+ * framer. Each unit's line0 is its source's start line, which counts for
+ * a source's first unit only: the rest are numbered by the caller (-j 0)
+ * or the pool.
  */
 static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
                       const struct iocs_sourcelist *list, struct srckey *k,
@@ -269,6 +276,7 @@ static int slab_units(struct iocs_framer *f, struct iocs_slab *s,
     rc = iocs_framer_frame(f, s, &v[0].u);
     if (rc > 0) {
         v[0].path = list->v[s->source].path;
+        v[0].line0 = list->v[s->source].start_line;
         v[0].u.source_id = source_key(k, list, s);
     }
     return rc;
@@ -462,8 +470,8 @@ static int submit(struct iocs_workers *w, struct iocs_reader *r,
              : iocs_workers_submit_file(w, s, fj);
 }
 
-/* N threads: this one reads, frames, numbers lines and writes; the pool
- * scans. */
+/* N threads: this one reads, frames and writes; the pool counts and
+ * numbers the lines, and scans. */
 static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      const struct iocs_db *db, const struct iocs_scan_opts *o,
                      const struct iocs_allow *allow, unsigned max_jobs,
@@ -486,7 +494,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
     struct srckey key = {0};
-    uint64_t line0 = 1, lines = 0, bytes = 0;
+    uint64_t bytes = 0;
     int status = 0, err;
 
     v = calloc(IOCS_READER_PARTS_MAX, sizeof(*v));
@@ -557,33 +565,19 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
             }
             continue;
         }
-        /* Number the lines here, for each unit's line0 and the totals;
-         * the workers count only up to their hits. Units go out in runs
-         * between whole-file jobs; the last job of the slab carries it. */
+        /* Units go out in runs between whole-file jobs; the last job of
+         * the slab carries it. The workers count and number the lines. */
         err = 0;
         for (int i = 0, from = 0; i <= n && !err; i++) {
-            const struct iocs_unit *u = &v[i].u;
-            uint64_t nl;
-
-            if (i == n || fj[i].codec != IOCS_CODEC_PLAIN) {
-                if (i > from)
-                    err = submit(w, r, sink, i == n ? s : NULL, v + from,
-                                 (unsigned)(i - from), NULL);
-                if (!err && i < n)
-                    err = submit(w, r, sink, i == n - 1 ? s : NULL, NULL, 0,
-                                 &fj[i]);
-                from = i + 1;
+            if (i < n && fj[i].codec == IOCS_CODEC_PLAIN)
                 continue;
-            }
-            nl = iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
-            if (u->first)
-                line0 = list->v[u->source].start_line;
-            v[i].line0 = line0;
-            v[i].nl = nl;
-            line0 += nl;
-            lines += nl;
-            if (u->last && u->len > 0 && u->ptr[u->len - 1] != '\n')
-                lines++; /* a last line with no final newline */
+            if (i > from)
+                err = submit(w, r, sink, i == n ? s : NULL, v + from,
+                             (unsigned)(i - from), NULL);
+            if (!err && i < n)
+                err =
+                    submit(w, r, sink, i == n - 1 ? s : NULL, NULL, 0, &fj[i]);
+            from = i + 1;
         }
         if (err < 0)
             break; /* s is held by a job, or released with the reader */
@@ -601,8 +595,7 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
      * status 2, as a plain one does, unless the loop ended otherwise. */
     if (iocs_workers_failed(w) && status == 0 && err >= 0)
         status = 2;
-    iocs_workers_stats(w, st);
-    st->lines += lines; /* the workers counted whole-file jobs' lines */
+    iocs_workers_stats(w, st); /* lines: the pool counted them all */
     iocs_workers_free(w);
     free(v);
     free(fj);

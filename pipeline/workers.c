@@ -5,6 +5,15 @@
  * tail <= next <= head <= tail + njobs. done_upto is the first seq not yet
  * finished: every job before it is done.
  *
+ * Line numbers (workers.h): lined is the first seq whose units are not
+ * numbered yet; it always stands at the first job not counted (or head),
+ * because a job is marked counted (a plain job by its worker, a whole-file
+ * job at submit) under the same lock hold that calls number(). So
+ * tail <= lined (a job is collected only when done, a plain job is done
+ * only after it was numbered, and a whole-file job is numbered as soon as
+ * the jobs before it are) and lined <= head. line is the line the chain
+ * reached: of the byte after the last plain unit numbered.
+ *
  * A whole-file job hands off its events (workers.h): its worker sets
  * `partial` and waits on `handed`; the collector, waiting for that job,
  * writes what is buffered, clears the encoder and clears `partial`. The
@@ -27,8 +36,13 @@ struct job {
     char why[256];            /* why the file job's source failed */
     struct iocs_work_unit *v; /* max_units entries */
     unsigned n;
-    bool touches; /* a unit touches the line state */
+    bool counted;            /* v[].nl is set (a file job: always) */
+    bool waiting;            /* its worker waits on `numbered` */
+    pthread_cond_t numbered; /* the chain numbered this job */
+    bool touches;            /* a unit touches the line state */
     struct iocs_encoder *enc;
+    bool has_pos; /* pos is set: a unit of its own ends a line (number()),
+                     or the file job ran to its end (collect) */
     struct iocs_sink_pos pos; /* where the job's batch reaches */
     int err;
     bool done;
@@ -47,7 +61,7 @@ struct iocs_workers {
     unsigned njobs;
     unsigned max_units;
     struct iocs_work_unit *units; /* every job's v[] */
-    uint64_t head, next, tail, done_upto;
+    uint64_t head, next, tail, done_upto, lined;
     pthread_mutex_t mu;
     pthread_cond_t work;   /* a job was queued, or stop */
     pthread_cond_t done;   /* the job the collector waits for finished */
@@ -59,11 +73,13 @@ struct iocs_workers {
     bool stop;
     struct worker *workers;
     unsigned nworkers;
-    struct iocs_linestate *ls; /* the one line that may span units */
-    struct iocs_sink_pos pos;  /* of the last job submitted */
-    uint64_t batch_seq;        /* of the last batch written */
-    int sink_err;              /* the sink failed: later batches are
-                                  dropped, this error returned */
+    struct iocs_linestate *ls;    /* the one line that may span units */
+    uint64_t line;                /* where the chain stands (see above) */
+    uint64_t lines;               /* lines of the plain units numbered */
+    uint64_t batch_seq;           /* of the last batch written */
+    struct iocs_sink_pos written; /* the position of that batch */
+    int sink_err;                 /* the sink failed: later batches are
+                                     dropped, this error returned */
     iocs_workers_report_fn report;
     void *report_ctx;
     uint64_t failed; /* whole-file sources that failed */
@@ -132,6 +148,59 @@ static bool touches_line(const struct iocs_unit *u)
     return u->rescan > 0 || !u->ends_line;
 }
 
+/* Count the newlines of j's units, as the chain needs them: the bytes a
+ * unit does not share with the one before it. Called with the lock not
+ * held; the count is published by setting j->counted under the lock. */
+static void count_lines(struct job *j)
+{
+    for (unsigned i = 0; i < j->n; i++) {
+        const struct iocs_unit *u = &j->v[i].u;
+
+        j->v[i].nl =
+            iocs_count_newlines(u->ptr + u->rescan, u->len - u->rescan);
+    }
+}
+
+/*
+ * Move the chain over every counted job from `lined` on: number their
+ * units, set their batch positions and add up their lines, and wake the
+ * workers that wait for those jobs (and only those). Called with the lock
+ * held.
+ */
+static void number(struct iocs_workers *w)
+{
+    for (; w->lined < w->head; w->lined++) {
+        struct job *j = &w->jobs[w->lined % w->njobs];
+
+        if (!j->counted)
+            break;
+        if (j->file)
+            continue; /* it numbers its own lines: the chain passes */
+        for (unsigned i = 0; i < j->n; i++) {
+            struct iocs_work_unit *v = &j->v[i];
+            const struct iocs_unit *u = &v->u;
+
+            if (u->first)
+                w->line = v->line0; /* the source's start line */
+            v->line0 = w->line;
+            w->line += v->nl;
+            w->lines += v->nl;
+            if (u->last && u->len > 0 && u->ptr[u->len - 1] != '\n')
+                w->lines++; /* a last line with no final newline */
+            /* An open line's events come with a later job: the position
+             * stays before it. */
+            if (u->ends_line) {
+                j->pos = (struct iocs_sink_pos){.source = u->source,
+                                                .offset = u->offset + u->len,
+                                                .line = w->line};
+                j->has_pos = true;
+            }
+        }
+        if (j->waiting)
+            pthread_cond_signal(&j->numbered);
+    }
+}
+
 static void *work(void *arg)
 {
     struct worker *me = arg;
@@ -153,17 +222,32 @@ static void *work(void *arg)
             break; /* stopping, and nothing left */
         seq = w->next++;
         j = &w->jobs[seq % w->njobs];
-        if (j->touches)
-            while (w->done_upto < seq) {
-                w->ordering++;
-                pthread_cond_wait(&w->order, &w->mu);
-                w->ordering--;
-            }
         pthread_mutex_unlock(&w->mu);
 
         if (w->before_job)
             w->before_job(w->before_job_ctx, seq);
-        /* The reading thread counted the units' newlines already. */
+        if (!j->file) {
+            /* Count first, off the reading thread and before any wait, so
+             * the jobs after this one can be numbered meanwhile; it also
+             * brings the unit into this core's cache for hs_scan. */
+            count_lines(j);
+            pthread_mutex_lock(&w->mu);
+            j->counted = true;
+            number(w);
+            /* Events carry absolute line numbers. */
+            while (w->lined <= seq) {
+                j->waiting = true;
+                pthread_cond_wait(&j->numbered, &w->mu);
+                j->waiting = false;
+            }
+            if (j->touches)
+                while (w->done_upto < seq) {
+                    w->ordering++;
+                    pthread_cond_wait(&w->order, &w->mu);
+                    w->ordering--;
+                }
+            pthread_mutex_unlock(&w->mu);
+        }
         err = 0;
         if (j->file) {
             struct filectx fc = {w, j};
@@ -215,6 +299,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     pthread_cond_init(&w->done, NULL);
     pthread_cond_init(&w->order, NULL);
     pthread_cond_init(&w->handed, NULL);
+    w->line = 1;
     w->njobs = opts->max_jobs;
     w->report = opts->report;
     w->report_ctx = opts->report_ctx;
@@ -222,6 +307,8 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     w->before_job_ctx = opts->before_job_ctx;
     w->max_units = opts->max_units;
     w->jobs = calloc(w->njobs, sizeof(*w->jobs));
+    for (unsigned i = 0; w->jobs && i < w->njobs; i++)
+        pthread_cond_init(&w->jobs[i].numbered, NULL);
     w->units = calloc((size_t)w->njobs * w->max_units, sizeof(*w->units));
     w->workers = calloc(opts->threads, sizeof(*w->workers));
     if (!w->jobs || !w->units || !w->workers) {
@@ -282,8 +369,10 @@ void iocs_workers_free(struct iocs_workers *w)
         iocs_scanner_free(k->sc);
         iocs_wholefile_free(k->wf);
     }
-    for (unsigned i = 0; w->jobs && i < w->njobs; i++)
+    for (unsigned i = 0; w->jobs && i < w->njobs; i++) {
         iocs_encoder_free(w->jobs[i].enc);
+        pthread_cond_destroy(&w->jobs[i].numbered);
+    }
     iocs_linestate_free(w->ls);
     free(w->jobs);
     free(w->units);
@@ -320,19 +409,11 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
     j->file = false;
     memcpy(j->v, v, n * sizeof(*v));
     j->n = n;
+    j->counted = false; /* its worker counts it; number() sets pos */
+    j->has_pos = false;
     j->touches = false;
-    for (unsigned i = 0; i < n; i++) {
-        const struct iocs_unit *u = &v[i].u;
-
-        j->touches |= touches_line(u);
-        /* An open line's events come with a later job: the position stays
-         * before it. */
-        if (u->ends_line)
-            w->pos = (struct iocs_sink_pos){.source = u->source,
-                                            .offset = u->offset + u->len,
-                                            .line = v[i].line0 + v[i].nl};
-    }
-    j->pos = w->pos;
+    for (unsigned i = 0; i < n; i++)
+        j->touches |= touches_line(&v[i].u);
     j->err = 0;
     j->done = false;
     pthread_mutex_lock(&w->mu);
@@ -357,33 +438,34 @@ int iocs_workers_submit_file(struct iocs_workers *w, struct iocs_slab *s,
     j->file = true;
     j->fj = *fj;
     j->n = 0;
+    j->counted = true;  /* nothing to count: number() passes it */
+    j->has_pos = false; /* until its end is known (collect) */
     j->touches = false; /* it has its own line state */
     j->partial = false;
-    /* Partial batches keep the position before the file; its last batch
-     * gets the file's end (collect). A piece of a long line submitted
-     * after it says "source fj->source, nothing done". */
-    j->pos = w->pos;
-    w->pos = (struct iocs_sink_pos){.source = fj->source, .line = 1};
     j->err = 0;
     j->done = false;
     pthread_mutex_lock(&w->mu);
     w->head++;
+    number(w); /* the chain may pass it now */
     if (w->idle)
         pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);
     return 0;
 }
 
-/* Write what j's encoder holds as the next batch, at position pos. */
+/* Write what j's encoder holds as the next batch, at position pos, or
+ * (NULL) at the previous batch's. */
 static int write_batch(struct iocs_workers *w, struct job *j,
                        struct iocs_sink *sink, const struct iocs_sink_pos *pos)
 {
     struct iocs_sink_batch b;
     int err;
 
+    if (pos)
+        w->written = *pos;
     iocs_encoder_batch(j->enc, &b);
     b.seq = w->batch_seq + 1;
-    b.pos = *pos;
+    b.pos = w->written;
     err = w->sink_err ? w->sink_err : iocs_sink_write(sink, &b);
     if (!err)
         w->batch_seq++;
@@ -413,7 +495,7 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
             break;
         /* A file job handed off its events: write them while it waits. */
         pthread_mutex_unlock(&w->mu);
-        (void)write_batch(w, j, sink, &j->pos);
+        (void)write_batch(w, j, sink, NULL);
         pthread_mutex_lock(&w->mu);
         j->partial = false;
         pthread_cond_broadcast(&w->handed);
@@ -421,12 +503,14 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
     pthread_mutex_unlock(&w->mu);
 
     *slab = j->slab;
-    if (j->file && j->res.err == 0)
+    if (j->file && j->res.err == 0) {
         j->pos = (struct iocs_sink_pos){.source = j->fj.source,
                                         .offset = j->res.end,
                                         .line = 1 + j->res.lines};
+        j->has_pos = true;
+    }
     /* Events of units scanned before a failure still leave. */
-    err = write_batch(w, j, sink, &j->pos);
+    err = write_batch(w, j, sink, j->has_pos ? &j->pos : NULL);
     if (j->file && j->res.err < 0) {
         w->failed++;
         if (w->report)
@@ -458,4 +542,5 @@ void iocs_workers_stats(const struct iocs_workers *w,
         out->splits += st.splits;
         out->lost += st.lost;
     }
+    out->lines += w->lines; /* the plain units', numbered by the chain */
 }

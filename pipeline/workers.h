@@ -4,13 +4,24 @@
  *
  * The thread that reads (reader + framer) submits jobs: the units of one
  * slab (one unit, or one per small file of a pack), each with its source
- * name and its first line number; N workers take jobs in submission order, each
- * with its own scanner (its own Hyperscan scratch), and encode the job's
- * events into the job's own encoder (encode.h). The reading thread collects
+ * name; N workers take jobs in submission order, each with its own scanner
+ * (its own Hyperscan scratch), and encode the job's events into the job's
+ * own encoder (encode.h). The reading thread collects
  * finished jobs strictly in submission order: it hands each job's events to
  * the sink as one batch (sink.h) and gets their slabs back to release to the
  * reader. At most max_jobs
  * units are in flight: a slow output slows the reader and memory stays flat.
+ *
+ * Line numbers: the reading thread does not count newlines. The worker
+ * that takes a job first counts the newlines of its units, then the job
+ * joins a chain kept in submission order: once every job before it is
+ * counted, its units' first line numbers follow from the line the chain
+ * reached (or the source's start line, for a source's first unit), and so
+ * do its batch position's line and the lines total. Whichever worker
+ * counts the job the chain waits on moves the chain as far as counted jobs
+ * allow; a worker whose job is not numbered yet waits for it before it
+ * scans, as events carry absolute line numbers. A whole-file job numbers
+ * its own lines and leaves the chain's line as it was.
  *
  * A unit that continues a long line waits, in its worker, for the unit
  * before it (which holds the open line's state) to finish.
@@ -77,8 +88,9 @@ struct iocs_workers_opts {
     size_t overlap;  /* as for the framer: iocs_db_overlap() */
     iocs_workers_report_fn report; /* may be NULL */
     void *report_ctx;
-    /* Tests only: called by a worker before it scans each job (seq is the
-     * job's submission number, from 0), to inject delays. NULL: none. */
+    /* Tests only: called by a worker as it takes each job, before it
+     * counts and scans it (seq is the job's submission number, from 0),
+     * to inject delays. NULL: none. */
     void (*before_job)(void *ctx, uint64_t seq);
     void *before_job_ctx;
 };
@@ -99,10 +111,12 @@ bool iocs_workers_full(const struct iocs_workers *w);
 /* Whether any job is in flight. */
 bool iocs_workers_busy(const struct iocs_workers *w);
 
-/* A unit to scan, the name of its source, the line its first byte is in,
- * and the newlines in its bytes past u.rescan (the reading thread counts
- * them anyway): a job's batch reaches the end of its last unit that ends a
- * line, at line line0 + nl. */
+/* A unit to scan and the name of its source. The submitter gives line0
+ * only for a source's first unit (u.first): the number of the source's
+ * first line (1, or where a checkpoint resumes); otherwise line0 and nl are
+ * ignored. The pool's own copy gets nl, the newlines in the unit's bytes
+ * past u.rescan (counted by the worker), and line0, the line its first
+ * byte is in (from the chain, see above). */
 struct iocs_work_unit {
     struct iocs_unit u;
     const char *path;
@@ -130,17 +144,23 @@ int iocs_workers_submit_file(struct iocs_workers *w, struct iocs_slab *s,
 
 /*
  * Wait for the oldest job in flight, hand its events to sink as one batch
- * (the next seq of this pool, from 1; pos: the end of the job's last unit
- * that ends a line, or the previous batch's pos), and return its slab in
- * *slab for the caller to release (NULL for a job that holds none). While
- * a whole-file job runs, its partial batches are written as they come.
- * Every job makes a batch, with no events too, so positions advance. A
- * whole-file job whose source failed is reported (opts.report) and counted
- * (iocs_workers_failed()), not an error here. Returns 1 with *slab set, 0
- * when nothing is in
- * flight, or a negative errno: a scan of the job failed (the events of its
- * units before the failing one are written) or iocs_sink_write() failed
- * (*slab is still set so it can be released).
+ * (the next seq of this pool, from 1), and return its slab in *slab for the
+ * caller to release (NULL for a job that holds none). The batch's pos:
+ *   - a job with a unit that ends a line: the end of its last such unit,
+ *     at line line0 + nl of that unit (the line after it, as the chain
+ *     numbered it; a source's last line without a newline ends there too);
+ *   - a whole-file job that ran to its end: the file's end (decompressed),
+ *     at line 1 + its lines;
+ *   - any other batch (a job whose units end no line, a file job's partial
+ *     batches, a file job whose source failed): the previous batch's pos.
+ * So positions never go back. While a whole-file job runs, its partial
+ * batches are written as they come. Every job makes a batch, with no
+ * events too, so positions advance. A whole-file job whose source failed
+ * is reported (opts.report) and counted (iocs_workers_failed()), not an
+ * error here. Returns 1 with *slab set, 0 when nothing is in flight, or a
+ * negative errno: a scan of the job failed (the events of its units before
+ * the failing one are written) or iocs_sink_write() failed (*slab is still
+ * set so it can be released).
  */
 int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
                          struct iocs_slab **slab);
@@ -148,9 +168,10 @@ int iocs_workers_collect(struct iocs_workers *w, struct iocs_sink *sink,
 /* Sources of whole-file jobs that failed so far. */
 uint64_t iocs_workers_failed(const struct iocs_workers *w);
 
-/* Totals of every worker's scanner (call when nothing is in flight); lines
- * counts the lines of whole-file jobs only (the submitting thread counts
- * the others). */
+/* Totals of every worker's scanner (call when nothing is in flight);
+ * lines counts every line of the jobs so far: the newlines of plain
+ * units, plus one for a source's last line without a final newline, and
+ * the lines of whole-file jobs. */
 void iocs_workers_stats(const struct iocs_workers *w,
                         struct iocs_scan_stats *out);
 

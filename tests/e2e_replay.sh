@@ -140,6 +140,17 @@ for way in $ways mixed; do
             normalise "$W/ev.mp" "$W/st/$way" >"$W/ev.norm"
             cmp -s "$W/plain.norm" "$W/ev.norm" ||
                 fail "$what: events differ from the plain scan"
+            # event.id keys on the file's identity, never on how it was
+            # read: packed or not, whatever -j and buffer size.
+            "$B" decode "$W/ev.mp" | "$PY" -c 'import json, sys
+for l in sys.stdin:
+    print(json.loads(l)["event"]["id"])' >"$W/ev.ids"
+            if [ "$j$opt" = 0 ]; then
+                mv "$W/ev.ids" "$W/ref.ids"
+            else
+                cmp -s "$W/ref.ids" "$W/ev.ids" ||
+                    fail "$what: event.id differs from -j 0's"
+            fi
         done
     done
 done
