@@ -7,6 +7,13 @@
 //                     hs_deserialize_database) (counter: file_bytes)
 //   BM_DbCacheFind    iocs_dbcache_find(): the same plus the inputs index,
 //                     what a second `iocstream scan` start costs
+//   BM_DbLoadFile     iocs_dbfile_read() of the file IOCS_BENCH_DB_FILE
+//                     names (e.g. one `iocstream compile -o` wrote from a
+//                     1M-IOC list), so that a big set is compiled once
+//                     (counters: iocs, file_bytes, maxrss_mib)
+//   BM_DbCacheFile    iocs_dbcache_find() of that file put in a cache
+//                     directory (a hard link) with its inputs index: a
+//                     cached file, used in place
 // IOCS_BENCH_DB_MAX caps the sizes (e.g. 100000 to skip the 1M runs, which
 // take minutes to compile).
 #include <benchmark/benchmark.h>
@@ -14,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <map>
@@ -234,6 +243,99 @@ void BM_DbCacheFind(benchmark::State &state)
     }
 }
 
+void BM_DbLoadFile(benchmark::State &state)
+{
+    const char *path = getenv("IOCS_BENCH_DB_FILE");
+    struct stat st;
+    size_t n = 0;
+
+    if (!path || stat(path, &st) != 0) {
+        state.SkipWithError("set IOCS_BENCH_DB_FILE to a database file");
+        return;
+    }
+    for (auto _ : state) {
+        iocs_db *db = nullptr;
+        char errbuf[256];
+        if (iocs_dbfile_read(&db, path, 0, errbuf, sizeof(errbuf))) {
+            state.SkipWithError(errbuf);
+            break;
+        }
+        n = iocs_iocset_count(iocs_db_set(db));
+        iocs_db_free(db);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    state.counters["iocs"] = (double)n;
+    state.counters["file_bytes"] = (double)st.st_size;
+    state.counters["maxrss_mib"] = (double)ru.ru_maxrss / 1024.0;
+}
+
+void BM_DbCacheFile(benchmark::State &state)
+{
+    const char *path = getenv("IOCS_BENCH_DB_FILE");
+    unsigned char head[104], idx[32];
+    char dir[] = "/tmp/iocs_bench_dbc_XXXXXX";
+    size_t n = 0;
+
+    FILE *fp = path ? fopen(path, "rb") : nullptr;
+    if (!fp || fread(head, 1, sizeof(head), fp) != sizeof(head)) {
+        if (fp)
+            fclose(fp);
+        state.SkipWithError("set IOCS_BENCH_DB_FILE to a database file");
+        return;
+    }
+    fclose(fp);
+    uint64_t hash = 0;
+    for (int i = 7; i >= 0; i--)
+        hash = hash << 8 | head[96 + i];
+    if (!mkdtemp(dir))
+        abort();
+    std::string feed = std::string(dir) + "/feed.txt";
+    std::string db = std::string(dir) + "/" + [&] {
+        char name[32];
+        snprintf(name, sizeof(name), "%016llx.db", (unsigned long long)hash);
+        return std::string(name);
+    }();
+    fp = fopen(feed.c_str(), "w");
+    if (!fp || link(path, db.c_str()) != 0)
+        abort();
+    fclose(fp);
+    const char *inputs[] = {feed.c_str()};
+    iocs_dbcache_opts o{};
+    o.dir = dir;
+    o.inputs = inputs;
+    o.ninputs = 1;
+    o.salt = 1;
+    uint64_t key;
+    if (iocs_dbcache_inputs_key(&o, &key) != 0)
+        abort();
+    iocs__dbcache_index_make(idx, key, hash);
+    char name[64];
+    snprintf(name, sizeof(name), "/in-%016llx.idx", (unsigned long long)key);
+    fp = fopen((std::string(dir) + name).c_str(), "wb");
+    if (!fp || fwrite(idx, 1, sizeof(idx), fp) != sizeof(idx))
+        abort();
+    fclose(fp);
+    for (auto _ : state) {
+        iocs_db *d = nullptr;
+        iocs_dbcache_result res;
+        if (iocs_dbcache_find(&o, &d, &res) != 0) {
+            state.SkipWithError(res.why[0] ? res.why : "cache miss");
+            break;
+        }
+        n = iocs_iocset_count(iocs_db_set(d));
+        iocs_db_free(d);
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    state.counters["iocs"] = (double)n;
+    state.counters["maxrss_mib"] = (double)ru.ru_maxrss / 1024.0;
+    unlink(db.c_str());
+    unlink((std::string(dir) + name).c_str());
+    unlink(feed.c_str());
+    rmdir(dir);
+}
+
 } // namespace
 
 BENCHMARK(BM_DbCompile)
@@ -255,5 +357,8 @@ BENCHMARK(BM_DbCacheFind)
     ->Arg(100000)
     ->Arg(1000000)
     ->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_DbLoadFile)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DbCacheFile)->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

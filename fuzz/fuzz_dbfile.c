@@ -6,8 +6,10 @@
  * over a good file compiled at start-up: byte 0 picks the mode, the rest
  * is either a whole file or (offset, byte) patches to the good one; the
  * set hash, the Hyperscan binding (unless mode bit 1) and the checksum are
- * then recomputed, so the patches reach every check behind them. A file
- * that loads is scanned: any pattern id must stay inside its table.
+ * then recomputed, so the patches reach every check behind them (the
+ * Hyperscan section's own CRC32C, checked by hs_deserialize_database(),
+ * stays). A file that loads is scanned: any pattern id must stay inside
+ * its table.
  * Crashes, leaks and undefined behaviour are the findings.
  */
 #include <errno.h>

@@ -81,6 +81,25 @@ int iocs_cidrset_has(const struct iocs_cidrset *s, int family);
 size_t iocs_cidrset_lookup(const struct iocs_cidrset *s, int family,
                            const uint8_t *addr, uint32_t *ids, size_t cap);
 
+/* ---- internal to matchers/ (database files, dbcache.c) ---- */
+
+/* Bytes iocs__cidrset_save() writes for s. */
+size_t iocs__cidrset_size(const struct iocs_cidrset *s);
+
+/* Write s as it is (its arrays, little-endian 32-bit words) to out,
+ * iocs__cidrset_size(s) bytes. */
+void iocs__cidrset_save(const struct iocs_cidrset *s, unsigned char *out);
+
+/*
+ * A set from n bytes that iocs__cidrset_save() wrote, into *out, every
+ * index checked (node children and id lists inside their arrays, id lists
+ * strictly forward so they end, ids below nids, a hash table of whole
+ * addresses with free slots), so that lookups in it stay in bounds and
+ * end whatever the bytes. Returns 0, -EINVAL or -ENOMEM.
+ */
+int iocs__cidrset_load(struct iocs_cidrset **out, const unsigned char *p,
+                       size_t n, uint32_t nids);
+
 #ifdef __cplusplus
 }
 #endif

@@ -810,10 +810,10 @@ static unsigned marker_types(const struct iocs_pat *pats, size_t npats)
 
 int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                   const struct iocs_pat *pats, size_t npats, size_t overlap,
-                  const char *hsbytes, size_t hslen, char *errbuf,
-                  size_t errlen)
+                  const char *hsbytes, size_t hslen, const char *id,
+                  struct iocs_cidrset **cidrs, char *errbuf, size_t errlen)
 {
-    size_t n = iocs_iocset_count(set);
+    size_t n = cidrs ? 0 : iocs_iocset_count(set);
     struct iocs_db *db;
     hs_error_t rc;
     int err;
@@ -840,8 +840,8 @@ int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
         }
     }
     db->overlap = overlap_of(db, 0) > overlap ? overlap_of(db, 0) : overlap;
-    /* The prefix set is rebuilt from the CIDR and IPv6 IOCs that are in
-     * Hyperscan: cheap, and it keeps the file free of pointers. */
+    /* The prefix set, unless the file brought it, is rebuilt from the CIDR
+     * and IPv6 IOCs that are in Hyperscan (n is 0 when it did). */
     for (size_t i = 0; i < n; i++) {
         const struct iocs_ioc *x = iocs_iocset_get(set, i);
         uint8_t a[16];
@@ -867,11 +867,19 @@ int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                     "Hyperscan refused the database (error %d%s)", (int)rc,
                     rc == HS_DB_VERSION_ERROR    ? ": other Hyperscan version"
                     : rc == HS_DB_PLATFORM_ERROR ? ": built for another CPU"
-                                                 : "");
+                    : rc == HS_INVALID ? ": bad header or checksum (damaged)"
+                                       : "");
         goto fail;
     }
     hs_database_size(db->hs, &db->size);
-    make_id(db);
+    if (id) /* as the file's writer computed it: no pass over the values */
+        snprintf(db->id, sizeof(db->id), "%.16s", id);
+    else
+        make_id(db);
+    if (cidrs) { /* taken only now: on failure it is still the caller's */
+        db->cidrs = *cidrs;
+        *cidrs = NULL;
+    }
     db->owned = set;
     *out = db;
     return 0;

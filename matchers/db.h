@@ -202,15 +202,20 @@ int iocs__db_serialize(const struct iocs_db *db, char **bytes, size_t *len);
 
 /*
  * Assemble a database from its parts, as read from a file: set (taken on
- * success: the database owns it), the pattern table (copied), the overlap
- * and Hyperscan's serialized bytes (checked by hs_deserialize_database()).
- * A table that ends with the token path's marker gets its token index
- * rebuilt from set here. Returns 0, -EINVAL (errbuf says why) or -ENOMEM.
+ * success: the database owns it), the pattern table (copied), the overlap,
+ * Hyperscan's serialized bytes (checked by hs_deserialize_database()), id,
+ * the iocs_db_id() the file's writer stored (16 hex digits; NULL: computed
+ * from the set, a pass over every value), and cidrs, the prefix set the
+ * file brought (*cidrs taken on success, and set to NULL; *cidrs NULL:
+ * none) or NULL (rebuilt from the set's CIDR and IPv6 IOCs that are in
+ * Hyperscan). A table that ends with the token path's marker gets its
+ * token index rebuilt from set here. Returns 0, -EINVAL (errbuf says why)
+ * or -ENOMEM.
  */
 int iocs__db_load(struct iocs_db **out, struct iocs_iocset *set,
                   const struct iocs_pat *pats, size_t npats, size_t overlap,
-                  const char *hsbytes, size_t hslen, char *errbuf,
-                  size_t errlen);
+                  const char *hsbytes, size_t hslen, const char *id,
+                  struct iocs_cidrset **cidrs, char *errbuf, size_t errlen);
 
 #ifdef __cplusplus
 }

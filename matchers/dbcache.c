@@ -2,9 +2,11 @@
  * dbcache.c - database files and the on-disk cache (format in dbcache.h).
  *
  * Writing builds the whole file in memory, then writes it under a temporary
- * name and renames it. Reading takes the whole file into memory, checks the
- * header and the trailer checksum before looking at anything else, then
- * reads each section with bounds checks. Config-time code.
+ * name and renames it. Reading maps the file (a --db file's header, set
+ * and patterns read into memory of our own first), checks the header, the
+ * trailer, the binding and the set hash before looking at anything else,
+ * then reads each section with bounds checks, the set's strings left where
+ * they are. Config-time code.
  */
 #include "matchers/dbcache.h"
 
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,7 +27,10 @@
 
 #define MAGIC "IOCSTRDB"
 #define IDX_MAGIC "IOCSIDX1"
-#define HEADER_SIZE 160
+#define HEADER_SIZE 192
+/* The bytes at each end of the Hyperscan section in the binding at least
+ * (its header is 32 bytes; the padding after its bytecode goes in too). */
+#define HS_EDGE 64
 #define IDX_SIZE 32
 #define NO_STRING 0xffffffffu
 #define PAT_BYTES 9
@@ -161,6 +167,39 @@ static uint64_t sum64(uint64_t seed, const void *p, size_t n)
     return mix(h[0] ^ mix(h[1]) ^ mix(h[2] + 1) ^ mix(h[3] + 2));
 }
 
+/* One step of a lane of hash8(): a bijection of h for each w (xor, an odd
+ * multiply, an xorshift), so a lane whose input differs in one word ends
+ * in another state, whatever follows. */
+static uint64_t step8(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * UINT64_C(0x9e3779b97f4a7c15);
+    return h ^ (h >> 32);
+}
+
+/* The hash of the big sections (the set, the patterns, the header): eight
+ * independent lanes of one multiply per 8 bytes, about as fast as memory
+ * delivers the bytes (sum64() has two multiplies per word and four lanes).
+ * A checksum against damage, not a defence against an attacker. */
+static uint64_t hash8(uint64_t seed, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h[8], r;
+
+    for (int i = 0; i < 8; i++)
+        h[i] = seed + (uint64_t)i * UINT64_C(0xc4ceb9fe1a85ec53);
+    r = mix(seed ^ n);
+    for (; n >= 64; s += 64, n -= 64)
+        for (int i = 0; i < 8; i++)
+            h[i] = step8(h[i], word(s + 8 * i));
+    for (int i = 0; i < 8 && n >= 8; s += 8, n -= 8, i++)
+        h[i] = step8(h[i], word(s));
+    if (n)
+        r = step8(r, le_load(s, n) | (uint64_t)1 << (8 * n));
+    for (int i = 0; i < 8; i++)
+        r = mix(r ^ mix(h[i] + (uint64_t)i));
+    return r;
+}
+
 /* ---- what the file is made for ---- */
 
 struct target {
@@ -220,7 +259,7 @@ static uint64_t set_key(const struct target *t, const void *p, size_t n)
 {
     uint64_t h = sum64(UINT64_C(0x696f637374726d31), t, sizeof(*t));
 
-    h = sum64(h, p, n);
+    h = hash8(h, p, n);
     return h ? h : 1; /* 0 means "any" to iocs_dbfile_read() */
 }
 
@@ -259,99 +298,193 @@ static uint64_t get_le(struct cur *c, size_t n)
     return v;
 }
 
-static const char *get_str(struct cur *c, size_t *len)
+/* 4 bytes as a little-endian number, in one load where the host is
+ * little-endian. */
+static uint32_t word32(const unsigned char *p)
 {
-    uint64_t n = get_le(c, 4);
+    uint32_t w;
+
+    memcpy(&w, p, 4);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap32(w);
+#endif
+    return w;
+}
+
+/* A string of the set section, used where it lies: its NUL is checked, so
+ * reading it as a C string never leaves the section. */
+static inline const char *get_str(struct cur *c, size_t *len)
+{
+    uint32_t n;
     const char *s;
 
-    if (c->bad || n == NO_STRING)
+    if (c->bad || c->end - c->p < 4) {
+        c->bad = true;
         return NULL;
-    if ((uint64_t)(c->end - c->p) < n + 1 || c->p[n] != '\0' ||
-        memchr(c->p, '\0', n)) {
+    }
+    n = word32(c->p);
+    c->p += 4;
+    if (n == NO_STRING)
+        return NULL;
+    if ((uint64_t)(c->end - c->p) <= n || c->p[n] != '\0') {
         c->bad = true;
         return NULL;
     }
     s = (const char *)c->p;
-    c->p += n + 1;
+    c->p += (size_t)n + 1;
     if (len)
-        *len = (size_t)n;
+        *len = n;
     return s;
 }
 
-/* Rebuild the set from its section. Returns 0, -EINVAL or -ENOMEM. */
-static int get_set(struct cur *c, uint64_t count, struct iocs_iocset **out)
+/* The fixed part of a record: u8 type, i32 severity, i32 confidence, i64
+ * expires, u32 hs_flags, u16 port, u8 word. */
+#define REC_FIXED 24
+
+/* One record into x, its strings pointing into the section. */
+static void get_record(struct cur *c, struct iocs_ioc *x)
 {
-    struct iocs_iocset *set = NULL;
-    int err;
+    const unsigned char *r = c->p;
+    unsigned type;
 
-    err = iocs_iocset_new(&set);
-    if (err)
-        return err;
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t nrec = get_le(c, 4);
-
-        if (c->bad || nrec == 0) {
-            err = -EINVAL;
-            goto fail;
-        }
-        for (uint64_t r = 0; r < nrec; r++) {
-            struct iocs_ioc x = {0};
-            uint64_t type;
-            bool dup = false;
-
-            type = get_le(c, 1);
-            x.severity = (int)(int32_t)get_le(c, 4);
-            x.confidence = (int)(int32_t)get_le(c, 4);
-            x.expires = (int64_t)get_le(c, 8);
-            x.hs_flags = (unsigned)get_le(c, 4);
-            x.port = (unsigned)get_le(c, 2);
-            x.word = get_le(c, 1) != 0;
-            x.value = get_str(c, &x.len);
-            x.feed = get_str(c, NULL);
-            x.provider = get_str(c, NULL);
-            x.description = get_str(c, NULL);
-            x.reference = get_str(c, NULL);
-            x.source = get_str(c, NULL);
-            x.tags = get_str(c, NULL);
-            x.rule_id = get_str(c, NULL);
-            if (c->bad || type >= IOCS_TYPE_COUNT || !x.value || x.len == 0) {
-                err = -EINVAL;
-                goto fail;
-            }
-            x.type = (enum iocs_type)type;
-            err = iocs_iocset_add(set, &x, &dup);
-            if (err)
-                goto fail;
-            /* The first record is new; the others join its chain. */
-            if (dup != (r > 0) || iocs_iocset_count(set) != i + 1) {
-                err = -EINVAL;
-                goto fail;
-            }
-        }
+    if (c->bad || c->end - c->p < REC_FIXED) {
+        c->bad = true;
+        return;
     }
-    *out = set;
-    return 0;
+    type = r[0];
+    x->severity = (int)(int32_t)word32(r + 1);
+    x->confidence = (int)(int32_t)word32(r + 5);
+    x->expires = (int64_t)word(r + 9);
+    x->hs_flags = (unsigned)word32(r + 17);
+    x->port = (unsigned)r[21] | (unsigned)r[22] << 8;
+    x->word = r[23] != 0;
+    c->p += REC_FIXED;
+    x->value = get_str(c, &x->len);
+    x->feed = get_str(c, NULL);
+    x->provider = get_str(c, NULL);
+    x->description = get_str(c, NULL);
+    x->reference = get_str(c, NULL);
+    x->source = get_str(c, NULL);
+    x->tags = get_str(c, NULL);
+    x->rule_id = get_str(c, NULL);
+    x->also = NULL;
+    /* A value is its strlen(): no NUL inside (the other strings may only
+     * read shorter than written, which is harmless). */
+    if (c->bad || type >= IOCS_TYPE_COUNT || !x->value || x->len == 0 ||
+        memchr(x->value, '\0', x->len))
+        c->bad = true;
+    x->type = c->bad ? IOCS_STRING : (enum iocs_type)type;
+}
 
-fail:
-    iocs_iocset_free(set);
-    return err;
+/*
+ * Fill the nrec records of a borrowed set from its section: IOC i into
+ * recs[i], its `also` records after the count IOCs, in file order. Every
+ * record of a chain must repeat its IOC's type and value. Returns 0 or
+ * -EINVAL.
+ */
+static int get_set(struct cur *c, uint64_t count, uint64_t nrec,
+                   struct iocs_ioc *recs)
+{
+    uint64_t next = count; /* the next free `also` record */
+
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t n = get_le(c, 4);
+        struct iocs_ioc *last = &recs[i];
+
+        if (c->bad || n == 0 || n - 1 > nrec - next)
+            return -EINVAL;
+        get_record(c, last);
+        for (uint64_t r = 1; r < n && !c->bad; r++) {
+            struct iocs_ioc *x = &recs[next++];
+
+            get_record(c, x);
+            if (x->type != recs[i].type || x->len != recs[i].len ||
+                memcmp(x->value, recs[i].value, x->len) != 0)
+                return -EINVAL;
+            x->value = recs[i].value;
+            last->also = x;
+            last = x;
+        }
+        if (c->bad)
+            return -EINVAL;
+    }
+    return next == nrec && c->p == c->end ? 0 : -EINVAL;
 }
 
 /* ---- database files ---- */
 
-/*
- * The Hyperscan binding of a whole file p[0..n) (header, set, patterns,
- * Hyperscan section; no trailer): a hash of the pattern and Hyperscan
- * sections seeded with the set hash, so a Hyperscan database spliced in
- * from another file (whose pattern ids index another pattern table) is
- * refused before it is deserialized.
- */
-static uint64_t bind_key(const unsigned char *p, size_t n)
-{
-    size_t from = HEADER_SIZE + (size_t)le_load(p + 128, 8);
+/* The header's fields, read once from a copy of it. */
+struct header {
+    uint64_t hash, count, npats, overlap, set_len, pat_len, hs_len, bind;
+    uint64_t nrec, cidr_len;
+    char id[17];
+};
 
-    return sum64(le_load(p + 96, 8) ^ UINT64_C(0x62696e6468733031), p + from,
-                 n - from);
+static void get_header(const unsigned char *p, struct header *h)
+{
+    h->hash = le_load(p + 96, 8);
+    h->count = le_load(p + 104, 8);
+    h->npats = le_load(p + 112, 8);
+    h->overlap = le_load(p + 120, 8);
+    h->set_len = le_load(p + 128, 8);
+    h->pat_len = le_load(p + 136, 8);
+    h->hs_len = le_load(p + 144, 8);
+    h->bind = le_load(p + 152, 8);
+    h->nrec = le_load(p + 160, 8);
+    memcpy(h->id, p + 168, 16);
+    h->id[16] = '\0';
+    h->cidr_len = le_load(p + 184, 8);
+}
+
+/* Whether the sizes of h add up to a file of n bytes. */
+static bool sizes_fit(const struct header *h, size_t n)
+{
+    return h->set_len <= FILE_MAX && h->pat_len <= FILE_MAX &&
+           h->hs_len <= FILE_MAX && h->cidr_len <= FILE_MAX &&
+           HEADER_SIZE + h->set_len + h->pat_len + h->cidr_len + h->hs_len +
+                   8 ==
+               n;
+}
+
+/*
+ * The Hyperscan binding of a file p[0..n) whose sizes fit: a hash of the
+ * pattern section and of the ends of the Hyperscan section, seeded with
+ * the set hash. Its first HS_EDGE bytes hold Hyperscan's own header
+ * (magic, version, length, platform and the CRC32C of the bytecode, which
+ * hs_deserialize_database() checks on its copy); its last HS_EDGE bytes,
+ * and all of the padding Hyperscan 5 writes after the bytecode (which no
+ * CRC covers), are the end. A Hyperscan database spliced in from another
+ * file (whose pattern ids index another pattern table) is refused before
+ * it is deserialized.
+ */
+static uint64_t bind_key(const unsigned char *p, const struct header *h)
+{
+    const unsigned char *pat = p + HEADER_SIZE + h->set_len;
+    const unsigned char *hs = pat + h->pat_len + h->cidr_len;
+    size_t n = (size_t)h->hs_len, edge = n < HS_EDGE ? n : HS_EDGE;
+    size_t tail = n - edge;
+    uint64_t k;
+
+    /* The padding after the bytecode: Hyperscan's header says where the
+     * bytecode (length at byte 8) ends. */
+    if (n >= 32 && le_load(hs + 8, 4) <= n - 32 &&
+        32 + le_load(hs + 8, 4) < tail)
+        tail = 32 + (size_t)le_load(hs + 8, 4);
+    k = hash8(h->hash ^ UINT64_C(0x62696e6468733035), pat, (size_t)h->pat_len);
+    k = hash8(k, hs, edge);
+    return hash8(k, hs + tail, n - tail);
+}
+
+/* The trailer: a hash of the header and the pattern and prefix set
+ * sections (the set section has the set hash, the Hyperscan section its
+ * CRC32C). */
+static uint64_t file_sum(const unsigned char *head, const unsigned char *p,
+                         const struct header *h)
+{
+    uint64_t k = hash8(UINT64_C(0x696f637364623035), head, HEADER_SIZE);
+
+    return hash8(k, p + HEADER_SIZE + h->set_len,
+                 (size_t)(h->pat_len + h->cidr_len));
 }
 
 int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
@@ -359,7 +492,9 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
 {
     const struct iocs_iocset *set = iocs_db_set(db);
     size_t npats = iocs_db_patterns(db), set_at, set_len, pat_at, hs_len = 0;
+    size_t nrec = 0, cidr_at, cidr_len;
     struct buf b = {0};
+    struct header hd;
     struct target t;
     unsigned char *h;
     char *hs = NULL;
@@ -371,6 +506,9 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
         iocs_seterr(errbuf, errlen, err, "cannot serialize the database");
         return err;
     }
+    for (size_t i = 0; i < iocs_iocset_count(set); i++)
+        for (const struct iocs_ioc *a = iocs_iocset_get(set, i); a; a = a->also)
+            nrec++;
     h = reserve(&b, HEADER_SIZE);
     if (h)
         memset(h, 0, HEADER_SIZE);
@@ -387,6 +525,14 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
         put_le(&b, pt->left, 1);
         put_le(&b, pt->right, 1);
     }
+    cidr_at = b.len;
+    if (iocs_db_cidrs(db)) {
+        unsigned char *at = reserve(&b, iocs__cidrset_size(iocs_db_cidrs(db)));
+
+        if (at)
+            iocs__cidrset_save(iocs_db_cidrs(db), at);
+    }
+    cidr_len = b.len - cidr_at;
     put(&b, hs, hs_len);
     free(hs);
     if (b.err) {
@@ -405,10 +551,14 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
     le_store(h + 112, npats, 8);
     le_store(h + 120, iocs_db_overlap(db), 8);
     le_store(h + 128, set_len, 8);
-    le_store(h + 136, b.len - hs_len - pat_at, 8);
+    le_store(h + 136, cidr_at - pat_at, 8);
     le_store(h + 144, hs_len, 8);
-    le_store(h + 152, bind_key(b.p, b.len), 8);
-    put_le(&b, sum64(0, b.p, b.len), 8);
+    le_store(h + 160, nrec, 8);
+    memcpy(h + 168, iocs_db_id(db), 16);
+    le_store(h + 184, cidr_len, 8);
+    get_header(h, &hd);
+    le_store(h + 152, bind_key(b.p, &hd), 8);
+    put_le(&b, file_sum(b.p, b.p, &hd), 8);
     if (b.err) {
         err = iocs_seterr(errbuf, errlen, b.err, "out of memory");
         goto out;
@@ -420,13 +570,68 @@ out:
     return err;
 }
 
-/* Check and load a whole file's bytes. */
-static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
-                      uint64_t want, char *errbuf, size_t errlen)
+/* What a loaded set's strings point into: a file mapping or a copy. */
+struct backing {
+    void *p;
+    size_t len;
+    bool mapped;
+};
+
+static void release(void *v)
 {
+    struct backing *k = v;
+
+    if (!k)
+        return;
+    if (k->mapped)
+        munmap(k->p, k->len);
+    else
+        free(k->p);
+    free(k);
+}
+
+/* Whether id is 16 lower-case hex digits, as iocs_db_id() writes. */
+static bool good_id(const char *id)
+{
+    for (int i = 0; i < 16; i++)
+        if (!strchr("0123456789abcdef", id[i]) || !id[i])
+            return false;
+    return true;
+}
+
+/*
+ * Drop the pages of k's bytes [from, to) that are whole pages: bytes that
+ * were needed only while loading (the pattern and Hyperscan sections,
+ * copied by then). On a private file mapping this only forgets them (the
+ * page cache keeps the file's); on a copy it frees them. Best effort.
+ */
+static void drop(const struct backing *k, size_t from, size_t to)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)k->p + from + pg - 1) & ~(pg - 1);
+    uintptr_t z = ((uintptr_t)k->p + to) & ~(pg - 1);
+
+    /* A copy from malloc() may share its first and last page with other
+     * allocations: only whole pages inside it are dropped. */
+    if (z > a)
+        (void)madvise((void *)a, z - a, MADV_DONTNEED);
+}
+
+/*
+ * Check and load a whole file's bytes k->p[0..k->len). On success the
+ * database's set owns k (its strings point into it); on failure k is still
+ * the caller's.
+ */
+static int parse_file(struct iocs_db **out, struct backing *k, uint64_t want,
+                      char *errbuf, size_t errlen)
+{
+    const unsigned char *p = k->p;
+    unsigned char head[HEADER_SIZE];
     struct iocs_iocset *set = NULL;
+    struct iocs_cidrset *cidrs = NULL;
     struct iocs_pat *pats = NULL;
-    uint64_t count, npats, overlap, set_len, pat_len, hs_len, hash;
+    size_t n = k->len;
+    struct header h;
     struct cur c;
     struct target t;
     int err;
@@ -434,116 +639,260 @@ static int parse_file(struct iocs_db **out, const unsigned char *p, size_t n,
     if (n < HEADER_SIZE + 8 || memcmp(p, MAGIC, 8) != 0)
         return iocs_seterr(errbuf, errlen, -EINVAL,
                            "not an iocstream database file");
-    if (le_load(p + 8, 4) != IOCS_DBFILE_VERSION)
+    /* One copy of the header: the file may change under a mapping. */
+    memcpy(head, p, HEADER_SIZE);
+    if (le_load(head + 8, 4) != IOCS_DBFILE_VERSION)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "database format version %u, this build reads %u",
-                           (unsigned)le_load(p + 8, 4), IOCS_DBFILE_VERSION);
-    if (le_load(p + 12, 4) != HEADER_SIZE)
+                           (unsigned)le_load(head + 8, 4), IOCS_DBFILE_VERSION);
+    if (le_load(head + 12, 4) != HEADER_SIZE)
         return iocs_seterr(errbuf, errlen, -EINVAL, "bad header size");
     get_target(&t);
-    if (memcmp(p + 16, t.version, sizeof(t.version)) != 0)
+    if (memcmp(head + 16, t.version, sizeof(t.version)) != 0)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "built with Hyperscan '%.63s', this is '%s'",
-                           (const char *)p + 16, t.version);
-    if (le_load(p + 80, 8) != t.features || le_load(p + 88, 4) != t.tune)
+                           (const char *)head + 16, t.version);
+    if (le_load(head + 80, 8) != t.features || le_load(head + 88, 4) != t.tune)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "built for other CPU features (%#llx, this CPU "
                            "has %#llx)",
-                           (unsigned long long)le_load(p + 80, 8),
+                           (unsigned long long)le_load(head + 80, 8),
                            (unsigned long long)t.features);
-    hash = le_load(p + 96, 8);
-    count = le_load(p + 104, 8);
-    npats = le_load(p + 112, 8);
-    overlap = le_load(p + 120, 8);
-    set_len = le_load(p + 128, 8);
-    pat_len = le_load(p + 136, 8);
-    hs_len = le_load(p + 144, 8);
-    if (set_len > FILE_MAX || pat_len > FILE_MAX || hs_len > FILE_MAX ||
-        HEADER_SIZE + set_len + pat_len + hs_len + 8 != n)
+    get_header(head, &h);
+    if (!sizes_fit(&h, n))
         return iocs_seterr(errbuf, errlen, -EINVAL,
                            "truncated or resized (%zu bytes)", n);
-    if (le_load(p + n - 8, 8) != sum64(0, p, n - 8))
+    if (le_load(p + n - 8, 8) != file_sum(head, p, &h))
         return iocs_seterr(errbuf, errlen, -EINVAL, "checksum mismatch");
-    if (le_load(p + 152, 8) != bind_key(p, n - 8))
+    if (h.bind != bind_key(p, &h))
         return iocs_seterr(errbuf, errlen, -EINVAL,
                            "the Hyperscan section does not belong to the "
                            "pattern table");
-    if (want && hash != want)
+    if (want && h.hash != want)
         return iocs_seterr(errbuf, errlen, -ESTALE,
                            "holds another IOC set (%016llx)",
-                           (unsigned long long)hash);
-    if (count > UINT32_MAX || npats == 0 || npats > UINT32_MAX ||
-        pat_len != npats * PAT_BYTES || overlap == 0 || overlap > (1u << 20))
+                           (unsigned long long)h.hash);
+    if (h.count > UINT32_MAX - 2 || h.nrec < h.count || h.npats == 0 ||
+        h.npats > UINT32_MAX || h.pat_len != h.npats * PAT_BYTES ||
+        h.overlap == 0 || h.overlap > (1u << 20) || !good_id(h.id) ||
+        h.nrec > h.set_len / 32) /* a record takes at least 32 bytes */
         return iocs_seterr(errbuf, errlen, -EINVAL, "bad counts in header");
+    if (set_key(&t, p + HEADER_SIZE, (size_t)h.set_len) != h.hash)
+        return iocs_seterr(errbuf, errlen, -EINVAL,
+                           "set hash mismatch (the set section's checksum)");
 
-    c = (struct cur){.p = p + HEADER_SIZE, .end = p + HEADER_SIZE + set_len};
-    err = get_set(&c, count, &set);
-    if (!err && c.p != c.end)
-        err = -EINVAL;
+    err = iocs__iocset_new_borrowed(&set, (size_t)h.count, (size_t)h.nrec);
+    if (err)
+        return iocs_seterr(errbuf, errlen, err, "out of memory");
+    c = (struct cur){.p = p + HEADER_SIZE, .end = p + HEADER_SIZE + h.set_len};
+    err = get_set(&c, h.count, h.nrec, iocs__iocset_records(set));
     if (err) {
-        iocs_seterr(errbuf, errlen, err, "%s",
-                    err == -ENOMEM ? "out of memory" : "bad IOC record");
-        goto fail;
-    }
-    if (set_key(&t, p + HEADER_SIZE, (size_t)set_len) != hash) {
-        err = iocs_seterr(errbuf, errlen, -EINVAL, "set hash mismatch");
+        iocs_seterr(errbuf, errlen, err, "bad IOC record");
         goto fail;
     }
 
-    pats = malloc((size_t)npats * sizeof(*pats));
+    pats = malloc((size_t)h.npats * sizeof(*pats));
     if (!pats) {
         err = iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
-    c = (struct cur){.p = p + HEADER_SIZE + set_len,
-                     .end = p + HEADER_SIZE + set_len + pat_len};
-    for (size_t i = 0; i < npats; i++) {
+    c = (struct cur){.p = p + HEADER_SIZE + h.set_len,
+                     .end = p + HEADER_SIZE + h.set_len + h.pat_len};
+    for (size_t i = 0; i < h.npats; i++) {
         struct iocs_pat *pt = &pats[i];
+        const unsigned char *r = c.p + i * PAT_BYTES;
 
-        pt->ioc = (uint32_t)get_le(&c, 4);
-        pt->len = (uint16_t)get_le(&c, 2);
-        pt->kind = (uint8_t)get_le(&c, 1);
-        pt->left = (uint8_t)get_le(&c, 1);
-        pt->right = (uint8_t)get_le(&c, 1);
+        pt->ioc = (uint32_t)le_load(r, 4);
+        pt->len = (uint16_t)le_load(r + 4, 2);
+        pt->kind = r[6];
+        pt->left = r[7];
+        pt->right = r[8];
         if (pt->kind > IOCS_PAT_REGEX || pt->left > IOCS_EDGE_FILE ||
-            pt->right > IOCS_EDGE_FILE || pt->len > overlap ||
+            pt->right > IOCS_EDGE_FILE || pt->len > h.overlap ||
             ((pt->kind == IOCS_PAT_LITERAL || pt->kind == IOCS_PAT_REGEX) &&
-             (pt->ioc >= count || pt->len == 0))) {
+             (pt->ioc >= h.count || pt->len == 0))) {
             err = iocs_seterr(errbuf, errlen, -EINVAL, "bad pattern %zu", i);
             goto fail;
         }
     }
-    err = iocs__db_load(out, set, pats, (size_t)npats, (size_t)overlap,
-                        (const char *)c.end, (size_t)hs_len, errbuf, errlen);
+    if (h.cidr_len) {
+        err = iocs__cidrset_load(&cidrs, c.end, (size_t)h.cidr_len,
+                                 (uint32_t)h.count);
+        if (err) {
+            iocs_seterr(errbuf, errlen, err, "%s",
+                        err == -ENOMEM ? "out of memory" : "bad prefix set");
+            goto fail;
+        }
+    }
+    /* No section: none stored, rebuilt from the set (finding none when
+     * the set has no CIDR or IPv6 IOC). */
+    err = iocs__db_load(out, set, pats, (size_t)h.npats, (size_t)h.overlap,
+                        (const char *)c.end + h.cidr_len, (size_t)h.hs_len,
+                        h.id, h.cidr_len ? &cidrs : NULL, errbuf, errlen);
     if (err)
         goto fail;
     free(pats);
+    iocs__iocset_borrow(set, release, k); /* the set owns k now */
+    if (k->mapped)
+        drop(k, HEADER_SIZE + (size_t)h.set_len, n);
     return 0;
 
 fail:
     free(pats);
+    iocs_cidrset_free(cidrs);
     iocs_iocset_free(set);
+    return err;
+}
+
+/* The bytes of a mapped file that a loaded set keeps using: the header,
+ * set and pattern sections when the header's sizes fit, else all. */
+static size_t prefix_len(const unsigned char *p, size_t n)
+{
+    struct header h;
+
+    get_header(p, &h);
+    return sizes_fit(&h, n)
+               ? HEADER_SIZE + (size_t)(h.set_len + h.pat_len + h.cidr_len)
+               : n;
+}
+
+/*
+ * Put a copy of the file's bytes [from, to) (from a multiple of the page
+ * size; to rounded up to a whole page, at most len, the file's size) in
+ * place of the mapping's at p: an anonymous mapping at the same address,
+ * filled by pread(2), so that cutting or rewriting the file no longer
+ * reaches them (a file cut in place takes even the copied-on-write pages
+ * of a private mapping with it). Returns 0, -EINVAL when the file is
+ * shorter than it was, or a negative errno.
+ */
+static int own_range(int fd, unsigned char *p, size_t len, size_t from,
+                     size_t to)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE), done = from;
+
+    to = (to + pg - 1) / pg * pg;
+    if (to > len)
+        to = len;
+    if (to <= from)
+        return 0;
+    if (mmap(p + from, to - from, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_POPULATE, -1,
+             0) == MAP_FAILED)
+        return -errno;
+    while (done < to) {
+        ssize_t r = pread(fd, p + done, to - done, (off_t)done);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return -EINVAL;
+        done += (size_t)r;
+    }
+    return mprotect(p + from, to - from, PROT_READ) < 0 ? -errno : 0;
+}
+
+/*
+ * Map the file at path. Cache files (private false) are used in place:
+ * they are ours and only ever replaced by rename, so the inode mapped
+ * never changes. Any other file (`scan --db`, private true) may be cut or
+ * rewritten in place while we scan (cp over it): its header, set and
+ * pattern sections are copied into anonymous memory at the same place
+ * before anything is checked, so that what was checked stays as checked
+ * and no later change to the file reaches (or SIGBUSes) a scan. The
+ * Hyperscan section is copied (and its CRC32C checked on the copy) by
+ * hs_deserialize_database() from the mapping; a file cut during that copy
+ * still raises SIGBUS.
+ */
+static int map_file(const char *path, bool private, struct backing **out,
+                    char *errbuf, size_t errlen)
+{
+    struct backing *k = NULL;
+    struct stat st;
+    int fd, err;
+
+    /* O_NONBLOCK: a FIFO is refused by fstat(), not waited on. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return iocs_seterr(errbuf, errlen, -errno, "%s", strerror(errno));
+    if (fstat(fd, &st) < 0) {
+        err = iocs_seterr(errbuf, errlen, -errno, "%s", strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        err = iocs_seterr(errbuf, errlen, -EINVAL, "not a regular file");
+        goto out;
+    }
+    if ((uint64_t)st.st_size > IOCS_DBFILE_MAX ||
+        (uint64_t)st.st_size >= SIZE_MAX) {
+        err = iocs_seterr(errbuf, errlen, -EFBIG, "larger than %llu bytes",
+                          (unsigned long long)IOCS_DBFILE_MAX);
+        goto out;
+    }
+    if (st.st_size < HEADER_SIZE + 8) {
+        err = iocs_seterr(errbuf, errlen, -EINVAL,
+                          "not an iocstream database file");
+        goto out;
+    }
+    k = calloc(1, sizeof(*k));
+    if (!k) {
+        err = iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
+        goto out;
+    }
+    k->len = (size_t)st.st_size;
+    k->p = mmap(NULL, k->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (k->p == MAP_FAILED) {
+        err = iocs_seterr(errbuf, errlen, errno == ENOMEM ? -ENOMEM : -errno,
+                          "cannot map: %s", strerror(errno));
+        goto out;
+    }
+    k->mapped = true;
+    if (private) {
+        /* The header's page first, then the rest of what that copy of
+         * the header says is kept. */
+        size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+        err = own_range(fd, k->p, k->len, 0, HEADER_SIZE);
+        if (!err)
+            err = own_range(fd, k->p, k->len, pg, prefix_len(k->p, k->len));
+        if (err) {
+            iocs_seterr(errbuf, errlen, err, "%s",
+                        err == -EINVAL ? "truncated while read"
+                                       : strerror(-err));
+            goto out;
+        }
+    }
+    *out = k;
+    k = NULL;
+    err = 0;
+out:
+    if (k && k->mapped)
+        munmap(k->p, k->len);
+    free(k);
+    close(fd);
+    return err;
+}
+
+static int read_file(struct iocs_db **out, const char *path, uint64_t want,
+                     bool private, char *errbuf, size_t errlen)
+{
+    struct backing *k = NULL;
+    int err;
+
+    err = map_file(path, private, &k, errbuf, errlen);
+    if (err)
+        return err;
+    err = parse_file(out, k, want, errbuf, errlen);
+    if (err)
+        release(k);
     return err;
 }
 
 int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
                      char *errbuf, size_t errlen)
 {
-    char *buf = NULL;
-    size_t n = 0;
-    int err;
-
-    err = iocs_read_file_max(path, IOCS_DBFILE_MAX, &buf, &n);
-    if (err == -EINVAL)
-        return iocs_seterr(errbuf, errlen, err, "not a regular file");
-    if (err == -EFBIG)
-        return iocs_seterr(errbuf, errlen, err, "larger than %llu bytes",
-                           (unsigned long long)IOCS_DBFILE_MAX);
-    if (err)
-        return iocs_seterr(errbuf, errlen, err, "%s", strerror(-err));
-    err = parse_file(out, (const unsigned char *)buf, n, want, errbuf, errlen);
-    free(buf);
-    return err;
+    return read_file(out, path, want, true, errbuf, errlen);
 }
 
 /* ---- the cache ---- */
@@ -551,28 +900,40 @@ int iocs_dbfile_read(struct iocs_db **out, const char *path, uint64_t want,
 int iocs__dbfile_parse(struct iocs_db **out, const void *p, size_t n,
                        uint64_t want, char *errbuf, size_t errlen)
 {
-    return parse_file(out, p, n, want, errbuf, errlen);
+    struct backing *k = calloc(1, sizeof(*k));
+    int err;
+
+    if (k)
+        k->p = malloc(n ? n : 1);
+    if (!k || !k->p) {
+        free(k);
+        return iocs_seterr(errbuf, errlen, -ENOMEM, "out of memory");
+    }
+    memcpy(k->p, p, n);
+    k->len = n;
+    err = parse_file(out, k, want, errbuf, errlen);
+    if (err)
+        release(k);
+    return err;
 }
 
 void iocs__dbfile_fixup(void *v, size_t n, bool bind)
 {
     unsigned char *p = v;
-    uint64_t set_len, pat_len, hs_len;
+    struct header h;
     struct target t;
 
     if (n < HEADER_SIZE + 8)
         return;
-    set_len = le_load(p + 128, 8);
-    pat_len = le_load(p + 136, 8);
-    hs_len = le_load(p + 144, 8);
-    if (set_len > FILE_MAX || pat_len > FILE_MAX || hs_len > FILE_MAX ||
-        HEADER_SIZE + set_len + pat_len + hs_len + 8 != n)
+    get_header(p, &h);
+    if (!sizes_fit(&h, n))
         return;
     get_target(&t);
-    le_store(p + 96, set_key(&t, p + HEADER_SIZE, (size_t)set_len), 8);
+    h.hash = set_key(&t, p + HEADER_SIZE, (size_t)h.set_len);
+    le_store(p + 96, h.hash, 8);
     if (bind)
-        le_store(p + 152, bind_key(p, n - 8), 8);
-    le_store(p + n - 8, sum64(0, p, n - 8), 8);
+        le_store(p + 152, bind_key(p, &h), 8);
+    le_store(p + n - 8, file_sum(p, p, &h), 8);
 }
 
 int iocs_dbcache_dir(char *buf, size_t cap)
@@ -768,7 +1129,7 @@ int iocs_dbcache_find(const struct iocs_dbcache_opts *o, struct iocs_db **out,
         return -ENOENT;
     if (check_file(path, res) < 0)
         return -ENOENT;
-    err = iocs_dbfile_read(out, path, hash, errbuf, sizeof(errbuf));
+    err = read_file(out, path, hash, false, errbuf, sizeof(errbuf));
     if (err) {
         /* Out of memory too: compiling may need less than this file. */
         set_why(res, path, errbuf);
@@ -935,7 +1296,7 @@ int iocs_dbcache_get(const struct iocs_dbcache_opts *o, struct iocs_iocset *set,
         have_path = true;
         err = check_file(path, res);
         if (err == 0)
-            err = iocs_dbfile_read(&db, path, hash, why, sizeof(why));
+            err = read_file(&db, path, hash, false, why, sizeof(why));
         else if (err == -EINVAL)
             snprintf(why, sizeof(why), "not a regular file");
         if (err == 0) {

@@ -5,14 +5,14 @@
  *
  * A database file holds everything a scan needs, so loading one parses no
  * feed: the IOC set (every IOC with its metadata and `also` chain), the
- * pattern table, and Hyperscan's serialized database. Format version 4,
+ * pattern table, and Hyperscan's serialized database. Format version 5,
  * integers little-endian (the file is for hosts like the one that built it:
  * Hyperscan's bytes are CPU-specific anyway):
  *
- *   header, 160 bytes
+ *   header, 192 bytes
  *     0   8  magic "IOCSTRDB"
  *     8   4  format version (IOCS_DBFILE_VERSION)
- *     12  4  header size (160)
+ *     12  4  header size (192)
  *     16  64 hs_version(), NUL-padded
  *     80  8  CPU features of hs_populate_platform() (HS_CPU_FEATURES_*)
  *     88  4  tuning (HS_TUNE_FAMILY_*)     92  4  zero
@@ -21,26 +21,68 @@
  *     128 8  set section bytes   136 8  pattern section bytes
  *     144 8  Hyperscan section bytes
  *     152 8  Hyperscan binding: a hash, seeded with the set hash, of the
- *            pattern and Hyperscan sections (a Hyperscan database is only
- *            loaded with the pattern table it was compiled with)
+ *            pattern section and of the first and last 64 bytes of the
+ *            Hyperscan section (a Hyperscan database is only loaded with
+ *            the pattern table it was compiled with)
+ *     160 8  record count (IOCs and their `also` records)
+ *     168 16 iocs_db_id(), 16 hex digits
+ *     184 8  prefix set section bytes (0: none stored)
  *   set section: per IOC, u32 record count (1 + its `also` chain), then
  *     per record: u8 type, i32 severity, i32 confidence, i64 expires,
- *     u32 hs_flags, then value, feed, provider, description, reference,
- *     source, tags, rule_id, each as u32 length (0xffffffff: NULL), the
- *     bytes and a NUL
+ *     u32 hs_flags, u16 port, u8 word, then value, feed, provider,
+ *     description, reference, source, tags, rule_id, each as u32 length
+ *     (0xffffffff: NULL), the bytes and a NUL
  *   pattern section: per pattern u32 ioc, u16 len, u8 kind, left, right
+ *   prefix set section: the CIDR prefix set as built (cidr.h,
+ *     iocs__cidrset_save()), when the set has CIDR or IPv6 IOCs
  *   Hyperscan section: hs_serialize_database() bytes
- *   trailer: 8-byte checksum (a 64-bit multiply-xorshift hash) of every
- *     byte before it
+ *   trailer: 8-byte checksum of the header and the pattern and prefix set
+ *     sections
  *
- * Nothing in a file is trusted: the magic, version, sizes, Hyperscan
- * version, CPU features and checksum are checked, every record is bounds-
- * and range-checked, the set section must hash to the header's set hash,
- * the Hyperscan section must be bound to the set and pattern table, and
- * hs_deserialize_database() runs its own checks; the scanner still checks
- * every pattern id Hyperscan reports against the pattern count. Only a
- * regular file of at most IOCS_DBFILE_MAX bytes is read. The CIDR prefix set is
- * rebuilt from the CIDR IOCs.
+ * Loading maps the file (MAP_PRIVATE, read-only) and uses it in place: the
+ * set's strings point into the set section (they are stored with their
+ * NUL), its records are one array, the pattern table and the prefix set are
+ * decoded, and
+ * hs_deserialize_database() copies the Hyperscan section into its own
+ * aligned allocation; the pages of the pattern and Hyperscan sections are
+ * then dropped from the mapping (MADV_DONTNEED), which stays, with the set
+ * section, until the database is freed. What a file is in the meantime:
+ *   - a cache file is ours (owner, mode, a 0700 directory) and is only ever
+ *     replaced by rename, so the inode mapped stays as it was: it is used
+ *     in place;
+ *   - any other file (iocs_dbfile_read(): `scan --db`, a cluster database)
+ *     may be cut or rewritten in place while it is used (`cp` over it), and
+ *     a file cut in place raises SIGBUS on every page past its end, even
+ *     pages of a private mapping already copied on write. Its header, set
+ *     and pattern sections are therefore read (pread) into anonymous memory
+ *     at their place in the mapping before anything is checked: what was
+ *     checked is what is used, and nothing after the load depends on the
+ *     file. The Hyperscan section is read from the mapping, once, by
+ *     hs_deserialize_database(): a file cut during that copy (tens of
+ *     milliseconds) still raises SIGBUS.
+ *
+ * Nothing in a file is trusted, and every byte is under one checksum: the
+ * magic, version, sizes, Hyperscan version and CPU features are checked;
+ * the trailer covers the header, the pattern and prefix set sections, the
+ * set hash
+ * (recomputed over the set section and compared with the header's) covers
+ * the set section, and Hyperscan's own CRC32C (in its section's header,
+ * checked by hs_deserialize_database() on its copy) covers its bytecode,
+ * whose header and unchecked padding the binding covers. These are
+ * checksums against damage, not a defence against someone who can write
+ * the file. Every record is bounds- and range-checked (every string ends
+ * in a NUL inside the section; a value has no NUL inside; a chain's
+ * records repeat their IOC's type and value; the counts fit the section
+ * sizes); every pattern is range-checked; every index of the prefix set
+ * is checked (iocs__cidrset_load()); the scanner still checks every
+ * pattern id Hyperscan reports against the pattern count. Only a regular
+ * file of at most IOCS_DBFILE_MAX bytes is read. Not checked again: that
+ * the values are distinct (the writer's set was, and the set hash says
+ * this is its set) and that the stored id is the one iocs_db_compile()
+ * would compute (it only names the set in events), and that the prefix
+ * set holds the set's ranges (a tree of 1M IOCs' ranges takes ~50 ms to
+ * build; a file without the section has it rebuilt). Older versions are
+ * -ESTALE: the cache rebuilds them.
  *
  * The cache lives in $XDG_CACHE_HOME/iocstream (else ~/.cache/iocstream):
  *   <set hash>.db    a database file, keyed by iocs_dbcache_set_hash(): a
@@ -80,8 +122,10 @@ extern "C" {
 #endif
 
 /* 2: port and word per record; 3: IPv6 IOCs have a token trigger; 4: the
- * Hyperscan section bound to the set and pattern table (header 152) */
-#define IOCS_DBFILE_VERSION 4
+ * Hyperscan section bound to the set and pattern table (header 152); 5:
+ * loaded in place: record count and id in the header, checksums per
+ * section (above) */
+#define IOCS_DBFILE_VERSION 5
 
 /* The largest database file read (--db or the cache). */
 #define IOCS_DBFILE_MAX (UINT64_C(4) << 30) /* 4 GiB */
@@ -107,7 +151,9 @@ int iocs_dbfile_write(const struct iocs_db *db, const char *path, char *errbuf,
 
 /*
  * Load the database file at path into *out; the database owns the set it
- * carries. want, when non-zero, is the set hash the file must have.
+ * carries and the memory its strings point into (released by
+ * iocs_db_free()); nothing of it depends on the file afterwards (see
+ * above). want, when non-zero, is the set hash the file must have.
  * Returns 0, a negative errno from open/read, -ENOMEM, or with errbuf
  * saying why:
  *   -EINVAL  not a database file, truncated or corrupt

@@ -702,6 +702,11 @@ struct iocs_iocset {
     size_t nslots; /* a power of two */
     struct chunk *chunks;
     const char *last_feed; /* feeds repeat: the previous copy is reused */
+    /* A borrowed set: pages point into recs (npages 0: none are freed one
+     * by one), slots is NULL, and release(backing) owns the strings. */
+    struct iocs_ioc *recs;
+    void (*release)(void *);
+    void *backing;
 };
 
 int iocs_iocset_new(struct iocs_iocset **out)
@@ -734,7 +739,50 @@ void iocs_iocset_free(struct iocs_iocset *s)
         next = c->next;
         free(c);
     }
+    free(s->recs);
+    if (s->release)
+        s->release(s->backing);
     free(s);
+}
+
+int iocs__iocset_new_borrowed(struct iocs_iocset **out, size_t nioc,
+                              size_t nrec)
+{
+    size_t np = (nioc + PAGE_IOCS - 1) / PAGE_IOCS;
+    struct iocs_iocset *s;
+
+    if (nrec < nioc || nioc >= UINT32_MAX - 1 ||
+        nrec > SIZE_MAX / sizeof(struct iocs_ioc))
+        return -ENOMEM;
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->recs = malloc((nrec ? nrec : 1) * sizeof(*s->recs));
+    s->pages = malloc((np ? np : 1) * sizeof(*s->pages));
+    if (!s->recs || !s->pages) {
+        free(s->recs);
+        free(s->pages);
+        free(s);
+        return -ENOMEM;
+    }
+    /* at() finds IOC i in its page as for any set. */
+    for (size_t i = 0; i < np; i++)
+        s->pages[i] = s->recs + i * PAGE_IOCS;
+    s->count = nioc;
+    *out = s;
+    return 0;
+}
+
+void iocs__iocset_borrow(struct iocs_iocset *s, void (*release)(void *),
+                         void *backing)
+{
+    s->release = release;
+    s->backing = backing;
+}
+
+struct iocs_ioc *iocs__iocset_records(struct iocs_iocset *s)
+{
+    return s->recs;
 }
 
 /* FNV-1a over the type and the value, folded to 32 bits. */
@@ -943,6 +991,8 @@ int iocs_iocset_add(struct iocs_iocset *s, const struct iocs_ioc *ioc,
 
     if (!ioc->value || ioc->len == 0)
         return -EINVAL;
+    if (s->recs)
+        return -EPERM; /* borrowed: read-only */
     if (s->count >= UINT32_MAX - 1)
         return -ENOMEM;
 

@@ -8,7 +8,8 @@
  * config time and is read-only afterwards: scanning threads may read it
  * concurrently without locks. Strings handed to iocs_iocset_add() are
  * copied; pointers returned by iocs_iocset_get() stay valid until the set
- * is freed.
+ * is freed. A set loaded from a database file borrows its strings from the
+ * file's mapping instead (iocs__iocset_new_borrowed()) and is read-only.
  *
  * What a hit means for each type is in ../shared/DESIGN.md ("What a hit
  * means, per IOC type"); this module only decides what an IOC *is*.
@@ -204,6 +205,31 @@ size_t iocs_iocset_count(const struct iocs_iocset *s);
 
 /* The i-th IOC (0 <= i < count), in the order they were first added. */
 const struct iocs_ioc *iocs_iocset_get(const struct iocs_iocset *s, size_t i);
+
+/* ---- internal to matchers/ (dbcache.c) ---- */
+
+/*
+ * A set whose strings are borrowed, for a database file loaded in place:
+ * nioc IOCs and nrec >= nioc records in all (each IOC's own record and
+ * its `also` chain), in one array of nrec records that
+ * iocs__iocset_records() returns for the caller to fill before the set is
+ * used: records 0..nioc-1 are the IOCs in order, the others are linked
+ * from their `also` fields. Their strings are not copied: they must stay
+ * valid while the set is used (see iocs__iocset_borrow()). Such a set is
+ * read-only: iocs_iocset_add() refuses it with -EPERM. Returns 0, or
+ * -ENOMEM.
+ */
+int iocs__iocset_new_borrowed(struct iocs_iocset **out, size_t nioc,
+                              size_t nrec);
+
+/* From now on s owns what its strings point into: iocs_iocset_free()
+ * calls release(backing) last. For a set of iocs__iocset_new_borrowed(). */
+void iocs__iocset_borrow(struct iocs_iocset *s, void (*release)(void *),
+                         void *backing);
+
+/* The nrec records of a set made by iocs__iocset_new_borrowed(); NULL for
+ * any other set. */
+struct iocs_ioc *iocs__iocset_records(struct iocs_iocset *s);
 
 #ifdef __cplusplus
 }

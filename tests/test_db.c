@@ -244,6 +244,55 @@ static void test_db_empty_set(void **state)
     assert_true(errbuf[0] != '\0');
 }
 
+/* Whole addresses (/32, /128, kept apart from the trie) come after the
+ * ranges around them, each one's ids in the order they were added; the
+ * same (range, id) twice is one. */
+static void test_db_cidrset_hosts(void **state)
+{
+    struct iocs_cidrset *c;
+    uint8_t a[16], b[16], v4[4] = {10, 1, 2, 3};
+    uint32_t ids[8];
+
+    (void)state;
+    assert_int_equal(iocs_ip6_parse("2001:db8::1", 11, a), 0);
+    assert_int_equal(iocs_ip6_parse("2001:db8::2", 11, b), 0);
+    assert_int_equal(iocs_cidrset_new(&c), 0);
+    assert_int_equal(iocs_cidrset_lookup(c, 6, a, ids, 8), 0);
+    assert_int_equal(iocs_cidrset_add(c, 6, a, 128, 7), 0);
+    assert_int_equal(iocs_cidrset_add(c, 6, a, 32, 3), 0);
+    assert_int_equal(iocs_cidrset_add(c, 6, a, 128, 5), 0);
+    assert_int_equal(iocs_cidrset_add(c, 6, a, 128, 7), 0);
+    assert_int_equal(iocs_cidrset_add(c, 4, v4, 32, 9), 0);
+    assert_int_equal(iocs_cidrset_add(c, 4, v4, 8, 1), 0);
+    assert_int_equal(iocs_cidrset_add(c, 6, b, 128, 100), 0);
+    /* Enough hosts (2001:db8::1:0 and on) to grow the table a few times. */
+    for (uint32_t i = 0; i < 300; i++) {
+        uint8_t h[16];
+
+        memcpy(h, b, 16);
+        h[13] = 1;
+        h[14] = (uint8_t)(i >> 8);
+        h[15] = (uint8_t)i;
+        assert_int_equal(iocs_cidrset_add(c, 6, h, 128, 1000 + i), 0);
+    }
+    assert_int_equal(iocs_cidrset_lookup(c, 6, a, ids, 8), 3);
+    assert_int_equal(ids[0], 3);
+    assert_int_equal(ids[1], 7);
+    assert_int_equal(ids[2], 5);
+    assert_int_equal(iocs_cidrset_lookup(c, 6, b, ids, 8), 2);
+    assert_int_equal(ids[0], 3);
+    assert_int_equal(ids[1], 100);
+    assert_int_equal(iocs_cidrset_lookup(c, 4, v4, ids, 1), 2); /* cap 1 */
+    assert_int_equal(ids[0], 1);
+    v4[3] = 4;
+    assert_int_equal(iocs_cidrset_lookup(c, 4, v4, ids, 8), 1);
+    /* The IPv4 host is not an IPv6 one with the same leading bytes. */
+    memset(b, 0, 16);
+    memcpy(b, (uint8_t[]){10, 1, 2, 3}, 4);
+    assert_int_equal(iocs_cidrset_lookup(c, 6, b, ids, 8), 0);
+    iocs_cidrset_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +309,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_db_bad_regex_named, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_db_empty_set, setup, teardown),
+        cmocka_unit_test(test_db_cidrset_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 
 #include "helpers.h"
 #include "matchers/builtin.h"
+#include "matchers/cidr.h"
 #include "matchers/db.h"
 #include "matchers/dbcache.h"
 #include "matchers/feed.h"
@@ -190,6 +191,26 @@ static void test_dbcache_round_trip(void **state)
     assert_string_equal(iocs_db_id(back), iocs_db_id(db));
     assert_int_equal(iocs_db_overlap(back), iocs_db_overlap(db));
     assert_non_null(iocs_db_cidrs(back));
+    /* The stored prefix set answers as the built one. */
+    for (size_t i = 0; i < 4; i++) {
+        static const char *const ips[] = {"10.1.2.3", "192.0.2.7",
+                                          "2001:db8::1", "2001:db9::1"};
+        uint32_t ia[8], ib[8];
+        uint8_t a[16] = {0};
+        int fam = strchr(ips[i], ':') ? 6 : 4;
+        size_t k;
+
+        if (fam == 6)
+            assert_int_equal(iocs_ip6_parse(ips[i], strlen(ips[i]), a), 0);
+        else
+            assert_int_equal(iocs_ip4_parse(ips[i], strlen(ips[i]), a), 0);
+        k = iocs_cidrset_lookup(iocs_db_cidrs(db), fam, a, ia, 8);
+        assert_int_equal(
+            iocs_cidrset_lookup(iocs_db_cidrs(back), fam, a, ib, 8), k);
+        assert_true(k <= 8);
+        assert_memory_equal(ia, ib, k * sizeof(*ia));
+        assert_true(k > 0 || i % 2); /* 10/8 and 2001:db8::/32 hold 0, 2 */
+    }
     assert_true(scan_count(db, text) > 5);
     assert_int_equal(scan_count(back, text), scan_count(db, text));
     iocs_db_free(back);
@@ -638,6 +659,116 @@ static void test_dbcache_refuses_foreign_hyperscan(void **state)
     iocs_db_free(b);
 }
 
+/* Whether path is mapped into this process (/proc/self/maps). */
+static bool mapped(const char *path)
+{
+    size_t n;
+    char *maps = t_read_file("/proc/self/maps", &n);
+    bool yes = strstr(maps, path) != NULL;
+
+    free(maps);
+    return yes;
+}
+
+/* Every string of every record of set, read whole: a string that pointed
+ * into a cut file would raise SIGBUS here. */
+static void same_set(const struct iocs_iocset *a, const struct iocs_iocset *b)
+{
+    assert_int_equal(iocs_iocset_count(a), iocs_iocset_count(b));
+    for (size_t i = 0; i < iocs_iocset_count(a); i++) {
+        const struct iocs_ioc *x = iocs_iocset_get(a, i);
+        const struct iocs_ioc *y = iocs_iocset_get(b, i);
+
+        for (; x && y; x = x->also, y = y->also)
+            same_ioc(x, y);
+        assert_ptr_equal(x, y);
+    }
+}
+
+/*
+ * A file loaded with iocs_dbfile_read() (`scan --db`) keeps working when
+ * the file is cut or rewritten in place afterwards (cp over it): what the
+ * set uses was copied out of the file before it was checked. A cache
+ * entry is used in place: it is only ever replaced by rename, which leaves
+ * the inode mapped as it was. Either mapping goes with the database, and
+ * a loaded set is read-only.
+ */
+static void test_dbcache_loaded_in_place(void **state)
+{
+    static const char text[] =
+        "x 192.0.2.7 10.1.2.3 2001:db8::1 evil.example ID=ab12";
+    struct fix *f = *state;
+    const char *inputs[] = {f->feed};
+    struct iocs_dbcache_opts o = {
+        .dir = f->cache, .inputs = inputs, .ninputs = 1, .salt = 7};
+    struct iocs_dbcache_result res;
+    struct iocs_iocset *set = make_set(f), *other;
+    struct iocs_db *db, *back;
+    struct iocs_ioc x = {.type = IOCS_DOMAIN, .value = "x.example", .len = 9};
+    char path[PATH_MAX + 16], cpath[PATH_MAX + 64], errbuf[256];
+    unsigned char *buf;
+    size_t n, hits;
+
+    snprintf(path, sizeof(path), "%s/iocs.db", f->dir);
+    assert_int_equal(iocs_db_compile(&db, set, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(iocs_dbfile_write(db, path, errbuf, sizeof(errbuf)), 0);
+    hits = scan_count(db, text);
+    assert_true(hits > 3);
+
+    assert_int_equal(iocs_dbfile_read(&back, path, 0, errbuf, sizeof(errbuf)),
+                     0);
+    assert_true(mapped(path));
+    assert_int_equal(
+        iocs_iocset_add((struct iocs_iocset *)iocs_db_set(back), &x, NULL),
+        -EPERM);
+    buf = read_whole(path, &n);
+    t_write_file(path, "", 0); /* cut in place: the same inode */
+    same_set(set, iocs_db_set(back));
+    assert_int_equal(scan_count(back, text), hits);
+    t_write_file(path, buf, n / 2); /* and rewritten, half of it */
+    same_set(set, iocs_db_set(back));
+    iocs_db_free(back);
+    assert_false(mapped(path));
+
+    /* The cache: found, then its file replaced by rename. */
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &back, &res, errbuf, sizeof(errbuf)),
+        0);
+    iocs_db_free(back);
+    assert_int_equal(iocs_dbcache_find(&o, &back, &res), 0);
+    db_path(cpath, sizeof(cpath), f, set);
+    assert_true(mapped(cpath));
+    assert_int_equal(iocs_write_replace(cpath, "x", 1, 0600, "cache file",
+                                        errbuf, sizeof(errbuf)),
+                     0);
+    same_set(set, iocs_db_set(back));
+    assert_int_equal(scan_count(back, text), hits);
+    iocs_db_free(back);
+    assert_false(mapped(cpath));
+
+    /* A file of format version 4 in the cache is rebuilt. */
+    other = make_set(f);
+    assert_int_equal(
+        iocs_dbcache_get(&o, other, &back, &res, errbuf, sizeof(errbuf)), 0);
+    assert_int_equal(res.how, IOCS_DBCACHE_REBUILT); /* it held "x" */
+    iocs_db_free(back);
+    free(buf);
+    buf = read_whole(cpath, &n);
+    buf[8] = 4;
+    t_write_file(cpath, buf, n);
+    assert_int_equal(iocs_dbcache_find(&o, &back, &res), -ENOENT);
+    assert_non_null(strstr(res.why, "version 4"));
+    assert_int_equal(
+        iocs_dbcache_get(&o, make_set(f), &back, &res, errbuf, sizeof(errbuf)),
+        0);
+    assert_int_equal(res.how, IOCS_DBCACHE_REBUILT);
+    same_set(set, iocs_db_set(back));
+    iocs_db_free(back);
+    free(buf);
+    iocs_db_free(db);
+    iocs_iocset_free(set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -659,6 +790,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dbcache_prunes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dbcache_refuses_foreign_hyperscan,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dbcache_loaded_in_place, setup,
+                                        teardown),
     };
     return t_run_in_tmpdir(tests);
 }

@@ -9,6 +9,7 @@
 
 #include <cmocka.h> /* cmocka 1.x wants stdarg, stddef, stdint, setjmp first */
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -546,6 +547,51 @@ static void test_ioc_severity_scale(void **state)
     }
 }
 
+static void count_release(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+/* A borrowed set (a database file loaded in place): one record array the
+ * loader fills, IOCs by index as in any set, `also` records after them;
+ * read-only; what it borrows from is released once, when it is freed. */
+static void test_ioc_set_borrowed(void **state)
+{
+    static const char values[] = "192.0.2.1\0evil.example\0";
+    struct iocs_iocset *s;
+    struct iocs_ioc *r,
+        x = {.type = IOCS_DOMAIN, .value = "x.example", .len = 9};
+    int released = 0;
+    bool dup;
+
+    (void)state;
+    assert_int_equal(iocs__iocset_new_borrowed(&s, 5000, 5001), 0);
+    r = iocs__iocset_records(s);
+    assert_non_null(r);
+    for (size_t i = 0; i < 5001; i++)
+        r[i] = (struct iocs_ioc){.type = i % 2 ? IOCS_DOMAIN : IOCS_IPV4,
+                                 .value = i % 2 ? values + 10 : values,
+                                 .len = i % 2 ? 12 : 9,
+                                 .severity = (int)i};
+    r[4999].also = &r[5000]; /* past the first page of IOCs */
+    iocs__iocset_borrow(s, count_release, &released);
+    assert_int_equal(iocs_iocset_count(s), 5000);
+    assert_int_equal(iocs_iocset_get(s, 4097)->severity, 4097);
+    assert_string_equal(iocs_iocset_get(s, 4097)->value, "evil.example");
+    assert_ptr_equal(iocs_iocset_get(s, 4999)->also, &r[5000]);
+    assert_null(iocs_iocset_get(s, 5000));
+    assert_int_equal(iocs_iocset_add(s, &x, &dup), -EPERM);
+    assert_int_equal(iocs_iocset_count(s), 5000);
+    assert_int_equal(released, 0);
+    iocs_iocset_free(s);
+    assert_int_equal(released, 1);
+
+    /* A set of feeds has no record array. */
+    assert_int_equal(iocs_iocset_new(&s), 0);
+    assert_null(iocs__iocset_records(s));
+    iocs_iocset_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -562,6 +608,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ioc_set_growth, setup, teardown),
         cmocka_unit_test(test_ioc_set_free_null),
+        cmocka_unit_test(test_ioc_set_borrowed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
