@@ -82,13 +82,15 @@ static const char usage_text[] =
     "                    (replays of cold history); the slab size must be\n"
     "                    a multiple of 4K; files whose file system refuses\n"
     "                    it are read normally\n"
-    "      --no-mmap     copy plain files into slabs instead of mapping\n"
-    "                    them (with -j 1 or more, a regular file is mapped\n"
-    "                    read-only and scanned in place)\n"
     "  -L, --follow-symlinks  follow symbolic links met while walking\n";
 
 /* scan's time, summary and progress options, and the rest. */
 static const char usage_scan_more[] =
+    "      --mmap MODE   auto (default), on or off: map regular plain\n"
+    "                    files read-only and scan them in place instead\n"
+    "                    of copying them; auto maps from -j 8 (where the\n"
+    "                    copy would hold the workers back); -j 0 copies\n"
+    "      --no-mmap     --mmap off\n"
     "      --tokens M    auto (default), on or off: match the IOCs that are\n"
     "                    whole tokens (addresses, CIDRs, hashes, domains,\n"
     "                    e-mail) with a token index beside Hyperscan; auto:\n"
@@ -344,6 +346,7 @@ enum {
     OPT_NO_URING,
     OPT_DIRECT,
     OPT_NO_MMAP,
+    OPT_MMAP,
     OPT_STATS,
     OPT_FOLLOW,
     OPT_STATE,
@@ -510,6 +513,7 @@ static int parse_scan(int argc, char **argv)
         {"no-uring", no_argument, NULL, OPT_NO_URING},
         {"direct", no_argument, NULL, OPT_DIRECT},
         {"no-mmap", no_argument, NULL, OPT_NO_MMAP},
+        {"mmap", required_argument, NULL, OPT_MMAP},
         {"follow-symlinks", no_argument, NULL, 'L'},
         {"stats", no_argument, NULL, OPT_STATS},
         {"follow", no_argument, NULL, OPT_FOLLOW},
@@ -613,7 +617,21 @@ static int parse_scan(int argc, char **argv)
             o.direct = true;
             break;
         case OPT_NO_MMAP:
-            o.no_mmap = true;
+            o.mmap = IOCS_MMAP_OFF;
+            break;
+        case OPT_MMAP:
+            if (!strcmp(optarg, "auto"))
+                o.mmap = IOCS_MMAP_AUTO;
+            else if (!strcmp(optarg, "on"))
+                o.mmap = IOCS_MMAP_ON;
+            else if (!strcmp(optarg, "off"))
+                o.mmap = IOCS_MMAP_OFF;
+            else {
+                fprintf(stderr,
+                        "iocstream: --mmap: '%s' is not auto, on or off\n",
+                        optarg);
+                goto bad;
+            }
             break;
         case 'q':
             o.report = IOCS_REPORT_QUIET;

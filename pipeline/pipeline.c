@@ -478,18 +478,23 @@ static int loop_pool(struct iocs_reader *r, struct iocs_framer *f,
                      struct iocs_sourcelist *list, struct iocs_sink *sink,
                      struct iocs_scan_stats *st, struct reached *re)
 {
-    struct iocs_workers_opts wo = {.threads = o->threads,
-                                   .max_jobs = max_jobs,
-                                   .max_units = IOCS_READER_PARTS_MAX,
-                                   .max_line = o->max_line,
-                                   .allow = allow,
-                                   .format = sink->format,
-                                   .str_times = sink->str_times,
-                                   .time = o->time,
-                                   .raw = o->raw,
-                                   .buf_size = o->slab_size,
-                                   .overlap = iocs_db_overlap(db),
-                                   .report = report};
+    struct iocs_workers_opts wo = {
+        .threads = o->threads,
+        /* Few workers leave the reading thread time to spare, and it has
+         * just copied the bytes: it counts. Mapped, it never touches them. */
+        .submit_counts = o->threads < IOCS_WORKERS_COUNT_FROM_THREADS &&
+                         o->mmap != IOCS_MMAP_ON,
+        .max_jobs = max_jobs,
+        .max_units = IOCS_READER_PARTS_MAX,
+        .max_line = o->max_line,
+        .allow = allow,
+        .format = sink->format,
+        .str_times = sink->str_times,
+        .time = o->time,
+        .raw = o->raw,
+        .buf_size = o->slab_size,
+        .overlap = iocs_db_overlap(db),
+        .report = report};
     struct iocs_wholefile_job *fj = NULL;
     struct iocs_work_unit *v = NULL;
     struct iocs_workers *w = NULL;
@@ -629,7 +634,10 @@ int iocs_pipeline_run(const struct iocs_scan_opts *o, const struct iocs_db *db,
     ro.direct = o->direct;
     /* Mapped slabs need the pool, which drops a faulted job's events
      * before they are written; -j 0 writes as it scans, so it reads. */
-    ro.mmap = !o->no_mmap && o->threads > 0;
+    ro.mmap =
+        o->threads > 0 &&
+        (o->mmap == IOCS_MMAP_ON ||
+         (o->mmap == IOCS_MMAP_AUTO && o->threads >= IOCS_MAP_FROM_THREADS));
     ro.pack_max = o->pack_max == (size_t)-1 ? o->slab_size / 4 : o->pack_max;
     if (ro.pack_max > o->slab_size)
         ro.pack_max = o->slab_size;

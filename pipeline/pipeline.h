@@ -19,6 +19,14 @@ extern "C" {
 
 struct iocs_progress;
 
+/* --mmap: auto maps plain files, and has the workers count newlines,
+ * from as many workers as make the reading thread the limit
+ * (IOCS_MAP_FROM_THREADS, IOCS_WORKERS_COUNT_FROM_THREADS; bench/LIMITS.md,
+ * "Many cores"); on maps with any -j >= 1; off copies. -j 0 always copies. */
+enum iocs_mmap_mode { IOCS_MMAP_AUTO, IOCS_MMAP_ON, IOCS_MMAP_OFF };
+#define IOCS_MAP_FROM_THREADS 8
+#define IOCS_WORKERS_COUNT_FROM_THREADS 4
+
 struct iocs_scan_opts {
     const char *const *feeds; /* -i files; none (and no rules): built-in */
     size_t nfeeds;
@@ -47,9 +55,9 @@ struct iocs_scan_opts {
     unsigned threads; /* scanning threads (-j) besides the reading one;
                          0: scan on the reading thread */
     bool no_uring;
-    bool direct;  /* --direct: O_DIRECT reads */
-    bool no_mmap; /* --no-mmap: read plain files into slabs, never map
-                     them (reader.h, "Mapped files") */
+    bool direct;              /* --direct: O_DIRECT reads */
+    enum iocs_mmap_mode mmap; /* --mmap: map plain files (reader.h,
+                                 "Mapped files") or copy them */
     bool follow_symlinks;
     bool stats;
     bool follow;             /* --follow: tail -F the PATHs (cmd_follow.c) */

@@ -62,6 +62,7 @@ struct iocs_workers {
     unsigned max_units;
     struct iocs_work_unit *units; /* every job's v[] */
     uint64_t head, next, tail, done_upto, lined;
+    bool submit_counts; /* opts.submit_counts */
     pthread_mutex_t mu;
     pthread_cond_t work;   /* a job was queued, or stop */
     pthread_cond_t done;   /* the job the collector waits for finished */
@@ -229,8 +230,11 @@ static void *work(void *arg)
         if (!j->file) {
             /* Count first, off the reading thread and before any wait, so
              * the jobs after this one can be numbered meanwhile; it also
-             * brings the unit into this core's cache for hs_scan. */
-            count_lines(j);
+             * brings the unit into this core's cache for hs_scan. (With
+             * submit_counts, submit counted it and numbered what it could:
+             * j->counted is not read here, it may change under the lock.) */
+            if (!w->submit_counts)
+                count_lines(j);
             pthread_mutex_lock(&w->mu);
             j->counted = true;
             number(w);
@@ -303,6 +307,7 @@ int iocs_workers_new(struct iocs_workers **out, const struct iocs_db *db,
     w->njobs = opts->max_jobs;
     w->report = opts->report;
     w->report_ctx = opts->report_ctx;
+    w->submit_counts = opts->submit_counts;
     w->before_job = opts->before_job;
     w->before_job_ctx = opts->before_job_ctx;
     w->max_units = opts->max_units;
@@ -416,8 +421,13 @@ int iocs_workers_submit(struct iocs_workers *w, struct iocs_slab *s,
         j->touches |= touches_line(&v[i].u);
     j->err = 0;
     j->done = false;
+    if (w->submit_counts)
+        count_lines(j);
     pthread_mutex_lock(&w->mu);
+    j->counted = w->submit_counts;
     w->head++;
+    if (w->submit_counts)
+        number(w);
     if (w->idle)
         pthread_cond_signal(&w->work);
     pthread_mutex_unlock(&w->mu);

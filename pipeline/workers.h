@@ -12,8 +12,12 @@
  * reader. At most max_jobs
  * units are in flight: a slow output slows the reader and memory stays flat.
  *
- * Line numbers: the reading thread does not count newlines. The worker
- * that takes a job first counts the newlines of its units, then the job
+ * Line numbers: with opts.submit_counts false, the reading thread does
+ * not count newlines: the worker that takes a job first counts the
+ * newlines of its units (with many workers the one reading thread would
+ * otherwise limit them; with few it has time to spare and the bytes it
+ * just copied are in its cache, so it counts them at submit: measured in
+ * bench/LIMITS.md). Then the job
  * joins a chain kept in submission order: once every job before it is
  * counted, its units' first line numbers follow from the line the chain
  * reached (or the source's start line, for a source's first unit), and so
@@ -83,9 +87,12 @@ struct iocs_workers_opts {
     bool str_times;                 /* the sink's (sink->str_times) */
     struct iocs_scan_time time;     /* as for the scanner */
     bool raw;                       /* as for the encoder (encode.h) */
-    size_t buf_size; /* a whole-file job's buffer (wholefile.h); 0: none
-                        can be submitted */
-    size_t overlap;  /* as for the framer: iocs_db_overlap() */
+    size_t buf_size;    /* a whole-file job's buffer (wholefile.h); 0: none
+                           can be submitted */
+    size_t overlap;     /* as for the framer: iocs_db_overlap() */
+    bool submit_counts; /* iocs_workers_submit() counts each job's
+                           newlines on the calling thread; else its worker
+                           does (see "Line numbers" above) */
     iocs_workers_report_fn report; /* may be NULL */
     void *report_ctx;
     /* Tests only: called by a worker as it takes each job, before it
@@ -115,8 +122,8 @@ bool iocs_workers_busy(const struct iocs_workers *w);
  * only for a source's first unit (u.first): the number of the source's
  * first line (1, or where a checkpoint resumes); otherwise line0 and nl are
  * ignored. The pool's own copy gets nl, the newlines in the unit's bytes
- * past u.rescan (counted by the worker), and line0, the line its first
- * byte is in (from the chain, see above). */
+ * past u.rescan (counted by the worker, or at submit), and line0, the line its
+ * first byte is in (from the chain, see above). */
 struct iocs_work_unit {
     struct iocs_unit u;
     const char *path;

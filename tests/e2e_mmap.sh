@@ -27,11 +27,15 @@ for l in open(sys.argv[1]):
     print(json.dumps(e, sort_keys=True))' "$1"
 }
 
-# 1. Same events, mapped or copied, at any -j and slab size (333: windows
-# that start off a page; 4096: a window per page).
+# 1. Same events, mapped or copied, newlines counted by the reading thread
+# or the workers, at any -j and slab size (333: windows that start off a
+# page; 4096: a window per page).
 for slab in 1M 64K 4096 333; do
-    for j in 0 1 2; do
-        for m in "" --no-mmap; do
+    for j in 0 1 2 4 8; do
+        # -j 4: the workers count on copied bytes; -j 8: auto maps
+        modes=("--mmap on" --no-mmap)
+        [ "$j" -lt 4 ] || modes=("--mmap auto")
+        for m in "${modes[@]}"; do
             run "$B" scan -i "$W/g/iocs.txt" -j "$j" --slab-size "$slab" $m \
                 -o "$W/ev.jsonl" "$W/g/logs" 2>"$W/err.txt"
             expect_status 0 "slab $slab -j $j ${m:-mapped}"
@@ -84,7 +88,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 for j in 1 2; do
     cp "$W/cut.orig" "$W/cut.log" # in place: the same inode, the same ids
     run env LD_PRELOAD="$SHIM" IOCS_SHRINK_PATH="$path" IOCS_SHRINK_AT="$cut" \
-        "$B" scan -i "$W/cut_iocs.txt" -j "$j" -o "$W/cut.jsonl" "$W/cut.log" \
+        "$B" scan -i "$W/cut_iocs.txt" -j "$j" --mmap on -o "$W/cut.jsonl" "$W/cut.log" \
         2>"$W/cut.err"
     [ "$(stat -c %s "$W/cut.log")" = "$cut" ] || fail "-j $j: the shim did not cut"
     expect_status 2 "-j $j, cut while mapped: $(cat "$W/cut.err")"

@@ -665,9 +665,11 @@ static void seq_delay(void *ctx, uint64_t seq)
 
 /* The same sequence through the pool. */
 static void run_seq_pool(struct fix *f, const struct seq *q, unsigned threads,
-                         unsigned max_jobs, uint64_t salt, struct outcome *o)
+                         unsigned max_jobs, bool submit_counts, uint64_t salt,
+                         struct outcome *o)
 {
     struct iocs_workers_opts wo = {.threads = threads,
+                                   .submit_counts = submit_counts,
                                    .max_jobs = max_jobs,
                                    .max_units = MAX_UNITS,
                                    .max_line = 4096,
@@ -709,7 +711,8 @@ static void run_seq_pool(struct fix *f, const struct seq *q, unsigned threads,
 }
 
 /* Events (line numbers included), every job's batch position and the
- * totals are the reference's, from 1 to 8 threads under random delays. */
+ * totals are the reference's, from 1 to 8 threads under random delays,
+ * newlines counted by the workers or at submit. */
 static void test_workers_line_numbers_match_one_thread(void **state)
 {
     struct fix *f = *state;
@@ -724,10 +727,13 @@ static void test_workers_line_numbers_match_one_thread(void **state)
         check_seq_cases(q);
         run_reference(f, q, ref);
         assert_true(ref->m.events > 100);
-        for (unsigned t = 1; t <= 8; t++) {
-            unsigned max_jobs = seed == 2 ? t : 2 * t + 2;
+        for (unsigned t = 1; t <= 16; t++) {
+            unsigned max_jobs = seed == 2 ? (t + 1) / 2 : t + 2;
+            bool submit_counts = t % 2 == 0;
 
-            run_seq_pool(f, q, t, max_jobs, seed * 100 + t, got);
+            /* odd t: the workers count; even t: submit does */
+            run_seq_pool(f, q, (t + 1) / 2, max_jobs, submit_counts,
+                         seed * 100 + t, got);
             assert_int_equal(got->m.seq, q->njobs);
             for (size_t j = 0; j < q->njobs; j++) {
                 assert_int_equal(got->pos[j].source, ref->pos[j].source);
