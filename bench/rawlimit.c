@@ -3,10 +3,11 @@
  * against: the same bytes, in memory, through one hs_scan per 1 MiB chunk
  * with the same compiled database, and nothing else.
  *
- *   rawlimit [-i IOCS]... [--db FILE] [--reps N] [--threads N] [--chunk N]
- *            PATH...
+ *   rawlimit [-i IOCS]... [--strings FILE]... [--db FILE] [--reps N]
+ *            [--threads N] [--chunk N] PATH...
  *
- * The IOC feeds go through the scanner's own code path (iocs_feed_load_file
+ * The IOC feeds (and --strings files of text IOCs, as `scan --strings`)
+ * go through the scanner's own code path (iocs_feed_load_file
  * and iocs_db_compile_mode, every IOC in Hyperscan whatever the set's size:
  * the limit is Hyperscan's; no -i: the built-in pack), or --db loads a
  * database file made by `iocstream compile --tokens off` (a large set
@@ -69,7 +70,8 @@ struct job {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: rawlimit [-i IOCS]... [--db FILE] [--reps N] "
+    fprintf(stderr, "usage: rawlimit [-i IOCS]... [--strings FILE]... "
+                    "[--db FILE] [--reps N] "
                     "[--threads N] [--chunk BYTES] PATH...\n");
 }
 
@@ -286,6 +288,16 @@ int main(int argc, char **argv)
         if ((!strcmp(a, "-i") || !strcmp(a, "--iocs")) && i + 1 < argc) {
             err =
                 iocs_feed_load_file(set, argv[++i], on_reject, &rejected, &rep);
+            if (err < 0) {
+                fprintf(stderr, "rawlimit: %s: %s\n", argv[i], strerror(-err));
+                goto out;
+            }
+            nfeeds++;
+        } else if (!strcmp(a, "--strings") && i + 1 < argc) {
+            struct iocs_feed_opts fo = {.strings = true};
+
+            err = iocs_feed_load_file_opts(set, argv[++i], &fo, on_reject,
+                                           &rejected, &rep);
             if (err < 0) {
                 fprintf(stderr, "rawlimit: %s: %s\n", argv[i], strerror(-err));
                 goto out;

@@ -138,6 +138,14 @@ if [ ! -f "$corpus/.params" ] || [ "$(cat "$corpus/.params")" != "$params" ]; th
     python3 scripts/genlogs.py --out "$corpus" $params -q
     echo "$params" > "$corpus/.params"
 fi
+# The generator's list mixes typed values with text IOCs (user agents,
+# phrases); a plain list loads no text (issue 9), so those go to a
+# --strings file, as tests/e2e_generated.sh does: the truth has their hits.
+if [ ! -f "$corpus/strings.txt" ] || [ "$corpus/strings.txt" -ot "$corpus/iocs.txt" ]; then
+    "$bin" iocs --explain -i "$corpus/iocs.txt" 2>/dev/null |
+        awk -F'\t' '$5 ~ /^skipped: not an indicator/ { print $3 }' >"$corpus/strings.txt"
+fi
+feeds=(-i "$corpus/iocs.txt" --strings "$corpus/strings.txt")
 if [ "$tokens" = 1 ]; then
     tokens_bench
     exit 0
@@ -231,16 +239,16 @@ for i in range(n):
     median3 sh -c 'for f in "$@"; do zstd -q -d -c "$f" >/dev/null; done' sh "$rdir"/zst/*.zst
     local t_unzstd=$secs
     local t_raw=() ; for k in 1 2 3; do
-        timed "$raw" -i "$corpus/iocs.txt" --reps 1 --threads 1 "$rdir/plain"
+        timed "$raw" "${feeds[@]}" --reps 1 --threads 1 "$rdir/plain"
         t_raw+=("$(sed -n 's/^rawlimit .* seconds=\([0-9.]*\).*/\1/p' "$tmp/out")")
     done
     t_raw=$(printf '%s\n' "${t_raw[@]}" | sort -n | sed -n 2p)
     log "replay: iocstream -j $nproc on plain, gzip, zstd files"
-    median3 "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" -o /dev/null "$rdir"/plain/*.log
+    median3 "$bin" scan -j "$nproc" "${feeds[@]}" -o /dev/null "$rdir"/plain/*.log
     local t_plain=$secs rss_plain=$rss
-    median3 "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" -o /dev/null "$rdir"/gz/*.gz
+    median3 "$bin" scan -j "$nproc" "${feeds[@]}" -o /dev/null "$rdir"/gz/*.gz
     local t_gz=$secs rss_gz=$rss
-    median3 "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" -o /dev/null "$rdir"/zst/*.zst
+    median3 "$bin" scan -j "$nproc" "${feeds[@]}" -o /dev/null "$rdir"/zst/*.zst
     local t_zst=$secs rss_zst=$rss
     log "replay: ugrep -z (one run)"
     timed ugrep -z -c -F -i -f "$pat" "$rdir"/gz/*.gz || true
@@ -248,7 +256,7 @@ for i in range(n):
     log "replay: events identical to the plain scan's?"
     local same=yes
     for c in plain gz zst; do
-        "$bin" scan -j "$nproc" -i "$corpus/iocs.txt" --format json \
+        "$bin" scan -j "$nproc" "${feeds[@]}" --format json \
             -o "$rt/$c.jsonl" "$rdir/$c"/* || [ $? = 1 ]
         python3 -c 'import json, re, sys
 for l in open(sys.argv[1]):
@@ -340,7 +348,7 @@ run_one() {
     raw1|rawN)
         local t=1
         [ "$name" = rawN ] && t=$nproc
-        timed "$raw" -i "$corpus/iocs.txt" --reps 1 --threads "$t" "$corpus/logs"
+        timed "$raw" "${feeds[@]}" --reps 1 --threads "$t" "$corpus/logs"
         # the scan time, not the process's: rawlimit loads the corpus first
         secs=$(sed -n 's/^rawlimit .* seconds=\([0-9.]*\).*/\1/p' "$tmp/out")
         count=$(sed -n 's/^rawlimit .* matches=\([0-9]*\).*/\1/p' "$tmp/out")
@@ -358,7 +366,7 @@ run_one() {
         # evicts idle files between rounds, so warm the input (untimed).
         find "$(input_dir $in)" -type f -exec cat {} + >/dev/null
         # exit 1 means no hits (as grep): not an error
-        timed "$bin" scan $j --stats -i "$corpus/iocs.txt" -o /dev/null \
+        timed "$bin" scan $j --stats "${feeds[@]}" -o /dev/null \
             "$(input_dir $in)" || [ $? = 1 ] || { cat "$tmp/err" >&2; exit 2; }
         count=$(sed -n 's/.* \([0-9]*\) events .*/\1/p' "$tmp/err")
         scan=$(sed -n 's/.* events in \([0-9.]*\) s .*/\1/p' "$tmp/err")
@@ -390,7 +398,7 @@ peer_n() { # TOOL DIR: matching lines as path:line:text into $tmp/out
 }
 declare -A agree=()
 log "agreement: iocstream JSON events vs truth (whole corpus)"
-"$bin" scan --format json -i "$corpus/iocs.txt" -o "$tmp/events.jsonl" "$corpus/logs" || [ $? = 1 ]
+"$bin" scan --format json "${feeds[@]}" -o "$tmp/events.jsonl" "$corpus/logs" || [ $? = 1 ]
 truthcheck=$(python3 scripts/truthcheck.py -q --truth "$corpus/truth.jsonl" \
     --events "$tmp/events.jsonl" --root "$corpus" 2>&1 | tail -n 1 || true)
 log "$truthcheck"
@@ -440,7 +448,7 @@ if [ "$peers" = 1 ]; then
         contenders+=("$t")
     done
     # iocstream on the same sample, for the same comparison
-    "$bin" scan --format json -i "$corpus/iocs.txt" -o "$tmp/events.jsonl" "$sampledir/logs" || [ $? = 1 ]
+    "$bin" scan --format json "${feeds[@]}" -o "$tmp/events.jsonl" "$sampledir/logs" || [ $? = 1 ]
     agree[iocstream-sample]=$(python3 scripts/bench_util.py agree "$corpus/truth.jsonl" \
         "$corpus/near_misses.jsonl" "$sampledir" --lines "$sampledir/lines.json" --json < "$tmp/events.jsonl")
     rm -f "$tmp/events.jsonl"
@@ -466,7 +474,7 @@ if [ "$big" = 1 ]; then
 fi
 
 # --- report ---------------------------------------------------------------------------
-compile_line=$("$raw" -i "$corpus/iocs.txt" --reps 1 "$sampledir/logs" | head -n 1)
+compile_line=$("$raw" "${feeds[@]}" --reps 1 "$sampledir/logs" | head -n 1)
 hsver=$(dpkg-query -W -f='${Version}' libhyperscan5 2>/dev/null || echo "?")
 agree_json="{"
 sep=

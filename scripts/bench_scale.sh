@@ -52,6 +52,12 @@ if [ ! -f "$corpus/.done" ]; then
         --iocs "$iocs" --hit-rate "$hit" -q
     touch "$corpus/.done"
 fi
+# Text IOCs of the generated list go to --strings (see bench.sh).
+if [ ! -f "$corpus/strings.txt" ]; then
+    "${bins[0]}" iocs --explain -i "$corpus/iocs.txt" 2>/dev/null |
+        awk -F'\t' '$5 ~ /^skipped: not an indicator/ { print $3 }' >"$corpus/strings.txt"
+fi
+feeds=(-i "$corpus/iocs.txt" --strings "$corpus/strings.txt")
 bytes=$(find "$corpus/logs" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 warm() { find "$corpus/logs" -type f -exec cat {} + >/dev/null; }
 now() { date +%s.%N; }
@@ -59,12 +65,12 @@ median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 for i in "${!bins[@]}"; do
     XDG_CACHE_HOME=$dir/cache-${labels[$i]} "${bins[$i]}" compile \
-        -i "$corpus/iocs.txt" -o "$dir/${labels[$i]}.db" >/dev/null 2>&1
+        "${feeds[@]}" -o "$dir/${labels[$i]}.db" >/dev/null 2>&1
 done
 
 declare -A gbps=()
 for t in $threads; do
-    r=$("$raw" -i "$corpus/iocs.txt" --reps "$rounds" --threads "$t" \
+    r=$("$raw" "${feeds[@]}" --reps "$rounds" --threads "$t" \
         "$corpus/logs" 2>/dev/null | sed -n 's/^rawlimit .* seconds=\([0-9.]*\).*/\1/p')
     gbps[raw,$t]=$(awk -v b="$bytes" -v s="$r" 'BEGIN {printf "%.2f", b / s / 1e9}')
     declare -A walls=()

@@ -22,7 +22,7 @@ print(s.getsockname()[1])')
         [forward]="forward://127.0.0.1:$ready")
     local names=(file nats forward)
     : >"$tmp/times"
-    "$bin" scan -i "$corpus/iocs.txt" -o /dev/null "$corpus/logs" 2>/dev/null || true # cache the db
+    "$bin" scan "${feeds[@]}" -o /dev/null "$corpus/logs" 2>/dev/null || true # cache the db
     for ((r = 0; r < rounds; r++)); do
         for ((k = 0; k < 3; k++)); do
             i=${names[$(((k + r) % 3))]}
@@ -33,7 +33,7 @@ print(s.getsockname()[1])')
             rm -f "$tmp/ev.mp"
             local t0 t1 st
             t0=$(date +%s.%N)
-            "$bin" scan -i "$corpus/iocs.txt" --stats -o "${dest[$i]}" \
+            "$bin" scan "${feeds[@]}" --stats -o "${dest[$i]}" \
                 "$corpus/logs" 2>"$tmp/stats" || [ $? = 1 ] ||
                 { cat "$tmp/stats" >&2; exit 2; }
             t1=$(date +%s.%N)
