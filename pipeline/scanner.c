@@ -968,8 +968,8 @@ int iocs_scanner_unit(struct iocs_scanner *s, const struct iocs_unit *u,
             return err;
     }
     /* The newlines after the last hit: only a caller that numbers the next
-     * unit from this one needs them (a pool's reading thread counts them
-     * itself). */
+     * unit from this one needs them (a pool counts each unit's newlines
+     * before it scans it: workers.h, "Line numbers"). */
     if (newlines)
         s->line_no += iocs_count_newlines(p + s->counted, n - s->counted);
     if (!u->ends_line) {

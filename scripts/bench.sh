@@ -368,7 +368,7 @@ run_one() {
         # exit 1 means no hits (as grep): not an error
         timed "$bin" scan $j --stats "${feeds[@]}" -o /dev/null \
             "$(input_dir $in)" || [ $? = 1 ] || { cat "$tmp/err" >&2; exit 2; }
-        count=$(sed -n 's/.* \([0-9]*\) events .*/\1/p' "$tmp/err")
+        count=$(sed -n 's/.* \([0-9]*\) events in .*/\1/p' "$tmp/err")
         scan=$(sed -n 's/.* events in \([0-9.]*\) s .*/\1/p' "$tmp/err")
         ;;
     ugrep|rg|grep)

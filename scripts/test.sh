@@ -24,9 +24,10 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build/asan --output-on-failure -j"$
 
 echo "== tsan build + the tests that run worker threads"
 cmake --preset tsan >/dev/null
-cmake --build build/tsan -j"$jobs" --target iocstream test_scanner test_workers
+cmake --build build/tsan -j"$jobs" --target iocstream test_scanner test_workers \
+    test_mapguard shrink_shim
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build/tsan --output-on-failure \
-    -R "test_scanner|test_workers|e2e_generated|e2e_cli|e2e_evtx"
+    -R "test_scanner|test_workers|test_mapguard|e2e_generated|e2e_cli|e2e_evtx|e2e_mmap"
 
 echo "== fuzz targets (${IOCS_FUZZ_SECONDS:-20} s each)"
 cmake --preset fuzz >/dev/null
