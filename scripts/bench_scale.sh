@@ -54,7 +54,7 @@ if [ ! -f "$corpus/.done" ]; then
 fi
 # Text IOCs of the generated list go to --strings (see bench.sh).
 if [ ! -f "$corpus/strings.txt" ]; then
-    "${bins[0]}" iocs --explain -i "$corpus/iocs.txt" 2>/dev/null |
+    { "${bins[0]}" iocs --explain -i "$corpus/iocs.txt" 2>/dev/null || true; } |
         awk -F'\t' '$5 ~ /^skipped: not an indicator/ { print $3 }' >"$corpus/strings.txt"
 fi
 feeds=(-i "$corpus/iocs.txt" --strings "$corpus/strings.txt")
