@@ -285,16 +285,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
-        if ((!strcmp(a, "-i") || !strcmp(a, "--iocs")) && i + 1 < argc) {
-            err =
-                iocs_feed_load_file(set, argv[++i], on_reject, &rejected, &rep);
-            if (err < 0) {
-                fprintf(stderr, "rawlimit: %s: %s\n", argv[i], strerror(-err));
-                goto out;
-            }
-            nfeeds++;
-        } else if (!strcmp(a, "--strings") && i + 1 < argc) {
-            struct iocs_feed_opts fo = {.strings = true};
+        bool text = !strcmp(a, "--strings");
+
+        if ((text || !strcmp(a, "-i") || !strcmp(a, "--iocs")) &&
+            i + 1 < argc) {
+            struct iocs_feed_opts fo = {.strings = text};
 
             err = iocs_feed_load_file_opts(set, argv[++i], &fo, on_reject,
                                            &rejected, &rep);
